@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# run.sh: the gateway on this machine, from a fresh clone to serving uploads, in one command.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+Usage: ./run.sh [--help]
+
+Installs what is missing (Debian packages), builds the release gateway (build/), starts a private
+PostgreSQL cluster under $PREP_VAR/pg, creates and migrates the database `prep`, makes a
+self-signed certificate under $PREP_VAR/tls and runs `prep-gateway serve` in the foreground with
+its data under $PREP_VAR/data. Ctrl-C (or SIGTERM) stops the gateway, then the cluster.
+Running it again reuses the cluster, the database, the certificate and the received photos.
+
+Environment:
+  PREP_H2C_PORT   cleartext HTTP/2 (prior knowledge) port on 127.0.0.1   (default 8080)
+  PREP_TLS_PORT   HTTP/2 over TLS port on 127.0.0.1                       (default 8443)
+  PREP_PG_PORT    port naming the cluster's unix socket (no TCP listener)  (default 5432)
+  PREP_VAR        state directory                                         (default var)
+
+As root, PostgreSQL runs as the `postgres` user; when that user cannot reach $PREP_VAR (a clone
+under /root, say) the cluster lives in /var/tmp/prep-pg-<hash>/ instead, and this script says so.
+EOF
+}
+
+case ${1-} in
+-h | --help)
+    usage
+    exit 0
+    ;;
+"") ;;
+*)
+    usage >&2
+    exit 2
+    ;;
+esac
+
+cd "$(dirname "${BASH_SOURCE[0]}")"
+PREP_LOG_PREFIX=run.sh
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+
+h2c_port=${PREP_H2C_PORT:-8080}
+tls_port=${PREP_TLS_PORT:-8443}
+pg_port=${PREP_PG_PORT:-5432}
+var=$(prep_abspath "${PREP_VAR:-var}")
+gateway=$PREP_ROOT/build/gateway/prep-gateway
+
+prep_deps
+prep_build build --buildtype=release
+[ -x "$gateway" ] || prep_die "the build did not produce $gateway"
+
+mkdir -p "$var"
+pg_started=0
+gw_pid=
+
+# Stops what this script started, gateway first so that it never outlives its database.
+cleanup() {
+    local rc=$? _
+    trap - INT TERM EXIT
+    if [ -n "$gw_pid" ] && kill -0 "$gw_pid" 2>/dev/null; then
+        prep_log "stopping the gateway (pid $gw_pid)"
+        kill -TERM "$gw_pid" 2>/dev/null || true
+        for _ in $(seq 1 100); do
+            kill -0 "$gw_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$gw_pid" 2>/dev/null; then
+            prep_log "the gateway ignored SIGTERM for 10 s: killing it"
+            kill -KILL "$gw_pid" 2>/dev/null || true
+        fi
+        wait "$gw_pid" 2>/dev/null || true
+    fi
+    if [ "$pg_started" -eq 1 ]; then prep_pg_stop "$var/pg" || true; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+prep_pg_start "$var/pg" "$var/pg-sock" "$pg_port"
+pg_started=1
+prep_createdb "$var/pg-sock" "$pg_port" prep
+conninfo=$(prep_conninfo "$var/pg-sock" "$pg_port" prep)
+prep_log "migrating: $conninfo"
+"$gateway" migrate --db "$conninfo" --schema "$PREP_ROOT/schema"
+prep_tls_cert "$var/tls"
+mkdir -p "$var/data"
+
+sample=fixtures/small/ok_o1.jpg
+[ -f "$sample" ] || sample=$(find fixtures -name '*.jpg' -print -quit 2>/dev/null || true)
+[ -n "$sample" ] || sample=PHOTO.jpg
+cat >&2 <<EOF
+run.sh: gateway starting; first upload, from another terminal:
+  curl --http2-prior-knowledge -sS -X POST --data-binary @$sample -H 'Content-Type: image/jpeg' http://127.0.0.1:$h2c_port/v1/actas/140338B010002/photos
+run.sh: the same over TLS:
+  curl --http2 -k -sS -X POST --data-binary @$sample -H 'Content-Type: image/jpeg' https://127.0.0.1:$tls_port/v1/actas/140338B010002/photos
+run.sh: Ctrl-C stops the gateway and PostgreSQL
+EOF
+
+# In the background so that the traps run as soon as a signal arrives (bash defers traps while a
+# foreground child runs); `wait` returns early on a trapped signal.
+"$gateway" serve --h2c "127.0.0.1:$h2c_port" --tls "127.0.0.1:$tls_port" \
+    --cert "$var/tls/cert.pem" --key "$var/tls/key.pem" \
+    --db "$conninfo" --data "$var/data" &
+gw_pid=$!
+set +e
+wait "$gw_pid"
+rc=$?
+set -e
+gw_pid=
+prep_log "the gateway exited with status $rc"
+exit "$rc"
