@@ -21,8 +21,8 @@ def vm_hwm_kib(pid):
 class LoadTest(GatewayTestCase):
     def big_jpeg(self):
         """An acta JPEG of at least 8 MiB (noise is what JPEG compresses worst)."""
-        tries = [(5000, 3750, 97, 10), (5000, 3750, 98, 16), (6000, 4500, 98, 20),
-                 (7000, 5250, 99, 24)]
+        tries = [(4000, 3000, 97, 10), (4500, 3375, 96, 10), (5000, 3750, 97, 10),
+                 (6000, 4500, 98, 16)]
         for w, h, q, noise in tries:
             path = self.env.gen_acta(seed=401, width=w, height=h, quality=q, noise=noise)
             if os.path.getsize(path) >= BIG:
