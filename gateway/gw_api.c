@@ -1,0 +1,343 @@
+#include "gw_api.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gw_clave.h"
+#include "gw_db.h"
+#include "gw_error.h"
+#include "gw_log.h"
+#include "gw_receipt.h"
+#include "gw_server.h"
+#include "gw_upload.h"
+
+/* The largest review derivative served; they are ~100-300 KB. */
+#define REVIEW_MAX (32u << 20)
+
+/* ---- db pool threads ---- */
+
+struct db_ctx {
+    const char *conninfo;
+    PGconn *pg;
+};
+
+void *gw_api_db_thread_init(void *arg)
+{
+    struct db_ctx *c = calloc(1, sizeof(*c));
+
+    if (c)
+        c->conninfo = arg;
+    return c;
+}
+
+void gw_api_db_thread_fini(void *ctx)
+{
+    struct db_ctx *c = ctx;
+
+    if (c)
+        PQfinish(c->pg);
+    free(c);
+}
+
+/* Returns the thread's connection, reconnecting if it broke; NULL when PostgreSQL is down. */
+static PGconn *db_conn(struct db_ctx *c)
+{
+    if (!c)
+        return NULL;
+    if (c->pg && PQstatus(c->pg) != CONNECTION_OK) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    if (!c->pg)
+        c->pg = gw_db_connect(c->conninfo, NULL, 0);
+    return c->pg;
+}
+
+/* ---- read jobs ---- */
+
+enum job_kind { JOB_PHOTO, JOB_REVIEW, JOB_READY };
+
+struct job {
+    struct gw_work work;
+    struct gw_stream *s;
+    enum job_kind kind;
+    char photo_id[GW_PHOTO_ID_LEN + 1];
+    char etag[GW_SHA256_HEX_LEN + 3];
+    bool if_none_match_hit;
+    int err;            /* GW_E_* to answer with, or 0 */
+    const char *detail; /* static */
+    uint8_t *body;
+    size_t len;
+};
+
+static void job_work(struct gw_work *w, void *thread_ctx)
+{
+    struct job *j = (struct job *)w;
+    struct gw_server *srv = j->s->worker->srv;
+    PGconn *pg = db_conn(thread_ctx);
+    struct gw_receipt r;
+    char sha[GW_SHA256_HEX_LEN + 1];
+    int rc;
+
+    switch (j->kind) {
+    case JOB_READY:
+        if (!pg || gw_db_ping(pg) < 0) {
+            j->err = GW_E_NOT_READY;
+            j->detail = "database unreachable";
+        } else if (gw_spool_check_writable(&srv->spool) < 0) {
+            j->err = GW_E_NOT_READY;
+            j->detail = "spool not writable";
+        }
+        return;
+    case JOB_PHOTO:
+        rc = pg ? gw_db_photo_json(pg, j->photo_id, (char **)&j->body, &j->len) : -EIO;
+        if (rc == 0)
+            return;
+        /* Not in PostgreSQL (yet), or PostgreSQL is away: the spool still knows what it
+         * acknowledged, and says so. */
+        if (gw_spool_receipt_load(&srv->spool, j->photo_id, &r) == 0) {
+            j->body = (uint8_t *)gw_receipt_json(&r, "received", &j->len);
+            if (!j->body)
+                j->err = GW_E_INTERNAL;
+            return;
+        }
+        if (rc == -ENOENT) {
+            j->err = GW_E_NOT_FOUND;
+            j->detail = "no photo with this id";
+        } else {
+            j->err = GW_E_UNAVAILABLE;
+            j->detail = "the photo database is unreachable; retry later";
+        }
+        return;
+    case JOB_REVIEW:
+        rc = pg ? gw_db_review_sha(pg, j->photo_id, sha) : -EIO;
+        if (rc == -ENOENT) {
+            j->err = GW_E_NOT_FOUND;
+            j->detail = "no review image for this photo (unknown, or not processed yet)";
+            return;
+        }
+        if (rc < 0) {
+            j->err = GW_E_UNAVAILABLE;
+            j->detail = "the photo database is unreachable; retry later";
+            return;
+        }
+        if (j->etag[0] && strncmp(j->etag + 1, sha, GW_SHA256_HEX_LEN) == 0) {
+            j->if_none_match_hit = true;
+            return;
+        }
+        snprintf(j->etag, sizeof(j->etag), "\"%s\"", sha);
+        if (gw_spool_review_read(&srv->spool, sha, REVIEW_MAX, &j->body, &j->len) < 0) {
+            j->err = GW_E_INTERNAL;
+            j->detail = "review image missing from the store";
+        }
+        return;
+    }
+}
+
+static void job_done(struct gw_work *w)
+{
+    struct job *j = (struct job *)w;
+    struct gw_stream *s = j->s;
+    nghttp2_nv nv[2];
+
+    if (w->cancelled) {
+        j->err = GW_E_UNAVAILABLE;
+        j->detail = "shutting down";
+    }
+    if (j->err) {
+        gw_stream_problem(s, j->err, j->detail);
+        free(j->body);
+    } else if (j->kind == JOB_READY) {
+        char *b = strdup("{\"status\":\"ready\",\"database\":\"ok\",\"disk\":\"ok\"}");
+
+        gw_stream_respond(s, 200, "application/json", (uint8_t *)b, b ? strlen(b) : 0, NULL, 0);
+    } else if (j->kind == JOB_PHOTO) {
+        gw_stream_respond(s, 200, "application/json", j->body, j->len, NULL, 0);
+    } else {
+        nv[0] = (nghttp2_nv){(uint8_t *)"etag", (uint8_t *)j->etag, 4, GW_SHA256_HEX_LEN + 2,
+                             NGHTTP2_NV_FLAG_NO_COPY_NAME};
+        nv[1] = (nghttp2_nv){(uint8_t *)"cache-control",
+                             (uint8_t *)"private, max-age=31536000, immutable", 13, 36,
+                             NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+        if (j->if_none_match_hit) {
+            snprintf(j->etag, sizeof(j->etag), "\"%.*s\"", GW_SHA256_HEX_LEN, j->etag + 1);
+            gw_stream_respond(s, 304, NULL, NULL, 0, nv, 2);
+        } else {
+            gw_stream_respond(s, 200, "image/webp", j->body, j->len, nv, 2);
+        }
+    }
+    gw_stream_unref(s);
+    free(j);
+}
+
+static void submit_job(struct gw_stream *s, enum job_kind kind, const char *photo_id,
+                       const char *if_none_match)
+{
+    struct job *j = calloc(1, sizeof(*j));
+
+    if (!j) {
+        gw_stream_problem(s, GW_E_INTERNAL, NULL);
+        return;
+    }
+    j->s = s;
+    j->kind = kind;
+    if (photo_id)
+        snprintf(j->photo_id, sizeof(j->photo_id), "%s", photo_id);
+    if (if_none_match && strlen(if_none_match) == GW_SHA256_HEX_LEN + 2)
+        snprintf(j->etag, sizeof(j->etag), "%s", if_none_match);
+    gw_stream_ref(s);
+    gw_pool_submit(&s->worker->srv->db, &s->worker->loop, &j->work, job_work, job_done);
+}
+
+/* ---- routing ---- */
+
+static void respond_text(struct gw_stream *s, int status, const char *type, const char *text)
+{
+    char *b = strdup(text);
+
+    gw_stream_respond(s, status, type, (uint8_t *)b, b ? strlen(b) : 0, NULL, 0);
+}
+
+static void method_not_allowed(struct gw_stream *s, const char *allow)
+{
+    nghttp2_nv nv = {(uint8_t *)"allow", (uint8_t *)allow, 5, strlen(allow),
+                     NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+    size_t len = 0;
+    char detail[64];
+    char *body;
+
+    snprintf(detail, sizeof(detail), "allowed: %s", allow);
+    s->err = GW_E_METHOD;
+    body = gw_problem_json(GW_E_METHOD, detail, s->path, &len);
+    s->discard_body = true;
+    gw_stream_respond(s, 405, "application/problem+json", (uint8_t *)body, body ? len : 0, &nv,
+                      1);
+}
+
+static bool is_jpeg_type(const char *ct)
+{
+    size_t n = strcspn(ct, ";");
+
+    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    return n == 10 && strncasecmp(ct, "image/jpeg", 10) == 0;
+}
+
+static void route_upload(struct gw_stream *s, const char *clave, size_t clave_len)
+{
+    const struct gw_config *cfg = s->worker->srv->cfg;
+    char buf[GW_CLAVE_MAX + 1], detail[128];
+    const char *why = NULL;
+
+    if (!gw_clave_valid(clave, clave_len, &why)) {
+        gw_stream_problem(s, GW_E_INVALID_CLAVE, why);
+        return;
+    }
+    if (!is_jpeg_type(s->content_type)) {
+        gw_stream_problem(s, GW_E_MEDIA_TYPE, "Content-Type must be image/jpeg");
+        return;
+    }
+    if (s->content_length < 0 && !s->remote_closed) {
+        gw_stream_problem(s, GW_E_LENGTH_REQUIRED, "send Content-Length with the photo");
+        return;
+    }
+    if (s->content_length > 0 && (uint64_t)s->content_length > cfg->max_body) {
+        snprintf(detail, sizeof(detail), "the limit is %llu bytes",
+                 (unsigned long long)cfg->max_body);
+        gw_stream_problem(s, GW_E_TOO_LARGE, detail);
+        return;
+    }
+    if (s->content_length <= 0) {
+        gw_stream_problem(s, GW_E_EMPTY_BODY, "the body is empty");
+        return;
+    }
+    memcpy(buf, clave, clave_len);
+    buf[clave_len] = '\0';
+    gw_upload_start(s, buf);
+}
+
+void gw_api_route(struct gw_stream *s)
+{
+    char path[GW_PATH_MAX];
+    size_t len = strcspn(s->path, "?");
+    bool get = strcmp(s->method, "GET") == 0;
+    const char *p, *end;
+
+    /* Until a handler takes the body, whatever arrives is discarded (and its window returned). */
+    s->discard_body = true;
+    if (s->path_too_long) {
+        gw_stream_problem(s, GW_E_HEADERS_TOO_LARGE, "the path is too long");
+        return;
+    }
+    memcpy(path, s->path, len);
+    path[len] = '\0';
+    end = path + len;
+
+    if (strcmp(path, "/healthz") == 0) {
+        if (!get)
+            method_not_allowed(s, "GET");
+        else
+            respond_text(s, 200, "application/json", "{\"status\":\"ok\"}");
+        return;
+    }
+    if (strcmp(path, "/readyz") == 0) {
+        if (!get)
+            method_not_allowed(s, "GET");
+        else
+            submit_job(s, JOB_READY, NULL, NULL);
+        return;
+    }
+    if (strncmp(path, "/problems/", 10) == 0) {
+        int err = gw_err_from_name(path + 10);
+        char text[256];
+
+        if (!err) {
+            gw_stream_problem(s, GW_E_NOT_FOUND, "no such problem type");
+            return;
+        }
+        snprintf(text, sizeof(text), "%s (HTTP %d)\nSee docs/api.md of the PREP casilla gateway.\n",
+                 gw_err_title(err), gw_err_status(err));
+        respond_text(s, 200, "text/plain; charset=utf-8", text);
+        return;
+    }
+    if (strncmp(path, "/v1/actas/", 10) == 0 && len > 17 && strcmp(end - 7, "/photos") == 0) {
+        p = path + 10;
+        if (strcmp(s->method, "POST") != 0) {
+            method_not_allowed(s, "POST");
+            return;
+        }
+        s->discard_body = false;
+        route_upload(s, p, (size_t)(end - 7 - p));
+        if (!s->upload)
+            s->discard_body = true;
+        return;
+    }
+    if (strncmp(path, "/v1/photos/", 11) == 0) {
+        p = path + 11;
+        if ((size_t)(end - p) == GW_PHOTO_ID_LEN || (size_t)(end - p) == GW_PHOTO_ID_LEN + 12) {
+            bool review = (size_t)(end - p) == GW_PHOTO_ID_LEN + 12;
+
+            if (gw_photo_id_valid(p, GW_PHOTO_ID_LEN) &&
+                (!review || strcmp(p + GW_PHOTO_ID_LEN, "/review.webp") == 0)) {
+                char id[GW_PHOTO_ID_LEN + 1];
+
+                if (!get) {
+                    method_not_allowed(s, "GET");
+                    return;
+                }
+                memcpy(id, p, GW_PHOTO_ID_LEN);
+                id[GW_PHOTO_ID_LEN] = '\0';
+                submit_job(s, review ? JOB_REVIEW : JOB_PHOTO, id, s->if_none_match);
+                return;
+            }
+        }
+        gw_stream_problem(s, GW_E_NOT_FOUND, "photo ids are lowercase UUIDs");
+        return;
+    }
+    gw_stream_problem(s, GW_E_NOT_FOUND, "no such endpoint");
+}

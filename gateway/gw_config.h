@@ -1,0 +1,53 @@
+/*
+ * gw_config: the gateway's settings, their defaults and the `serve` command line.
+ *
+ * Every limit the gateway enforces on network input lives here, with its default, so the limits
+ * are in one place (docs/api.md and docs/architecture.md list them).
+ */
+#ifndef GW_CONFIG_H
+#define GW_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct gw_config {
+    const char *h2c_addr; /* "HOST:PORT", NULL when off */
+    const char *tls_addr;
+    const char *cert_file, *key_file;
+    const char *db;        /* libpq conninfo */
+    const char *data_dir;
+    unsigned loops;        /* event-loop threads */
+    unsigned workers;      /* image-processing threads */
+    unsigned disk_threads; /* spool writers */
+    unsigned db_threads;   /* PostgreSQL readers for GET requests */
+    uint64_t max_body;     /* bytes per upload */
+    uint64_t max_pixels;   /* declared by the JPEG header */
+    uint32_t max_streams;  /* SETTINGS_MAX_CONCURRENT_STREAMS */
+    uint32_t stream_window;
+    uint32_t conn_window;
+    uint32_t max_header_bytes; /* decoded header bytes per request (name + value + 32 each) */
+    unsigned idle_timeout;     /* s without streams before a connection is closed */
+    unsigned header_timeout;   /* s to deliver the preface and each header block */
+    unsigned body_timeout;     /* s without body progress */
+    unsigned long_side;        /* review derivative */
+    int webp_quality;
+    int webp_method;
+    int lease_s; /* processing claim older than this is taken over */
+};
+
+/* Fills |c| with the defaults (see `prep-gateway serve --help`), PREP_DB sets the --db default. */
+void gw_config_defaults(struct gw_config *c);
+
+/*
+ * Parses the `serve` options in |argv| into |c|. Returns 0, 1 when --help was printed to |out|,
+ * or -EINVAL after printing the error to stderr.
+ */
+int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out);
+
+/* Prints the `serve` usage to |out|. */
+void gw_config_usage(FILE *out);
+
+/* Parses "20MiB", "1048576", "512k" into |*ret|. Returns 0 or -EINVAL. */
+int gw_parse_size(const char *s, uint64_t *ret);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * gw_error: the gateway's error codes and their HTTP face.
+ *
+ * One X-macro table gives every error the gateway can answer with: its code, its stable RFC 9457
+ * problem type name, HTTP status and title. Everything that builds a problem response or documents
+ * one reads this table; docs/api.md carries a copy that a unit test compares with it. The module
+ * only formats: it does not log and does not know about sockets.
+ */
+#ifndef GW_ERROR_H
+#define GW_ERROR_H
+
+#include <stddef.h>
+
+/* XX(code, type name, HTTP status, title) */
+#define GW_ERRNO_MAP(XX)                                                                           \
+    XX(BAD_REQUEST, "bad-request", 400, "Malformed request")                                       \
+    XX(INVALID_CLAVE, "invalid-clave-acta", 400, "Invalid CLAVE_ACTA")                             \
+    XX(EMPTY_BODY, "empty-body", 400, "Empty body")                                                \
+    XX(NOT_FOUND, "not-found", 404, "Not found")                                                   \
+    XX(METHOD, "method-not-allowed", 405, "Method not allowed")                                    \
+    XX(TIMEOUT, "request-timeout", 408, "Request timeout")                                         \
+    XX(LENGTH_REQUIRED, "length-required", 411, "Content-Length required")                         \
+    XX(TOO_LARGE, "payload-too-large", 413, "Payload too large")                                   \
+    XX(MEDIA_TYPE, "unsupported-media-type", 415, "Unsupported media type")                        \
+    XX(INVALID_JPEG, "invalid-jpeg", 422, "Invalid JPEG")                                          \
+    XX(TRUNCATED_JPEG, "truncated-jpeg", 422, "Truncated JPEG")                                    \
+    XX(DIMENSIONS, "image-dimensions", 422, "Image dimensions out of range")                       \
+    XX(UNSUPPORTED_JPEG, "unsupported-jpeg", 422, "Unsupported JPEG variant")                      \
+    XX(TOO_MANY_SCANS, "too-many-scans", 422, "Too many progressive scans")                        \
+    XX(HEADERS_TOO_LARGE, "headers-too-large", 431, "Request headers too large")                   \
+    XX(INTERNAL, "internal-error", 500, "Internal error")                                          \
+    XX(UNAVAILABLE, "service-unavailable", 503, "Service unavailable")                             \
+    XX(NOT_READY, "not-ready", 503, "Not ready")                                                   \
+    XX(STORAGE, "insufficient-storage", 507, "Insufficient storage")
+
+enum gw_errno {
+    GW_OK = 0,
+#define XX(code, name, status, title) GW_E_##code,
+    GW_ERRNO_MAP(XX)
+#undef XX
+        GW_E__MAX
+};
+
+/*
+ * Returns the problem type name of |err| ("invalid-clave-acta"), or "internal-error" for a code
+ * outside the table. The string is static.
+ */
+const char *gw_err_name(int err);
+
+/* Returns the HTTP status of |err|, 500 for a code outside the table. */
+int gw_err_status(int err);
+
+/* Returns the problem title of |err|. The string is static. */
+const char *gw_err_title(int err);
+
+/* Returns the code whose type name is |name|, or 0 when there is none. */
+int gw_err_from_name(const char *name);
+
+/*
+ * Formats an RFC 9457 problem document for |err| into a newly allocated NUL-terminated string:
+ * type "/problems/<name>", title, status, |detail| (may be NULL) and |instance| (the request path,
+ * may be NULL). Stores its length in |*ret_len|. Returns NULL when out of memory. The caller frees
+ * the result with free(). Thread-safe.
+ */
+char *gw_problem_json(int err, const char *detail, const char *instance, size_t *ret_len);
+
+#endif

@@ -1,0 +1,131 @@
+#include "gw_receipt.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void gw_hex(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int gw_photo_id(const char *clave, const char *sha256_hex, char *ret)
+{
+    static const char domain[] = "prep-casilla/photo/v1\n";
+    uint8_t md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    char hex[33];
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok;
+
+    ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+         EVP_DigestUpdate(ctx, domain, sizeof(domain) - 1) == 1 &&
+         EVP_DigestUpdate(ctx, clave, strlen(clave)) == 1 &&
+         EVP_DigestUpdate(ctx, "\n", 1) == 1 &&
+         EVP_DigestUpdate(ctx, sha256_hex, strlen(sha256_hex)) == 1 &&
+         EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
+        return -ENOMEM;
+    md[6] = (uint8_t)((md[6] & 0x0f) | 0x80); /* version 8: custom (RFC 9562) */
+    md[8] = (uint8_t)((md[8] & 0x3f) | 0x80); /* variant 10 */
+    gw_hex(md, 16, hex);
+    snprintf(ret, GW_PHOTO_ID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+             hex + 16, hex + 20);
+    return 0;
+}
+
+int gw_photo_id_valid(const char *s, size_t len)
+{
+    if (len != GW_PHOTO_ID_LEN)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return 0;
+        } else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+void gw_rfc3339(const struct timespec *ts, char *ret)
+{
+    struct tm tm;
+    char date[24];
+    long off;
+
+    localtime_r(&ts->tv_sec, &tm);
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    off = tm.tm_gmtoff / 60;
+    snprintf(ret, GW_TIME_LEN + 1, "%s.%03ld%c%02ld:%02ld", date, ts->tv_nsec / 1000000L,
+             off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
+}
+
+char *gw_receipt_json(const struct gw_receipt *r, const char *status, size_t *ret_len)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:i, s:i, s:s}", "photo_id", r->photo_id,
+                          "clave_acta", r->clave, "sha256", r->sha256, "bytes",
+                          (json_int_t)r->bytes, "received_at", r->received_at, "width",
+                          (int)r->width, "height", (int)r->height, "status", status);
+    char *s;
+
+    if (!o)
+        return NULL;
+    s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (s && ret_len)
+        *ret_len = strlen(s);
+    return s;
+}
+
+static int copy_str(json_t *o, const char *key, char *dst, size_t cap, size_t exact)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    size_t n;
+
+    if (!s)
+        return -EINVAL;
+    n = strlen(s);
+    if (n >= cap || (exact && n != exact))
+        return -EINVAL;
+    memcpy(dst, s, n + 1);
+    return 0;
+}
+
+int gw_receipt_parse(const char *buf, size_t len, struct gw_receipt *ret)
+{
+    json_t *o = json_loadb(buf, len, 0, NULL);
+    json_t *b;
+    int r = -EINVAL;
+
+    if (!o)
+        return -EINVAL;
+    memset(ret, 0, sizeof(*ret));
+    if (copy_str(o, "photo_id", ret->photo_id, sizeof(ret->photo_id), GW_PHOTO_ID_LEN) < 0 ||
+        copy_str(o, "clave_acta", ret->clave, sizeof(ret->clave), 0) < 0 ||
+        copy_str(o, "sha256", ret->sha256, sizeof(ret->sha256), GW_SHA256_HEX_LEN) < 0 ||
+        copy_str(o, "received_at", ret->received_at, sizeof(ret->received_at), 0) < 0)
+        goto out;
+    b = json_object_get(o, "bytes");
+    if (!json_is_integer(b) || json_integer_value(b) < 0)
+        goto out;
+    ret->bytes = (uint64_t)json_integer_value(b);
+    ret->width = (uint32_t)json_integer_value(json_object_get(o, "width"));
+    ret->height = (uint32_t)json_integer_value(json_object_get(o, "height"));
+    r = 0;
+out:
+    json_decref(o);
+    return r;
+}

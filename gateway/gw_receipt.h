@@ -1,0 +1,62 @@
+/*
+ * gw_receipt: the receipt (acuse) of one received photo, and the photo's identity.
+ *
+ * A photo is named by a UUID derived from its clave and the SHA-256 of its bytes, so a phone that
+ * retries the same upload always reaches the same photo without asking PostgreSQL. The receipt is
+ * immutable once written to the spool; this module converts it to and from JSON. No I/O.
+ */
+#ifndef GW_RECEIPT_H
+#define GW_RECEIPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "gw_clave.h"
+
+#define GW_PHOTO_ID_LEN 36 /* canonical UUID text */
+#define GW_SHA256_HEX_LEN 64
+#define GW_TIME_LEN 29 /* 2026-11-27T20:14:03.512+00:00 */
+
+struct gw_receipt {
+    char photo_id[GW_PHOTO_ID_LEN + 1];
+    char clave[GW_CLAVE_MAX + 1];
+    char sha256[GW_SHA256_HEX_LEN + 1];
+    uint64_t bytes;
+    char received_at[GW_TIME_LEN + 1];
+    uint32_t width, height; /* declared by the JPEG header */
+};
+
+/* Writes the lowercase hex of the |n| bytes at |in| into |out| (2n+1 bytes, NUL-terminated). */
+void gw_hex(const uint8_t *in, size_t n, char *out);
+
+/*
+ * Derives the photo id of (|clave|, |sha256_hex|) into |ret| (37 bytes): a version 8 UUID made of
+ * SHA-256("prep-casilla/photo/v1\n" clave "\n" sha256_hex). Thread-safe. Returns 0, or -ENOMEM
+ * when OpenSSL cannot allocate (|ret| untouched).
+ */
+int gw_photo_id(const char *clave, const char *sha256_hex, char *ret);
+
+/* Returns 1 when |s| is a canonical lowercase UUID text (8-4-4-4-12 hex), else 0. */
+int gw_photo_id_valid(const char *s, size_t len);
+
+/*
+ * Formats the wall-clock time |ts| (CLOCK_REALTIME) as RFC 3339 with milliseconds and the local
+ * offset ("2026-11-27T14:14:03.512-06:00") into |ret| (GW_TIME_LEN + 1 bytes).
+ */
+void gw_rfc3339(const struct timespec *ts, char *ret);
+
+/*
+ * Formats |r| as the receipt JSON (the fields of docs/api.md, with the declared width and height)
+ * and |status| ("received"), newly allocated; stores the length
+ * in |*ret_len|. Returns NULL when out of memory. The caller frees with free().
+ */
+char *gw_receipt_json(const struct gw_receipt *r, const char *status, size_t *ret_len);
+
+/*
+ * Parses receipt JSON from |buf| (|len| bytes) into |ret|. Returns 0, or -EINVAL when a field is
+ * missing or malformed (|ret| is then unspecified).
+ */
+int gw_receipt_parse(const char *buf, size_t len, struct gw_receipt *ret);
+
+#endif

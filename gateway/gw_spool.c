@@ -1,0 +1,517 @@
+#include "gw_spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RECEIPT_MAX 4096
+
+static int open_dir(int at, const char *name)
+{
+    int fd;
+
+    if (mkdirat(at, name, 0750) < 0 && errno != EEXIST)
+        return -errno;
+    fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+static int sync_dir(int dfd)
+{
+    return fsync(dfd) < 0 ? -errno : 0;
+}
+
+static void tmp_name(char *buf, size_t cap, const char *suffix)
+{
+    uint8_t rnd[12];
+    char hex[25];
+
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        /* getrandom() does not fail for 12 bytes once the pool is initialised; a clock-based
+         * name keeps O_EXCL meaningful anyway. */
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        memcpy(rnd, &ts, sizeof(rnd) < sizeof(ts) ? sizeof(rnd) : sizeof(ts));
+    }
+    gw_hex(rnd, sizeof(rnd), hex);
+    snprintf(buf, cap, "%s%s", hex, suffix);
+}
+
+static void empty_dir(int dfd)
+{
+    int fd = dup(dfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            unlinkat(dfd, e->d_name, 0);
+    closedir(d);
+}
+
+int gw_spool_open(struct gw_spool *s, const char *data_dir)
+{
+    int spool, store, r;
+
+    s->root = s->tmp = s->pending = s->receipts = s->originals = s->review = -1;
+    if (mkdir(data_dir, 0750) < 0 && errno != EEXIST)
+        return -errno;
+    s->root = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->root < 0)
+        return -errno;
+    spool = open_dir(s->root, "spool");
+    if (spool < 0)
+        return spool;
+    store = open_dir(s->root, "store");
+    if (store < 0) {
+        close(spool);
+        return store;
+    }
+    s->tmp = open_dir(spool, "tmp");
+    s->pending = open_dir(spool, "pending");
+    s->receipts = open_dir(spool, "receipts");
+    s->originals = open_dir(store, "originals");
+    s->review = open_dir(store, "review");
+    r = sync_dir(spool);
+    if (r == 0)
+        r = sync_dir(store);
+    if (r == 0)
+        r = sync_dir(s->root);
+    close(spool);
+    close(store);
+    if (r < 0)
+        return r;
+    if (s->tmp < 0)
+        return s->tmp;
+    if (s->pending < 0)
+        return s->pending;
+    if (s->receipts < 0)
+        return s->receipts;
+    if (s->originals < 0)
+        return s->originals;
+    if (s->review < 0)
+        return s->review;
+    /* Nothing in tmp/ was acknowledged: the phones that sent it will retry. */
+    empty_dir(s->tmp);
+    return 0;
+}
+
+void gw_spool_close(struct gw_spool *s)
+{
+    int *fds[] = {&s->root, &s->tmp, &s->pending, &s->receipts, &s->originals, &s->review};
+
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+        if (*fds[i] >= 0)
+            close(*fds[i]);
+        *fds[i] = -1;
+    }
+}
+
+int gw_spool_file_open(struct gw_spool *s, uint64_t expect, struct gw_spool_file *ret)
+{
+    struct gw_spool_file f = {.fd = -1};
+    int r;
+
+    tmp_name(f.name, sizeof(f.name), ".part");
+    f.fd = openat(s->tmp, f.name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (f.fd < 0)
+        return -errno;
+    if (expect > 0) {
+        r = posix_fallocate(f.fd, 0, (off_t)expect);
+        /* Filesystems without fallocate (EOPNOTSUPP) still work; only a full disk is fatal. */
+        if (r == ENOSPC || r == EDQUOT) {
+            gw_spool_file_abort(s, &f);
+            return -ENOSPC;
+        }
+    }
+    f.md = EVP_MD_CTX_new();
+    if (!f.md || EVP_DigestInit_ex(f.md, EVP_sha256(), NULL) != 1) {
+        gw_spool_file_abort(s, &f);
+        return -ENOMEM;
+    }
+    *ret = f;
+    return 0;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int gw_spool_file_write(struct gw_spool_file *f, const void *buf, size_t len)
+{
+    int r = write_all(f->fd, buf, len);
+
+    if (r < 0)
+        return r;
+    if (EVP_DigestUpdate(f->md, buf, len) != 1)
+        return -ENOMEM;
+    f->bytes += len;
+    return 0;
+}
+
+void gw_spool_file_abort(struct gw_spool *s, struct gw_spool_file *f)
+{
+    if (f->fd >= 0) {
+        close(f->fd);
+        unlinkat(s->tmp, f->name, 0);
+    }
+    f->fd = -1;
+    EVP_MD_CTX_free(f->md);
+    f->md = NULL;
+}
+
+static int read_small(int dfd, const char *name, char *buf, size_t cap, size_t *ret_len)
+{
+    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+    size_t len = 0;
+
+    if (fd < 0)
+        return -errno;
+    for (;;) {
+        ssize_t n = read(fd, buf + len, cap - len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = -errno;
+
+            close(fd);
+            return e;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len == cap) {
+            close(fd);
+            return -EFBIG;
+        }
+    }
+    close(fd);
+    *ret_len = len;
+    return 0;
+}
+
+static int load_receipt(int dfd, const char *photo_id, struct gw_receipt *ret)
+{
+    char name[64], buf[RECEIPT_MAX];
+    size_t len;
+    int r;
+
+    snprintf(name, sizeof(name), "%s.json", photo_id);
+    r = read_small(dfd, name, buf, sizeof(buf), &len);
+    if (r < 0)
+        return r;
+    return gw_receipt_parse(buf, len, ret);
+}
+
+int gw_spool_receipt_load(struct gw_spool *s, const char *photo_id, struct gw_receipt *ret)
+{
+    return load_receipt(s->receipts, photo_id, ret);
+}
+
+int gw_spool_pending_load(struct gw_spool *s, const char *photo_id, struct gw_receipt *ret)
+{
+    return load_receipt(s->pending, photo_id, ret);
+}
+
+/* Writes |len| bytes durably to a new file in tmp/ whose name goes to |name|. */
+static int write_tmp(struct gw_spool *s, const void *buf, size_t len, const char *suffix,
+                     char *name, size_t cap)
+{
+    int fd, r;
+
+    tmp_name(name, cap, suffix);
+    fd = openat(s->tmp, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -errno;
+    r = write_all(fd, buf, len);
+    if (r == 0 && fsync(fd) < 0)
+        r = -errno;
+    close(fd);
+    if (r < 0)
+        unlinkat(s->tmp, name, 0);
+    return r;
+}
+
+/* Links the pending receipt |name| into receipts/; an existing entry is the same receipt. */
+static int link_receipt(struct gw_spool *s, const char *name)
+{
+    if (linkat(s->pending, name, s->receipts, name, 0) < 0 && errno != EEXIST)
+        return -errno;
+    return sync_dir(s->receipts);
+}
+
+int gw_spool_commit(struct gw_spool *s, struct gw_spool_file *f, struct gw_receipt *r,
+                    bool *ret_existed)
+{
+    uint8_t md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    char orig[80], name[64], tmp[40], *json = NULL;
+    size_t json_len;
+    struct timespec now;
+    int e;
+
+    *ret_existed = false;
+    if (fsync(f->fd) < 0) {
+        e = -errno;
+        gw_spool_file_abort(s, f);
+        return e;
+    }
+    if (EVP_DigestFinal_ex(f->md, md, &mdlen) != 1) {
+        gw_spool_file_abort(s, f);
+        return -ENOMEM;
+    }
+    gw_hex(md, 32, r->sha256);
+    r->bytes = f->bytes;
+    e = gw_photo_id(r->clave, r->sha256, r->photo_id);
+    if (e < 0) {
+        gw_spool_file_abort(s, f);
+        return e;
+    }
+
+    /* A retry of an upload we already acknowledged: answer with the first receipt. */
+    if (gw_spool_receipt_load(s, r->photo_id, r) == 0) {
+        gw_spool_file_abort(s, f);
+        *ret_existed = true;
+        return 0;
+    }
+
+    /* 1. The bytes, content-addressed. The same bytes under another clave share the file. */
+    snprintf(orig, sizeof(orig), "%s.jpg", r->sha256);
+    if (faccessat(s->originals, orig, F_OK, 0) == 0) {
+        gw_spool_file_abort(s, f);
+    } else {
+        if (renameat(s->tmp, f->name, s->originals, orig) < 0) {
+            e = -errno;
+            gw_spool_file_abort(s, f);
+            return e;
+        }
+        close(f->fd);
+        f->fd = -1;
+        EVP_MD_CTX_free(f->md);
+        f->md = NULL;
+    }
+    e = sync_dir(s->originals);
+    if (e < 0)
+        return e;
+
+    /* 2. The receipt enters pending/: this link is the commit point. A concurrent upload of the
+     * same bytes loses the race here with EEXIST and answers with the winner's receipt. */
+    clock_gettime(CLOCK_REALTIME, &now);
+    gw_rfc3339(&now, r->received_at);
+    json = gw_receipt_json(r, "received", &json_len);
+    if (!json)
+        return -ENOMEM;
+    e = write_tmp(s, json, json_len, ".json", tmp, sizeof(tmp));
+    free(json);
+    if (e < 0)
+        return e;
+    snprintf(name, sizeof(name), "%s.json", r->photo_id);
+    if (linkat(s->tmp, tmp, s->pending, name, 0) < 0) {
+        e = -errno;
+        unlinkat(s->tmp, tmp, 0);
+        if (e != -EEXIST)
+            return e;
+        *ret_existed = true;
+        e = sync_dir(s->pending);
+        if (e == 0)
+            e = gw_spool_pending_load(s, r->photo_id, r);
+        if (e == 0)
+            e = link_receipt(s, name);
+        return e;
+    }
+    unlinkat(s->tmp, tmp, 0);
+    e = sync_dir(s->pending);
+    if (e < 0)
+        return e;
+
+    /* 3. And into receipts/, which outlives the pending entry. */
+    return link_receipt(s, name);
+}
+
+int gw_spool_pending_list(struct gw_spool *s, char ***ret_ids)
+{
+    int fd = dup(s->pending);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *e;
+    char **ids = NULL;
+    size_t n = 0, cap = 0;
+
+    if (!d) {
+        int err = -errno;
+
+        if (fd >= 0)
+            close(fd);
+        return err;
+    }
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+
+        if (len != GW_PHOTO_ID_LEN + 5 || strcmp(e->d_name + GW_PHOTO_ID_LEN, ".json") != 0 ||
+            !gw_photo_id_valid(e->d_name, GW_PHOTO_ID_LEN))
+            continue;
+        /* A crash between the commit point and the receipts/ link: finish the link now. */
+        link_receipt(s, e->d_name);
+        if (n + 2 > cap) {
+            char **grown;
+
+            cap = cap ? cap * 2 : 64;
+            grown = realloc(ids, cap * sizeof(*ids));
+            if (!grown)
+                goto oom;
+            ids = grown;
+        }
+        ids[n] = strndup(e->d_name, GW_PHOTO_ID_LEN);
+        if (!ids[n])
+            goto oom;
+        ids[++n] = NULL;
+    }
+    closedir(d);
+    if (!ids) {
+        ids = calloc(1, sizeof(*ids));
+        if (!ids)
+            return -ENOMEM;
+    }
+    *ret_ids = ids;
+    return (int)n;
+oom:
+    closedir(d);
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+    return -ENOMEM;
+}
+
+int gw_spool_pending_done(struct gw_spool *s, const char *photo_id)
+{
+    char name[64];
+
+    snprintf(name, sizeof(name), "%s.json", photo_id);
+    /* No directory fsync: if the removal is lost in a crash, ingesting again is harmless. */
+    if (unlinkat(s->pending, name, 0) < 0 && errno != ENOENT)
+        return -errno;
+    return 0;
+}
+
+static int read_file(int dfd, const char *name, size_t max, uint8_t **ret_buf, size_t *ret_len)
+{
+    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    uint8_t *buf;
+    size_t len = 0;
+    int e;
+
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) < 0) {
+        e = -errno;
+        close(fd);
+        return e;
+    }
+    if ((uint64_t)st.st_size > max) {
+        close(fd);
+        return -EFBIG;
+    }
+    buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
+    if (!buf) {
+        close(fd);
+        return -ENOMEM;
+    }
+    while (len < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            e = n < 0 ? -errno : -EIO;
+            free(buf);
+            close(fd);
+            return e;
+        }
+        len += (size_t)n;
+    }
+    close(fd);
+    *ret_buf = buf;
+    *ret_len = len;
+    return 0;
+}
+
+int gw_spool_original_read(struct gw_spool *s, const char *sha_hex, size_t max, uint8_t **ret_buf,
+                           size_t *ret_len)
+{
+    char name[80];
+
+    snprintf(name, sizeof(name), "%s.jpg", sha_hex);
+    return read_file(s->originals, name, max, ret_buf, ret_len);
+}
+
+int gw_spool_review_read(struct gw_spool *s, const char *sha_hex, size_t max, uint8_t **ret_buf,
+                         size_t *ret_len)
+{
+    char name[80];
+
+    snprintf(name, sizeof(name), "%s.webp", sha_hex);
+    return read_file(s->review, name, max, ret_buf, ret_len);
+}
+
+int gw_spool_review_write(struct gw_spool *s, const uint8_t *buf, size_t len, char *ret_sha)
+{
+    uint8_t md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    char tmp[40], name[80];
+    int e;
+
+    if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1)
+        return -ENOMEM;
+    gw_hex(md, 32, ret_sha);
+    snprintf(name, sizeof(name), "%s.webp", ret_sha);
+    if (faccessat(s->review, name, F_OK, 0) == 0)
+        return 0;
+    e = write_tmp(s, buf, len, ".webp", tmp, sizeof(tmp));
+    if (e < 0)
+        return e;
+    if (renameat(s->tmp, tmp, s->review, name) < 0) {
+        e = -errno;
+        unlinkat(s->tmp, tmp, 0);
+        return e;
+    }
+    return sync_dir(s->review);
+}
+
+int gw_spool_check_writable(struct gw_spool *s)
+{
+    char name[40];
+    int e = write_tmp(s, "ready", 5, ".probe", name, sizeof(name));
+
+    if (e == 0)
+        unlinkat(s->tmp, name, 0);
+    return e;
+}

@@ -1,0 +1,104 @@
+/*
+ * gw_spool: the gateway's durable local store on disk.
+ *
+ * Layout under the data folder:
+ *   spool/tmp/                 uploads being received, removed on failure and at start
+ *   spool/pending/<id>.json    receipts not yet recorded in PostgreSQL (the ingest stage's queue)
+ *   spool/receipts/<id>.json   every receipt ever issued (answers retries without PostgreSQL)
+ *   store/originals/<sha>.jpg  the bytes the phone sent, content-addressed
+ *   store/review/<sha>.webp    review derivatives, content-addressed
+ *
+ * Every file is written to tmp/, fsynced, then renamed or linked into place and its directory
+ * fsynced: after gw_spool_commit() returns, the photo survives a crash or power loss, and a
+ * crash at any earlier step leaves nothing that a retry cannot complete. All functions here block
+ * on the disk: call them only from pool or stage threads, never from an event loop.
+ */
+#ifndef GW_SPOOL_H
+#define GW_SPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw_receipt.h"
+
+struct evp_md_ctx_st;
+
+struct gw_spool {
+    int root, tmp, pending, receipts, originals, review; /* directory fds */
+};
+
+struct gw_spool_file {
+    int fd;
+    char name[40];
+    struct evp_md_ctx_st *md;
+    uint64_t bytes;
+};
+
+/*
+ * Opens (creating as needed) the spool under |data_dir| into caller memory |s| and empties its
+ * tmp/ folder. Returns 0 or -errno.
+ */
+int gw_spool_open(struct gw_spool *s, const char *data_dir);
+
+/* Closes the directory fds. Accepts a zeroed or half-open spool. */
+void gw_spool_close(struct gw_spool *s);
+
+/*
+ * Creates a new file in tmp/ for an upload of |expect| bytes, reserving the space up front so a
+ * full disk is found before the body arrives. Returns 0, -ENOSPC, or another -errno.
+ */
+int gw_spool_file_open(struct gw_spool *s, uint64_t expect, struct gw_spool_file *ret);
+
+/* Appends |len| bytes to |f| and to its SHA-256. Returns 0 or -errno (-ENOSPC). */
+int gw_spool_file_write(struct gw_spool_file *f, const void *buf, size_t len);
+
+/* Closes and removes |f|; safe on a file that was never opened (fd < 0). */
+void gw_spool_file_abort(struct gw_spool *s, struct gw_spool_file *f);
+
+/*
+ * Makes the upload |f| durable and issues its receipt. |r| carries clave, width and height;
+ * this fills sha256, bytes, photo_id and received_at. When the same bytes were already received
+ * for the same clave, loads that receipt into |r| instead, discards |f| and sets |*ret_existed|.
+ * |f| is consumed either way. Returns 0 or -errno.
+ */
+int gw_spool_commit(struct gw_spool *s, struct gw_spool_file *f, struct gw_receipt *r,
+                    bool *ret_existed);
+
+/* Loads the receipt of |photo_id| into |ret|. Returns 0, -ENOENT, or -errno. */
+int gw_spool_receipt_load(struct gw_spool *s, const char *photo_id, struct gw_receipt *ret);
+
+/*
+ * Lists the receipts waiting in pending/ (oldest first is not guaranteed) as a NULL-terminated
+ * array of photo ids; links any that a crash left without their receipts/ entry. The caller frees
+ * each string and the array. Returns the count or -errno.
+ */
+int gw_spool_pending_list(struct gw_spool *s, char ***ret_ids);
+
+/* Loads the pending receipt of |photo_id|. Returns 0, -ENOENT or -errno. */
+int gw_spool_pending_load(struct gw_spool *s, const char *photo_id, struct gw_receipt *ret);
+
+/* Removes |photo_id| from pending/ once PostgreSQL holds it. Returns 0 or -errno. */
+int gw_spool_pending_done(struct gw_spool *s, const char *photo_id);
+
+/*
+ * Reads the original with SHA-256 |sha_hex| into a new buffer (at most |max| bytes), stored in
+ * |*ret_buf| and |*ret_len|; the caller frees it. Returns 0, -ENOENT, -EFBIG or -errno.
+ */
+int gw_spool_original_read(struct gw_spool *s, const char *sha_hex, size_t max, uint8_t **ret_buf,
+                           size_t *ret_len);
+
+/*
+ * Stores |len| bytes of review WebP durably under their SHA-256, whose hex goes to |ret_sha|
+ * (65 bytes). Returns 0 or -errno.
+ */
+int gw_spool_review_write(struct gw_spool *s, const uint8_t *buf, size_t len, char *ret_sha);
+
+/* Like gw_spool_original_read() for the review derivative |sha_hex|. */
+int gw_spool_review_read(struct gw_spool *s, const char *sha_hex, size_t max, uint8_t **ret_buf,
+                         size_t *ret_len);
+
+/* Creates, writes, fsyncs and removes a file in tmp/. Returns 0 or -errno. */
+int gw_spool_check_writable(struct gw_spool *s);
+
+#endif

@@ -1,0 +1,395 @@
+#include "gw_stage.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gw_db.h"
+#include "gw_log.h"
+#include "img_error.h"
+#include "process.h"
+
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 10000
+/* A photo whose processing failed this many times (the process died while decoding it, say) is
+ * marked failed rather than retried forever. */
+#define MAX_ATTEMPTS 3
+
+struct gw_stage {
+    const struct gw_config *cfg;
+    struct gw_spool *spool;
+    pthread_mutex_t mu;
+    pthread_cond_t ingest_cond; /* ingest has work, or stop */
+    pthread_cond_t work_cond;   /* processing may have work, or stop */
+    char **queue;               /* photo ids to ingest, under mu */
+    size_t n, cap;
+    _Atomic bool stopping; /* also read unlocked between photos of a batch */
+    bool reset_done; /* half-processed rows from a previous run are back in the queue */
+    pthread_t ingest;
+    pthread_t *workers;
+    unsigned nworkers;
+    bool ingest_started;
+};
+
+/* Waits up to |ms| or until stop; returns true when stopping. Called with mu held. */
+static bool wait_ms(struct gw_stage *st, pthread_cond_t *cond, unsigned ms)
+{
+    struct timespec ts;
+
+    if (st->stopping)
+        return true;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(cond, &st->mu, &ts);
+    return st->stopping;
+}
+
+static unsigned backoff_next(unsigned ms)
+{
+    ms = ms ? ms * 2 : BACKOFF_MIN_MS;
+    return ms > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : ms;
+}
+
+static int queue_push(struct gw_stage *st, char *id)
+{
+    if (st->n == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 64;
+        char **grown = realloc(st->queue, cap * sizeof(*grown));
+
+        if (!grown)
+            return -ENOMEM;
+        st->queue = grown;
+        st->cap = cap;
+    }
+    st->queue[st->n++] = id;
+    return 0;
+}
+
+void gw_stage_received(struct gw_stage *st, const char *photo_id)
+{
+    char *id = strdup(photo_id);
+
+    pthread_mutex_lock(&st->mu);
+    /* Out of memory: the receipt is safe in pending/ and is picked up at the next start. */
+    if (!id || queue_push(st, id) < 0)
+        free(id);
+    pthread_cond_signal(&st->ingest_cond);
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* ---- ingest ---- */
+
+static void *ingest_main(void *arg)
+{
+    struct gw_stage *st = arg;
+    PGconn *pg = NULL;
+    unsigned backoff = 0;
+    char err[256];
+
+    pthread_mutex_lock(&st->mu);
+    while (!st->stopping) {
+        char **batch;
+        size_t n, done = 0;
+        int rc = 0;
+
+        if (!pg) {
+            pthread_mutex_unlock(&st->mu);
+            pg = gw_db_connect(st->cfg->db, err, sizeof(err));
+            if (pg && !st->reset_done) {
+                rc = gw_db_reset_processing(pg);
+                pthread_mutex_lock(&st->mu);
+                st->reset_done = rc == 0;
+                pthread_cond_broadcast(&st->work_cond);
+                pthread_mutex_unlock(&st->mu);
+            }
+            if (!pg || rc < 0) {
+                backoff = backoff_next(backoff);
+                gw_log(GW_LOG_WARN,
+                       "msg=\"ingest: database unavailable, receipts stay in the spool\""
+                       " retry_ms=%u err=\"%s\"",
+                       backoff, pg ? PQerrorMessage(pg) : err);
+                PQfinish(pg);
+                pg = NULL;
+                pthread_mutex_lock(&st->mu);
+                wait_ms(st, &st->ingest_cond, backoff);
+                continue;
+            }
+            pthread_mutex_lock(&st->mu);
+        }
+        if (st->n == 0) {
+            wait_ms(st, &st->ingest_cond, 5000);
+            continue;
+        }
+        batch = st->queue;
+        n = st->n;
+        st->queue = NULL;
+        st->n = st->cap = 0;
+        pthread_mutex_unlock(&st->mu);
+
+        for (; done < n && !st->stopping; done++) {
+            struct gw_receipt r;
+
+            rc = gw_spool_pending_load(st->spool, batch[done], &r);
+            if (rc == -ENOENT) {
+                free(batch[done]);
+                continue; /* already ingested */
+            }
+            if (rc == 0)
+                rc = gw_db_ingest(pg, &r);
+            if (rc == -EIO)
+                break;
+            if (rc < 0) {
+                /* Refused by PostgreSQL or unreadable: keep the receipt in pending/ for an
+                 * operator, and go on with the others. */
+                gw_log(GW_LOG_ERROR, "msg=\"ingest: could not record photo\" photo_id=%s err=\"%s\"",
+                       batch[done], rc == -EPROTO ? PQerrorMessage(pg) : strerror(-rc));
+                free(batch[done]);
+                continue;
+            }
+            gw_spool_pending_done(st->spool, batch[done]);
+            gw_log(GW_LOG_DEBUG, "msg=\"ingest: recorded\" photo_id=%s", batch[done]);
+            free(batch[done]);
+            pthread_mutex_lock(&st->mu);
+            pthread_cond_signal(&st->work_cond);
+            pthread_mutex_unlock(&st->mu);
+            backoff = 0;
+        }
+
+        pthread_mutex_lock(&st->mu);
+        /* Whatever was not recorded goes back to the queue. */
+        for (size_t i = done; i < n; i++)
+            if (queue_push(st, batch[i]) < 0)
+                free(batch[i]);
+        free(batch);
+        if (rc == -EIO) {
+            PQfinish(pg);
+            pg = NULL;
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+    PQfinish(pg);
+    return NULL;
+}
+
+/* ---- processing ---- */
+
+static json_t *metadata_json(const struct img_result *res, bool with_image)
+{
+    const struct img_jpeg_info *in = &res->info;
+    const struct img_exif *ex = &res->exif;
+    json_t *exif, *jpeg;
+
+    jpeg = json_pack("{s:i, s:i, s:i, s:b, s:i}", "width", (int)in->width, "height",
+                     (int)in->height, "components", in->components, "progressive",
+                     in->progressive, "scans", (int)in->scans);
+    if (!with_image)
+        return json_pack("{s:o}", "jpeg", jpeg);
+    exif = json_pack("{s:i, s:b}", "orientation", ex->orientation, "valid", res->exif_ok);
+    if (ex->make[0])
+        json_object_set_new(exif, "make", json_string(ex->make));
+    if (ex->model[0])
+        json_object_set_new(exif, "model", json_string(ex->model));
+    if (ex->software[0])
+        json_object_set_new(exif, "software", json_string(ex->software));
+    if (ex->datetime_original[0])
+        json_object_set_new(exif, "datetime_original", json_string(ex->datetime_original));
+    if (ex->offset_time_original[0])
+        json_object_set_new(exif, "offset_time_original",
+                            json_string(ex->offset_time_original));
+    if (ex->has_gps) {
+        json_t *gps = json_pack("{s:f, s:f}", "latitude", ex->gps_lat, "longitude", ex->gps_lon);
+
+        if (ex->has_gps_alt)
+            json_object_set_new(gps, "altitude", json_real(ex->gps_alt));
+        if (ex->gps_datetime[0])
+            json_object_set_new(gps, "datetime", json_string(ex->gps_datetime));
+        json_object_set_new(exif, "gps", gps);
+    }
+    return json_pack("{s:o, s:o}", "jpeg", jpeg, "exif", exif);
+}
+
+/* Processes one claimed photo. Returns 0, or -EIO when PostgreSQL went away (the claim then
+ * lapses and the photo is processed again). */
+static int process_one(struct gw_stage *st, PGconn *pg, const struct gw_db_job *job)
+{
+    const struct gw_config *cfg = st->cfg;
+    struct img_process_opts opts;
+    struct img_result res;
+    char review_sha[GW_SHA256_HEX_LEN + 1], reason[256];
+    const char *why = "";
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    json_t *meta;
+    char *meta_s;
+    int rc;
+
+    if (job->attempts > MAX_ATTEMPTS) {
+        snprintf(reason, sizeof(reason), "processing did not complete in %d attempts",
+                 MAX_ATTEMPTS);
+        return gw_db_fail(pg, job->photo_id, reason, NULL) == -EIO ? -EIO : 0;
+    }
+    rc = gw_spool_original_read(st->spool, job->sha256, cfg->max_body, &buf, &len);
+    if (rc < 0) {
+        gw_log(GW_LOG_ERROR, "msg=\"original missing from the store\" photo_id=%s sha256=%s err=\"%s\"",
+               job->photo_id, job->sha256, strerror(-rc));
+        snprintf(reason, sizeof(reason), "original unreadable: %s", strerror(-rc));
+        return gw_db_fail(pg, job->photo_id, reason, NULL) == -EIO ? -EIO : 0;
+    }
+    img_process_opts_init(&opts);
+    opts.limits.max_pixels = cfg->max_pixels;
+    opts.long_side = cfg->long_side;
+    opts.webp_quality = cfg->webp_quality;
+    opts.webp_method = cfg->webp_method;
+    memset(&res, 0, sizeof(res));
+    rc = img_process_jpeg(buf, len, &opts, &res, &why);
+    free(buf);
+    if (rc < 0) {
+        snprintf(reason, sizeof(reason), "%s: %s", img_strerror(rc), why ? why : "");
+        gw_log(GW_LOG_INFO, "msg=\"processing failed\" photo_id=%s reason=\"%s\"", job->photo_id,
+               reason);
+        return gw_db_fail(pg, job->photo_id, reason, NULL) == -EIO ? -EIO : 0;
+    }
+    rc = gw_spool_review_write(st->spool, res.webp, res.webp_len, review_sha);
+    if (rc < 0) {
+        gw_log(GW_LOG_ERROR, "msg=\"could not store review image\" photo_id=%s err=\"%s\"",
+               job->photo_id, strerror(-rc));
+        img_result_finish(&res);
+        return 0; /* the claim lapses and a later attempt retries */
+    }
+    meta = metadata_json(&res, true);
+    meta_s = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+    json_decref(meta);
+    rc = gw_db_finish(pg, job->photo_id, review_sha, res.webp_len, res.width, res.height,
+                      meta_s ? meta_s : "{}");
+    if (rc == 0)
+        gw_log(GW_LOG_INFO,
+               "msg=queued photo_id=%s clave=%s review_bytes=%zu review=%ux%u orientation=%u",
+               job->photo_id, job->clave, res.webp_len, res.width, res.height,
+               res.exif.orientation);
+    else
+        gw_log(GW_LOG_WARN, "msg=\"could not mark photo queued\" photo_id=%s err=\"%s\"",
+               job->photo_id, PQerrorMessage(pg));
+    free(meta_s);
+    img_result_finish(&res);
+    return rc == -EIO ? -EIO : 0;
+}
+
+static void *worker_main(void *arg)
+{
+    struct gw_stage *st = arg;
+    PGconn *pg = NULL;
+    unsigned backoff = 0;
+
+    pthread_mutex_lock(&st->mu);
+    while (!st->stopping) {
+        struct gw_db_job job;
+        int rc;
+
+        if (!st->reset_done) {
+            wait_ms(st, &st->work_cond, 1000);
+            continue;
+        }
+        pthread_mutex_unlock(&st->mu);
+        if (!pg)
+            pg = gw_db_connect(st->cfg->db, NULL, 0);
+        rc = pg ? gw_db_claim(pg, st->cfg->lease_s, &job) : -EIO;
+        if (rc == 1)
+            rc = process_one(st, pg, &job);
+        pthread_mutex_lock(&st->mu);
+        if (rc < 0) {
+            PQfinish(pg);
+            pg = NULL;
+            backoff = backoff_next(backoff);
+            wait_ms(st, &st->work_cond, backoff);
+        } else if (rc == 0) {
+            /* Nothing claimable: sleep until ingest signals (or a lease may have lapsed). */
+            backoff = 0;
+            wait_ms(st, &st->work_cond, 2000);
+        } else {
+            backoff = 0;
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+    PQfinish(pg);
+    return NULL;
+}
+
+int gw_stage_start(const struct gw_config *cfg, struct gw_spool *spool, struct gw_stage **ret)
+{
+    struct gw_stage *st = calloc(1, sizeof(*st));
+    char **ids = NULL;
+    int n, r;
+
+    if (!st)
+        return -ENOMEM;
+    st->cfg = cfg;
+    st->spool = spool;
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->ingest_cond, NULL);
+    pthread_cond_init(&st->work_cond, NULL);
+    /* Receipts a previous run acknowledged but did not record: first in line. */
+    n = gw_spool_pending_list(spool, &ids);
+    if (n < 0) {
+        gw_stage_stop(st);
+        return n;
+    }
+    for (int i = 0; i < n; i++)
+        if (queue_push(st, ids[i]) < 0)
+            free(ids[i]);
+    free(ids);
+    if (n > 0)
+        gw_log(GW_LOG_INFO, "msg=\"ingest: receipts waiting from a previous run\" count=%d", n);
+    r = pthread_create(&st->ingest, NULL, ingest_main, st);
+    if (r) {
+        gw_stage_stop(st);
+        return -r;
+    }
+    st->ingest_started = true;
+    st->workers = calloc(cfg->workers, sizeof(*st->workers));
+    if (!st->workers) {
+        gw_stage_stop(st);
+        return -ENOMEM;
+    }
+    for (unsigned i = 0; i < cfg->workers; i++) {
+        r = pthread_create(&st->workers[i], NULL, worker_main, st);
+        if (r) {
+            gw_stage_stop(st);
+            return -r;
+        }
+        st->nworkers++;
+    }
+    *ret = st;
+    return 0;
+}
+
+void gw_stage_stop(struct gw_stage *st)
+{
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->mu);
+    st->stopping = true;
+    pthread_cond_broadcast(&st->ingest_cond);
+    pthread_cond_broadcast(&st->work_cond);
+    pthread_mutex_unlock(&st->mu);
+    if (st->ingest_started)
+        pthread_join(st->ingest, NULL);
+    for (unsigned i = 0; i < st->nworkers; i++)
+        pthread_join(st->workers[i], NULL);
+    for (size_t i = 0; i < st->n; i++)
+        free(st->queue[i]);
+    free(st->queue);
+    free(st->workers);
+    pthread_cond_destroy(&st->ingest_cond);
+    pthread_cond_destroy(&st->work_cond);
+    pthread_mutex_destroy(&st->mu);
+    free(st);
+}

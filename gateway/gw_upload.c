@@ -1,0 +1,307 @@
+#include "gw_upload.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw_error.h"
+#include "gw_log.h"
+#include "gw_server.h"
+#include "gw_stage.h"
+#include "img_error.h"
+#include "jpeg_scan.h"
+
+enum op { OP_OPEN, OP_WRITE, OP_COMMIT, OP_ABORT };
+
+struct gw_upload {
+    struct gw_work work; /* the one disk job in flight */
+    struct gw_stream *s; /* referenced until the upload is freed */
+    struct gw_server *srv;
+    enum op op;
+    bool busy, opened, ended, failed, committed, detached;
+    struct gw_spool_file file;
+    struct img_jpeg_scan scan;
+    uint64_t expect;
+    /* Loop side: bytes received while a job runs. Flow control bounds it by the stream window. */
+    uint8_t *pending;
+    size_t pending_len, pending_cap;
+    /* Job side: the bytes the running write job owns. */
+    uint8_t *inflight;
+    size_t inflight_len, inflight_cap;
+    /* Job results, read on the loop after |done|. */
+    int rc;       /* -errno from the spool */
+    int img_rc;   /* IMG_E_* from the scanner */
+    const char *why;
+    struct gw_receipt receipt;
+    bool existed;
+};
+
+static void submit(struct gw_upload *u, enum op op);
+
+static int img_to_gw(int img_rc)
+{
+    switch (img_rc) {
+    case IMG_E_NOT_JPEG:
+        return GW_E_MEDIA_TYPE;
+    case IMG_E_TRUNCATED:
+        return GW_E_TRUNCATED_JPEG;
+    case IMG_E_DIMENSIONS:
+        return GW_E_DIMENSIONS;
+    case IMG_E_UNSUPPORTED:
+        return GW_E_UNSUPPORTED_JPEG;
+    case IMG_E_TOO_MANY_SCANS:
+        return GW_E_TOO_MANY_SCANS;
+    default:
+        return GW_E_INVALID_JPEG;
+    }
+}
+
+static void upload_free(struct gw_upload *u)
+{
+    u->s->upload = NULL;
+    gw_stream_unref(u->s);
+    free(u->pending);
+    free(u->inflight);
+    free(u);
+}
+
+/* Frees |u| once its stream is gone and no job runs; an unfinished file is removed first. */
+static void maybe_free(struct gw_upload *u)
+{
+    if (!u->detached || u->busy)
+        return;
+    if (u->file.fd >= 0) {
+        submit(u, OP_ABORT);
+        return;
+    }
+    upload_free(u);
+}
+
+/* ---- pool thread ---- */
+
+static void work(struct gw_work *w, void *ctx)
+{
+    struct gw_upload *u = (struct gw_upload *)w;
+    struct gw_spool *spool = &u->srv->spool;
+
+    switch (u->op) {
+    case OP_OPEN:
+        u->rc = gw_spool_file_open(spool, u->expect, &u->file);
+        break;
+    case OP_WRITE:
+        /* The marker walk runs here, beside the write, so the loop never parses image bytes;
+         * a body that is not a sane JPEG is refused after its first bytes. */
+        u->img_rc = img_jpeg_scan_feed(&u->scan, u->inflight, u->inflight_len, &u->why);
+        if (u->img_rc == 0)
+            u->rc = gw_spool_file_write(&u->file, u->inflight, u->inflight_len);
+        break;
+    case OP_COMMIT:
+        u->img_rc = img_jpeg_scan_end(&u->scan, &u->why);
+        if (u->img_rc < 0)
+            break;
+        u->receipt.width = u->scan.info.width;
+        u->receipt.height = u->scan.info.height;
+        u->rc = gw_spool_commit(spool, &u->file, &u->receipt, &u->existed);
+        if (u->rc == 0 && !u->existed)
+            gw_stage_received(u->srv->stage, u->receipt.photo_id);
+        break;
+    case OP_ABORT:
+        gw_spool_file_abort(spool, &u->file);
+        break;
+    }
+}
+
+/* ---- loop thread ---- */
+
+static void fail(struct gw_upload *u, int err, const char *detail)
+{
+    u->failed = true;
+    if (u->s->conn) {
+        u->s->discard_body = true;
+        /* Bytes held back for the disk are not wanted any more: free their window. */
+        gw_stream_consume(u->s, u->pending_len);
+        u->pending_len = 0;
+        gw_stream_problem(u->s, err, detail);
+    }
+}
+
+static void respond_receipt(struct gw_upload *u)
+{
+    char location[64];
+    size_t len = 0;
+    char *json = gw_receipt_json(&u->receipt, "received", &len);
+    nghttp2_nv loc = {(uint8_t *)"location", (uint8_t *)location, 8, 0,
+                      NGHTTP2_NV_FLAG_NO_COPY_NAME};
+
+    if (!json) {
+        gw_stream_problem(u->s, GW_E_INTERNAL, NULL);
+        return;
+    }
+    loc.valuelen = (size_t)snprintf(location, sizeof(location), "/v1/photos/%s",
+                                    u->receipt.photo_id);
+    gw_stream_respond(u->s, u->existed ? 200 : 201, "application/json", (uint8_t *)json, len,
+                      &loc, 1);
+}
+
+static void kick(struct gw_upload *u)
+{
+    uint8_t *t;
+    size_t cap;
+
+    if (u->busy || u->failed || !u->opened || u->detached)
+        return;
+    if (u->pending_len > 0) {
+        /* Swap buffers: the job writes what arrived, new bytes collect in the other one. */
+        t = u->inflight;
+        cap = u->inflight_cap;
+        u->inflight = u->pending;
+        u->inflight_cap = u->pending_cap;
+        u->inflight_len = u->pending_len;
+        u->pending = t;
+        u->pending_cap = cap;
+        u->pending_len = 0;
+        submit(u, OP_WRITE);
+    } else if (u->ended) {
+        submit(u, OP_COMMIT);
+    }
+}
+
+static void done(struct gw_work *w)
+{
+    struct gw_upload *u = (struct gw_upload *)w;
+
+    u->busy = false;
+    if (w->cancelled) {
+        /* Shutting down: nothing will answer the phone, which retries; drop the partial file. */
+        gw_spool_file_abort(&u->srv->spool, &u->file);
+        u->detached = true;
+        maybe_free(u);
+        return;
+    }
+    switch (u->op) {
+    case OP_OPEN:
+        if (u->rc < 0) {
+            gw_log(GW_LOG_ERROR, "msg=\"could not create spool file\" err=\"%s\"",
+                   strerror(-u->rc));
+            fail(u, u->rc == -ENOSPC ? GW_E_STORAGE : GW_E_INTERNAL,
+                 u->rc == -ENOSPC ? "the gateway's disk is full" : NULL);
+        } else {
+            u->opened = true;
+        }
+        break;
+    case OP_WRITE:
+        gw_stream_consume(u->s, u->inflight_len);
+        if (u->img_rc < 0) {
+            fail(u, img_to_gw(u->img_rc), u->why);
+        } else if (u->rc < 0) {
+            gw_log(GW_LOG_ERROR, "msg=\"could not write spool file\" err=\"%s\"",
+                   strerror(-u->rc));
+            fail(u, u->rc == -ENOSPC ? GW_E_STORAGE : GW_E_INTERNAL, NULL);
+        }
+        break;
+    case OP_COMMIT:
+        if (u->img_rc < 0) {
+            fail(u, img_to_gw(u->img_rc), u->why);
+        } else if (u->rc < 0) {
+            gw_log(GW_LOG_ERROR, "msg=\"could not commit upload\" err=\"%s\"", strerror(-u->rc));
+            fail(u, u->rc == -ENOSPC ? GW_E_STORAGE : GW_E_INTERNAL, NULL);
+        } else {
+            u->committed = true;
+            respond_receipt(u);
+        }
+        break;
+    case OP_ABORT:
+        break;
+    }
+    if (u->failed && u->file.fd >= 0 && !u->detached) {
+        submit(u, OP_ABORT);
+        return;
+    }
+    if (u->detached) {
+        maybe_free(u);
+        return;
+    }
+    kick(u);
+}
+
+static void submit(struct gw_upload *u, enum op op)
+{
+    u->op = op;
+    u->busy = true;
+    gw_pool_submit(&u->srv->disk, &u->s->worker->loop, &u->work, work, done);
+}
+
+void gw_upload_start(struct gw_stream *s, const char *clave)
+{
+    struct gw_server *srv = s->worker->srv;
+    struct gw_upload *u = calloc(1, sizeof(*u));
+    struct img_limits lim;
+
+    if (!u) {
+        gw_stream_problem(s, GW_E_INTERNAL, NULL);
+        return;
+    }
+    img_limits_init(&lim);
+    lim.max_pixels = srv->cfg->max_pixels;
+    img_jpeg_scan_init(&u->scan, &lim);
+    u->s = s;
+    u->srv = srv;
+    u->file.fd = -1;
+    u->expect = (uint64_t)s->content_length;
+    snprintf(u->receipt.clave, sizeof(u->receipt.clave), "%s", clave);
+    gw_stream_ref(s);
+    s->upload = u;
+    submit(u, OP_OPEN);
+}
+
+void gw_upload_data(struct gw_stream *s, const uint8_t *data, size_t len)
+{
+    struct gw_upload *u = s->upload;
+    size_t limit = 2 * (size_t)u->srv->cfg->stream_window + 65536;
+
+    if (u->failed) {
+        gw_stream_consume(s, len);
+        return;
+    }
+    if (u->pending_len + len > u->pending_cap) {
+        size_t cap = u->pending_cap ? u->pending_cap : 65536;
+        uint8_t *grown;
+
+        while (cap < u->pending_len + len)
+            cap *= 2;
+        /* Flow control makes this impossible for a conforming peer. */
+        if (cap > limit) {
+            fail(u, GW_E_BAD_REQUEST, "flow-control window exceeded");
+            gw_stream_consume(s, len);
+            return;
+        }
+        grown = realloc(u->pending, cap);
+        if (!grown) {
+            fail(u, GW_E_INTERNAL, NULL);
+            gw_stream_consume(s, len);
+            return;
+        }
+        u->pending = grown;
+        u->pending_cap = cap;
+    }
+    memcpy(u->pending + u->pending_len, data, len);
+    u->pending_len += len;
+    kick(u);
+}
+
+void gw_upload_end(struct gw_stream *s)
+{
+    struct gw_upload *u = s->upload;
+
+    u->ended = true;
+    kick(u);
+}
+
+void gw_upload_detach(struct gw_stream *s)
+{
+    struct gw_upload *u = s->upload;
+
+    u->detached = true;
+    maybe_free(u);
+}

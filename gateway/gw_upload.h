@@ -1,0 +1,37 @@
+/*
+ * gw_upload: POST /v1/actas/{clave}/photos, from the first DATA frame to the receipt.
+ *
+ * The body goes from the socket into a spool file on a disk-pool thread, which hashes it and walks
+ * its JPEG markers (imaging's streaming scanner) as it writes. At most one disk job per upload is in
+ * flight; bytes that arrive meanwhile wait in a buffer that flow control keeps no larger than the
+ * stream window, and the window is reopened only for bytes that reached the file. At the end the
+ * spool commits the file (fsync, rename, directory fsync) and only then does the phone get its
+ * 201. PostgreSQL is not involved: the ingest stage picks the receipt up later.
+ */
+#ifndef GW_UPLOAD_H
+#define GW_UPLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct gw_stream;
+
+/*
+ * Starts receiving the body of |s| (headers already validated by the router) for the acta
+ * |clave|. Loop thread only. On failure responds with a problem itself.
+ */
+void gw_upload_start(struct gw_stream *s, const char *clave);
+
+/* Hands |len| body bytes of |s| to the upload. Loop thread, from nghttp2's data callback. */
+void gw_upload_data(struct gw_stream *s, const uint8_t *data, size_t len);
+
+/* The peer finished the body (END_STREAM). Loop thread. */
+void gw_upload_end(struct gw_stream *s);
+
+/*
+ * The stream closed or its connection went away: the upload stops, and its spool file is removed
+ * unless the commit already happened. Loop thread.
+ */
+void gw_upload_detach(struct gw_stream *s);
+
+#endif

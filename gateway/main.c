@@ -1,0 +1,166 @@
+/*
+ * prep-gateway: the command line. Parses options and wires the modules together; the work is
+ * done in the gw_* modules.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <getopt.h>
+
+#include "gw_config.h"
+#include "gw_db.h"
+#include "gw_log.h"
+#include "gw_server.h"
+#include "gw_stage.h"
+
+#ifndef PREP_VERSION
+#define PREP_VERSION "dev"
+#endif
+#ifndef PREP_SCHEMA_DIR
+#define PREP_SCHEMA_DIR "schema"
+#endif
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: prep-gateway COMMAND [OPTIONS]\n"
+                 "\n"
+                 "The PREP casilla photo gateway: receives photos of actas from polling stations\n"
+                 "over HTTP/2 and queues them in PostgreSQL for verification.\n"
+                 "\n"
+                 "Commands:\n"
+                 "  serve      run the gateway (see prep-gateway serve --help)\n"
+                 "  migrate    apply the database schema migrations\n"
+                 "  version    print the version\n"
+                 "\n"
+                 "Environment:\n"
+                 "  PREP_DB    default PostgreSQL connection string for --db\n");
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"schema", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct gw_config cfg;
+    const char *schema = PREP_SCHEMA_DIR;
+    char err[512];
+    PGconn *pg;
+    int o, r;
+
+    gw_config_defaults(&cfg);
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'd':
+            cfg.db = optarg;
+            break;
+        case 's':
+            schema = optarg;
+            break;
+        case 'h':
+            printf("Usage: prep-gateway migrate [--db CONNINFO] [--schema DIR]\n"
+                   "\n"
+                   "Applies the numbered migrations NNN_name.sql of DIR (default %s) that the\n"
+                   "database has not recorded in schema_migrations, in order, each in its own\n"
+                   "transaction. Running it again applies nothing. --db defaults to $PREP_DB.\n",
+                   PREP_SCHEMA_DIR);
+            return 0;
+        default:
+            return 2;
+        }
+    }
+    pg = gw_db_connect(cfg.db, err, sizeof(err));
+    if (!pg) {
+        fprintf(stderr, "prep-gateway migrate: could not connect: %s\n", err);
+        return 1;
+    }
+    r = gw_db_migrate(pg, schema, stdout, err, sizeof(err));
+    PQfinish(pg);
+    if (r < 0) {
+        fprintf(stderr, "prep-gateway migrate: %s\n", err);
+        return 1;
+    }
+    printf("migrate: %d migration(s) applied, schema up to date\n", r);
+    return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    struct gw_config cfg;
+    struct gw_server srv;
+    sigset_t set;
+    int r, sig = 0;
+
+    gw_config_defaults(&cfg);
+    r = gw_config_parse(&cfg, argc, argv, stdout);
+    if (r != 0)
+        return r > 0 ? 0 : 2;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0)
+            gw_log_set_level(GW_LOG_DEBUG);
+
+    /* Signals go to the main thread only, through sigwait(): every thread started from here on
+     * inherits the blocked mask. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (evthread_use_pthreads() != 0) {
+        fprintf(stderr, "prep-gateway: libevent has no thread support\n");
+        return 1;
+    }
+
+    memset(&srv, 0, sizeof(srv));
+    srv.cfg = &cfg;
+    r = gw_spool_open(&srv.spool, cfg.data_dir);
+    if (r < 0) {
+        gw_log(GW_LOG_ERROR, "msg=\"could not open the data folder\" dir=%s err=\"%s\"",
+               cfg.data_dir, strerror(-r));
+        gw_spool_close(&srv.spool);
+        return 1;
+    }
+    r = gw_stage_start(&cfg, &srv.spool, &srv.stage);
+    if (r == 0)
+        r = gw_server_start(&srv);
+    if (r == 0) {
+        gw_log(GW_LOG_INFO, "msg=ready version=%s data=%s", PREP_VERSION, cfg.data_dir);
+        sigwait(&set, &sig);
+        gw_log(GW_LOG_INFO, "msg=\"shutting down\" signal=%d", sig);
+    }
+    gw_server_stop(&srv);
+    gw_stage_stop(srv.stage);
+    gw_spool_close(&srv.spool);
+    libevent_global_shutdown();
+    return r == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(argv[1], "migrate") == 0)
+        return cmd_migrate(argc - 1, argv + 1);
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("prep-gateway %s\n", PREP_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "prep-gateway: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
