@@ -243,7 +243,7 @@ int gw_db_ingest(PGconn *c, const struct gw_receipt *r)
 {
     char bytes[24], width[16], height[16], sha[68];
     const char *params[] = {r->photo_id, r->clave, sha,           bytes,
-                            width,       height,   r->received_at};
+                            width,       height,   r->received_at, r->received_at};
 
     snprintf(sha, sizeof(sha), "\\x%s", r->sha256);
     snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)r->bytes);
@@ -251,9 +251,9 @@ int gw_db_ingest(PGconn *c, const struct gw_receipt *r)
     snprintf(height, sizeof(height), "%u", r->height);
     return exec_cmd(c,
                     "INSERT INTO photos (photo_id, clave_acta, sha256, bytes, width, height,"
-                    " received_at, received_text) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)"
+                    " received_at, received_text) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
                     " ON CONFLICT DO NOTHING",
-                    7, params);
+                    8, params);
 }
 
 int gw_db_reset_processing(PGconn *c)

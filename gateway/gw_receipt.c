@@ -63,14 +63,17 @@ int gw_photo_id_valid(const char *s, size_t len)
 void gw_rfc3339(const struct timespec *ts, char *ret)
 {
     struct tm tm;
-    char date[24];
-    long off;
+    char date[20], buf[48];
+    int off, ms = (int)(ts->tv_nsec / 1000000L) % 1000;
 
     localtime_r(&ts->tv_sec, &tm);
-    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-    off = tm.tm_gmtoff / 60;
-    snprintf(ret, GW_TIME_LEN + 1, "%s.%03ld%c%02ld:%02ld", date, ts->tv_nsec / 1000000L,
-             off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
+    if (strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) != 19)
+        memcpy(date, "0000-00-00T00:00:00", 20);
+    off = (int)(tm.tm_gmtoff / 60) % (24 * 60);
+    /* Every field is range-limited above, so the text is exactly GW_TIME_LEN characters. */
+    snprintf(buf, sizeof(buf), "%.19s.%03d%c%02d:%02d", date, ms, off < 0 ? '-' : '+',
+             abs(off) / 60 % 100, abs(off) % 60);
+    memcpy(ret, buf, GW_TIME_LEN + 1);
 }
 
 char *gw_receipt_json(const struct gw_receipt *r, const char *status, size_t *ret_len)

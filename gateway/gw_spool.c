@@ -222,7 +222,7 @@ static int read_small(int dfd, const char *name, char *buf, size_t cap, size_t *
 static int load_receipt(int dfd, const char *photo_id, struct gw_receipt *ret)
 {
     char name[64], buf[RECEIPT_MAX];
-    size_t len;
+    size_t len = 0;
     int r;
 
     snprintf(name, sizeof(name), "%s.json", photo_id);

@@ -149,7 +149,7 @@ static void kick(struct gw_upload *u)
     uint8_t *t;
     size_t cap;
 
-    if (u->busy || u->failed || !u->opened || u->detached)
+    if (u->busy || u->failed || u->committed || !u->opened || u->detached)
         return;
     if (u->pending_len > 0) {
         /* Swap buffers: the job writes what arrived, new bytes collect in the other one. */
