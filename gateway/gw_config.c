@@ -168,8 +168,8 @@ int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
         {NULL, 0, NULL, 0},
     };
     int o, bad = 0;
-    unsigned u;
-    uint64_t sz;
+    unsigned u = 0;
+    uint64_t sz = 0;
 
     optind = 1;
     while ((o = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
