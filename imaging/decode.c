@@ -1,0 +1,210 @@
+/* The project's only libjpeg wrapper: the setjmp error manager lives here and nowhere else. */
+#include "decode.h"
+
+#include <limits.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdio.h> /* jpeglib.h needs FILE */
+#include <string.h>
+
+#include <jerror.h>
+#include <jpeglib.h>
+
+#include "img_error.h"
+
+_Static_assert(sizeof(unsigned long) >= sizeof(size_t), "jpeg_mem_src takes an unsigned long");
+
+struct dec_err {
+    struct jpeg_error_mgr pub;
+    jmp_buf jb;
+    int code;
+    const char *why;
+};
+
+struct dec_progress {
+    struct jpeg_progress_mgr pub;
+    uint32_t max_scans;
+};
+
+/* Everything the longjmp path must clean up lives here, in memory the jump does not clobber. */
+struct dec {
+    struct jpeg_decompress_struct cinfo;
+    struct dec_err err;
+    struct dec_progress prog;
+    bool created;
+    struct img_image im;
+};
+
+static const char *libjpeg_why(j_common_ptr c, const char *fallback)
+{
+    int code = c->err->msg_code;
+
+    if (code > 0 && code <= c->err->last_jpeg_message && c->err->jpeg_message_table[code])
+        return c->err->jpeg_message_table[code];
+    return fallback;
+}
+
+static _Noreturn void bail(j_common_ptr c, int code, const char *why)
+{
+    struct dec_err *e = (struct dec_err *)c->err;
+
+    e->code = code;
+    e->why = why;
+    longjmp(e->jb, 1);
+}
+
+static _Noreturn void on_error_exit(j_common_ptr c)
+{
+    switch (c->err->msg_code) {
+    case JERR_OUT_OF_MEMORY:
+        bail(c, IMG_E_NOMEM, "out of memory in the JPEG decoder");
+    case JERR_NO_BACKING_STORE:
+    case JERR_TFILE_CREATE:
+        bail(c, IMG_E_NOMEM, "JPEG decoder memory limit exceeded");
+    case JERR_INPUT_EMPTY:
+    case JERR_INPUT_EOF:
+        bail(c, IMG_E_TRUNCATED, "premature end of JPEG data");
+    case JERR_NO_SOI:
+        bail(c, IMG_E_NOT_JPEG, "missing SOI marker");
+    case JERR_IMAGE_TOO_BIG:
+    case JERR_WIDTH_OVERFLOW:
+    case JERR_EMPTY_IMAGE:
+        bail(c, IMG_E_DIMENSIONS, libjpeg_why(c, "bad image dimensions"));
+    case JERR_ARITH_NOTIMPL:
+    case JERR_NOT_COMPILED:
+    case JERR_NOTIMPL:
+    case JERR_CONVERSION_NOTIMPL:
+    case JERR_BAD_PRECISION:
+        bail(c, IMG_E_UNSUPPORTED, libjpeg_why(c, "unsupported JPEG variant"));
+    default:
+        bail(c, IMG_E_DECODE, libjpeg_why(c, "libjpeg error"));
+    }
+}
+
+static void on_emit_message(j_common_ptr c, int level)
+{
+    /* level < 0 is a warning: libjpeg would carry on and hand out grey or garbage rows for a
+     * truncated or corrupt file. For result sheets a refused upload is better than a wrong one. */
+    if (level >= 0)
+        return;
+    if (c->err->msg_code == JWRN_JPEG_EOF)
+        bail(c, IMG_E_TRUNCATED, "premature end of JPEG data");
+    bail(c, IMG_E_DECODE, libjpeg_why(c, "corrupt JPEG data"));
+}
+
+static void on_output_message(j_common_ptr c)
+{
+    /* A library never prints. */
+}
+
+static void on_progress(j_common_ptr c)
+{
+    struct dec_progress *p = (struct dec_progress *)c->progress;
+
+    if (c->is_decompressor && (uint32_t)((j_decompress_ptr)c)->input_scan_number > p->max_scans)
+        bail(c, IMG_E_TOO_MANY_SCANS, "more scans than the scan limit");
+}
+
+unsigned img_jpeg_pick_scale(uint32_t w, uint32_t h, uint32_t min_long_side)
+{
+    uint64_t long_side = w > h ? w : h;
+
+    for (unsigned m = 1; m < 8; m++)
+        if ((long_side * m + 7) / 8 >= min_long_side)
+            return m;
+    return 8;
+}
+
+/* Runs the decode; on any libjpeg error returns the code set by the error manager. */
+static int run(struct dec *d, const void *buf, size_t len, const struct img_limits *lim,
+               uint32_t min_long_side)
+{
+    struct jpeg_decompress_struct *ci = &d->cinfo;
+    uint8_t channels;
+    int r;
+
+    if (setjmp(d->err.jb))
+        return d->err.code;
+
+    d->created = true; /* before, so a failing create is destroyed too: that is safe */
+    jpeg_create_decompress(ci);
+    ci->mem->max_memory_to_use =
+        lim->max_decoder_memory > (uint64_t)LONG_MAX ? LONG_MAX : (long)lim->max_decoder_memory;
+    d->prog.pub.progress_monitor = on_progress;
+    d->prog.max_scans = lim->max_scans;
+    ci->progress = &d->prog.pub;
+    jpeg_mem_src(ci, buf, (unsigned long)len);
+
+    if (jpeg_read_header(ci, TRUE) != JPEG_HEADER_OK)
+        bail((j_common_ptr)ci, IMG_E_MALFORMED, "JPEG has tables but no image");
+    if (ci->image_width == 0 || ci->image_height == 0 || ci->image_width > lim->max_side ||
+        ci->image_height > lim->max_side ||
+        (uint64_t)ci->image_width * ci->image_height > lim->max_pixels)
+        bail((j_common_ptr)ci, IMG_E_DIMENSIONS, "image exceeds the size limits");
+    if (ci->data_precision != 8)
+        bail((j_common_ptr)ci, IMG_E_UNSUPPORTED, "only 8-bit precision is supported");
+    if (ci->arith_code)
+        bail((j_common_ptr)ci, IMG_E_UNSUPPORTED, "arithmetic-coded JPEG is not supported");
+    if (ci->num_components == 1) {
+        ci->out_color_space = JCS_GRAYSCALE;
+        channels = 1;
+    } else if (ci->num_components == 3) {
+        ci->out_color_space = JCS_RGB;
+        channels = 3;
+    } else {
+        bail((j_common_ptr)ci, IMG_E_UNSUPPORTED,
+             "only 1 (gray) or 3 (colour) components are supported");
+    }
+    ci->scale_num = img_jpeg_pick_scale(ci->image_width, ci->image_height, min_long_side);
+    ci->scale_denom = 8;
+
+    jpeg_start_decompress(ci);
+    if (ci->output_components != channels)
+        bail((j_common_ptr)ci, IMG_E_DECODE, "unexpected output component count");
+    r = img_image_init(&d->im, ci->output_width, ci->output_height, channels);
+    if (r < 0)
+        bail((j_common_ptr)ci, r, "could not allocate the decoded image");
+    while (ci->output_scanline < ci->output_height) {
+        JSAMPROW row = d->im.pixels + (size_t)ci->output_scanline * d->im.stride;
+
+        if (jpeg_read_scanlines(ci, &row, 1) != 1)
+            bail((j_common_ptr)ci, IMG_E_TRUNCATED, "premature end of JPEG data");
+    }
+    jpeg_finish_decompress(ci);
+    return 0;
+}
+
+int img_jpeg_decode_scaled(const void *buf, size_t len, const struct img_limits *lim,
+                           uint32_t min_long_side, struct img_image *ret, const char **ret_why)
+{
+    struct img_limits defaults;
+    struct dec d;
+    int r;
+
+    if (!lim) {
+        img_limits_init(&defaults);
+        lim = &defaults;
+    }
+    if (len == 0) {
+        if (ret_why)
+            *ret_why = "empty input";
+        return IMG_E_NOT_JPEG;
+    }
+    memset(&d, 0, sizeof(d));
+    d.cinfo.err = jpeg_std_error(&d.err.pub);
+    d.err.pub.error_exit = on_error_exit;
+    d.err.pub.emit_message = on_emit_message;
+    d.err.pub.output_message = on_output_message;
+
+    r = run(&d, buf, len, lim, min_long_side);
+    if (d.created)
+        jpeg_destroy_decompress(&d.cinfo);
+    if (r < 0) {
+        img_image_finish(&d.im);
+        if (ret_why)
+            *ret_why = d.err.why;
+        return r;
+    }
+    *ret = d.im;
+    return 0;
+}

@@ -1,0 +1,95 @@
+#include "process.h"
+
+#include <string.h>
+
+#include "decode.h"
+#include "image.h"
+#include "img_error.h"
+#include "orient.h"
+#include "resize.h"
+#include "webp.h"
+
+void img_process_opts_init(struct img_process_opts *o)
+{
+    img_limits_init(&o->limits);
+    o->long_side = IMG_PROCESS_DEFAULT_LONG_SIDE;
+    o->webp_quality = IMG_PROCESS_DEFAULT_WEBP_QUALITY;
+    o->webp_method = IMG_PROCESS_DEFAULT_WEBP_METHOD;
+}
+
+static int fail(const char **ret_why, int r, const char *why)
+{
+    if (ret_why)
+        *ret_why = why;
+    return r;
+}
+
+int img_process_jpeg(const void *buf, size_t len, const struct img_process_opts *o,
+                     struct img_result *ret, const char **ret_why)
+{
+    struct img_process_opts defaults;
+    struct img_result res;
+    struct img_image im = {0};
+    uint32_t w, h;
+    int r;
+
+    if (!o) {
+        img_process_opts_init(&defaults);
+        o = &defaults;
+    }
+    memset(&res, 0, sizeof(res));
+    /* The probe is cheap and refuses bombs before libjpeg allocates anything. */
+    r = img_jpeg_probe(buf, len, &o->limits, &res.info, ret_why);
+    if (r < 0)
+        return r;
+
+    img_exif_init(&res.exif);
+    if (res.info.has_exif && res.info.exif_offset <= len &&
+        res.info.exif_len <= len - res.info.exif_offset) {
+        const char *why = NULL;
+
+        res.exif_ok = img_exif_parse((const uint8_t *)buf + res.info.exif_offset, res.info.exif_len,
+                                     &res.exif, &why) == 0;
+        if (!res.exif_ok) {
+            /* A half-read EXIF cannot be trusted to turn the sheet the right way. */
+            res.exif.orientation = 1;
+            res.exif_why = why;
+        }
+    }
+
+    r = img_jpeg_decode_scaled(buf, len, &o->limits, o->long_side ? o->long_side : UINT32_MAX, &im,
+                               ret_why);
+    if (r < 0)
+        return r;
+    r = img_orient(&im, res.exif.orientation);
+    if (r < 0) {
+        img_image_finish(&im);
+        return fail(ret_why, r, "could not apply the EXIF orientation");
+    }
+    img_fit_long_side(im.width, im.height, o->long_side, &w, &h);
+    if (w != im.width || h != im.height) {
+        struct img_image small;
+
+        r = img_resize(&im, w, h, &small);
+        img_image_finish(&im);
+        if (r < 0)
+            return fail(ret_why, r, "could not resize the image");
+        im = small;
+    }
+    r = img_webp_encode(&im, o->webp_quality, o->webp_method, &res.webp, &res.webp_len);
+    res.width = im.width;
+    res.height = im.height;
+    img_image_finish(&im);
+    if (r < 0)
+        return fail(ret_why, r, "could not encode the WebP image");
+    *ret = res;
+    return 0;
+}
+
+void img_result_finish(struct img_result *r)
+{
+    if (!r)
+        return;
+    img_webp_free(r->webp);
+    memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,77 @@
+/*
+ * process: the whole JPEG-to-WebP pipeline that the gateway's workers run on each upload.
+ *
+ * probe (marker walk and limits, jpeg_scan.h) -> EXIF (exif.h; a malformed EXIF is not fatal)
+ * -> scaled decode (decode.h) -> orientation (orient.h) -> resize so the long side fits
+ * (resize.h) -> WebP (webp.h). The result carries the upright WebP plus the JPEG's header facts
+ * and EXIF fields for the database. It works on a complete in-memory JPEG; streaming checks while
+ * the upload arrives are the gateway's job with img_jpeg_scan_feed(). It does no I/O and keeps no
+ * state between calls.
+ */
+#ifndef IMG_PROCESS_H
+#define IMG_PROCESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exif.h"
+#include "img_limits.h"
+#include "jpeg_scan.h"
+
+#define IMG_PROCESS_DEFAULT_LONG_SIDE 2000u
+#define IMG_PROCESS_DEFAULT_WEBP_QUALITY 80
+#define IMG_PROCESS_DEFAULT_WEBP_METHOD 4
+
+struct img_process_opts {
+    struct img_limits limits;
+    uint32_t long_side; /* longest side of the WebP (2000), at most 16383; 0 keeps the full size */
+    int webp_quality;   /* 0..100 (80) */
+    int webp_method;    /* 0..6 (4) */
+};
+
+/*
+ * Sets |o| to the defaults: img_limits_init(), long side 2000, WebP quality 80, method 4.
+ * Thread-safe.
+ */
+void img_process_opts_init(struct img_process_opts *o);
+
+struct img_result {
+    struct img_jpeg_info info; /* from the probe */
+    struct img_exif exif;      /* defaults when there is no EXIF; see exif_ok */
+    bool exif_ok;              /* an EXIF segment was present and parsed without error */
+    const char *exif_why;      /* static; why the EXIF was refused, NULL if it was not */
+    uint8_t *webp;             /* owned; release with img_result_finish() */
+    size_t webp_len;
+    uint32_t width, height; /* of the webp, upright */
+};
+
+/*
+ * Runs the pipeline on the complete JPEG |buf| of |len| bytes (not kept) with |o| (NULL for the
+ * defaults of img_process_opts_init()). The image is decoded with DCT scaling to no less than
+ * |o->long_side| on its long side, turned upright by the EXIF orientation, resized to fit
+ * |o->long_side| (never upscaled) and encoded as WebP without any metadata.
+ *
+ * EXIF: when the segment is malformed the call still succeeds with exif_ok false, exif_why set,
+ * exif.orientation forced to 1 (the image is left as stored), and the other exif fields holding
+ * whatever was validly read before the problem. An EXIF segment larger than
+ * |o->limits.max_exif_bytes| is refused by the probe and fails the call (IMG_E_EXIF).
+ *
+ * On success |ret| is filled and owns |ret->webp|: release it with img_result_finish(). On
+ * failure |ret| is untouched, nothing is leaked, and |ret_why| (may be NULL) receives a static
+ * string. Thread-safe: no shared state, so several threads may run it at once.
+ *
+ * Returns 0, or one of these negative codes:
+ *   IMG_E_NOT_JPEG, IMG_E_MALFORMED, IMG_E_TRUNCATED, IMG_E_DIMENSIONS, IMG_E_UNSUPPORTED,
+ *   IMG_E_TOO_MANY_SCANS, IMG_E_EXIF  from the probe (see img_jpeg_scan_feed())
+ *   IMG_E_DECODE, IMG_E_TRUNCATED, ...  from the decoder (see img_jpeg_decode_scaled())
+ *   IMG_E_ENCODE                        libwebp failed
+ *   IMG_E_NOMEM                         an allocation failed
+ */
+int img_process_jpeg(const void *buf, size_t len, const struct img_process_opts *o,
+                     struct img_result *ret, const char **ret_why);
+
+/* Frees what |r| owns and zeroes it. Accepts NULL, a zeroed and a finished result. */
+void img_result_finish(struct img_result *r);
+
+#endif

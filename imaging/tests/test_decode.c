@@ -1,0 +1,235 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode.h"
+#include "image.h"
+#include "img_error.h"
+#include "testutil.h"
+
+/* Decodes from an exact-size heap copy so ASan sees any read past the end. */
+static int decode(const uint8_t *p, size_t len, const struct img_limits *lim, uint32_t min_side,
+                  struct img_image *ret, const char **why)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    int r;
+
+    memcpy(copy, p, len);
+    r = img_jpeg_decode_scaled(copy, len, lim, min_side, ret, why);
+    free(copy);
+    return r;
+}
+
+static double mean_abs_diff(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    double sum = 0;
+
+    for (size_t i = 0; i < n; i++)
+        sum += abs((int)a[i] - (int)b[i]);
+    return sum / (double)n;
+}
+
+static void test_scale(void)
+{
+    uint8_t *px = t_pattern(800, 600, 3);
+    struct t_jpeg_opts o = {.quality = 95};
+    size_t len;
+    uint8_t *j = t_make_jpeg(px, 800, 600, 3, &o, &len);
+    static const struct {
+        uint32_t min, w, h;
+    } cases[] = {{0, 100, 75},    {100, 100, 75},  {101, 200, 150}, {200, 200, 150},
+                 {201, 300, 225}, {700, 700, 525}, {701, 800, 600}, {5000, 800, 600}};
+    const char *why = NULL;
+
+    CHECK_EQ(img_jpeg_pick_scale(800, 600, 0), 1);
+    CHECK_EQ(img_jpeg_pick_scale(800, 600, 201), 3);
+    CHECK_EQ(img_jpeg_pick_scale(600, 800, 201), 3);
+    CHECK_EQ(img_jpeg_pick_scale(4032, 3024, 2000), 4);
+    CHECK_EQ(img_jpeg_pick_scale(4000, 3000, 2000), 4);
+    CHECK_EQ(img_jpeg_pick_scale(4000, 3000, 2001), 5);
+    CHECK_EQ(img_jpeg_pick_scale(1000, 3000, 2000), 6);
+    CHECK_EQ(img_jpeg_pick_scale(1000, 1000, 2000), 8);
+    CHECK_EQ(img_jpeg_pick_scale(9, 3, 2), 1); /* ceil(9 * 1 / 8) = 2 */
+    CHECK_EQ(img_jpeg_pick_scale(9, 3, 3), 2); /* ceil(9 * 2 / 8) = 3 */
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct img_image im = {0};
+        int r = decode(j, len, NULL, cases[i].min, &im, &why);
+
+        CHECK_EQ(r, 0);
+        CHECK_EQ(im.width, cases[i].w);
+        CHECK_EQ(im.height, cases[i].h);
+        CHECK_EQ(im.channels, 3);
+        if (r == 0 && im.width == 800) {
+            double d = mean_abs_diff(im.pixels, px, 800 * 600 * 3);
+
+            if (d > 2.0)
+                fprintf(stderr, "full decode differs by %.2f on average\n", d);
+            CHECK(d <= 2.0);
+        }
+        if (r == 0 && im.width == 100) {
+            /* Quadrant colours survive 1/8 scaling: top-left is reddish, top-right greenish. */
+            const uint8_t *tl = im.pixels + (10 * im.stride + 10 * 3);
+            const uint8_t *tr = im.pixels + (10 * im.stride + 90 * 3);
+
+            CHECK(tl[0] > tl[1] + 40 && tr[1] > tr[0] + 40);
+        }
+        img_image_finish(&im);
+    }
+    free(j);
+    free(px);
+}
+
+static void test_gray_and_progressive(void)
+{
+    uint8_t *gray = t_pattern(123, 77, 1), *px = t_pattern(123, 77, 3);
+    struct t_jpeg_opts prog = {.progressive = true, .subsample = true, .restart_interval = 3};
+    struct img_image im = {0};
+    const char *why = NULL;
+    size_t len;
+    uint8_t *j;
+
+    j = t_make_jpeg(gray, 123, 77, 1, NULL, &len);
+    CHECK_EQ(decode(j, len, NULL, 0xFFFFFFFFu, &im, &why), 0);
+    CHECK(im.width == 123 && im.height == 77 && im.channels == 1 && im.stride == 123);
+    CHECK(mean_abs_diff(im.pixels, gray, 123 * 77) < 2.0);
+    img_image_finish(&im);
+    CHECK_EQ(decode(j, len, NULL, 40, &im, &why), 0);
+    CHECK(im.width == 47 && im.height == 29 && im.channels == 1); /* 3/8: ceil(123*3/8) */
+    img_image_finish(&im);
+    free(j);
+
+    j = t_make_jpeg(px, 123, 77, 3, &prog, &len);
+    CHECK_EQ(decode(j, len, NULL, 0xFFFFFFFFu, &im, &why), 0);
+    CHECK(im.width == 123 && im.height == 77 && im.channels == 3);
+    CHECK(mean_abs_diff(im.pixels, px, 123 * 77 * 3) < 4.0);
+    img_image_finish(&im);
+    free(j);
+    free(gray);
+    free(px);
+}
+
+/* Every truncation of a valid file fails, with |ret| untouched: never a half-grey image. */
+static void test_truncation(const char *name, const struct t_jpeg_opts *o)
+{
+    uint8_t *px = t_pattern(48, 32, 3);
+    size_t len;
+    uint8_t *j = t_make_jpeg(px, 48, 32, 3, o, &len);
+    int counts[IMG_E_COUNT + 1] = {0};
+
+    for (size_t cut = 0; cut < len; cut++) {
+        struct img_image im = {.width = 12345};
+        const char *why = NULL;
+        int r = decode(j, cut, NULL, 0, &im, &why);
+
+        if (r >= 0) {
+            fprintf(stderr, "%s: truncation at %zu of %zu decoded\n", name, cut, len);
+            t_failures++;
+            img_image_finish(&im);
+            continue;
+        }
+        CHECK(im.width == 12345 && im.pixels == NULL);
+        CHECK(why != NULL);
+        if (r >= -IMG_E_COUNT)
+            counts[-r]++;
+        CHECK(r == IMG_E_NOT_JPEG || r == IMG_E_TRUNCATED || r == IMG_E_DECODE);
+    }
+    /* Cuts inside entropy data are reported as truncation. */
+    CHECK(counts[-IMG_E_TRUNCATED] > 0);
+    free(j);
+    free(px);
+}
+
+static void test_limits(void)
+{
+    uint8_t *px = t_pattern(800, 600, 3);
+    struct t_jpeg_opts prog = {.progressive = true};
+    struct img_limits lim;
+    struct img_image im = {0};
+    const char *why = NULL;
+    size_t len, plen;
+    uint8_t *j = t_make_jpeg(px, 800, 600, 3, NULL, &len);
+    uint8_t *p = t_make_jpeg(px, 800, 600, 3, &prog, &plen);
+
+    img_limits_init(&lim);
+    lim.max_pixels = 800 * 600 - 1;
+    CHECK_EQ(decode(j, len, &lim, 0, &im, &why), IMG_E_DIMENSIONS);
+    lim.max_pixels = 800 * 600;
+    CHECK_EQ(decode(j, len, &lim, 0, &im, &why), 0);
+    img_image_finish(&im);
+    lim.max_side = 799;
+    CHECK_EQ(decode(j, len, &lim, 0, &im, &why), IMG_E_DIMENSIONS);
+    CHECK(im.pixels == NULL);
+
+    img_limits_init(&lim);
+    lim.max_scans = 2;
+    CHECK_EQ(decode(p, plen, &lim, 0, &im, &why), IMG_E_TOO_MANY_SCANS);
+    CHECK_STR(why, "more scans than the scan limit");
+    CHECK_EQ(decode(j, len, &lim, 0, &im, &why), 0); /* baseline: one scan */
+    img_image_finish(&im);
+    lim.max_scans = 64;
+    CHECK_EQ(decode(p, plen, &lim, 0, &im, &why), 0);
+    img_image_finish(&im);
+
+    /* A progressive image needs its whole coefficient buffer (~1.4 MB here). */
+    img_limits_init(&lim);
+    lim.max_decoder_memory = 100000;
+    CHECK_EQ(decode(p, plen, &lim, 0xFFFFFFFFu, &im, &why), IMG_E_NOMEM);
+    CHECK(im.pixels == NULL);
+
+    free(j);
+    free(p);
+    free(px);
+}
+
+static void test_hostile(void)
+{
+    uint8_t *px = t_pattern(64, 64, 4);
+    struct t_jpeg_opts rst = {.restart_interval = 1};
+    struct img_image im = {0};
+    const char *why = NULL;
+    size_t len;
+    uint8_t *j;
+
+    CHECK_EQ(decode((const uint8_t *)"", 0, NULL, 0, &im, &why), IMG_E_NOT_JPEG);
+    CHECK_EQ(decode((const uint8_t *)"hello", 5, NULL, 0, &im, &why), IMG_E_NOT_JPEG);
+    CHECK_EQ(decode((const uint8_t *)"\xFF\xD8\xFF\xD9", 4, NULL, 0, &im, &why), IMG_E_DECODE);
+
+    j = t_make_jpeg(px, 64, 64, 4, NULL, &len);
+    CHECK_EQ(decode(j, len, NULL, 0, &im, &why), IMG_E_UNSUPPORTED);
+    free(j);
+
+    /* A wrong restart marker is only a libjpeg warning; we refuse it. */
+    j = t_make_jpeg(px, 64, 64, 3, &rst, &len);
+    CHECK_EQ(decode(j, len, NULL, 0, &im, &why), 0);
+    img_image_finish(&im);
+    {
+        uint8_t *rst1 = NULL;
+
+        for (size_t i = len / 2; i + 1 < len; i++)
+            if (j[i] == 0xFF && j[i + 1] >= 0xD0 && j[i + 1] <= 0xD7) {
+                rst1 = j + i + 1;
+                break;
+            }
+        CHECK(rst1 != NULL);
+        if (rst1) {
+            *rst1 = (uint8_t)(0xD0 + ((*rst1 - 0xD0 + 4) & 7));
+            CHECK_EQ(decode(j, len, NULL, 0, &im, &why), IMG_E_DECODE);
+            CHECK(im.pixels == NULL);
+        }
+    }
+    free(j);
+    free(px);
+}
+
+int main(void)
+{
+    struct t_jpeg_opts base = {0}, prog = {.progressive = true, .subsample = true};
+
+    test_scale();
+    test_gray_and_progressive();
+    test_truncation("baseline", &base);
+    test_truncation("progressive", &prog);
+    test_limits();
+    test_hostile();
+    return t_done("imaging-decode");
+}

@@ -1,0 +1,81 @@
+#include "webp.h"
+
+#include <webp/encode.h>
+
+#include "img_error.h"
+
+static int clamp(int v, int lo, int hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Imports |im| into |pic| as ARGB; gray is expanded to R = G = B directly, without a copy. */
+static int import(WebPPicture *pic, const struct img_image *im)
+{
+    if (im->channels == 3)
+        return WebPPictureImportRGB(pic, im->pixels, (int)im->stride) ? 0 : IMG_E_NOMEM;
+    if (!WebPPictureAlloc(pic))
+        return IMG_E_NOMEM;
+    for (uint32_t y = 0; y < im->height; y++) {
+        const uint8_t *g = im->pixels + (size_t)y * im->stride;
+        uint32_t *argb = pic->argb + (size_t)y * (size_t)pic->argb_stride;
+
+        for (uint32_t x = 0; x < im->width; x++)
+            argb[x] = 0xFF000000u | (uint32_t)g[x] << 16 | (uint32_t)g[x] << 8 | g[x];
+    }
+    return 0;
+}
+
+int img_webp_encode(const struct img_image *im, int quality, int method, uint8_t **ret_buf,
+                    size_t *ret_len)
+{
+    WebPConfig config;
+    WebPPicture pic;
+    WebPMemoryWriter wr;
+    int r;
+
+    if (!im->pixels || im->width == 0 || im->height == 0 ||
+        (im->channels != 1 && im->channels != 3) || im->width > WEBP_MAX_DIMENSION ||
+        im->height > WEBP_MAX_DIMENSION)
+        return IMG_E_DIMENSIONS;
+    if (!WebPConfigPreset(&config, WEBP_PRESET_TEXT, (float)clamp(quality, 0, 100)))
+        return IMG_E_ENCODE;
+    config.method = clamp(method, 0, 6);
+    /* The preset already zeroes sns_strength and filter_strength; keep a little filtering so
+     * blocks do not show on paper texture at lower qualities. */
+    config.sns_strength = 0;
+    config.filter_strength = 10;
+    if (!WebPValidateConfig(&config))
+        return IMG_E_ENCODE;
+    if (!WebPPictureInit(&pic))
+        return IMG_E_ENCODE;
+    pic.use_argb = 1;
+    pic.width = (int)im->width;
+    pic.height = (int)im->height;
+    r = import(&pic, im);
+    if (r < 0) {
+        WebPPictureFree(&pic);
+        return r;
+    }
+    WebPMemoryWriterInit(&wr);
+    pic.writer = WebPMemoryWrite;
+    pic.custom_ptr = &wr;
+    if (!WebPEncode(&config, &pic)) {
+        r = pic.error_code == VP8_ENC_ERROR_OUT_OF_MEMORY ||
+                    pic.error_code == VP8_ENC_ERROR_BITSTREAM_OUT_OF_MEMORY
+                ? IMG_E_NOMEM
+                : IMG_E_ENCODE;
+        WebPPictureFree(&pic);
+        WebPMemoryWriterClear(&wr);
+        return r;
+    }
+    WebPPictureFree(&pic);
+    *ret_buf = wr.mem;
+    *ret_len = wr.size;
+    return 0;
+}
+
+void img_webp_free(uint8_t *buf)
+{
+    WebPFree(buf);
+}

@@ -1,0 +1,35 @@
+/*
+ * webp: encodes an img_image as a lossy WebP file in memory.
+ *
+ * Tuned for photos of printed and handwritten result sheets: libwebp's "text" preset (spatial
+ * noise shaping and the deblocking filter turned down, so digits keep their edges) with the
+ * caller's quality and method. Gray images are expanded to RGB. The output is a plain VP8 WebP:
+ * no EXIF, XMP or ICC chunk is ever written, so nothing from the phone leaks into the published
+ * image. It does not resize or orient.
+ */
+#ifndef IMG_WEBP_H
+#define IMG_WEBP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image.h"
+
+/*
+ * Encodes |im| (1 or 3 channels, at most 16383 pixels per side) at |quality| (0..100, clamped)
+ * with |method| (0 fast .. 6 small, clamped). On success |*ret_buf| is a new buffer of |*ret_len|
+ * bytes owned by the caller, to be released with img_webp_free(); on failure both are untouched.
+ * Thread-safe: libwebp keeps no shared state.
+ *
+ * Returns 0, or one of these negative codes:
+ *   IMG_E_DIMENSIONS  |im| is empty, not 1 or 3 channels, or larger than WebP allows
+ *   IMG_E_NOMEM       an allocation failed
+ *   IMG_E_ENCODE      libwebp refused the configuration or failed to encode
+ */
+int img_webp_encode(const struct img_image *im, int quality, int method, uint8_t **ret_buf,
+                    size_t *ret_len);
+
+/* Frees a buffer returned by img_webp_encode(). Accepts NULL. Thread-safe. */
+void img_webp_free(uint8_t *buf);
+
+#endif
