@@ -215,8 +215,7 @@ static void method_not_allowed(struct gw_stream *s, const char *allow)
     s->err = GW_E_METHOD;
     body = gw_problem_json(GW_E_METHOD, detail, s->path, &len);
     s->discard_body = true;
-    gw_stream_respond(s, 405, "application/problem+json", (uint8_t *)body, body ? len : 0, &nv,
-                      1);
+    gw_stream_respond(s, 405, "application/problem+json", (uint8_t *)body, body ? len : 0, &nv, 1);
 }
 
 static bool is_jpeg_type(const char *ct)

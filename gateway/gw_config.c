@@ -40,7 +40,7 @@ int gw_parse_size(const char *s, uint64_t *ret)
     static const struct {
         const char *suffix;
         uint64_t mult;
-    } units[] = {{"", 1},          {"k", 1u << 10},   {"kib", 1u << 10}, {"m", 1u << 20},
+    } units[] = {{"", 1},           {"k", 1u << 10}, {"kib", 1u << 10}, {"m", 1u << 20},
                  {"mib", 1u << 20}, {"g", 1u << 30}, {"gib", 1u << 30}, {"b", 1}};
     char *end;
     unsigned long long v;

@@ -14,7 +14,7 @@ struct gw_config {
     const char *h2c_addr; /* "HOST:PORT", NULL when off */
     const char *tls_addr;
     const char *cert_file, *key_file;
-    const char *db;        /* libpq conninfo */
+    const char *db; /* libpq conninfo */
     const char *data_dir;
     unsigned loops;        /* event-loop threads */
     unsigned workers;      /* image-processing threads */

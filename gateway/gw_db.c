@@ -147,8 +147,8 @@ static int migrate_one(PGconn *c, const char *dir, const char *name, FILE *progr
         goto fail;
     params[1] = name;
     params[2] = hash;
-    r = exec_cmd(c, "INSERT INTO schema_migrations (version, name, sha256) VALUES ($1, $2, $3)",
-                 3, params);
+    r = exec_cmd(c, "INSERT INTO schema_migrations (version, name, sha256) VALUES ($1, $2, $3)", 3,
+                 params);
     if (r == 0) {
         res = PQexec(c, "COMMIT");
         r = result_status(c, res, PGRES_COMMAND_OK);
@@ -215,8 +215,7 @@ int gw_db_migrate(PGconn *c, const char *schema_dir, FILE *progress, char *errbu
                         " sha256 text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
         r = result_status(c, res, PGRES_COMMAND_OK);
         if (r < 0)
-            snprintf(errbuf, errcap, "could not create schema_migrations: %s",
-                     PQerrorMessage(c));
+            snprintf(errbuf, errcap, "could not create schema_migrations: %s", PQerrorMessage(c));
         PQclear(res);
     } else {
         snprintf(errbuf, errcap, "out of memory");
@@ -242,8 +241,8 @@ int gw_db_migrate(PGconn *c, const char *schema_dir, FILE *progress, char *errbu
 int gw_db_ingest(PGconn *c, const struct gw_receipt *r)
 {
     char bytes[24], width[16], height[16], sha[68];
-    const char *params[] = {r->photo_id, r->clave, sha,           bytes,
-                            width,       height,   r->received_at, r->received_at};
+    const char *params[] = {r->photo_id, r->clave,       sha,           bytes, width,
+                            height,      r->received_at, r->received_at};
 
     snprintf(sha, sizeof(sha), "\\x%s", r->sha256);
     snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)r->bytes);
@@ -379,9 +378,9 @@ int gw_db_photo_json(PGconn *c, const char *photo_id, char **ret_json, size_t *r
         snprintf(url, sizeof(url), "/v1/photos/%s/review.webp", photo_id);
         json_object_set_new(o, "review",
                             json_pack("{s:s, s:s, s:o, s:o, s:o, s:s}", "url", url, "sha256",
-                                      PQgetvalue(res, 0, 9), "bytes", int_or_null(res, 10),
-                                      "width", int_or_null(res, 11), "height",
-                                      int_or_null(res, 12), "format", "webp"));
+                                      PQgetvalue(res, 0, 9), "bytes", int_or_null(res, 10), "width",
+                                      int_or_null(res, 11), "height", int_or_null(res, 12),
+                                      "format", "webp"));
     } else {
         json_object_set_new(o, "review", json_null());
     }

@@ -11,10 +11,9 @@ struct entry {
     const char *title;
 };
 
-static const struct entry table[GW_E__MAX] = {
-    [GW_OK] = {"ok", 200, "OK"},
+static const struct entry table[GW_E__MAX] = {[GW_OK] = {"ok", 200, "OK"},
 #define XX(code, name, status, title) [GW_E_##code] = {name, status, title},
-    GW_ERRNO_MAP(XX)
+                                              GW_ERRNO_MAP(XX)
 #undef XX
 };
 

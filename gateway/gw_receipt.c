@@ -30,8 +30,7 @@ int gw_photo_id(const char *clave, const char *sha256_hex, char *ret)
 
     ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
          EVP_DigestUpdate(ctx, domain, sizeof(domain) - 1) == 1 &&
-         EVP_DigestUpdate(ctx, clave, strlen(clave)) == 1 &&
-         EVP_DigestUpdate(ctx, "\n", 1) == 1 &&
+         EVP_DigestUpdate(ctx, clave, strlen(clave)) == 1 && EVP_DigestUpdate(ctx, "\n", 1) == 1 &&
          EVP_DigestUpdate(ctx, sha256_hex, strlen(sha256_hex)) == 1 &&
          EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;
     EVP_MD_CTX_free(ctx);

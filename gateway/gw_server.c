@@ -28,6 +28,8 @@
 /* Past this much unsent output, nghttp2 is told to wait: a peer that does not read (or floods us
  * with frames that need answers) cannot make the gateway buffer without bound. */
 #define OUTPUT_MAX (1u << 20)
+/* After an early refusal, at most this much of the rest of a body is read and dropped. */
+#define EARLY_DRAIN_MAX (64u << 10)
 
 struct gw_conn {
     struct gw_worker *w;
@@ -39,6 +41,7 @@ struct gw_conn {
     unsigned nstreams;
     uint64_t id, accepted_ms, active_ms;
     bool tls, got_settings;
+    uint64_t closing_ms; /* GOAWAY queued at this time; 0 while open */
     char peer[64];
 };
 
@@ -102,8 +105,8 @@ static void log_stream(struct gw_stream *s, uint32_t error_code)
     gw_log(GW_LOG_INFO,
            "msg=request conn=%llu stream=%d peer=%s method=%s path=%s status=%d problem=%s"
            " req_bytes=%llu resp_bytes=%zu dur_ms=%llu h2_error=%u",
-           (unsigned long long)s->conn->id, s->id, gw_log_quote(s->conn->peer, strlen(s->conn->peer),
-                                                                peer, sizeof(peer)),
+           (unsigned long long)s->conn->id, s->id,
+           gw_log_quote(s->conn->peer, strlen(s->conn->peer), peer, sizeof(peer)),
            s->method[0] ? s->method : "-", gw_log_quote(s->path, s->path_len, path, sizeof(path)),
            s->status, problem, (unsigned long long)s->req_bytes, s->resp_off,
            (unsigned long long)(gw_now_ms() - s->start_ms), error_code);
@@ -200,8 +203,8 @@ void gw_stream_problem(struct gw_stream *s, int err, const char *detail)
         conn_flush_soon(s->conn);
         return;
     }
-    gw_stream_respond(s, gw_err_status(err), "application/problem+json", (uint8_t *)body, len,
-                      NULL, 0);
+    gw_stream_respond(s, gw_err_status(err), "application/problem+json", (uint8_t *)body, len, NULL,
+                      0);
 }
 
 void gw_stream_consume(struct gw_stream *s, size_t n)
@@ -323,8 +326,8 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
     return 0;
 }
 
-static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id,
-                         const uint8_t *data, size_t len, void *arg)
+static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id, const uint8_t *data,
+                         size_t len, void *arg)
 {
     struct gw_conn *c = arg;
     struct gw_stream *s = nghttp2_session_get_stream_user_data(h2, stream_id);
@@ -351,9 +354,14 @@ static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *frame, void *
         !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
     s = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
+    if (!s || s->remote_closed)
+        return 0;
     /* The response is complete but the peer is still sending a body we will not use (an early
-     * refusal): RFC 9113 section 8.1 lets us stop it with RST_STREAM(NO_ERROR). */
-    if (s && !s->remote_closed)
+     * refusal). A short remainder is read and dropped: some clients (curl 7.88) lose the response
+     * when the stream is reset under them. A long one is stopped with RST_STREAM(NO_ERROR), as
+     * RFC 9113 section 8.1 allows, so a phone on a slow link does not send megabytes for nothing.
+     */
+    if (s->content_length < 0 || (uint64_t)s->content_length - s->req_bytes > EARLY_DRAIN_MAX)
         nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
     return 0;
 }
@@ -555,10 +563,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     if (tls) {
         SSL *ssl = SSL_new(srv->ssl_ctx);
 
-        c->bev = ssl ? bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                      BEV_OPT_CLOSE_ON_FREE |
-                                                          BEV_OPT_DEFER_CALLBACKS)
-                     : NULL;
+        c->bev =
+            ssl ? bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                 BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
+                : NULL;
         if (!c->bev && ssl)
             SSL_free(ssl);
     } else {
@@ -604,6 +612,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         const char *why = NULL;
 
         next = c->next;
+        if (c->closing_ms) {
+            /* GOAWAY was queued: a peer that does not read it loses the connection anyway. */
+            if (now - c->closing_ms > 2000)
+                conn_free(c);
+            continue;
+        }
         if (!c->got_settings && now - c->accepted_ms > cfg->header_timeout * 1000ull) {
             why = "no HTTP/2 preface in time";
         } else if (c->nstreams == 0 && now - c->active_ms > cfg->idle_timeout * 1000ull) {
@@ -614,18 +628,23 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
                     why = "header block not finished in time";
                     break;
                 }
-                if (s->headers_done && !s->remote_closed && !s->responded &&
-                    now - s->progress_ms > cfg->body_timeout * 1000ull)
+                if (!s->headers_done || s->remote_closed ||
+                    now - s->progress_ms <= cfg->body_timeout * 1000ull)
+                    continue;
+                if (!s->responded)
                     gw_stream_problem(s, GW_E_TIMEOUT, "the body stalled");
+                else /* refused earlier, and the rest of the body never came */
+                    nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
+                conn_flush_soon(c);
             }
         }
         if (why && c->h2) {
             gw_log(GW_LOG_INFO, "msg=\"closing connection\" conn=%llu reason=\"%s\"",
                    (unsigned long long)c->id, why);
+            /* GOAWAY, then the connection closes once it is written (conn_send). */
+            c->closing_ms = now;
             nghttp2_session_terminate_session(c->h2, NGHTTP2_NO_ERROR);
-            /* A peer that stopped reading would keep it open: the output is dropped with it. */
-            nghttp2_session_send(c->h2);
-            conn_free(c);
+            conn_send(c);
         } else if (why) {
             conn_free(c);
         }
@@ -666,7 +685,8 @@ static int tls_init(struct gw_server *srv)
         SSL_CTX_use_PrivateKey_file(ctx, cfg->key_file, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1) {
         ERR_error_string_n(ERR_get_error(), err, sizeof(err));
-        gw_log(GW_LOG_ERROR, "msg=\"could not load TLS certificate or key\" cert=%s key=%s err=\"%s\"",
+        gw_log(GW_LOG_ERROR,
+               "msg=\"could not load TLS certificate or key\" cert=%s key=%s err=\"%s\"",
                cfg->cert_file, cfg->key_file, err);
         SSL_CTX_free(ctx);
         return -EINVAL;
@@ -679,7 +699,8 @@ static int listen_on(const char *addr)
 {
     char host[256];
     const char *colon = strrchr(addr, ':');
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     int fd = -1, one = 1, e;
@@ -804,8 +825,9 @@ int gw_server_start(struct gw_server *srv)
         if (r < 0)
             return r;
     }
-    gw_log(GW_LOG_INFO, "msg=listening h2c=%s tls=%s loops=%u", cfg->h2c_addr ? cfg->h2c_addr : "off",
-           cfg->tls_addr ? cfg->tls_addr : "off", cfg->loops);
+    gw_log(GW_LOG_INFO, "msg=listening h2c=%s tls=%s loops=%u",
+           cfg->h2c_addr ? cfg->h2c_addr : "off", cfg->tls_addr ? cfg->tls_addr : "off",
+           cfg->loops);
     return 0;
 }
 

@@ -28,7 +28,7 @@ struct gw_stage {
     char **queue;               /* photo ids to ingest, under mu */
     size_t n, cap;
     _Atomic bool stopping; /* also read unlocked between photos of a batch */
-    bool reset_done; /* half-processed rows from a previous run are back in the queue */
+    bool reset_done;       /* half-processed rows from a previous run are back in the queue */
     pthread_t ingest;
     pthread_t *workers;
     unsigned nworkers;
@@ -150,8 +150,9 @@ static void *ingest_main(void *arg)
             if (rc < 0) {
                 /* Refused by PostgreSQL or unreadable: keep the receipt in pending/ for an
                  * operator, and go on with the others. */
-                gw_log(GW_LOG_ERROR, "msg=\"ingest: could not record photo\" photo_id=%s err=\"%s\"",
-                       batch[done], rc == -EPROTO ? PQerrorMessage(pg) : strerror(-rc));
+                gw_log(GW_LOG_ERROR,
+                       "msg=\"ingest: could not record photo\" photo_id=%s err=\"%s\"", batch[done],
+                       rc == -EPROTO ? PQerrorMessage(pg) : strerror(-rc));
                 free(batch[done]);
                 continue;
             }
@@ -189,8 +190,8 @@ static json_t *metadata_json(const struct img_result *res, bool with_image)
     json_t *exif, *jpeg;
 
     jpeg = json_pack("{s:i, s:i, s:i, s:b, s:i}", "width", (int)in->width, "height",
-                     (int)in->height, "components", in->components, "progressive",
-                     in->progressive, "scans", (int)in->scans);
+                     (int)in->height, "components", in->components, "progressive", in->progressive,
+                     "scans", (int)in->scans);
     if (!with_image)
         return json_pack("{s:o}", "jpeg", jpeg);
     exif = json_pack("{s:i, s:b}", "orientation", ex->orientation, "valid", res->exif_ok);
@@ -203,8 +204,7 @@ static json_t *metadata_json(const struct img_result *res, bool with_image)
     if (ex->datetime_original[0])
         json_object_set_new(exif, "datetime_original", json_string(ex->datetime_original));
     if (ex->offset_time_original[0])
-        json_object_set_new(exif, "offset_time_original",
-                            json_string(ex->offset_time_original));
+        json_object_set_new(exif, "offset_time_original", json_string(ex->offset_time_original));
     if (ex->has_gps) {
         json_t *gps = json_pack("{s:f, s:f}", "latitude", ex->gps_lat, "longitude", ex->gps_lon);
 
@@ -239,7 +239,8 @@ static int process_one(struct gw_stage *st, PGconn *pg, const struct gw_db_job *
     }
     rc = gw_spool_original_read(st->spool, job->sha256, cfg->max_body, &buf, &len);
     if (rc < 0) {
-        gw_log(GW_LOG_ERROR, "msg=\"original missing from the store\" photo_id=%s sha256=%s err=\"%s\"",
+        gw_log(GW_LOG_ERROR,
+               "msg=\"original missing from the store\" photo_id=%s sha256=%s err=\"%s\"",
                job->photo_id, job->sha256, strerror(-rc));
         snprintf(reason, sizeof(reason), "original unreadable: %s", strerror(-rc));
         return gw_db_fail(pg, job->photo_id, reason, NULL) == -EIO ? -EIO : 0;

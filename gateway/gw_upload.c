@@ -30,8 +30,8 @@ struct gw_upload {
     uint8_t *inflight;
     size_t inflight_len, inflight_cap;
     /* Job results, read on the loop after |done|. */
-    int rc;       /* -errno from the spool */
-    int img_rc;   /* IMG_E_* from the scanner */
+    int rc;     /* -errno from the spool */
+    int img_rc; /* IMG_E_* from the scanner */
     const char *why;
     struct gw_receipt receipt;
     bool existed;
@@ -138,10 +138,10 @@ static void respond_receipt(struct gw_upload *u)
         gw_stream_problem(u->s, GW_E_INTERNAL, NULL);
         return;
     }
-    loc.valuelen = (size_t)snprintf(location, sizeof(location), "/v1/photos/%s",
-                                    u->receipt.photo_id);
-    gw_stream_respond(u->s, u->existed ? 200 : 201, "application/json", (uint8_t *)json, len,
-                      &loc, 1);
+    loc.valuelen =
+        (size_t)snprintf(location, sizeof(location), "/v1/photos/%s", u->receipt.photo_id);
+    gw_stream_respond(u->s, u->existed ? 200 : 201, "application/json", (uint8_t *)json, len, &loc,
+                      1);
 }
 
 static void kick(struct gw_upload *u)
@@ -195,8 +195,7 @@ static void done(struct gw_work *w)
         if (u->img_rc < 0) {
             fail(u, img_to_gw(u->img_rc), u->why);
         } else if (u->rc < 0) {
-            gw_log(GW_LOG_ERROR, "msg=\"could not write spool file\" err=\"%s\"",
-                   strerror(-u->rc));
+            gw_log(GW_LOG_ERROR, "msg=\"could not write spool file\" err=\"%s\"", strerror(-u->rc));
             fail(u, u->rc == -ENOSPC ? GW_E_STORAGE : GW_E_INTERNAL, NULL);
         }
         break;

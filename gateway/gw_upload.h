@@ -2,10 +2,10 @@
  * gw_upload: POST /v1/actas/{clave}/photos, from the first DATA frame to the receipt.
  *
  * The body goes from the socket into a spool file on a disk-pool thread, which hashes it and walks
- * its JPEG markers (imaging's streaming scanner) as it writes. At most one disk job per upload is in
- * flight; bytes that arrive meanwhile wait in a buffer that flow control keeps no larger than the
- * stream window, and the window is reopened only for bytes that reached the file. At the end the
- * spool commits the file (fsync, rename, directory fsync) and only then does the phone get its
+ * its JPEG markers (imaging's streaming scanner) as it writes. At most one disk job per upload is
+ * in flight; bytes that arrive meanwhile wait in a buffer that flow control keeps no larger than
+ * the stream window, and the window is reopened only for bytes that reached the file. At the end
+ * the spool commits the file (fsync, rename, directory fsync) and only then does the phone get its
  * 201. PostgreSQL is not involved: the ingest stage picks the receipt up later.
  */
 #ifndef GW_UPLOAD_H

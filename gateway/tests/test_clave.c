@@ -12,8 +12,8 @@ int main(void)
 {
     const char *why = NULL;
 
-    CHECK(valid("140338B010002"));  /* 13: two-digit acta type */
-    CHECK(valid("140338B01002"));   /* 12: one-digit acta type */
+    CHECK(valid("140338B010002")); /* 13: two-digit acta type */
+    CHECK(valid("140338B01002"));  /* 12: one-digit acta type */
     CHECK(valid("010001C990199"));
     for (const char *t = "BCESV"; *t; t++) {
         char s[] = "140338B010002";
@@ -22,11 +22,11 @@ int main(void)
         CHECK(valid(s));
     }
     CHECK(!valid(""));
-    CHECK(!valid("14033B010002"));    /* short section */
-    CHECK(!valid("140338X010002"));   /* unknown casilla type */
-    CHECK(!valid("140338b010002"));   /* lowercase type */
-    CHECK(!valid("140338B0100023"));  /* too long */
-    CHECK(!valid("1403380010002"));   /* digit for type */
+    CHECK(!valid("14033B010002"));   /* short section */
+    CHECK(!valid("140338X010002"));  /* unknown casilla type */
+    CHECK(!valid("140338b010002"));  /* lowercase type */
+    CHECK(!valid("140338B0100023")); /* too long */
+    CHECK(!valid("1403380010002"));  /* digit for type */
     CHECK(!valid("140338B01000A"));
     CHECK(!valid("A40338B010002"));
     CHECK(!gw_clave_valid("140338B01000\0", 13, NULL)); /* embedded NUL */

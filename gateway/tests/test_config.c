@@ -7,8 +7,8 @@ int main(void)
 {
     struct gw_config c;
     uint64_t v = 0;
-    char *ok[] = {"serve", "--h2c", "off", "--tls", "127.0.0.1:9443", "--cert", "c.pem", "--key",
-                  "k.pem", "--max-body", "1MiB", "--loops", "3", NULL};
+    char *ok[] = {"serve", "--h2c", "off",        "--tls", "127.0.0.1:9443", "--cert", "c.pem",
+                  "--key", "k.pem", "--max-body", "1MiB",  "--loops",        "3",      NULL};
     char *bad_size[] = {"serve", "--max-body", "-5", NULL};
     char *no_cert[] = {"serve", "--tls", "127.0.0.1:9443", NULL};
     char *both_off[] = {"serve", "--h2c", "off", "--tls", "off", NULL};

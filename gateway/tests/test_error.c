@@ -50,8 +50,8 @@ int main(void)
     CHECK(gw_err_from_name("nope") == 0);
     CHECK_STR(gw_err_name(12345), "internal-error");
 
-    json = gw_problem_json(GW_E_INVALID_CLAVE, "state must be 2 digits", "/v1/actas/x/photos",
-                           &len);
+    json =
+        gw_problem_json(GW_E_INVALID_CLAVE, "state must be 2 digits", "/v1/actas/x/photos", &len);
     CHECK_STR(json, "{\"type\":\"/problems/invalid-clave-acta\",\"title\":\"Invalid CLAVE_ACTA\","
                     "\"status\":400,\"detail\":\"state must be 2 digits\","
                     "\"instance\":\"/v1/actas/x/photos\"}");

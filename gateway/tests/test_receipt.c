@@ -17,8 +17,8 @@ int main(void)
 
     CHECK(gw_photo_id("140338B010002", sha, id) == 0);
     CHECK(gw_photo_id_valid(id, strlen(id)));
-    CHECK(id[14] == '8');                         /* version 8 */
-    CHECK(strchr("89ab", id[19]) != NULL);        /* RFC 9562 variant */
+    CHECK(id[14] == '8');                  /* version 8 */
+    CHECK(strchr("89ab", id[19]) != NULL); /* RFC 9562 variant */
     CHECK(gw_photo_id("140338B010002", sha, id2) == 0 && strcmp(id, id2) == 0);
     CHECK(gw_photo_id("140338B010001", sha, id2) == 0 && strcmp(id, id2) != 0);
     CHECK(!gw_photo_id_valid("5F0C6A43-1D0E-8B6A-9C33-0F2B6B1E2A7D", 36));

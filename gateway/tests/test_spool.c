@@ -67,7 +67,8 @@ int main(void)
     char **ids = NULL, path[512], stale[512];
     int n, fd;
 
-    snprintf(root, sizeof(root), "%s/gw-spool-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(root, sizeof(root), "%s/gw-spool-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     CHECK(mkdtemp(root) != NULL);
     CHECK(gw_spool_open(&s, root) == 0);
 
