@@ -39,9 +39,13 @@ static const char *libjpeg_why(j_common_ptr c, const char *fallback)
 {
     int code = c->err->msg_code;
 
-    if (code > 0 && code <= c->err->last_jpeg_message && c->err->jpeg_message_table[code])
-        return c->err->jpeg_message_table[code];
-    return fallback;
+    const char *m;
+
+    if (code <= 0 || code > c->err->last_jpeg_message || !(m = c->err->jpeg_message_table[code]))
+        return fallback;
+    /* A template ("%u extraneous bytes ...") needs formatting into storage we do not have on the
+     * error path: the static fallback says the same without the numbers. */
+    return strchr(m, '%') ? fallback : m;
 }
 
 static _Noreturn void bail(j_common_ptr c, int code, const char *why)
