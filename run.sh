@@ -90,11 +90,14 @@ mkdir -p "$var/data"
 sample=fixtures/small/ok_o1.jpg
 [ -f "$sample" ] || sample=$(find fixtures -name '*.jpg' -print -quit 2>/dev/null || true)
 [ -n "$sample" ] || sample=PHOTO.jpg
+upload="-sS -X POST --data-binary @$sample -H 'Content-Type: image/jpeg'"
+path=/v1/actas/140338B010002/photos
+# The curl lines stay whole (no line breaks) so that they can be pasted as they are.
 cat >&2 <<EOF
 run.sh: gateway starting; first upload, from another terminal:
-  curl --http2-prior-knowledge -sS -X POST --data-binary @$sample -H 'Content-Type: image/jpeg' http://127.0.0.1:$h2c_port/v1/actas/140338B010002/photos
+  curl --http2-prior-knowledge $upload http://127.0.0.1:$h2c_port$path
 run.sh: the same over TLS:
-  curl --http2 -k -sS -X POST --data-binary @$sample -H 'Content-Type: image/jpeg' https://127.0.0.1:$tls_port/v1/actas/140338B010002/photos
+  curl --http2 -k $upload https://127.0.0.1:$tls_port$path
 run.sh: Ctrl-C stops the gateway and PostgreSQL
 EOF
 

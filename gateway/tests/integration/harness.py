@@ -94,8 +94,9 @@ class Env:
         if not os.access(self.gateway, os.X_OK):
             raise RuntimeError(f"PREP_GATEWAY={self.gateway} is not an executable (not built?)")
         bindir = "/usr/lib/postgresql/15/bin"
-        self.psql_bin = os.path.join(bindir, "psql") if os.path.exists(bindir) else "psql"
-        self.createdb_bin = os.path.join(bindir, "createdb") if os.path.exists(bindir) else "createdb"
+        have = os.path.isdir(bindir)
+        self.psql_bin = os.path.join(bindir, "psql") if have else "psql"
+        self.createdb_bin = os.path.join(bindir, "createdb") if have else "createdb"
         self.cert = os.environ.get("PREP_TLS_CERT")
         self.key = os.environ.get("PREP_TLS_KEY")
         if not (self.cert and self.key):
@@ -335,8 +336,6 @@ class Gateway:
                 out.append(f"sanitizer output {found} in {log}")
         return out
 
-    def report(self):
-        return "\n".join(self.problems()) + "\n--- gateway stderr (tail) ---\n" + self.stderr_tail()
 
 
 def stop_all_gateways():
@@ -858,6 +857,11 @@ def main(argv=None):
                     finally:
                         signal.alarm(0)
                     verdict, detail = _outcome(result)
+                    gw = getattr(cls, "gw", None)
+                    if verdict == "FAIL" and gw is not None and gw.logs:
+                        # What the gateway said last is most of a post-mortem in CI.
+                        detail += "\n--- gateway stderr (last 15 lines) ---\n" + "\n".join(
+                            line[:300] for line in gw.stderr_text().splitlines()[-15:])
                     report(verdict, f"{prefix}.{n}", time.monotonic() - t0, detail)
                 try:
                     cls.tearDownClass()

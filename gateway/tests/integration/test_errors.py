@@ -17,7 +17,8 @@ class RefusalTest(GatewayTestCase):
         self.good = self.env.gen_acta(seed=301, width=800, height=600)
 
     def assertNothingStored(self, before, what):
-        self.assertEqual(self.data_files(), before, f"{what}: files appeared under spool/ or store/")
+        self.assertEqual(self.data_files(), before,
+                         f"{what}: files appeared under spool/ or store/")
         tmp = os.path.join(self.data_dir, "spool", "tmp")
         left = os.listdir(tmp) if os.path.isdir(tmp) else []
         self.assertEqual(left, [], f"{what}: left in spool/tmp")

@@ -53,5 +53,7 @@ class OrientationTest(GatewayTestCase):
                 r = self.upload(row["path"])
                 self.assertIn(r.status, (200, 201), f"{row['file']}: {r!r}")
                 self.assertReceipt(r.json(), data)
-                self.wait_status(r.json()["photo_id"], "queued")
-                self.assertUprightReview(r.json()["photo_id"], min(2000, max(jpeg_dimensions(data))))
+                photo_id = r.json()["photo_id"]
+                self.wait_status(photo_id, "queued")
+                # No upscaling: a photo smaller than 2000 px keeps its long side.
+                self.assertUprightReview(photo_id, min(2000, max(jpeg_dimensions(data))))
