@@ -165,7 +165,7 @@ static void job_done(struct gw_work *w)
                              (uint8_t *)"private, max-age=31536000, immutable", 13, 36,
                              NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
         if (j->if_none_match_hit) {
-            snprintf(j->etag, sizeof(j->etag), "\"%.*s\"", GW_SHA256_HEX_LEN, j->etag + 1);
+            /* j->etag is the client's If-None-Match, equal to the current tag. */
             gw_stream_respond(s, 304, NULL, NULL, 0, nv, 2);
         } else {
             gw_stream_respond(s, 200, "image/webp", j->body, j->len, nv, 2);

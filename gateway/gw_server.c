@@ -92,6 +92,8 @@ void gw_stream_unref(struct gw_stream *s)
     if (--s->refs > 0)
         return;
     free(s->resp);
+    free(s->hdr_buf);
+    free(s->body);
     free(s);
 }
 
@@ -139,6 +141,11 @@ static void conn_flush_soon(struct gw_conn *c)
         event_active(c->flush, EV_WRITE, 0);
 }
 
+#define MAKE_NV(n, v, vlen)                                                                        \
+    {                                                                                              \
+        (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, (vlen), NGHTTP2_NV_FLAG_NO_COPY_NAME        \
+    }
+
 static ssize_t body_read(nghttp2_session *h2, int32_t stream_id, uint8_t *buf, size_t length,
                          uint32_t *flags, nghttp2_data_source *source, void *user_data)
 {
@@ -150,15 +157,138 @@ static ssize_t body_read(nghttp2_session *h2, int32_t stream_id, uint8_t *buf, s
     if (n)
         memcpy(buf, s->resp + s->resp_off, n);
     s->resp_off += n;
-    if (s->resp_off == s->resp_len)
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (s->resp_off == s->resp_len) {
+        if (!s->streaming || s->stream_eof)
+            *flags |= NGHTTP2_DATA_FLAG_EOF;
+        else if (n == 0)
+            return NGHTTP2_ERR_DEFERRED; /* gw_stream_send() resumes it */
+    }
     return (ssize_t)n;
 }
 
-#define MAKE_NV(n, v, vlen)                                                                        \
-    {                                                                                              \
-        (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, (vlen), NGHTTP2_NV_FLAG_NO_COPY_NAME        \
+const char *gw_stream_header(const struct gw_stream *s, const char *name, size_t *ret_len)
+{
+    for (unsigned i = 0; i < s->nhdr; i++) {
+        if (strcmp(s->hdr_buf + s->hdr[i].name, name) == 0) {
+            const char *v = s->hdr_buf + s->hdr[i].value;
+
+            if (ret_len)
+                *ret_len = strlen(v);
+            return v;
+        }
     }
+    return NULL;
+}
+
+void gw_stream_read_body(struct gw_stream *s, size_t max, void (*cb)(struct gw_stream *s))
+{
+    if (s->content_length >= 0 && (uint64_t)s->content_length > max) {
+        s->discard_body = true;
+        gw_stream_problem(s, GW_E_TOO_LARGE, "the request body is too large");
+        return;
+    }
+    s->discard_body = false;
+    s->body_max = max;
+    s->on_body = cb;
+    if (s->remote_closed) {
+        s->on_body = NULL;
+        cb(s);
+    }
+}
+
+/* Called from on_data_chunk for streams reading a small body. */
+static void body_append(struct gw_stream *s, const uint8_t *data, size_t len)
+{
+    uint8_t *grown;
+
+    if (s->body_len + len > s->body_max) {
+        s->discard_body = true;
+        s->on_body = NULL;
+        gw_stream_problem(s, GW_E_TOO_LARGE, "the request body is too large");
+        return;
+    }
+    grown = realloc(s->body, s->body_len + len + 1);
+    if (!grown) {
+        s->discard_body = true;
+        s->on_body = NULL;
+        gw_stream_problem(s, GW_E_INTERNAL, NULL);
+        return;
+    }
+    s->body = grown;
+    memcpy(s->body + s->body_len, data, len);
+    s->body_len += len;
+    s->body[s->body_len] = '\0'; /* handy for JSON parsers; not counted */
+}
+
+void gw_stream_respond_stream(struct gw_stream *s, int status, const char *content_type,
+                              const nghttp2_nv *extra, size_t nextra)
+{
+    nghttp2_nv nv[12];
+    size_t n = 0;
+    char st[4];
+    nghttp2_data_provider prd = {.source.ptr = s, .read_callback = body_read};
+
+    if (!s->conn || s->responded || nextra > 8)
+        return;
+    s->responded = true;
+    s->streaming = true;
+    s->status = status;
+    snprintf(st, sizeof(st), "%d", status);
+    nv[n++] = (nghttp2_nv)MAKE_NV(":status", st, strlen(st));
+    if (content_type)
+        nv[n++] = (nghttp2_nv)MAKE_NV("content-type", content_type, strlen(content_type));
+    for (size_t i = 0; i < nextra; i++)
+        nv[n++] = extra[i];
+    if (nghttp2_submit_response(s->conn->h2, s->id, nv, n, &prd) != 0)
+        nghttp2_submit_rst_stream(s->conn->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
+    conn_flush_soon(s->conn);
+}
+
+int gw_stream_send(struct gw_stream *s, const void *data, size_t len)
+{
+    size_t live;
+
+    if (!s->conn || !s->streaming || s->stream_eof)
+        return -ENOTCONN;
+    /* Drop what was already sent before growing. */
+    if (s->resp_off > 0) {
+        memmove(s->resp, s->resp + s->resp_off, s->resp_len - s->resp_off);
+        s->resp_len -= s->resp_off;
+        s->resp_off = 0;
+    }
+    live = s->resp_len + len;
+    if (live > OUTPUT_MAX) {
+        nghttp2_submit_rst_stream(s->conn->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_ENHANCE_YOUR_CALM);
+        conn_flush_soon(s->conn);
+        return -ENOBUFS;
+    }
+    if (live > s->resp_cap) {
+        size_t cap = s->resp_cap ? s->resp_cap : 4096;
+        uint8_t *grown;
+
+        while (cap < live)
+            cap *= 2;
+        grown = realloc(s->resp, cap);
+        if (!grown)
+            return -ENOMEM;
+        s->resp = grown;
+        s->resp_cap = cap;
+    }
+    memcpy(s->resp + s->resp_len, data, len);
+    s->resp_len += len;
+    nghttp2_session_resume_data(s->conn->h2, s->id);
+    conn_flush_soon(s->conn);
+    return 0;
+}
+
+void gw_stream_end(struct gw_stream *s)
+{
+    if (!s->conn || !s->streaming || s->stream_eof)
+        return;
+    s->stream_eof = true;
+    nghttp2_session_resume_data(s->conn->h2, s->id);
+    conn_flush_soon(s->conn);
+}
 
 void gw_stream_respond(struct gw_stream *s, int status, const char *content_type, uint8_t *body,
                        size_t len, const nghttp2_nv *extra, size_t nextra)
@@ -268,6 +398,23 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *frame, const uint
         s->err = GW_E_HEADERS_TOO_LARGE;
         return 0;
     }
+    if (s->nhdr < GW_MAX_HEADERS) {
+        size_t need = namelen + valuelen + 2;
+
+        if (!s->hdr_buf)
+            s->hdr_buf = malloc(c->w->srv->cfg->max_header_bytes);
+        /* header_bytes counts 32 more per field than we store, so this always fits. */
+        if (s->hdr_buf && s->hdr_used + need <= c->w->srv->cfg->max_header_bytes) {
+            s->hdr[s->nhdr].name = (uint32_t)s->hdr_used;
+            memcpy(s->hdr_buf + s->hdr_used, name, namelen);
+            s->hdr_buf[s->hdr_used + namelen] = '\0';
+            s->hdr[s->nhdr].value = (uint32_t)(s->hdr_used + namelen + 1);
+            memcpy(s->hdr_buf + s->hdr_used + namelen + 1, value, valuelen);
+            s->hdr_buf[s->hdr_used + need - 1] = '\0';
+            s->hdr_used += need;
+            s->nhdr++;
+        }
+    }
     if (namelen == 7 && memcmp(name, ":method", 7) == 0) {
         copy_field(s->method, sizeof(s->method), value, valuelen);
     } else if (namelen == 5 && memcmp(name, ":path", 5) == 0) {
@@ -322,6 +469,12 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
         s->remote_closed = true;
         if (s->upload)
             gw_upload_end(s);
+        if (s->on_body) {
+            void (*cb)(struct gw_stream *) = s->on_body;
+
+            s->on_body = NULL;
+            cb(s);
+        }
     }
     return 0;
 }
@@ -341,6 +494,8 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id, 
         gw_upload_data(s, data, len);
         return 0;
     }
+    if (s && s->on_body && !s->discard_body)
+        body_append(s, data, len);
     /* Nobody wants these bytes: give the window back at once so other streams keep flowing. */
     nghttp2_session_consume(h2, stream_id, len);
     return 0;
@@ -546,7 +701,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     struct gw_conn *c = calloc(1, sizeof(*c));
     struct event_base *base = w->loop.base;
     int one = 1;
-    char host[NI_MAXHOST] = "?", port[NI_MAXSERV] = "?";
+    char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
 
     if (!c) {
         evutil_closesocket(fd);

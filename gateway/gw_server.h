@@ -29,6 +29,7 @@ struct evconnlistener;
 struct ssl_ctx_st;
 
 #define GW_PATH_MAX 512
+#define GW_MAX_HEADERS 64 /* request header fields kept for gw_stream_header() */
 
 struct gw_worker {
     struct gw_loop loop; /* first */
@@ -69,9 +70,54 @@ struct gw_stream {
     uint64_t start_ms, progress_ms, req_bytes;
     int status, err;
     uint8_t *resp;
-    size_t resp_len, resp_off;
+    size_t resp_len, resp_off, resp_cap;
+    bool streaming, stream_eof; /* gw_stream_respond_stream() */
     struct gw_upload *upload;
+    /* Every request header field, "name\0value\0", bounded by max_header_bytes. */
+    char *hdr_buf;
+    size_t hdr_used;
+    struct {
+        uint32_t name, value; /* offsets into hdr_buf */
+    } hdr[GW_MAX_HEADERS];
+    unsigned nhdr;
+    /* gw_stream_read_body(): small request bodies kept in memory. */
+    uint8_t *body;
+    size_t body_len, body_max;
+    void (*on_body)(struct gw_stream *s);
+    void *data; /* the handler's own state */
 };
+
+/*
+ * Returns the value of request header |name| (lowercase, as HTTP/2 sends it) and its length in
+ * |*ret_len| (may be NULL), or NULL when the request has no such field. The value lives as long
+ * as the stream. Loop thread only.
+ */
+const char *gw_stream_header(const struct gw_stream *s, const char *name, size_t *ret_len);
+
+/*
+ * Reads the request body of |s| into memory (s->body, s->body_len; at most |max| bytes, else a
+ * 413 problem) and calls |cb| on the loop once it is complete. For small JSON bodies only: uploads
+ * stream through gw_upload instead. Loop thread only.
+ */
+void gw_stream_read_body(struct gw_stream *s, size_t max, void (*cb)(struct gw_stream *s));
+
+/*
+ * Starts a response whose body is produced over time (Server-Sent Events): |status|,
+ * |content_type| and |extra| headers now, then gw_stream_send() for each piece and
+ * gw_stream_end() to finish. Loop thread only.
+ */
+void gw_stream_respond_stream(struct gw_stream *s, int status, const char *content_type,
+                              const nghttp2_nv *extra, size_t nextra);
+
+/*
+ * Appends |len| bytes to a streaming response. Returns 0, or -ENOBUFS when the peer is not
+ * reading and more than 1 MiB waits (the stream is then reset), or -ENOTCONN when the stream is
+ * gone. Loop thread only.
+ */
+int gw_stream_send(struct gw_stream *s, const void *data, size_t len);
+
+/* Ends a streaming response. Loop thread only. */
+void gw_stream_end(struct gw_stream *s);
 
 /* Monotonic milliseconds. */
 uint64_t gw_now_ms(void);
