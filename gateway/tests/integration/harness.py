@@ -331,11 +331,14 @@ class Gateway:
             if expect_clean and rc != 0:
                 out.append(f"gateway exit status {rc} ({log})")
         for i, log in enumerate(self.logs):
-            found = sanitizer_findings(self.stderr_text(i))
+            text = self.stderr_text(i)
+            found = sanitizer_findings(text)
             if found:
-                out.append(f"sanitizer output {found} in {log}")
+                # The report itself, which may sit in an earlier log than the last one.
+                start = min(text.find(m) for m in found)
+                excerpt = "\n".join(text[text.rfind("\n", 0, start) + 1:].splitlines()[:40])
+                out.append(f"sanitizer output {found} in {log}:\n{excerpt}")
         return out
-
 
 
 def stop_all_gateways():
