@@ -17,6 +17,11 @@ class RefusalTest(GatewayTestCase):
         self.good = self.env.gen_acta(seed=301, width=800, height=600)
 
     def assertNothingStored(self, before, what):
+        # The refusal may be sent while a disk thread is still removing the partial upload:
+        # give it a moment, but nothing may stay.
+        deadline = time.monotonic() + 2
+        while self.data_files() != before and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.assertEqual(self.data_files(), before,
                          f"{what}: files appeared under spool/ or store/")
         tmp = os.path.join(self.data_dir, "spool", "tmp")
