@@ -160,3 +160,59 @@ class NoDatabaseTest(GatewayTestCase):
         self.assertEqual(self.get("/healthz").status, 200)
         r = self.get("/v1/photos/00000000-0000-8000-8000-000000000000")
         self.assertProblem(r, 503, "service-unavailable")
+
+
+class DroppedConnectionTest(GatewayTestCase):
+    def test_half_sent_upload_leaves_nothing(self):
+        data = read_bytes(os.path.join(self.env.fixtures, "small", "ok_o2.jpg"))
+        before = self.data_files()
+        s = socket.create_connection(("127.0.0.1", self.gw.h2c_port), timeout=5)
+        block = (b"\x83\x86" + hpack_literal(":path", upload_path(CLAVE)) +
+                 hpack_literal(":authority", "127.0.0.1") +
+                 hpack_literal("content-type", "image/jpeg") +
+                 hpack_literal("content-length", str(len(data))))
+        s.sendall(PREFACE + frame(SETTINGS, 0, 0) + frame(HEADERS, END_HEADERS, 1, block) +
+                  frame(DATA, 0, 1, data[:len(data) // 2]))
+        time.sleep(0.5)
+        s.close()  # the phone lost its signal half-way
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and self.data_files() != before:
+            time.sleep(0.1)
+        self.assertEqual(self.data_files(), before, "a dropped upload left files behind")
+        self.assertEqual(self.photo_rows(), 0)
+        # The same photo sent in full afterwards is a normal first upload.
+        self.assertCreated(self.upload(data), data)
+
+
+class DiskFullTest(GatewayTestCase):
+    """The data folder on a 3 MiB tmpfs: an upload that does not fit is refused with 507 before
+    its body is accepted, nothing partial stays, and the gateway keeps serving."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.gw.stop()
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", cls.data_dir],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if p.returncode != 0:
+            raise AssertionError("this test needs root to mount a tmpfs: " + p.stdout.decode())
+        cls.mounted = True
+        cls.gw.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            if getattr(cls, "mounted", False):
+                subprocess.run(["umount", "-l", cls.data_dir])
+
+    def test_full_disk_is_507(self):
+        small = os.path.join(self.env.fixtures, "small", "ok_o3.jpg")
+        big = self.env.gen_acta(seed=77, width=3000, height=2250, quality=97, noise=8)
+        self.assertGreater(os.path.getsize(big), 3 << 20, "the big photo must not fit")
+        r = self.upload(big, client="nghttp")
+        self.assertProblem(r, 507, "insufficient-storage")
+        self.assertEqual(os.listdir(os.path.join(self.data_dir, "spool", "tmp")), [])
+        self.assertEqual(self.get("/healthz").status, 200)
+        self.assertCreated(self.upload(small), read_bytes(small))
