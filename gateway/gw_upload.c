@@ -151,6 +151,13 @@ static void kick(struct gw_upload *u)
 
     if (u->busy || u->failed || u->committed || !u->opened || u->detached)
         return;
+    if (u->s->responded) {
+        /* Answered by someone else (the body timeout): this upload must not be kept. */
+        u->failed = true;
+        if (u->file.fd >= 0)
+            submit(u, OP_ABORT);
+        return;
+    }
     if (u->pending_len > 0) {
         /* Swap buffers: the job writes what arrived, new bytes collect in the other one. */
         t = u->inflight;
