@@ -200,7 +200,7 @@ kargs=()
 for p in "${patterns[@]}"; do kargs+=(-k "$p"); done
 prep_log "integration tests against $PREP_GATEWAY"
 set +e
-"$PY" -u gateway/tests/integration/harness.py "${kargs[@]}" | tee "$scratch/integration.log"
+"$PY" -u gateway/tests/integration/harness.py "${kargs[@]}" | tee -i "$scratch/integration.log"
 py_rc=${PIPESTATUS[0]}
 set -e
 summary=$(grep -E '^integration: [0-9]+ passed, [0-9]+ failed$' "$scratch/integration.log" |
