@@ -248,11 +248,18 @@ int gw_db_ingest(PGconn *c, const struct gw_receipt *r)
     snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)r->bytes);
     snprintf(width, sizeof(width), "%u", r->width);
     snprintf(height, sizeof(height), "%u", r->height);
+    snprintf(seq, sizeof(seq), "%llu", (unsigned long long)r->ledger_seq);
+    /* The photo and its ledger entry arrive together, in one statement. */
     return exec_cmd(c,
-                    "INSERT INTO photos (photo_id, clave_acta, sha256, bytes, width, height,"
-                    " received_at, received_text) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                    " ON CONFLICT DO NOTHING",
-                    8, params);
+                    "WITH p AS (INSERT INTO photos (photo_id, clave_acta, sha256, bytes, width,"
+                    "   height, received_at, received_text, source, ledger_seq, receipt_signature)"
+                    "   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10::bigint, 0),"
+                    "   NULLIF($14, '')) ON CONFLICT DO NOTHING)"
+                    " INSERT INTO ledger (seq, prev, hash, photo_id, clave_acta, device, sha256,"
+                    "   bytes, width, height, time)"
+                    " SELECT $10::bigint, $11, $12, $1::uuid, $2, $9, $13, $4::bigint, $5::int,"
+                    "   $6::int, $8::text WHERE $10::bigint > 0 ON CONFLICT DO NOTHING",
+                    14, params);
 }
 
 int gw_db_reset_processing(PGconn *c)

@@ -75,6 +75,17 @@ void gw_rfc3339(const struct timespec *ts, char *ret)
     memcpy(ret, buf, GW_TIME_LEN + 1);
 }
 
+size_t gw_receipt_text(const struct gw_receipt *r, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap,
+                     "prep-casilla receipt v1\nphoto_id=%s\nclave=%s\nsha256=%s\nbytes=%llu\n"
+                     "received_at=%s\ndevice=%s\nledger_seq=%llu\nledger_hash=%s\n",
+                     r->photo_id, r->clave, r->sha256, (unsigned long long)r->bytes, r->received_at,
+                     r->device, (unsigned long long)r->ledger_seq, r->ledger_hash);
+
+    return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
+}
+
 char *gw_receipt_json(const struct gw_receipt *r, const char *status, size_t *ret_len)
 {
     json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:i, s:i, s:s}", "photo_id", r->photo_id,
@@ -85,6 +96,15 @@ char *gw_receipt_json(const struct gw_receipt *r, const char *status, size_t *re
 
     if (!o)
         return NULL;
+    if (r->device[0])
+        json_object_set_new(o, "device", json_string(r->device));
+    if (r->ledger_seq > 0) {
+        json_object_set_new(o, "ledger",
+                            json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)r->ledger_seq, "prev",
+                                      r->ledger_prev, "hash", r->ledger_hash));
+        json_object_set_new(o, "gateway_key", json_string(r->gateway_key));
+        json_object_set_new(o, "signature", json_string(r->signature));
+    }
     s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     if (s && ret_len)
@@ -126,6 +146,24 @@ int gw_receipt_parse(const char *buf, size_t len, struct gw_receipt *ret)
     ret->bytes = (uint64_t)json_integer_value(b);
     ret->width = (uint32_t)json_integer_value(json_object_get(o, "width"));
     ret->height = (uint32_t)json_integer_value(json_object_get(o, "height"));
+    if (json_object_get(o, "device") &&
+        copy_str(o, "device", ret->device, sizeof(ret->device), 0) < 0)
+        goto out;
+    if (json_object_get(o, "ledger")) {
+        json_t *l = json_object_get(o, "ledger");
+        json_t *seq = json_object_get(l, "seq");
+
+        if (!json_is_integer(seq) || json_integer_value(seq) <= 0 ||
+            copy_str(l, "prev", ret->ledger_prev, sizeof(ret->ledger_prev), GW_SHA256_HEX_LEN) <
+                0 ||
+            copy_str(l, "hash", ret->ledger_hash, sizeof(ret->ledger_hash), GW_SHA256_HEX_LEN) <
+                0 ||
+            copy_str(o, "gateway_key", ret->gateway_key, sizeof(ret->gateway_key),
+                     GW_SHA256_HEX_LEN) < 0 ||
+            copy_str(o, "signature", ret->signature, sizeof(ret->signature), 0) < 0)
+            goto out;
+        ret->ledger_seq = (uint64_t)json_integer_value(seq);
+    }
     r = 0;
 out:
     json_decref(o);

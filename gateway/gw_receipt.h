@@ -25,7 +25,20 @@ struct gw_receipt {
     uint64_t bytes;
     char received_at[GW_TIME_LEN + 1];
     uint32_t width, height; /* declared by the JPEG header */
+    char device[64];        /* who sent it; "open-upload" while devices are not enrolled */
+    /* The ledger entry that records it, and the gateway's signature over gw_receipt_text(). */
+    uint64_t ledger_seq; /* 0: not in a ledger */
+    char ledger_prev[GW_SHA256_HEX_LEN + 1];
+    char ledger_hash[GW_SHA256_HEX_LEN + 1];
+    char gateway_key[GW_SHA256_HEX_LEN + 1]; /* fingerprint of the signing key */
+    char signature[96];                      /* base64 Ed25519 */
 };
+
+/*
+ * The text the gateway signs for receipt |r|, into |buf| (|cap| bytes); returns its length.
+ * Fixed field order, one "name=value" per line, so any client can rebuild it.
+ */
+size_t gw_receipt_text(const struct gw_receipt *r, char *buf, size_t cap);
 
 /* Writes the lowercase hex of the |n| bytes at |in| into |out| (2n+1 bytes, NUL-terminated). */
 void gw_hex(const uint8_t *in, size_t n, char *out);

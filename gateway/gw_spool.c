@@ -1,5 +1,8 @@
 #include "gw_spool.h"
 
+#include "gw_keys.h"
+#include "gw_ledger.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -68,6 +71,8 @@ int gw_spool_open(struct gw_spool *s, const char *data_dir)
     int spool, store, r;
 
     s->root = s->tmp = s->pending = s->receipts = s->originals = s->review = -1;
+    s->ledger = NULL;
+    s->key = NULL;
     if (mkdir(data_dir, 0750) < 0 && errno != EEXIST)
         return -errno;
     s->root = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -269,14 +274,142 @@ static int link_receipt(struct gw_spool *s, const char *name)
     return sync_dir(s->receipts);
 }
 
+/* Signs |r| with the spool's key. */
+static int sign_receipt(struct gw_spool *s, struct gw_receipt *r)
+{
+    char text[1024];
+    uint8_t sig[GW_KEY_SIG_LEN];
+    size_t n = gw_receipt_text(r, text, sizeof(text));
+    int e = gw_key_sign(s->key, text, n, sig);
+
+    if (e < 0)
+        return e;
+    gw_b64_encode(sig, sizeof(sig), r->signature);
+    memcpy(r->gateway_key, s->key->fingerprint, sizeof(r->gateway_key));
+    return 0;
+}
+
+/* Writes receipt |r| into pending/ (the commit point) and receipts/. */
+static int write_receipt(struct gw_spool *s, struct gw_receipt *r, bool *ret_existed)
+{
+    char name[64], tmp[40], *json;
+    size_t json_len;
+    int e;
+
+    json = gw_receipt_json(r, "received", &json_len);
+    if (!json)
+        return -ENOMEM;
+    e = write_tmp(s, json, json_len, ".json", tmp, sizeof(tmp));
+    free(json);
+    if (e < 0)
+        return e;
+    snprintf(name, sizeof(name), "%s.json", r->photo_id);
+    /* A concurrent upload of the same bytes (no ledger to serialise them) loses the race here
+     * with EEXIST and answers with the winner's receipt. */
+    if (linkat(s->tmp, tmp, s->pending, name, 0) < 0) {
+        e = -errno;
+        unlinkat(s->tmp, tmp, 0);
+        if (e != -EEXIST)
+            return e;
+        *ret_existed = true;
+        e = sync_dir(s->pending);
+        if (e == 0)
+            e = gw_spool_pending_load(s, r->photo_id, r);
+        if (e == 0)
+            e = link_receipt(s, name);
+        return e;
+    }
+    unlinkat(s->tmp, tmp, 0);
+    e = sync_dir(s->pending);
+    if (e < 0)
+        return e;
+    /* And into receipts/, which outlives the pending entry. */
+    return link_receipt(s, name);
+}
+
+/*
+ * Issues the receipt of a durable original: under the ledger lock when there is a ledger, so
+ * that the ledger order is the commit order and one photo gets one entry.
+ */
+static int issue_receipt(struct gw_spool *s, struct gw_receipt *r, bool *ret_existed)
+{
+    struct gw_ledger_entry entry;
+    struct timespec now;
+    char name[64];
+    int e;
+
+    if (gw_spool_receipt_load(s, r->photo_id, r) == 0) {
+        *ret_existed = true;
+        return 0;
+    }
+    if (s->ledger && gw_spool_pending_load(s, r->photo_id, r) == 0) {
+        *ret_existed = true;
+        snprintf(name, sizeof(name), "%s.json", r->photo_id);
+        return link_receipt(s, name);
+    }
+    clock_gettime(CLOCK_REALTIME, &now);
+    gw_rfc3339(&now, r->received_at);
+    if (s->ledger) {
+        memset(&entry, 0, sizeof(entry));
+        memcpy(entry.photo_id, r->photo_id, sizeof(entry.photo_id));
+        memcpy(entry.clave, r->clave, sizeof(entry.clave));
+        snprintf(entry.device, sizeof(entry.device), "%s", r->device);
+        memcpy(entry.sha256, r->sha256, sizeof(entry.sha256));
+        entry.bytes = r->bytes;
+        entry.width = r->width;
+        entry.height = r->height;
+        memcpy(entry.time, r->received_at, sizeof(entry.time));
+        e = gw_ledger_append(s->ledger, &entry);
+        if (e < 0)
+            return e;
+        r->ledger_seq = entry.seq;
+        memcpy(r->ledger_prev, entry.prev, sizeof(r->ledger_prev));
+        memcpy(r->ledger_hash, entry.hash, sizeof(r->ledger_hash));
+        e = sign_receipt(s, r);
+        if (e < 0)
+            return e;
+    }
+    return write_receipt(s, r, ret_existed);
+}
+
+int gw_spool_attach_ledger(struct gw_spool *s, struct gw_ledger *l, const struct gw_key *key)
+{
+    const struct gw_ledger_entry *last = &l->last;
+    struct gw_receipt r;
+    bool existed = false;
+    int e = gw_ledger_open(l, s->root);
+
+    if (e < 0)
+        return e;
+    s->ledger = l;
+    s->key = key;
+    if (last->seq == 0 || gw_spool_receipt_load(s, last->photo_id, &r) == 0 ||
+        gw_spool_pending_load(s, last->photo_id, &r) == 0)
+        return 0;
+    /* The last entry was appended but its receipt was not written: the original is durable
+     * (it is renamed into place before the ledger append), so finish the commit now. */
+    memset(&r, 0, sizeof(r));
+    memcpy(r.photo_id, last->photo_id, sizeof(r.photo_id));
+    memcpy(r.clave, last->clave, sizeof(r.clave));
+    memcpy(r.sha256, last->sha256, sizeof(r.sha256));
+    snprintf(r.device, sizeof(r.device), "%s", last->device);
+    r.bytes = last->bytes;
+    r.width = last->width;
+    r.height = last->height;
+    memcpy(r.received_at, last->time, sizeof(r.received_at));
+    r.ledger_seq = last->seq;
+    memcpy(r.ledger_prev, last->prev, sizeof(r.ledger_prev));
+    memcpy(r.ledger_hash, last->hash, sizeof(r.ledger_hash));
+    e = sign_receipt(s, &r);
+    return e < 0 ? e : write_receipt(s, &r, &existed);
+}
+
 int gw_spool_commit(struct gw_spool *s, struct gw_spool_file *f, struct gw_receipt *r,
                     bool *ret_existed)
 {
     uint8_t md[EVP_MAX_MD_SIZE];
     unsigned mdlen = 0;
-    char orig[80], name[64], tmp[40], *json = NULL;
-    size_t json_len;
-    struct timespec now;
+    char orig[80];
     int e;
 
     *ret_existed = false;
@@ -323,38 +456,15 @@ int gw_spool_commit(struct gw_spool *s, struct gw_spool_file *f, struct gw_recei
     if (e < 0)
         return e;
 
-    /* 2. The receipt enters pending/: this link is the commit point. A concurrent upload of the
-     * same bytes loses the race here with EEXIST and answers with the winner's receipt. */
-    clock_gettime(CLOCK_REALTIME, &now);
-    gw_rfc3339(&now, r->received_at);
-    json = gw_receipt_json(r, "received", &json_len);
-    if (!json)
-        return -ENOMEM;
-    e = write_tmp(s, json, json_len, ".json", tmp, sizeof(tmp));
-    free(json);
-    if (e < 0)
-        return e;
-    snprintf(name, sizeof(name), "%s.json", r->photo_id);
-    if (linkat(s->tmp, tmp, s->pending, name, 0) < 0) {
-        e = -errno;
-        unlinkat(s->tmp, tmp, 0);
-        if (e != -EEXIST)
-            return e;
-        *ret_existed = true;
-        e = sync_dir(s->pending);
-        if (e == 0)
-            e = gw_spool_pending_load(s, r->photo_id, r);
-        if (e == 0)
-            e = link_receipt(s, name);
+    if (!r->device[0])
+        snprintf(r->device, sizeof(r->device), "%s", "open-upload");
+    if (s->ledger) {
+        gw_ledger_lock(s->ledger);
+        e = issue_receipt(s, r, ret_existed);
+        gw_ledger_unlock(s->ledger);
         return e;
     }
-    unlinkat(s->tmp, tmp, 0);
-    e = sync_dir(s->pending);
-    if (e < 0)
-        return e;
-
-    /* 3. And into receipts/, which outlives the pending entry. */
-    return link_receipt(s, name);
+    return issue_receipt(s, r, ret_existed);
 }
 
 int gw_spool_pending_list(struct gw_spool *s, char ***ret_ids)

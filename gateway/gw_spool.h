@@ -24,8 +24,13 @@
 
 struct evp_md_ctx_st;
 
+struct gw_ledger;
+struct gw_key;
+
 struct gw_spool {
     int root, tmp, pending, receipts, originals, review; /* directory fds */
+    struct gw_ledger *ledger; /* NULL: receipts are neither chained nor signed (unit tests) */
+    const struct gw_key *key;
 };
 
 struct gw_spool_file {
@@ -40,6 +45,14 @@ struct gw_spool_file {
  * tmp/ folder. Returns 0 or -errno.
  */
 int gw_spool_open(struct gw_spool *s, const char *data_dir);
+
+/*
+ * Opens the ledger |l| in the data folder (ledger.jsonl), verifies its chain, and from then on
+ * records every commit there and signs receipts with |key|. A crash between the ledger append and
+ * the receipt is completed here: the receipt of the last entry is rebuilt if it is missing.
+ * Returns 0, -EBADMSG for a broken chain, or -errno.
+ */
+int gw_spool_attach_ledger(struct gw_spool *s, struct gw_ledger *l, const struct gw_key *key);
 
 /* Closes the directory fds. Accepts a zeroed or half-open spool. */
 void gw_spool_close(struct gw_spool *s);
@@ -57,8 +70,9 @@ int gw_spool_file_write(struct gw_spool_file *f, const void *buf, size_t len);
 void gw_spool_file_abort(struct gw_spool *s, struct gw_spool_file *f);
 
 /*
- * Makes the upload |f| durable and issues its receipt. |r| carries clave, width and height;
- * this fills sha256, bytes, photo_id and received_at. When the same bytes were already received
+ * Makes the upload |f| durable and issues its receipt. |r| carries clave, width, height and
+ * device; this fills sha256, bytes, photo_id and received_at, and with a ledger attached appends
+ * the ledger entry and signs the receipt. When the same bytes were already received
  * for the same clave, loads that receipt into |r| instead, discards |f| and sets |*ret_existed|.
  * |f| is consumed either way. Returns 0 or -errno.
  */

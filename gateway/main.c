@@ -11,8 +11,13 @@
 #include <string.h>
 #include <getopt.h>
 
+#include "cmd_admin.h"
+#include "cmd_provenance.h"
 #include "gw_config.h"
 #include "gw_db.h"
+#include "gw_events.h"
+#include "gw_keys.h"
+#include "gw_ledger.h"
 #include "gw_log.h"
 #include "gw_server.h"
 #include "gw_stage.h"
@@ -34,6 +39,11 @@ static void usage(FILE *out)
                  "Commands:\n"
                  "  serve      run the gateway (see prep-gateway serve --help)\n"
                  "  migrate    apply the database schema migrations\n"
+                 "  user       add, change or disable clerk accounts (prep-gateway user --help)\n"
+                 "  catalog    import the catalogue of expected actas\n"
+                 "  key        show the gateway's signing key (prep-gateway key show)\n"
+                 "  ledger     verify the ledger or sign a checkpoint of it\n"
+                 "  receipt    verify a receipt offline\n"
                  "  version    print the version\n"
                  "\n"
                  "Environment:\n"
@@ -94,6 +104,9 @@ static int cmd_serve(int argc, char **argv)
 {
     struct gw_config cfg;
     struct gw_server srv;
+    struct gw_key key = {0};
+    struct gw_ledger ledger = {.fd = -1};
+    char keypath[4096];
     sigset_t set;
     int r, sig = 0;
 
@@ -126,16 +139,46 @@ static int cmd_serve(int argc, char **argv)
         gw_spool_close(&srv.spool);
         return 1;
     }
+    snprintf(keypath, sizeof(keypath), "%s/keys/gateway-ed25519.pem", cfg.data_dir);
+    r = gw_key_load(keypath, true, &key);
+    if (r < 0) {
+        gw_log(GW_LOG_ERROR, "msg=\"could not load the gateway key\" path=%s err=\"%s\"",
+               keypath, r == -EPERM ? "readable by others: chmod 600" : strerror(-r));
+        gw_spool_close(&srv.spool);
+        return 1;
+    }
+    r = gw_spool_attach_ledger(&srv.spool, &ledger, &key);
+    if (r < 0) {
+        gw_log(GW_LOG_ERROR, "msg=\"could not open the ledger\" dir=%s err=\"%s\"", cfg.data_dir,
+               r == -EBADMSG ? "the hash chain is broken: run prep-gateway ledger verify"
+                             : strerror(-r));
+        gw_ledger_close(&ledger);
+        gw_key_finish(&key);
+        gw_spool_close(&srv.spool);
+        return 1;
+    }
+    gw_log(GW_LOG_INFO, "msg=\"gateway key\" fingerprint=%s ledger_entries=%llu", key.fingerprint,
+           (unsigned long long)ledger.last.seq);
     r = gw_stage_start(&cfg, &srv.spool, &srv.stage);
     if (r == 0)
+        r = gw_events_new(&srv, cfg.db, &srv.events);
+    if (r == 0)
         r = gw_server_start(&srv);
+    if (r == 0)
+        r = gw_events_start(srv.events);
     if (r == 0) {
         gw_log(GW_LOG_INFO, "msg=ready version=%s data=%s", PREP_VERSION, cfg.data_dir);
         sigwait(&set, &sig);
         gw_log(GW_LOG_INFO, "msg=\"shutting down\" signal=%d", sig);
     }
+    /* Events first: its thread posts to the loops that gw_server_stop() takes down; the
+     * subscribed streams it still holds are released once no loop runs. */
+    gw_events_stop(srv.events);
     gw_server_stop(&srv);
+    gw_events_free(srv.events);
     gw_stage_stop(srv.stage);
+    gw_ledger_close(&ledger);
+    gw_key_finish(&key);
     gw_spool_close(&srv.spool);
     libevent_global_shutdown();
     return r == 0 ? 0 : 1;
@@ -151,6 +194,16 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 1, argv + 1);
     if (strcmp(argv[1], "migrate") == 0)
         return cmd_migrate(argc - 1, argv + 1);
+    if (strcmp(argv[1], "user") == 0)
+        return gw_cmd_user(argc - 1, argv + 1);
+    if (strcmp(argv[1], "catalog") == 0)
+        return gw_cmd_catalog(argc - 1, argv + 1);
+    if (strcmp(argv[1], "key") == 0)
+        return gw_cmd_key(argc - 1, argv + 1);
+    if (strcmp(argv[1], "ledger") == 0)
+        return gw_cmd_ledger(argc - 1, argv + 1);
+    if (strcmp(argv[1], "receipt") == 0)
+        return gw_cmd_receipt(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("prep-gateway %s\n", PREP_VERSION);
         return 0;
