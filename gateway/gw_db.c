@@ -327,6 +327,33 @@ int gw_db_finish(PGconn *c, const char *photo_id, const char *review_sha, size_t
     return r;
 }
 
+int gw_db_clave_signatures(PGconn *c, const char *clave, const char *photo_id,
+                           void (*cb)(void *arg, const char *id, const char *sha256,
+                                      const char *signature),
+                           void *arg)
+{
+    const char *params[] = {clave, photo_id};
+    PGresult *res;
+    int r, n;
+
+    /* The photos_clave index keeps this to the few photos of one acta. */
+    res = PQexecParams(c,
+                       "SELECT photo_id::text, encode(sha256, 'hex'), metadata->>'signature'"
+                       " FROM photos WHERE clave_acta = $1 AND photo_id <> $2::uuid"
+                       " AND metadata ? 'signature' ORDER BY received_at LIMIT 64",
+                       2, NULL, params, NULL, NULL, 0);
+    r = result_status(c, res, PGRES_TUPLES_OK);
+    if (r < 0) {
+        PQclear(res);
+        return r;
+    }
+    n = PQntuples(res);
+    for (int i = 0; i < n; i++)
+        cb(arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+    PQclear(res);
+    return n;
+}
+
 int gw_db_fail(PGconn *c, const char *photo_id, const char *reason, const char *metadata_json)
 {
     const char *params[] = {photo_id, reason, metadata_json ? metadata_json : "{}"};

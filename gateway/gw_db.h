@@ -60,6 +60,17 @@ int gw_db_claim(PGconn *c, int lease_s, struct gw_db_job *ret);
 int gw_db_finish(PGconn *c, const char *photo_id, const char *review_sha, size_t review_bytes,
                  unsigned width, unsigned height, const char *metadata_json);
 
+/*
+ * Calls |cb| (on the calling thread, before returning) with the id, hex SHA-256 and duplicate
+ * signature (metadata "signature") of each other photo of |clave| that has one, oldest first,
+ * at most 64. The strings live only during the call. Returns the number of rows, -EIO or
+ * -EPROTO.
+ */
+int gw_db_clave_signatures(PGconn *c, const char *clave, const char *photo_id,
+                           void (*cb)(void *arg, const char *id, const char *sha256,
+                                      const char *signature),
+                           void *arg);
+
 /* Marks the photo failed with |reason| (and |metadata_json|, may be NULL). */
 int gw_db_fail(PGconn *c, const char *photo_id, const char *reason, const char *metadata_json);
 

@@ -217,6 +217,99 @@ static json_t *metadata_json(const struct img_result *res, bool with_image)
     return json_pack("{s:o, s:o}", "jpeg", jpeg, "exif", exif);
 }
 
+/* Duplicate and conflict search within one clave: each earlier photo's signature against ours. */
+struct dup_search {
+    const struct img_dup_sig *sig;
+    json_t *duplicates, *conflicts;
+};
+
+static void on_signature(void *arg, const char *id, const char *sha256, const char *hex)
+{
+    struct dup_search *ds = arg;
+    struct img_dup_sig other;
+    enum img_dup_kind k;
+    double thumb, ink;
+
+    if (img_dup_from_hex(hex, &other) < 0)
+        return;
+    k = img_dup_compare(ds->sig, &other, &thumb, &ink);
+    if (k == IMG_DUP_NONE)
+        return;
+    json_array_append_new(k == IMG_DUP_CONFLICT ? ds->conflicts : ds->duplicates,
+                          json_pack("{s:s, s:s, s:s, s:f, s:f}", "photo_id", id, "sha256", sha256,
+                                    "kind", img_dup_kind_name(k), "thumb_distance", thumb,
+                                    "ink_distance", ink));
+}
+
+/*
+ * Adds what the clerk needs to judge the photo at a glance to |meta|: the legibility verdict, the
+ * QR code against the URL's clave, duplicates and conflicts among the clave's other photos, and
+ * "flags" summing them up. None of it refuses a photo. Returns 0, or -EIO when PostgreSQL went
+ * away during the search.
+ */
+static int add_analysis(PGconn *pg, const struct gw_db_job *job, const struct img_result *res,
+                        json_t *meta)
+{
+    const struct img_legibility *l = &res->legibility;
+    json_t *flags = json_array(), *reasons = json_array(), *qr;
+    struct dup_search ds = {&res->sig, json_array(), json_array()};
+    char *hex;
+    int rc = 0;
+
+    if (!res->analysed) {
+        json_array_append_new(flags, json_string("not_analysed"));
+        json_object_set_new(meta, "flags", flags);
+        json_decref(reasons);
+        json_decref(ds.duplicates);
+        json_decref(ds.conflicts);
+        return 0;
+    }
+    for (unsigned bit = 1; bit <= IMG_LEG_NO_SHEET; bit <<= 1)
+        if (l->reasons & bit)
+            json_array_append_new(reasons, json_string(img_legibility_reason_name(bit)));
+    json_object_set_new(meta, "legibility",
+                        json_pack("{s:s, s:o, s:f, s:f, s:f, s:f, s:f}", "verdict",
+                                  l->ok ? "ok" : "retake", "reasons", reasons, "focus", l->focus,
+                                  "luma", l->luma, "clipped", l->clipped, "glare", l->glare,
+                                  "coverage", l->coverage));
+    if (!l->ok)
+        json_array_append_new(flags, json_string("retake"));
+    if (res->qr_found) {
+        bool match = strcmp(res->qr, job->clave) == 0;
+
+        qr =
+            json_pack("{s:b, s:s, s:b}", "readable", 1, "payload", res->qr, "matches_clave", match);
+        if (!match)
+            json_array_append_new(flags, json_string("qr_mismatch"));
+    } else {
+        qr = json_pack("{s:b}", "readable", 0);
+        json_array_append_new(flags, json_string("qr_unreadable"));
+    }
+    json_object_set_new(meta, "qr", qr);
+
+    hex = malloc(IMG_DUP_HEX_LEN + 1);
+    if (hex) {
+        int n = gw_db_clave_signatures(pg, job->clave, job->photo_id, on_signature, &ds);
+
+        if (n == -EIO)
+            rc = -EIO;
+        else if (n < 0)
+            gw_log(GW_LOG_WARN, "msg=\"duplicate search failed\" photo_id=%s err=\"%s\"",
+                   job->photo_id, PQerrorMessage(pg));
+        img_dup_to_hex(&res->sig, hex);
+        json_object_set_new(meta, "signature", json_string(hex));
+        free(hex);
+    }
+    if (json_array_size(ds.duplicates) > 0)
+        json_array_append_new(flags, json_string("duplicate"));
+    if (json_array_size(ds.conflicts) > 0)
+        json_array_append_new(flags, json_string("conflict"));
+    json_object_set_new(meta, "duplicates", ds.duplicates);
+    json_object_set_new(meta, "conflicts", ds.conflicts);
+    json_object_set_new(meta, "flags", flags);
+    return rc;
+}
+
 /* Processes one claimed photo. Returns 0, or -EIO when PostgreSQL went away (the claim then
  * lapses and the photo is processed again). */
 static int process_one(struct gw_stage *st, PGconn *pg, const struct gw_db_job *job)
@@ -267,15 +360,26 @@ static int process_one(struct gw_stage *st, PGconn *pg, const struct gw_db_job *
         return 0; /* the claim lapses and a later attempt retries */
     }
     meta = metadata_json(&res, true);
+    if (meta && add_analysis(pg, job, &res, meta) == -EIO) {
+        json_decref(meta);
+        img_result_finish(&res);
+        return -EIO; /* the claim lapses; the WebP already stored is simply rewritten */
+    }
     meta_s = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
     json_decref(meta);
     rc = gw_db_finish(pg, job->photo_id, review_sha, res.webp_len, res.width, res.height,
                       meta_s ? meta_s : "{}");
     if (rc == 0)
         gw_log(GW_LOG_INFO,
-               "msg=queued photo_id=%s clave=%s review_bytes=%zu review=%ux%u orientation=%u",
-               job->photo_id, job->clave, res.webp_len, res.width, res.height,
-               res.exif.orientation);
+               "msg=queued photo_id=%s clave=%s review_bytes=%zu review=%ux%u orientation=%u"
+               " legibility=%s qr=%s",
+               job->photo_id, job->clave, res.webp_len, res.width, res.height, res.exif.orientation,
+               !res.analysed       ? "-"
+               : res.legibility.ok ? "ok"
+                                   : "retake",
+               !res.qr_found                ? "unreadable"
+               : strcmp(res.qr, job->clave) ? "mismatch"
+                                            : "match");
     else
         gw_log(GW_LOG_WARN, "msg=\"could not mark photo queued\" photo_id=%s err=\"%s\"",
                job->photo_id, PQerrorMessage(pg));

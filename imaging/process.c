@@ -15,6 +15,30 @@ void img_process_opts_init(struct img_process_opts *o)
     o->long_side = IMG_PROCESS_DEFAULT_LONG_SIDE;
     o->webp_quality = IMG_PROCESS_DEFAULT_WEBP_QUALITY;
     o->webp_method = IMG_PROCESS_DEFAULT_WEBP_METHOD;
+    o->analyse = true;
+    o->encode = true;
+}
+
+/* Legibility, signature and QR on the upright decoded image. None of it can refuse a photo: an
+ * analysis that runs out of memory just leaves |res->analysed| false. */
+static void analyse(const struct img_image *im, struct img_result *res)
+{
+    struct img_image gray = {0};
+    int q;
+
+    if (img_gray_shrink(im, IMG_LEG_SIDE, &gray) == 0 &&
+        img_legibility_assess(&gray, &res->legibility) == 0 &&
+        img_dup_signature(&gray, &res->legibility, &res->sig) == 0)
+        res->analysed = true;
+    img_image_finish(&gray);
+    /* The sheet carries its code near the top: scan that band first, the whole frame only when
+     * the band has none (a photo taken upside down without EXIF, a sheet placed oddly). */
+    q = img_qr_scan(im, 0, 0, im->width, im->height * 2 / 5 + 1, res->qr, sizeof(res->qr));
+    if (q == 0)
+        q = img_qr_scan(im, 0, 0, im->width, im->height, res->qr, sizeof(res->qr));
+    res->qr_found = q == 1;
+    if (!res->qr_found)
+        res->qr[0] = '\0';
 }
 
 static int fail(const char **ret_why, int r, const char *why)
@@ -65,6 +89,15 @@ int img_process_jpeg(const void *buf, size_t len, const struct img_process_opts 
     if (r < 0) {
         img_image_finish(&im);
         return fail(ret_why, r, "could not apply the EXIF orientation");
+    }
+    if (o->analyse)
+        analyse(&im, &res);
+    if (!o->encode) {
+        res.width = im.width;
+        res.height = im.height;
+        img_image_finish(&im);
+        *ret = res;
+        return 0;
     }
     img_fit_long_side(im.width, im.height, o->long_side, &w, &h);
     if (w != im.width || h != im.height) {

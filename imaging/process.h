@@ -3,10 +3,11 @@
  *
  * probe (marker walk and limits, jpeg_scan.h) -> EXIF (exif.h; a malformed EXIF is not fatal)
  * -> scaled decode (decode.h) -> orientation (orient.h) -> resize so the long side fits
- * (resize.h) -> WebP (webp.h). The result carries the upright WebP plus the JPEG's header facts
- * and EXIF fields for the database. It works on a complete in-memory JPEG; streaming checks while
- * the upload arrives are the gateway's job with img_jpeg_scan_feed(). It does no I/O and keeps no
- * state between calls.
+ * (resize.h) -> WebP (webp.h); on the upright decoded image, before the resize, the legibility
+ * verdict (legibility.h), the duplicate signature (dup.h) and the QR code (qr.h). The result
+ * carries the upright WebP plus the JPEG's header facts and EXIF fields for the database. It works
+ * on a complete in-memory JPEG; streaming checks while the upload arrives are the gateway's job
+ * with img_jpeg_scan_feed(). It does no I/O and keeps no state between calls.
  */
 #ifndef IMG_PROCESS_H
 #define IMG_PROCESS_H
@@ -15,9 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dup.h"
 #include "exif.h"
 #include "img_limits.h"
 #include "jpeg_scan.h"
+#include "legibility.h"
+#include "qr.h"
 
 #define IMG_PROCESS_DEFAULT_LONG_SIDE 2000u
 #define IMG_PROCESS_DEFAULT_WEBP_QUALITY 80
@@ -28,10 +32,13 @@ struct img_process_opts {
     uint32_t long_side; /* longest side of the WebP (2000), at most 16383; 0 keeps the full size */
     int webp_quality;   /* 0..100 (80) */
     int webp_method;    /* 0..6 (4) */
+    bool analyse;       /* legibility, duplicate signature and QR (true) */
+    bool encode;        /* resize and encode the WebP (true); false leaves webp NULL */
 };
 
 /*
- * Sets |o| to the defaults: img_limits_init(), long side 2000, WebP quality 80, method 4.
+ * Sets |o| to the defaults: img_limits_init(), long side 2000, WebP quality 80, method 4,
+ * analysis on.
  * Thread-safe.
  */
 void img_process_opts_init(struct img_process_opts *o);
@@ -44,6 +51,12 @@ struct img_result {
     uint8_t *webp;             /* owned; release with img_result_finish() */
     size_t webp_len;
     uint32_t width, height; /* of the webp, upright */
+    /* With opts.analyse, measured on the upright decoded image before the resize: */
+    bool analysed;                    /* false when analysis was off or ran out of memory */
+    struct img_legibility legibility; /* verdict and scores (legibility.h) */
+    struct img_dup_sig sig;           /* for duplicate checks within a clave (dup.h) */
+    bool qr_found;                    /* a QR code was read; its payload is in qr */
+    char qr[IMG_QR_MAX];
 };
 
 /*

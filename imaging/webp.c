@@ -1,5 +1,6 @@
 #include "webp.h"
 
+#include <string.h>
 #include <webp/encode.h>
 
 #include "img_error.h"
@@ -9,19 +10,20 @@ static int clamp(int v, int lo, int hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* Imports |im| into |pic| as ARGB; gray is expanded to R = G = B directly, without a copy. */
+/* Imports |im| into |pic| straight into YUV 4:2:0, the encoder's own format: no ARGB copy of the
+ * frame. Gray needs no colour conversion at all: luma is the gray plane, chroma is neutral. */
 static int import(WebPPicture *pic, const struct img_image *im)
 {
     if (im->channels == 3)
         return WebPPictureImportRGB(pic, im->pixels, (int)im->stride) ? 0 : IMG_E_NOMEM;
     if (!WebPPictureAlloc(pic))
         return IMG_E_NOMEM;
-    for (uint32_t y = 0; y < im->height; y++) {
-        const uint8_t *g = im->pixels + (size_t)y * im->stride;
-        uint32_t *argb = pic->argb + (size_t)y * (size_t)pic->argb_stride;
-
-        for (uint32_t x = 0; x < im->width; x++)
-            argb[x] = 0xFF000000u | (uint32_t)g[x] << 16 | (uint32_t)g[x] << 8 | g[x];
+    for (uint32_t y = 0; y < im->height; y++)
+        memcpy(pic->y + (size_t)y * (size_t)pic->y_stride, im->pixels + (size_t)y * im->stride,
+               im->width);
+    for (int y = 0; y < (pic->height + 1) / 2; y++) {
+        memset(pic->u + (size_t)y * (size_t)pic->uv_stride, 128, (size_t)(pic->width + 1) / 2);
+        memset(pic->v + (size_t)y * (size_t)pic->uv_stride, 128, (size_t)(pic->width + 1) / 2);
     }
     return 0;
 }
@@ -49,7 +51,7 @@ int img_webp_encode(const struct img_image *im, int quality, int method, uint8_t
         return IMG_E_ENCODE;
     if (!WebPPictureInit(&pic))
         return IMG_E_ENCODE;
-    pic.use_argb = 1;
+    pic.use_argb = 0; /* YUV: what the lossy encoder consumes */
     pic.width = (int)im->width;
     pic.height = (int)im->height;
     r = import(&pic, im);

@@ -3,7 +3,7 @@
  *
  * Tuned for photos of printed and handwritten result sheets: libwebp's "text" preset (spatial
  * noise shaping and the deblocking filter turned down, so digits keep their edges) with the
- * caller's quality and method. Gray images are expanded to RGB. The output is a plain VP8 WebP:
+ * caller's quality and method. Gray images get neutral chroma. The output is a plain VP8 WebP:
  * no EXIF, XMP or ICC chunk is ever written, so nothing from the phone leaks into the published
  * image. It does not resize or orient.
  */

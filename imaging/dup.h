@@ -1,0 +1,82 @@
+/*
+ * dup: content signatures that tell a re-encoded or re-shot photo of one acta from a photo of a
+ * different acta.
+ *
+ * Exact copies are the gateway's business (same SHA-256 of the bytes). Global perceptual hashes
+ * cannot separate the rest on actas: every acta is printed from one template, so two different
+ * actas look alike to a dHash or PDQ while two shots of one acta, turned and lit differently, do
+ * not. So a signature holds two parts, both computed from the gray analysis image of
+ * legibility.h: a 16x16 thumbnail of the whole upright frame (a re-encode, even rescaled, keeps
+ * it), and a 64x48 "ink map" of the sheet itself, sampled through the sheet's four fitted corners
+ * so that a second shot from another angle lines up cell by cell, normalised to the paper's
+ * brightness so that light does not matter. Comparing the ink maps is only meaningful within one
+ * clave: a mismatch there is a conflict (same clave, different handwriting) for a clerk, never a
+ * duplicate. Pure computation: no allocation, no state.
+ */
+#ifndef IMG_DUP_H
+#define IMG_DUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image.h"
+#include "legibility.h"
+
+#define IMG_DUP_THUMB 16
+#define IMG_DUP_INK_W 64
+#define IMG_DUP_INK_H 48
+
+/* Calibrated thresholds (docs/imaging.md lists the same numbers). */
+#define IMG_DUP_REENCODE_MAX 3.0 /* mean absolute thumbnail difference, levels */
+#define IMG_DUP_RESHOT_MAX 0.30  /* ink-map distance: at most this is the same sheet */
+
+/* Length of img_dup_to_hex()'s output without the NUL. */
+#define IMG_DUP_HEX_LEN (2 * (1 + IMG_DUP_THUMB * IMG_DUP_THUMB + IMG_DUP_INK_W * IMG_DUP_INK_H))
+
+struct img_dup_sig {
+    bool has_sheet; /* the ink map is meaningful */
+    uint8_t thumb[IMG_DUP_THUMB * IMG_DUP_THUMB];
+    uint8_t ink[IMG_DUP_INK_W * IMG_DUP_INK_H]; /* 0 paper .. 255 black */
+};
+
+enum img_dup_kind {
+    IMG_DUP_NONE,     /* not comparable (no sheet found in one of them) */
+    IMG_DUP_REENCODE, /* the same picture saved again */
+    IMG_DUP_RESHOT,   /* another photo of the same sheet */
+    IMG_DUP_CONFLICT, /* a different sheet (or different handwriting) */
+};
+
+/*
+ * Computes the signature of the gray analysis image |gray| whose legibility |leg| was assessed
+ * (for the sheet's corners) into |ret|. Thread-safe.
+ *
+ * Returns 0, or IMG_E_DIMENSIONS when |gray| is not a 1-channel image.
+ */
+int img_dup_signature(const struct img_image *gray, const struct img_legibility *leg,
+                      struct img_dup_sig *ret);
+
+/*
+ * Compares two signatures of photos filed under the same clave: writes the thumbnail distance
+ * (mean absolute difference, 0..255) to |ret_thumb| and the ink-map distance (0 equal .. 1
+ * disjoint; 1 when either has no sheet) to |ret_ink| (both may be NULL), and returns the kind.
+ * Thread-safe.
+ */
+enum img_dup_kind img_dup_compare(const struct img_dup_sig *a, const struct img_dup_sig *b,
+                                  double *ret_thumb, double *ret_ink);
+
+/* "none", "reencode", "reshot", "conflict". Static. */
+const char *img_dup_kind_name(enum img_dup_kind k);
+
+/* Writes |s| as IMG_DUP_HEX_LEN lowercase hex digits and a NUL into |buf| (>= IMG_DUP_HEX_LEN + 1
+ * bytes). Thread-safe. */
+void img_dup_to_hex(const struct img_dup_sig *s, char *buf);
+
+/*
+ * Parses a string from img_dup_to_hex() into |ret|; on failure |ret| is untouched. Thread-safe.
+ *
+ * Returns 0, or IMG_E_MALFORMED when |hex| is not exactly that shape.
+ */
+int img_dup_from_hex(const char *hex, struct img_dup_sig *ret);
+
+#endif

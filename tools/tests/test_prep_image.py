@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""prep-image against fixtures/manifest.tsv: every fixture gets its manifest outcome from the
+same library code the gateway runs, and the eight EXIF orientations come out upright.
+
+usage: test_prep_image.py PREP_IMAGE SOURCE_ROOT
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+# The gateway's problem types (fixtures/README.md) and the imaging error behind each.
+PROBLEM_TO_ERROR = {
+    "empty-body": {"NOT_JPEG"},
+    "unsupported-media-type": {"NOT_JPEG"},
+    "invalid-jpeg": {"MALFORMED"},
+    "truncated-jpeg": {"TRUNCATED"},
+    "image-dimensions": {"DIMENSIONS"},
+    "unsupported-jpeg": {"UNSUPPORTED"},
+    "too-many-scans": {"TOO_MANY_SCANS"},
+}
+
+failures = 0
+
+
+def check(cond, msg):
+    global failures
+    if not cond:
+        failures += 1
+        print("FAIL:", msg, file=sys.stderr)
+
+
+def run(prep, cmd, files, *extra):
+    r = subprocess.run([prep, cmd, "--json", "--quiet", *extra, *files], capture_output=True,
+                       text=True, timeout=120)
+    out = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+    check(len(out) == len(files), f"{cmd}: {len(out)} results for {len(files)} files")
+    return r.returncode, {os.path.basename(d["file"]): d for d in out}
+
+
+def read_ppm(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    parts, pos = [], 0
+    while len(parts) < 4:
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        end = pos
+        while not data[end:end + 1].isspace():
+            end += 1
+        parts.append(data[pos:end])
+        pos = end
+    pos += 1
+    w, h = int(parts[1]), int(parts[2])
+    return w, h, data[pos:]
+
+
+def corner_means(w, h, px):
+    """Mean luma of the four W/4 x H/4 corner boxes: tl, tr, bl, br."""
+    def box(x0, y0):
+        s = n = 0
+        for y in range(y0, y0 + h // 4, 2):
+            row = px[3 * (y * w + x0): 3 * (y * w + x0 + w // 4)]
+            for i in range(0, len(row), 6):
+                s += (77 * row[i] + 150 * row[i + 1] + 29 * row[i + 2]) >> 8
+                n += 1
+        return s / n
+    return box(0, 0), box(w - w // 4, 0), box(0, h - h // 4), box(w - w // 4, h - h // 4)
+
+
+def main():
+    prep, root = sys.argv[1], sys.argv[2]
+    small = os.path.join(root, "fixtures", "small")
+    with open(os.path.join(root, "fixtures", "manifest.tsv"), encoding="utf-8") as f:
+        rows = [l.rstrip("\n").split("\t") for l in f if l.strip()][1:]
+    files = [os.path.join(small, r[0]) for r in rows]
+    rc_probe, probe = run(prep, "probe", files)
+    tmp = tempfile.mkdtemp(prefix="prep-image-test.")
+    try:
+        rc_proc, proc = run(prep, "process", files, "--out", tmp, "--jobs", "2")
+        check(rc_probe == 1 and rc_proc == 1, "exit status 1 when some files are refused")
+        for name, status, problem, final, _ in rows:
+            p, q = probe[name], proc[name]
+            if status == "201":
+                check(p["ok"], f"{name}: probe refused it: {p}")
+                if final == "queued":
+                    check(q["ok"], f"{name}: process refused it: {q}")
+                    check("legibility" in q and q["webp"]["bytes"] > 0, f"{name}: {q}")
+                else:
+                    check(not q["ok"] and q["error"] in ("DECODE", "TRUNCATED"),
+                          f"{name}: expected a decode failure: {q}")
+            else:
+                want = PROBLEM_TO_ERROR[problem]
+                check(not p["ok"] and p["error"] in want, f"{name}: probe {p}, want {want}")
+                check(not q["ok"] and q["error"] in want, f"{name}: process {q}, want {want}")
+        # The eight orientations: the fiducial (darkest corner by far) ends up top-left.
+        dwebp = shutil.which("dwebp")
+        check(dwebp is not None, "dwebp (Debian package webp) is needed")
+        for o in range(1, 9):
+            name = f"ok_o{o}.jpg"
+            out = proc[name]["webp"]["path"]
+            ppm = out + ".ppm"
+            subprocess.run([dwebp, "-quiet", out, "-ppm", "-o", ppm], check=True)
+            w, h, px = read_ppm(ppm)
+            check((w, h) == (800, 600), f"{name}: review is {w}x{h}, want 800x600 upright")
+            tl, *others = corner_means(w, h, px)
+            check(tl + 20 < min(others), f"{name}: not upright: corners {tl:.0f} {others}")
+            check(proc[name]["exif"]["orientation"] == o, f"{name}: {proc[name]['exif']}")
+        # hash: deterministic and different for different pictures.
+        _, h1 = run(prep, "hash", [files[0], files[1]])
+        _, h2 = run(prep, "hash", [files[0]])
+        a, b = h1[rows[0][0]], h1[rows[1][0]]
+        check(a["signature"] == h2[rows[0][0]]["signature"], "hash is deterministic")
+        check(len(a["sha256"]) == 64 and a["sha256"] != b["sha256"], "sha256")
+        # --help and usage errors
+        r = subprocess.run([prep, "--help"], capture_output=True, text=True)
+        check(r.returncode == 0 and "usage: prep-image" in r.stdout, "--help")
+        r = subprocess.run([prep, "frobnicate", files[0]], capture_output=True, text=True)
+        check(r.returncode == 2, "unknown command is a usage error")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"test_prep_image: {len(rows)} fixtures, {failures} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
