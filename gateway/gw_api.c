@@ -13,6 +13,7 @@
 #include "gw_error.h"
 #include "gw_log.h"
 #include "gw_receipt.h"
+#include "gw_review.h"
 #include "gw_server.h"
 #include "gw_upload.h"
 
@@ -44,9 +45,10 @@ void gw_api_db_thread_fini(void *ctx)
     free(c);
 }
 
-/* Returns the thread's connection, reconnecting if it broke; NULL when PostgreSQL is down. */
-static PGconn *db_conn(struct db_ctx *c)
+PGconn *gw_api_db_conn(void *thread_ctx)
 {
+    struct db_ctx *c = thread_ctx;
+
     if (!c)
         return NULL;
     if (c->pg && PQstatus(c->pg) != CONNECTION_OK) {
@@ -68,6 +70,7 @@ struct job {
     enum job_kind kind;
     char photo_id[GW_PHOTO_ID_LEN + 1];
     char etag[GW_SHA256_HEX_LEN + 3];
+    char token[GW_AUTH_TOKEN_LEN + 1]; /* review images are for clerks (gw_review) */
     bool if_none_match_hit;
     int err;            /* GW_E_* to answer with, or 0 */
     const char *detail; /* static */
@@ -79,7 +82,7 @@ static void job_work(struct gw_work *w, void *thread_ctx)
 {
     struct job *j = (struct job *)w;
     struct gw_server *srv = j->s->worker->srv;
-    PGconn *pg = db_conn(thread_ctx);
+    PGconn *pg = gw_api_db_conn(thread_ctx);
     struct gw_receipt r;
     char sha[GW_SHA256_HEX_LEN + 1];
     int rc;
@@ -115,6 +118,9 @@ static void job_work(struct gw_work *w, void *thread_ctx)
         }
         return;
     case JOB_REVIEW:
+        j->err = gw_review_check(pg, j->token, GW_ROLE_CLERK, &j->detail);
+        if (j->err)
+            return;
         rc = pg ? gw_db_review_sha(pg, j->photo_id, sha) : -EIO;
         if (rc == -ENOENT) {
             j->err = GW_E_NOT_FOUND;
@@ -188,6 +194,8 @@ static void submit_job(struct gw_stream *s, enum job_kind kind, const char *phot
     j->kind = kind;
     if (photo_id)
         snprintf(j->photo_id, sizeof(j->photo_id), "%s", photo_id);
+    if (kind == JOB_REVIEW)
+        gw_review_request_token(s, j->token);
     if (if_none_match && strlen(if_none_match) == GW_SHA256_HEX_LEN + 2)
         snprintf(j->etag, sizeof(j->etag), "%s", if_none_match);
     gw_stream_ref(s);
@@ -338,5 +346,7 @@ void gw_api_route(struct gw_stream *s)
         gw_stream_problem(s, GW_E_NOT_FOUND, "photo ids are lowercase UUIDs");
         return;
     }
+    if (gw_review_route(s, path, len))
+        return;
     gw_stream_problem(s, GW_E_NOT_FOUND, "no such endpoint");
 }

@@ -17,4 +17,10 @@ void gw_api_route(struct gw_stream *s);
 void *gw_api_db_thread_init(void *arg);
 void gw_api_db_thread_fini(void *ctx);
 
+/*
+ * Returns the PGconn of a db-pool thread whose context is |thread_ctx|, connecting (again) when
+ * there is none or it broke; NULL while PostgreSQL is unreachable. Pool threads only.
+ */
+struct pg_conn *gw_api_db_conn(void *thread_ctx);
+
 #endif

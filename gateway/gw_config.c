@@ -32,6 +32,7 @@ void gw_config_defaults(struct gw_config *c)
         .webp_quality = 80,
         .webp_method = 4,
         .lease_s = 300,
+        .review_lease_s = 300,
     };
 }
 
@@ -108,13 +109,16 @@ void gw_config_usage(FILE *out)
             "Images:\n"
             "  --long-side PX           review image long side (default %u)\n"
             "  --webp-quality Q         review WebP quality 1-100 (default %d)\n"
+            "Verification:\n"
+            "  --web DIR                serve the clerks' web application from DIR\n"
+            "  --review-lease SEC       how long a clerk holds a claimed photo (default %u)\n"
             "\n"
             "  -v, --verbose            log debug lines too\n"
             "  -h, --help               show this help\n",
             d.h2c_addr, d.tls_addr, d.db, d.data_dir, (unsigned long long)d.max_body,
             (unsigned long long)d.max_pixels, d.max_streams, d.max_header_bytes, d.idle_timeout,
             d.header_timeout, d.body_timeout, d.loops, d.workers, d.disk_threads, d.long_side,
-            d.webp_quality);
+            d.webp_quality, d.review_lease_s);
 }
 
 static const char *off_or(const char *s)
@@ -143,6 +147,8 @@ int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
         O_DISK,
         O_LONG_SIDE,
         O_WEBP_Q,
+        O_WEB,
+        O_REVIEW_LEASE,
     };
     static const struct option opts[] = {
         {"h2c", required_argument, NULL, O_H2C},
@@ -163,6 +169,8 @@ int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
         {"disk-threads", required_argument, NULL, O_DISK},
         {"long-side", required_argument, NULL, O_LONG_SIDE},
         {"webp-quality", required_argument, NULL, O_WEBP_Q},
+        {"web", required_argument, NULL, O_WEB},
+        {"review-lease", required_argument, NULL, O_REVIEW_LEASE},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -231,6 +239,12 @@ int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
         case O_WEBP_Q:
             bad = parse_uint(optarg, 1, 100, &u);
             c->webp_quality = (int)u;
+            break;
+        case O_WEB:
+            c->web_dir = optarg;
+            break;
+        case O_REVIEW_LEASE:
+            bad = parse_uint(optarg, 1, 86400, &c->review_lease_s);
             break;
         case 'v':
             break; /* read by main */

@@ -33,6 +33,8 @@ struct gw_config {
     int webp_quality;
     int webp_method;
     int lease_s; /* processing claim older than this is taken over */
+    const char *web_dir;  /* the clerks' web application (gw_static), NULL: not served */
+    unsigned review_lease_s; /* a clerk's claim on a photo lasts this long */
 };
 
 /* Fills |c| with the defaults (see `prep-gateway serve --help`), PREP_DB sets the --db default. */

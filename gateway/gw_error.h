@@ -16,9 +16,16 @@
     XX(BAD_REQUEST, "bad-request", 400, "Malformed request")                                       \
     XX(INVALID_CLAVE, "invalid-clave-acta", 400, "Invalid CLAVE_ACTA")                             \
     XX(EMPTY_BODY, "empty-body", 400, "Empty body")                                                \
+    XX(UNAUTHENTICATED, "unauthenticated", 401, "Authentication required")                         \
+    XX(BAD_CREDENTIALS, "invalid-credentials", 401, "Invalid username or password")                \
+    XX(FORBIDDEN, "forbidden", 403, "Role not allowed")                                            \
+    XX(CSRF, "csrf-token-invalid", 403, "Missing or invalid CSRF token")                           \
     XX(NOT_FOUND, "not-found", 404, "Not found")                                                   \
     XX(METHOD, "method-not-allowed", 405, "Method not allowed")                                    \
     XX(TIMEOUT, "request-timeout", 408, "Request timeout")                                         \
+    XX(STALE_LEASE, "stale-lease", 409, "Lease not held")                                          \
+    XX(ALREADY_DECIDED, "already-decided", 409, "Photo already decided")                           \
+    XX(NOT_DECIDED, "not-decided", 409, "Photo not decided")                                       \
     XX(LENGTH_REQUIRED, "length-required", 411, "Content-Length required")                         \
     XX(TOO_LARGE, "payload-too-large", 413, "Payload too large")                                   \
     XX(MEDIA_TYPE, "unsupported-media-type", 415, "Unsupported media type")                        \
@@ -27,6 +34,8 @@
     XX(DIMENSIONS, "image-dimensions", 422, "Image dimensions out of range")                       \
     XX(UNSUPPORTED_JPEG, "unsupported-jpeg", 422, "Unsupported JPEG variant")                      \
     XX(TOO_MANY_SCANS, "too-many-scans", 422, "Too many progressive scans")                        \
+    XX(INVALID_DECISION, "invalid-decision", 422, "Invalid decision")                              \
+    XX(LOGIN_LOCKED, "login-locked", 429, "Too many failed logins")                                \
     XX(HEADERS_TOO_LARGE, "headers-too-large", 431, "Request headers too large")                   \
     XX(INTERNAL, "internal-error", 500, "Internal error")                                          \
     XX(UNAVAILABLE, "service-unavailable", 503, "Service unavailable")                             \

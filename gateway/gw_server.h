@@ -22,6 +22,7 @@
 #include "gw_spool.h"
 
 struct gw_stage;
+struct gw_events;
 struct gw_conn;
 struct gw_upload;
 struct bufferevent;
@@ -44,6 +45,7 @@ struct gw_server {
     const struct gw_config *cfg;
     struct gw_spool spool;
     struct gw_stage *stage;
+    struct gw_events *events; /* live counters for SSE (gw_events), NULL until started */
     struct gw_pool disk; /* spool writes and reads */
     struct gw_pool db;   /* PostgreSQL reads for GET requests; each thread has its PGconn */
     struct ssl_ctx_st *ssl_ctx;

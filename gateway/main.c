@@ -12,6 +12,7 @@
 #include <getopt.h>
 
 #include "cmd_admin.h"
+#include "cmd_audit.h"
 #include "cmd_provenance.h"
 #include "gw_config.h"
 #include "gw_db.h"
@@ -27,6 +28,9 @@
 #endif
 #ifndef PREP_SCHEMA_DIR
 #define PREP_SCHEMA_DIR "schema"
+#endif
+#ifndef PREP_WEB_DIR
+#define PREP_WEB_DIR "web"
 #endif
 
 static void usage(FILE *out)
@@ -44,6 +48,7 @@ static void usage(FILE *out)
                  "  key        show the gateway's signing key (prep-gateway key show)\n"
                  "  ledger     verify the ledger or sign a checkpoint of it\n"
                  "  receipt    verify a receipt offline\n"
+                 "  audit      hash the installed system, verify it, certify empty databases\n"
                  "  version    print the version\n"
                  "\n"
                  "Environment:\n"
@@ -114,6 +119,8 @@ static int cmd_serve(int argc, char **argv)
     r = gw_config_parse(&cfg, argc, argv, stdout);
     if (r != 0)
         return r > 0 ? 0 : 2;
+    if (!cfg.web_dir)
+        cfg.web_dir = PREP_WEB_DIR;
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0)
             gw_log_set_level(GW_LOG_DEBUG);
@@ -200,6 +207,8 @@ int main(int argc, char **argv)
         return gw_cmd_catalog(argc - 1, argv + 1);
     if (strcmp(argv[1], "key") == 0)
         return gw_cmd_key(argc - 1, argv + 1);
+    if (strcmp(argv[1], "audit") == 0)
+        return gw_cmd_audit(argc - 1, argv + 1, PREP_SCHEMA_DIR, PREP_WEB_DIR);
     if (strcmp(argv[1], "ledger") == 0)
         return gw_cmd_ledger(argc - 1, argv + 1);
     if (strcmp(argv[1], "receipt") == 0)

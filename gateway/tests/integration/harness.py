@@ -54,6 +54,7 @@ SANITIZER_MARKS = (
     "AddressSanitizer:DEADLYSIGNAL",
 )
 HEALTH_TIMEOUT = 20.0
+HARNESS_PASSWORD = "harness-clerk-password"
 # Every gateway this process started, so that an interrupted run stops them all.
 _GATEWAYS = []
 
@@ -135,6 +136,16 @@ class Env:
         out = run([self.psql_bin, "-h", self.pg_sockdir, "-p", self.pg_port, "-U", "prep",
                    "-d", dbname, "-XAtq", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql])
         return [line.split("\t") for line in out.decode().splitlines() if line != ""]
+
+    def user_add(self, conninfo, username, role, password):
+        """Creates an account with `prep-gateway user add` (the password on stdin)."""
+        p = subprocess.run([self.gateway, "user", "add", username, "--role", role,
+                            "--db", conninfo], input=(password + "\n").encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        out = p.stdout.decode(errors="replace")
+        if p.returncode != 0 or sanitizer_findings(out):
+            raise AssertionError(f"prep-gateway user add failed (exit {p.returncode}):\n{out}")
+        return out
 
     def migrate(self, conninfo):
         p = subprocess.run([self.gateway, "migrate", "--db", conninfo, "--schema", self.schema],
@@ -564,6 +575,9 @@ class GatewayTestCase(unittest.TestCase):
         cls.db = cls.env.create_db(cls.__name__)
         cls.conninfo = cls.env.conninfo(cls.db)
         cls.env.migrate(cls.conninfo)
+        # Review images are for clerks: the harness has one (see clerk_auth).
+        cls.env.user_add(cls.conninfo, "harness-clerk", "clerk", HARNESS_PASSWORD)
+        cls._clerk_auth = None
         cls.data_dir = tempfile.mkdtemp(prefix=cls.__name__ + "-data-", dir=cls.env.tmp)
         cls.gw = Gateway(cls.env, cls.conninfo, cls.data_dir, cls.gateway_args,
                          label=cls.__name__)
@@ -641,8 +655,26 @@ class GatewayTestCase(unittest.TestCase):
             return nghttp_request(self.gw, path, body, headers, method=method)
         return curl_request(self.gw, method, path, body, headers, tls=client == "curl-tls")
 
-    def get(self, path, headers=()):
+    def get(self, path, headers=(), auth=True):
+        """GET |path|; review images carry the harness clerk's session unless |auth| is False."""
+        if auth and path.endswith("/review.webp"):
+            headers = [*headers, self.clerk_auth()]
         return curl_request(self.gw, "GET", path, headers=headers)
+
+    def login(self, username, password):
+        """POST /v1/login; returns the Response."""
+        body = json.dumps({"username": username, "password": password}).encode()
+        return self.request("POST", "/v1/login", ["Content-Type: application/json"], body,
+                            client="curl-h2c")
+
+    def clerk_auth(self):
+        """The `Authorization: Bearer` header of the harness clerk's session."""
+        cls = type(self)
+        if cls._clerk_auth is None:
+            r = self.login("harness-clerk", HARNESS_PASSWORD)
+            self.assertEqual(r.status, 200, f"harness clerk login: {r!r}")
+            cls._clerk_auth = "Authorization: Bearer " + r.json()["token"]
+        return cls._clerk_auth
 
     def get_json(self, path):
         """(status, parsed body) of GET |path|."""

@@ -1,0 +1,340 @@
+#include "cmd_admin.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gw_auth.h"
+#include "gw_config.h"
+#include "gw_db.h"
+
+#define CSV_HEADER "clave_acta,state,district,municipality,section,casilla_type,nominal_list"
+
+static void user_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: prep-gateway user add USERNAME --role clerk|supervisor|admin [--db CONNINFO]\n"
+            "       prep-gateway user passwd USERNAME [--db CONNINFO]\n"
+            "       prep-gateway user disable USERNAME [--db CONNINFO]\n"
+            "       prep-gateway user list [--json] [--db CONNINFO]\n"
+            "\n"
+            "Manages the accounts of the verification clerks. add and passwd read the password\n"
+            "from the first line of standard input (at least %d characters); it is stored as an\n"
+            "Argon2id hash. passwd and disable end the user's open sessions at once.\n"
+            "USERNAME: lowercase letters, digits, '.', '-', '_' (at most 64).\n"
+            "--db defaults to $PREP_DB. Exit status: 0 done, 1 refused or failed, 2 usage.\n",
+            GW_AUTH_PASSWORD_MIN);
+}
+
+/* Reads one line of stdin into |buf|, without its newline. */
+static int read_password(char *buf, size_t cap)
+{
+    size_t n;
+
+    if (!fgets(buf, (int)cap, stdin))
+        return -EINVAL;
+    n = strcspn(buf, "\r\n");
+    if (buf[n] == '\0' && n == cap - 1)
+        return -E2BIG;
+    buf[n] = '\0';
+    return 0;
+}
+
+static PGconn *connect_or_say(const char *db, const char *cmd)
+{
+    char err[512];
+    PGconn *pg = gw_db_connect(db, err, sizeof(err));
+
+    if (!pg)
+        fprintf(stderr, "prep-gateway %s: could not connect: %s\n", cmd, err);
+    return pg;
+}
+
+static int user_list(PGconn *pg, bool json)
+{
+    PGresult *res = PQexec(pg, json ? "SELECT coalesce(json_agg(json_build_object('username',"
+                                      " username, 'role', role, 'disabled', disabled,"
+                                      " 'created_at', created_at) ORDER BY username), '[]')"
+                                      " FROM users"
+                                    : "SELECT username, role, CASE WHEN disabled THEN"
+                                      " 'disabled' ELSE 'active' END FROM users"
+                                      " ORDER BY username");
+    int rc = 0;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "prep-gateway user list: %s", PQerrorMessage(pg));
+        rc = 1;
+    } else if (json) {
+        printf("%s\n", PQgetvalue(res, 0, 0));
+    } else {
+        for (int i = 0; i < PQntuples(res); i++)
+            printf("%-24s %-11s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                   PQgetvalue(res, i, 2));
+    }
+    PQclear(res);
+    return rc;
+}
+
+int gw_cmd_user(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"role", required_argument, NULL, 'r'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct gw_config cfg;
+    enum gw_role role = GW_ROLE_NONE;
+    char password[GW_AUTH_PASSWORD_MAX + 2];
+    const char *sub, *name = NULL, *why;
+    bool json = false;
+    PGconn *pg;
+    int o, r = 0;
+
+    gw_config_defaults(&cfg);
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'd':
+            cfg.db = optarg;
+            break;
+        case 'r':
+            role = gw_auth_role_parse(optarg);
+            if (role == GW_ROLE_NONE) {
+                fprintf(stderr, "prep-gateway user: unknown role '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            user_usage(stdout);
+            return 0;
+        default:
+            user_usage(stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        user_usage(stderr);
+        return 2;
+    }
+    sub = argv[optind];
+    if (strcmp(sub, "list") != 0) {
+        if (optind + 2 != argc) {
+            user_usage(stderr);
+            return 2;
+        }
+        name = argv[optind + 1];
+    }
+    if (strcmp(sub, "add") == 0 && role == GW_ROLE_NONE) {
+        fprintf(stderr, "prep-gateway user add: --role is required\n");
+        return 2;
+    }
+    if (strcmp(sub, "add") != 0 && strcmp(sub, "passwd") != 0 && strcmp(sub, "disable") != 0 &&
+        strcmp(sub, "list") != 0) {
+        fprintf(stderr, "prep-gateway user: unknown command '%s'\n", sub);
+        user_usage(stderr);
+        return 2;
+    }
+    if (strcmp(sub, "add") == 0 || strcmp(sub, "passwd") == 0) {
+        if (read_password(password, sizeof(password)) < 0) {
+            fprintf(stderr, "prep-gateway user %s: give the password on standard input\n", sub);
+            return 1;
+        }
+        why = gw_auth_password_weak(password);
+        if (why) {
+            fprintf(stderr, "prep-gateway user %s: %s\n", sub, why);
+            return 1;
+        }
+    }
+    pg = connect_or_say(cfg.db, "user");
+    if (!pg)
+        return 1;
+    if (strcmp(sub, "list") == 0) {
+        r = user_list(pg, json);
+        PQfinish(pg);
+        return r;
+    }
+    if (strcmp(sub, "add") == 0)
+        r = gw_auth_user_add(pg, name, role, password);
+    else if (strcmp(sub, "passwd") == 0)
+        r = gw_auth_user_passwd(pg, name, password);
+    else
+        r = gw_auth_user_disable(pg, name);
+    explicit_bzero(password, sizeof(password));
+    if (r == -EEXIST)
+        fprintf(stderr, "prep-gateway user %s: user '%s' exists already\n", sub, name);
+    else if (r == -ENOENT)
+        fprintf(stderr, "prep-gateway user %s: no user '%s'\n", sub, name);
+    else if (r == -EINVAL)
+        fprintf(stderr, "prep-gateway user %s: invalid user name '%s'\n", sub, name);
+    else if (r < 0)
+        fprintf(stderr, "prep-gateway user %s: %s", sub, PQerrorMessage(pg));
+    else if (json)
+        printf("{\"user\":\"%s\",\"done\":\"%s\"}\n", name, sub);
+    else
+        printf("user %s: %s done\n", name, sub);
+    PQfinish(pg);
+    return r < 0 ? 1 : 0;
+}
+
+/* ---- catalog import ---- */
+
+static void catalog_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: prep-gateway catalog import FILE.csv [--json] [--db CONNINFO]\n"
+            "\n"
+            "Loads the catalogue of expected actas. FILE.csv is UTF-8 CSV whose first line is\n"
+            "  " CSV_HEADER "\n"
+            "(state 1-32; casilla_type B, C, E, S or V; nominal_list >= 0). Rows are inserted or\n"
+            "updated by clave_acta in one transaction: a file with any bad row changes nothing.\n"
+            "Photos already queued for claves now in the catalogue lose the fuera_de_catalogo\n"
+            "flag. Progress goes to stderr; --json prints the summary as JSON.\n");
+}
+
+static int catalog_import(PGconn *pg, const char *file, bool json)
+{
+    char buf[65536], header[256];
+    struct stat st;
+    PGresult *res;
+    FILE *f;
+    size_t n, sent = 0, total = 0;
+    unsigned long long next = 0;
+    int rc = 1;
+
+    f = fopen(file, "rb");
+    if (!f || fstat(fileno(f), &st) < 0) {
+        fprintf(stderr, "prep-gateway catalog import: could not open %s: %s\n", file,
+                strerror(errno));
+        if (f)
+            fclose(f);
+        return 1;
+    }
+    total = (size_t)st.st_size;
+    if (!fgets(header, sizeof(header), f) || strncmp(header, CSV_HEADER, strlen(CSV_HEADER)) != 0 ||
+        (header[strlen(CSV_HEADER)] != '\n' && header[strlen(CSV_HEADER)] != '\r')) {
+        fprintf(stderr, "prep-gateway catalog import: %s: the first line must be\n  %s\n", file,
+                CSV_HEADER);
+        fclose(f);
+        return 1;
+    }
+    sent = strlen(header);
+    res = PQexec(pg, "BEGIN; CREATE TEMP TABLE catalog_in (clave_acta text, state text,"
+                     " district text, municipality text, section text, casilla_type text,"
+                     " nominal_list text) ON COMMIT DROP;"
+                     " COPY catalog_in FROM STDIN (FORMAT csv)");
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        fprintf(stderr, "prep-gateway catalog import: %s", PQerrorMessage(pg));
+        PQclear(res);
+        fclose(f);
+        return 1;
+    }
+    PQclear(res);
+    /* PostgreSQL parses the CSV (quotes, commas in municipality names); we stream the bytes. */
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        if (PQputCopyData(pg, buf, (int)n) != 1)
+            break;
+        sent += n;
+        if (sent >= next || sent == total) {
+            fprintf(stderr, "\rcatalog import: %3u%% (%zu of %zu bytes)",
+                    total ? (unsigned)(sent * 100 / total) : 100, sent, total);
+            next = sent + total / 20;
+        }
+    }
+    fprintf(stderr, "\n");
+    fclose(f);
+    if (PQputCopyEnd(pg, NULL) != 1)
+        goto fail;
+    res = PQgetResult(pg);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        PQclear(res);
+        goto fail;
+    }
+    PQclear(res);
+    while ((res = PQgetResult(pg)))
+        PQclear(res);
+    res = PQexec(
+        pg, "WITH up AS (INSERT INTO catalog SELECT clave_acta, state::smallint,"
+            "   district::smallint, municipality, section::int, casilla_type, nominal_list::int"
+            "   FROM catalog_in ON CONFLICT (clave_acta) DO UPDATE SET state = excluded.state,"
+            "   district = excluded.district, municipality = excluded.municipality,"
+            "   section = excluded.section, casilla_type = excluded.casilla_type,"
+            "   nominal_list = excluded.nominal_list RETURNING (xmax = 0) AS inserted),"
+            " fl AS (UPDATE verification_queue q SET flag = NULL FROM catalog_in c"
+            "   WHERE q.clave_acta = c.clave_acta AND q.flag = 'fuera_de_catalogo' RETURNING 1)"
+            " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),"
+            "  (SELECT count(*) FROM fl) FROM up");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        PQclear(res);
+        goto fail;
+    }
+    if (json)
+        printf("{\"file\":\"%s\",\"inserted\":%s,\"updated\":%s,\"unflagged_photos\":%s}\n", file,
+               PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+    else
+        printf("catalog import: %s rows inserted, %s updated, %s queued photos back in the"
+               " catalogue\n",
+               PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+    PQclear(res);
+    res = PQexec(pg, "COMMIT");
+    if (PQresultStatus(res) == PGRES_COMMAND_OK)
+        rc = 0;
+    PQclear(res);
+    if (rc == 0)
+        return 0;
+fail:
+    fprintf(stderr, "prep-gateway catalog import: %s: %s", file, PQerrorMessage(pg));
+    PQclear(PQexec(pg, "ROLLBACK"));
+    return 1;
+}
+
+int gw_cmd_catalog(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct gw_config cfg;
+    bool json = false;
+    PGconn *pg;
+    int o, rc;
+
+    gw_config_defaults(&cfg);
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'd':
+            cfg.db = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            catalog_usage(stdout);
+            return 0;
+        default:
+            catalog_usage(stderr);
+            return 2;
+        }
+    }
+    if (optind + 2 != argc || strcmp(argv[optind], "import") != 0) {
+        catalog_usage(stderr);
+        return 2;
+    }
+    pg = connect_or_say(cfg.db, "catalog import");
+    if (!pg)
+        return 1;
+    rc = catalog_import(pg, argv[optind + 1], json);
+    PQfinish(pg);
+    return rc;
+}
