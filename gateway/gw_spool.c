@@ -313,10 +313,17 @@ static int write_receipt(struct gw_spool *s, struct gw_receipt *r, bool *ret_exi
             return e;
         *ret_existed = true;
         e = sync_dir(s->pending);
-        if (e == 0)
-            e = gw_spool_pending_load(s, r->photo_id, r);
+        if (e < 0)
+            return e;
+        /* The winner links receipts/ right after pending/, and ingest may already have removed
+         * the pending entry: look in receipts/ first. */
+        if (gw_spool_receipt_load(s, r->photo_id, r) == 0)
+            return 0;
+        e = gw_spool_pending_load(s, r->photo_id, r);
         if (e == 0)
             e = link_receipt(s, name);
+        else if (e == -ENOENT)
+            e = gw_spool_receipt_load(s, r->photo_id, r);
         return e;
     }
     unlinkat(s->tmp, tmp, 0);

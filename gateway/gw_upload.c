@@ -95,11 +95,16 @@ static void work(struct gw_work *w, void *ctx)
         u->img_rc = img_jpeg_scan_feed(&u->scan, u->inflight, u->inflight_len, &u->why);
         if (u->img_rc == 0)
             u->rc = gw_spool_file_write(&u->file, u->inflight, u->inflight_len);
+        /* A refused body is removed before the refusal is sent. */
+        if (u->img_rc < 0 || u->rc < 0)
+            gw_spool_file_abort(spool, &u->file);
         break;
     case OP_COMMIT:
         u->img_rc = img_jpeg_scan_end(&u->scan, &u->why);
-        if (u->img_rc < 0)
+        if (u->img_rc < 0) {
+            gw_spool_file_abort(spool, &u->file);
             break;
+        }
         u->receipt.width = u->scan.info.width;
         u->receipt.height = u->scan.info.height;
         u->rc = gw_spool_commit(spool, &u->file, &u->receipt, &u->existed);
