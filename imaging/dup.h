@@ -29,7 +29,7 @@
 
 /* Calibrated thresholds (docs/imaging.md lists the same numbers). */
 #define IMG_DUP_REENCODE_MAX 3.0 /* mean absolute thumbnail difference, levels */
-#define IMG_DUP_RESHOT_MAX 0.30  /* ink-map distance: at most this is the same sheet */
+#define IMG_DUP_RESHOT_MAX 0.09  /* ink-map distance: at most this is the same sheet */
 
 /* Length of img_dup_to_hex()'s output without the NUL. */
 #define IMG_DUP_HEX_LEN (2 * (1 + IMG_DUP_THUMB * IMG_DUP_THUMB + IMG_DUP_INK_W * IMG_DUP_INK_H))

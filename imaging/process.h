@@ -24,20 +24,20 @@
 #include "qr.h"
 
 #define IMG_PROCESS_DEFAULT_LONG_SIDE 2000u
-#define IMG_PROCESS_DEFAULT_WEBP_QUALITY 80
-#define IMG_PROCESS_DEFAULT_WEBP_METHOD 4
+#define IMG_PROCESS_DEFAULT_WEBP_QUALITY 75
+#define IMG_PROCESS_DEFAULT_WEBP_METHOD 2
 
 struct img_process_opts {
     struct img_limits limits;
     uint32_t long_side; /* longest side of the WebP (2000), at most 16383; 0 keeps the full size */
-    int webp_quality;   /* 0..100 (80) */
-    int webp_method;    /* 0..6 (4) */
+    int webp_quality;   /* 0..100 (75) */
+    int webp_method;    /* 0..6 (2) */
     bool analyse;       /* legibility, duplicate signature and QR (true) */
     bool encode;        /* resize and encode the WebP (true); false leaves webp NULL */
 };
 
 /*
- * Sets |o| to the defaults: img_limits_init(), long side 2000, WebP quality 80, method 4,
+ * Sets |o| to the defaults: img_limits_init(), long side 2000, WebP quality 75, method 2,
  * analysis on.
  * Thread-safe.
  */

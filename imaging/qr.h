@@ -19,6 +19,9 @@
 /* Largest payload kept, including the NUL; longer ones are truncated. */
 #define IMG_QR_MAX 128
 
+/* zbar scans every IMG_QR_DENSITY-th row and column. */
+#define IMG_QR_DENSITY 3
+
 /*
  * Scans the rectangle (|x|, |y|, |w|, |h|) of |im| (1 or 3 channels; the rectangle is clipped to
  * the image) for a QR code. On success with a code, copies its payload as printable ASCII

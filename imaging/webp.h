@@ -1,9 +1,10 @@
 /*
  * webp: encodes an img_image as a lossy WebP file in memory.
  *
- * Tuned for photos of printed and handwritten result sheets: libwebp's "text" preset (spatial
- * noise shaping and the deblocking filter turned down, so digits keep their edges) with the
- * caller's quality and method. Gray images get neutral chroma. The output is a plain VP8 WebP:
+ * Tuned on photos of result sheets (docs/imaging.md, "Encoder settings"): libwebp's default
+ * spatial noise shaping and loop filter, which spend fewer bits on sensor noise than the "text"
+ * preset for the same SSIM, and IMG_WEBP_SEGMENTS segments, with the caller's quality and method.
+ * Gray images get neutral chroma. The output is a plain VP8 WebP:
  * no EXIF, XMP or ICC chunk is ever written, so nothing from the phone leaks into the published
  * image. It does not resize or orient.
  */
@@ -14,6 +15,9 @@
 #include <stdint.h>
 
 #include "image.h"
+
+/* Quantiser segments (libwebp default 4): 2 is as good on paper and faster. */
+#define IMG_WEBP_SEGMENTS 2
 
 /*
  * Encodes |im| (1 or 3 channels, at most 16383 pixels per side) at |quality| (0..100, clamped)

@@ -1,0 +1,81 @@
+"""GET /v1/photos/{id} shows the imaging verdicts: legibility, the QR code against the URL's
+clave, and duplicates or conflicts among the photos of one clave. None of them refuses a photo."""
+
+from harness import CLAVE, GatewayTestCase
+
+
+class ImagingTest(GatewayTestCase):
+    # Under ASan a 2400x1800 photo with analysis takes a few seconds.
+    status_timeout = 60.0
+
+    def queued(self, path, clave=CLAVE):
+        r = self.upload(path, clave=clave)
+        self.assertIn(r.status, (200, 201), repr(r))
+        doc = self.wait_status(r.json()["photo_id"], "queued")
+        return r.json()["photo_id"], doc.get("metadata") or {}
+
+    def test_sharp_photo_with_matching_qr(self):
+        path = self.env.gen_acta(seed=401, qr=True, width=2400, height=1800, quality=85, noise=3,
+                                 orientation=6)
+        _, meta = self.queued(path)
+        leg = meta.get("legibility") or {}
+        self.assertEqual(leg.get("verdict"), "ok", meta)
+        self.assertEqual(leg.get("reasons"), [], meta)
+        for k in ("focus", "luma", "clipped", "glare", "coverage"):
+            self.assertIn(k, leg)
+        self.assertEqual(meta.get("qr"), {"readable": True, "payload": CLAVE,
+                                          "matches_clave": True}, meta)
+        self.assertEqual(meta.get("flags"), [], meta)
+
+    def test_qr_of_another_acta_is_a_flag(self):
+        path = self.env.gen_acta(seed=402, qr=True, clave="140338B010003", width=2400,
+                                 height=1800, quality=85, noise=3)
+        _, meta = self.queued(path)
+        self.assertEqual(meta["qr"]["payload"], "140338B010003")
+        self.assertFalse(meta["qr"]["matches_clave"])
+        self.assertIn("qr_mismatch", meta["flags"])
+
+    def test_no_qr_is_a_flag(self):
+        path = self.env.gen_acta(seed=403, width=2400, height=1800, quality=85, noise=3)
+        _, meta = self.queued(path)
+        self.assertEqual(meta["qr"], {"readable": False})
+        self.assertIn("qr_unreadable", meta["flags"])
+
+    def test_dark_photo_asks_for_a_retake(self):
+        path = self.env.gen_acta(seed=404, qr=True, degrade="dark:0.2", width=2400, height=1800,
+                                 quality=85, noise=3)
+        _, meta = self.queued(path)
+        self.assertEqual(meta["legibility"]["verdict"], "retake", meta)
+        self.assertIn("dark", meta["legibility"]["reasons"])
+        self.assertIn("retake", meta["flags"])
+
+    def test_blurred_photo_asks_for_a_retake(self):
+        path = self.env.gen_acta(seed=405, qr=True, degrade="defocus:0.0025", width=2400,
+                                 height=1800, quality=85, noise=3)
+        _, meta = self.queued(path)
+        self.assertEqual(meta["legibility"]["verdict"], "retake", meta)
+        self.assertIn("blurry", meta["legibility"]["reasons"])
+
+    def test_reencode_and_conflict_within_a_clave(self):
+        clave = "140338B010005"
+        first = self.env.gen_acta(seed=406, qr=True, clave=clave, width=2400, height=1800,
+                                  quality=90, noise=3)
+        first_id, meta = self.queued(first, clave)
+        self.assertEqual(meta.get("duplicates"), [])
+        self.assertEqual(meta.get("conflicts"), [])
+        self.assertIsInstance(meta.get("signature"), str)
+        # The same picture saved again at another quality: a re-encode of the first.
+        again = self.env.gen_acta(seed=406, qr=True, clave=clave, width=2400, height=1800,
+                                  quality=70, noise=3)
+        _, meta = self.queued(again, clave)
+        dups = meta.get("duplicates") or []
+        self.assertEqual([(d["photo_id"], d["kind"]) for d in dups], [(first_id, "reencode")],
+                         meta)
+        self.assertIn("duplicate", meta["flags"])
+        # Another acta of the same template filed under the same clave: a conflict, not merged.
+        other = self.env.gen_acta(seed=407, qr=True, clave=clave, width=2400, height=1800,
+                                  quality=90, noise=3)
+        _, meta = self.queued(other, clave)
+        self.assertEqual(meta.get("duplicates"), [], meta)
+        self.assertIn(first_id, [c["photo_id"] for c in meta.get("conflicts") or []])
+        self.assertIn("conflict", meta["flags"])
