@@ -188,6 +188,7 @@ fi
 [ -n "$acta_gen" ] || prep_log "warning: no acta-gen binary found; tests that need it will fail"
 
 export PREP_GATEWAY=$PREP_ROOT/build-asan/gateway/prep-gateway
+export PREP_SIGN_REQUEST=$PREP_ROOT/build-asan/gateway/tests/sign-request
 export PREP_ACTA_GEN=$acta_gen
 export PREP_PG_SOCKDIR
 PREP_PG_SOCKDIR=$(prep_pg_place "$scratch/sock" sock)
@@ -195,6 +196,9 @@ export PREP_PG_PORT=$pg_port
 export PREP_TMP=$scratch/tmp
 export PREP_TLS_CERT=$scratch/tls/cert.pem
 export PREP_TLS_KEY=$scratch/tls/key.pem
+# The browser test (test_review_browser.py) fails, never skips, without it.
+export PREP_PLAYWRIGHT_DIR=$PREP_ROOT/build/e2e
+prep_playwright "$PREP_PLAYWRIGHT_DIR" || prep_log "warning: could not install playwright-core"
 
 kargs=()
 for p in "${patterns[@]}"; do kargs+=(-k "$p"); done

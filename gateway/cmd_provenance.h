@@ -6,6 +6,9 @@
 #ifndef CMD_PROVENANCE_H
 #define CMD_PROVENANCE_H
 
+/* `prep-gateway device code|list|revoke`. Returns the process exit status. */
+int gw_cmd_device(int argc, char **argv);
+
 /* `prep-gateway key show`. Returns the process exit status. */
 int gw_cmd_key(int argc, char **argv);
 

@@ -10,6 +10,8 @@
 
 #include "gw_clave.h"
 #include "gw_db.h"
+#include "gw_devices.h"
+#include "gw_enrol.h"
 #include "gw_error.h"
 #include "gw_log.h"
 #include "gw_receipt.h"
@@ -239,10 +241,38 @@ static void route_upload(struct gw_stream *s, const char *clave, size_t clave_le
 {
     const struct gw_config *cfg = s->worker->srv->cfg;
     char buf[GW_CLAVE_MAX + 1], detail[128];
-    const char *why = NULL;
+    const char *why = NULL, *sig_input;
+    struct gw_upload_auth auth;
 
     if (!gw_clave_valid(clave, clave_len, &why)) {
         gw_stream_problem(s, GW_E_INVALID_CLAVE, why);
+        return;
+    }
+    memcpy(buf, clave, clave_len);
+    buf[clave_len] = '\0';
+    sig_input = gw_stream_header(s, "signature-input", NULL);
+    if (sig_input) {
+        const char *sig = gw_stream_header(s, "signature", NULL);
+        const char *digest = gw_stream_header(s, "content-digest", NULL);
+        size_t n = (size_t)snprintf(auth.path, sizeof(auth.path), "%.*s",
+                                    (int)strcspn(s->path, "?"), s->path);
+
+        snprintf(auth.clave, sizeof(auth.clave), "%s", buf);
+        if (!sig || !digest || n >= sizeof(auth.path) ||
+            (size_t)snprintf(auth.signature_input, sizeof(auth.signature_input), "%s", sig_input) >=
+                sizeof(auth.signature_input) ||
+            (size_t)snprintf(auth.signature, sizeof(auth.signature), "%s", sig) >=
+                sizeof(auth.signature) ||
+            (size_t)snprintf(auth.content_digest, sizeof(auth.content_digest), "%s", digest) >=
+                sizeof(auth.content_digest)) {
+            gw_stream_problem(
+                s, GW_E_BAD_SIGNATURE,
+                "a signed upload needs Signature-Input, Signature and Content-Digest");
+            return;
+        }
+    } else if (!cfg->open_uploads) {
+        gw_stream_problem(s, GW_E_SIGNATURE_REQUIRED,
+                          "sign the upload with an enrolled device (see prep-upload)");
         return;
     }
     if (!is_jpeg_type(s->content_type)) {
@@ -263,9 +293,7 @@ static void route_upload(struct gw_stream *s, const char *clave, size_t clave_le
         gw_stream_problem(s, GW_E_EMPTY_BODY, "the body is empty");
         return;
     }
-    memcpy(buf, clave, clave_len);
-    buf[clave_len] = '\0';
-    gw_upload_start(s, buf);
+    gw_upload_start(s, buf, sig_input ? &auth : NULL);
 }
 
 void gw_api_route(struct gw_stream *s)
@@ -285,6 +313,8 @@ void gw_api_route(struct gw_stream *s)
     path[len] = '\0';
     end = path + len;
 
+    if (gw_enrol_route(s, path))
+        return;
     if (strcmp(path, "/healthz") == 0) {
         if (!get)
             method_not_allowed(s, "GET");

@@ -33,6 +33,8 @@ void gw_config_defaults(struct gw_config *c)
         .webp_method = 4,
         .lease_s = 300,
         .review_lease_s = 300,
+        .signature_skew = 300,
+        .initial_window = 64u << 10,
     };
 }
 
@@ -106,6 +108,10 @@ void gw_config_usage(FILE *out)
             "  --loops N                event-loop threads (default %u)\n"
             "  --workers N              image-processing threads (default %u)\n"
             "  --disk-threads N         spool writer threads (default %u)\n"
+            "Devices:\n"
+            "  --signature-skew SEC     accepted clock skew of upload signatures (default %u)\n"
+            "  --insecure-open-uploads  accept unsigned uploads too (local demos only: anyone\n"
+            "                           who reaches the port can then upload)\n"
             "Images:\n"
             "  --long-side PX           review image long side (default %u)\n"
             "  --webp-quality Q         review WebP quality 1-100 (default %d)\n"
@@ -117,8 +123,8 @@ void gw_config_usage(FILE *out)
             "  -h, --help               show this help\n",
             d.h2c_addr, d.tls_addr, d.db, d.data_dir, (unsigned long long)d.max_body,
             (unsigned long long)d.max_pixels, d.max_streams, d.max_header_bytes, d.idle_timeout,
-            d.header_timeout, d.body_timeout, d.loops, d.workers, d.disk_threads, d.long_side,
-            d.webp_quality, d.review_lease_s);
+            d.header_timeout, d.body_timeout, d.loops, d.workers, d.disk_threads, d.signature_skew,
+            d.long_side, d.webp_quality, d.review_lease_s);
 }
 
 static const char *off_or(const char *s)
@@ -149,6 +155,8 @@ int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
         O_WEBP_Q,
         O_WEB,
         O_REVIEW_LEASE,
+        O_OPEN_UPLOADS,
+        O_SIG_SKEW,
     };
     static const struct option opts[] = {
         {"h2c", required_argument, NULL, O_H2C},
@@ -171,6 +179,8 @@ int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
         {"webp-quality", required_argument, NULL, O_WEBP_Q},
         {"web", required_argument, NULL, O_WEB},
         {"review-lease", required_argument, NULL, O_REVIEW_LEASE},
+        {"insecure-open-uploads", no_argument, NULL, O_OPEN_UPLOADS},
+        {"signature-skew", required_argument, NULL, O_SIG_SKEW},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -239,6 +249,12 @@ int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
         case O_WEBP_Q:
             bad = parse_uint(optarg, 1, 100, &u);
             c->webp_quality = (int)u;
+            break;
+        case O_OPEN_UPLOADS:
+            c->open_uploads = true;
+            break;
+        case O_SIG_SKEW:
+            bad = parse_uint(optarg, 1, 86400, &c->signature_skew);
             break;
         case O_WEB:
             c->web_dir = optarg;

@@ -7,6 +7,7 @@
 #ifndef GW_CONFIG_H
 #define GW_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -32,9 +33,12 @@ struct gw_config {
     unsigned long_side;        /* review derivative */
     int webp_quality;
     int webp_method;
-    int lease_s; /* processing claim older than this is taken over */
-    const char *web_dir;  /* the clerks' web application (gw_static), NULL: not served */
+    int lease_s;             /* processing claim older than this is taken over */
+    const char *web_dir;     /* the clerks' web application (gw_static), NULL: not served */
     unsigned review_lease_s; /* a clerk's claim on a photo lasts this long */
+    bool open_uploads;       /* --insecure-open-uploads: accept unsigned uploads (demos only) */
+    unsigned signature_skew; /* s between a signature's `created` and the gateway clock */
+    uint32_t initial_window; /* stream window before an upload's signature is checked */
 };
 
 /* Fills |c| with the defaults (see `prep-gateway serve --help`), PREP_DB sets the --db default. */

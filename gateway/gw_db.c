@@ -240,9 +240,10 @@ int gw_db_migrate(PGconn *c, const char *schema_dir, FILE *progress, char *errbu
 
 int gw_db_ingest(PGconn *c, const struct gw_receipt *r)
 {
-    char bytes[24], width[16], height[16], sha[68];
-    const char *params[] = {r->photo_id, r->clave,       sha,           bytes, width,
-                            height,      r->received_at, r->received_at};
+    char bytes[24], width[16], height[16], sha[68], seq[24];
+    const char *params[] = {
+        r->photo_id,    r->clave,  sha, bytes,          width,          height,    r->received_at,
+        r->received_at, r->device, seq, r->ledger_prev, r->ledger_hash, r->sha256, r->signature};
 
     snprintf(sha, sizeof(sha), "\\x%s", r->sha256);
     snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)r->bytes);
@@ -450,5 +451,70 @@ int gw_db_review_sha(PGconn *c, const char *photo_id, char *ret_sha)
             r = -ENOENT;
     }
     PQclear(res);
+    return r;
+}
+
+int gw_db_enrol(PGconn *c, const char *code_sha, const char *pubkey_b64, const char *label,
+                char *ret_id, char *ret_actas, size_t actas_cap, char *ret_time)
+{
+    const char *p1[] = {code_sha};
+    const char *p2[4] = {pubkey_b64, label, NULL, code_sha};
+    PGresult *res;
+    int r;
+
+    res = PQexec(c, "BEGIN");
+    r = result_status(c, res, PGRES_COMMAND_OK);
+    PQclear(res);
+    if (r < 0)
+        return r;
+    res = PQexecParams(c,
+                       "SELECT actas FROM enrolment_codes WHERE code_sha256 = $1"
+                       " AND used_at IS NULL AND expires_at > now() FOR UPDATE",
+                       1, NULL, p1, NULL, NULL, 0);
+    r = result_status(c, res, PGRES_TUPLES_OK);
+    if (r == 0 && PQntuples(res) != 1)
+        r = -EACCES;
+    if (r == 0)
+        snprintf(ret_actas, actas_cap, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (r < 0)
+        goto rollback;
+    p2[2] = ret_actas;
+    res = PQexecParams(c,
+                       "INSERT INTO devices (device_id, public_key, label, actas)"
+                       " VALUES (gen_random_uuid(), $1, $2, $3)"
+                       " RETURNING device_id::text,"
+                       " to_char(enrolled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                       3, NULL, p2, NULL, NULL, 0);
+    r = result_status(c, res, PGRES_TUPLES_OK);
+    if (r == -EPROTO) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+        if (state && strcmp(state, "23505") == 0)
+            r = -EEXIST;
+    }
+    if (r == 0) {
+        snprintf(ret_id, GW_PHOTO_ID_LEN + 1, "%s", PQgetvalue(res, 0, 0));
+        snprintf(ret_time, 40, "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    if (r < 0)
+        goto rollback;
+    {
+        const char *p3[] = {code_sha, ret_id};
+
+        r = exec_cmd(c,
+                     "UPDATE enrolment_codes SET used_at = now(), device_id = $2::uuid"
+                     " WHERE code_sha256 = $1",
+                     2, p3);
+    }
+    if (r < 0)
+        goto rollback;
+    res = PQexec(c, "COMMIT");
+    r = result_status(c, res, PGRES_COMMAND_OK);
+    PQclear(res);
+    return r;
+rollback:
+    PQclear(PQexec(c, "ROLLBACK"));
     return r;
 }

@@ -83,6 +83,16 @@ int gw_db_photo_json(PGconn *c, const char *photo_id, char **ret_json, size_t *r
 /* Copies the review derivative's hex SHA-256 into |ret_sha| (65 bytes); -ENOENT if none yet. */
 int gw_db_review_sha(PGconn *c, const char *photo_id, char *ret_sha);
 
+/*
+ * Enrols a device: in one transaction, takes the unused, unexpired enrolment code whose SHA-256
+ * is |code_sha| (hex), creates the device with |pubkey_b64| and |label| and the code's actas, and
+ * marks the code used. Stores the new id (37 bytes), the actas (|actas_cap| bytes) and the
+ * enrolment time (RFC 3339, 40 bytes). Returns 0, -EACCES (no such usable code), -EEXIST (the key
+ * is already enrolled), -EIO or -EPROTO.
+ */
+int gw_db_enrol(PGconn *c, const char *code_sha, const char *pubkey_b64, const char *label,
+                char *ret_id, char *ret_actas, size_t actas_cap, char *ret_time);
+
 /* Runs SELECT 1. Returns 0 or -EIO. */
 int gw_db_ping(PGconn *c);
 

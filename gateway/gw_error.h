@@ -16,16 +16,26 @@
     XX(BAD_REQUEST, "bad-request", 400, "Malformed request")                                       \
     XX(INVALID_CLAVE, "invalid-clave-acta", 400, "Invalid CLAVE_ACTA")                             \
     XX(EMPTY_BODY, "empty-body", 400, "Empty body")                                                \
+    XX(DIGEST_MISMATCH, "digest-mismatch", 400, "Content-Digest does not match the body")          \
     XX(UNAUTHENTICATED, "unauthenticated", 401, "Authentication required")                         \
     XX(BAD_CREDENTIALS, "invalid-credentials", 401, "Invalid username or password")                \
+    XX(SIGNATURE_REQUIRED, "signature-required", 401, "Signed upload required")                    \
+    XX(UNKNOWN_DEVICE, "unknown-device", 401, "Unknown device")                                    \
+    XX(DEVICE_REVOKED, "device-revoked", 401, "Device revoked")                                    \
+    XX(BAD_SIGNATURE, "bad-signature", 401, "Invalid signature")                                   \
+    XX(SIGNATURE_EXPIRED, "signature-expired", 401, "Signature outside the allowed clock skew")    \
+    XX(REPLAYED, "replayed-nonce", 401, "Nonce already used")                                      \
     XX(FORBIDDEN, "forbidden", 403, "Role not allowed")                                            \
     XX(CSRF, "csrf-token-invalid", 403, "Missing or invalid CSRF token")                           \
+    XX(CLAVE_NOT_ENROLLED, "clave-not-enrolled", 403, "Clave outside the device's enrolment")      \
+    XX(ENROLMENT_REFUSED, "enrolment-refused", 403, "Enrolment code refused")                      \
     XX(NOT_FOUND, "not-found", 404, "Not found")                                                   \
     XX(METHOD, "method-not-allowed", 405, "Method not allowed")                                    \
     XX(TIMEOUT, "request-timeout", 408, "Request timeout")                                         \
     XX(STALE_LEASE, "stale-lease", 409, "Lease not held")                                          \
     XX(ALREADY_DECIDED, "already-decided", 409, "Photo already decided")                           \
     XX(NOT_DECIDED, "not-decided", 409, "Photo not decided")                                       \
+    XX(DEVICE_EXISTS, "device-key-enrolled", 409, "Key already enrolled")                          \
     XX(LENGTH_REQUIRED, "length-required", 411, "Content-Length required")                         \
     XX(TOO_LARGE, "payload-too-large", 413, "Payload too large")                                   \
     XX(MEDIA_TYPE, "unsupported-media-type", 415, "Unsupported media type")                        \

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "gw_api.h"
+#include "gw_enrol.h"
 #include "gw_error.h"
 #include "gw_log.h"
 #include "gw_upload.h"
@@ -327,6 +328,7 @@ void gw_stream_problem(struct gw_stream *s, int err, const char *detail)
     if (!s->conn || s->responded)
         return;
     s->err = err;
+    gw_metrics_problem(err);
     body = gw_problem_json(err, detail, s->path_len ? s->path : NULL, &len);
     if (!body) {
         nghttp2_submit_rst_stream(s->conn->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
@@ -335,6 +337,15 @@ void gw_stream_problem(struct gw_stream *s, int err, const char *detail)
     }
     gw_stream_respond(s, gw_err_status(err), "application/problem+json", (uint8_t *)body, len, NULL,
                       0);
+}
+
+void gw_stream_open_window(struct gw_stream *s)
+{
+    if (!s->conn)
+        return;
+    nghttp2_session_set_local_window_size(s->conn->h2, NGHTTP2_FLAG_NONE, s->id,
+                                          (int32_t)s->worker->srv->cfg->stream_window);
+    conn_flush_soon(s->conn);
 }
 
 void gw_stream_consume(struct gw_stream *s, size_t n)
@@ -624,7 +635,8 @@ static int session_init(struct gw_conn *c)
     nghttp2_option *opt;
     nghttp2_settings_entry iv[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, cfg->max_streams},
-        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, cfg->stream_window},
+        /* Small until an upload's signature is checked; gw_stream_open_window() widens it. */
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, cfg->initial_window},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, cfg->max_header_bytes},
         {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
     };

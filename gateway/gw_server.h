@@ -22,6 +22,8 @@
 #include "gw_spool.h"
 
 struct gw_stage;
+struct gw_devices;
+struct gw_key;
 struct gw_events;
 struct gw_conn;
 struct gw_upload;
@@ -45,9 +47,11 @@ struct gw_server {
     const struct gw_config *cfg;
     struct gw_spool spool;
     struct gw_stage *stage;
-    struct gw_events *events; /* live counters for SSE (gw_events), NULL until started */
-    struct gw_pool disk; /* spool writes and reads */
-    struct gw_pool db;   /* PostgreSQL reads for GET requests; each thread has its PGconn */
+    struct gw_events *events;   /* live counters for SSE (gw_events), NULL until started */
+    struct gw_devices *devices; /* enrolled devices, for signed uploads */
+    const struct gw_key *key;   /* the gateway's signing key (receipts, GET /v1/gateway-key) */
+    struct gw_pool disk;        /* spool writes and reads */
+    struct gw_pool db;          /* PostgreSQL reads for GET requests; each thread has its PGconn */
     struct ssl_ctx_st *ssl_ctx;
     int h2c_fd, tls_fd;
     struct gw_worker *workers;
@@ -140,6 +144,13 @@ void gw_stream_problem(struct gw_stream *s, int err, const char *detail);
  * letting the peer send that much more. Loop thread only.
  */
 void gw_stream_consume(struct gw_stream *s, size_t n);
+
+/*
+ * Widens |s|'s receive window from the initial (small) one to the full stream window: called once
+ * an upload is authorised, so an unauthorised sender never gets more than the first 64 KiB in.
+ * Loop thread only.
+ */
+void gw_stream_open_window(struct gw_stream *s);
 
 /* Reference counting for work in flight; the last unref frees. Loop thread only. */
 void gw_stream_ref(struct gw_stream *s);

@@ -411,8 +411,8 @@ int gw_spool_attach_ledger(struct gw_spool *s, struct gw_ledger *l, const struct
     return e < 0 ? e : write_receipt(s, &r, &existed);
 }
 
-int gw_spool_commit(struct gw_spool *s, struct gw_spool_file *f, struct gw_receipt *r,
-                    bool *ret_existed)
+int gw_spool_commit(struct gw_spool *s, struct gw_spool_file *f, const uint8_t *expect_sha,
+                    struct gw_receipt *r, bool *ret_existed)
 {
     uint8_t md[EVP_MAX_MD_SIZE];
     unsigned mdlen = 0;
@@ -428,6 +428,10 @@ int gw_spool_commit(struct gw_spool *s, struct gw_spool_file *f, struct gw_recei
     if (EVP_DigestFinal_ex(f->md, md, &mdlen) != 1) {
         gw_spool_file_abort(s, f);
         return -ENOMEM;
+    }
+    if (expect_sha && memcmp(md, expect_sha, 32) != 0) {
+        gw_spool_file_abort(s, f);
+        return -EBADMSG;
     }
     gw_hex(md, 32, r->sha256);
     r->bytes = f->bytes;

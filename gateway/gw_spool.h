@@ -74,10 +74,11 @@ void gw_spool_file_abort(struct gw_spool *s, struct gw_spool_file *f);
  * device; this fills sha256, bytes, photo_id and received_at, and with a ledger attached appends
  * the ledger entry and signs the receipt. When the same bytes were already received
  * for the same clave, loads that receipt into |r| instead, discards |f| and sets |*ret_existed|.
- * |f| is consumed either way. Returns 0 or -errno.
+ * When |expect_sha| (32 bytes, may be NULL) differs from the body's SHA-256, discards |f| and
+ * returns -EBADMSG. |f| is consumed either way. Returns 0 or -errno.
  */
-int gw_spool_commit(struct gw_spool *s, struct gw_spool_file *f, struct gw_receipt *r,
-                    bool *ret_existed);
+int gw_spool_commit(struct gw_spool *s, struct gw_spool_file *f, const uint8_t *expect_sha,
+                    struct gw_receipt *r, bool *ret_existed);
 
 /* Loads the receipt of |photo_id| into |ret|. Returns 0, -ENOENT, or -errno. */
 int gw_spool_receipt_load(struct gw_spool *s, const char *photo_id, struct gw_receipt *ret);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_devices.h"
+#include "gw_enrol.h"
 #include "gw_error.h"
 #include "gw_log.h"
 #include "gw_server.h"
@@ -35,6 +37,11 @@ struct gw_upload {
     const char *why;
     struct gw_receipt receipt;
     bool existed;
+    /* Signed uploads: what the phone presented, and what the check found. */
+    bool signed_upload;
+    struct gw_upload_auth auth;
+    int auth_err; /* GW_E_* from gw_devices_check(), 0 when authorised */
+    uint8_t digest[32];
 };
 
 static void submit(struct gw_upload *u, enum op op);
@@ -87,6 +94,13 @@ static void work(struct gw_work *w, void *ctx)
 
     switch (u->op) {
     case OP_OPEN:
+        /* The signature is checked before the file exists and before the window widens. */
+        if (u->signed_upload) {
+            u->auth_err =
+                gw_devices_check(u->srv->devices, &u->auth, u->receipt.device, u->digest, &u->why);
+            if (u->auth_err)
+                break;
+        }
         u->rc = gw_spool_file_open(spool, u->expect, &u->file);
         break;
     case OP_WRITE:
@@ -107,7 +121,8 @@ static void work(struct gw_work *w, void *ctx)
         }
         u->receipt.width = u->scan.info.width;
         u->receipt.height = u->scan.info.height;
-        u->rc = gw_spool_commit(spool, &u->file, &u->receipt, &u->existed);
+        u->rc = gw_spool_commit(spool, &u->file, u->signed_upload ? u->digest : NULL, &u->receipt,
+                                &u->existed);
         if (u->rc == 0 && !u->existed)
             gw_stage_received(u->srv->stage, u->receipt.photo_id);
         break;
@@ -145,6 +160,7 @@ static void respond_receipt(struct gw_upload *u)
     }
     loc.valuelen =
         (size_t)snprintf(location, sizeof(location), "/v1/photos/%s", u->receipt.photo_id);
+    gw_metrics_upload(!u->existed);
     gw_stream_respond(u->s, u->existed ? 200 : 201, "application/json", (uint8_t *)json, len, &loc,
                       1);
 }
@@ -193,13 +209,18 @@ static void done(struct gw_work *w)
     }
     switch (u->op) {
     case OP_OPEN:
-        if (u->rc < 0) {
+        if (u->auth_err) {
+            gw_log(GW_LOG_INFO, "msg=\"upload refused\" problem=%s reason=\"%s\"",
+                   gw_err_name(u->auth_err), u->why);
+            fail(u, u->auth_err, u->why);
+        } else if (u->rc < 0) {
             gw_log(GW_LOG_ERROR, "msg=\"could not create spool file\" err=\"%s\"",
                    strerror(-u->rc));
             fail(u, u->rc == -ENOSPC ? GW_E_STORAGE : GW_E_INTERNAL,
                  u->rc == -ENOSPC ? "the gateway's disk is full" : NULL);
         } else {
             u->opened = true;
+            gw_stream_open_window(u->s);
         }
         break;
     case OP_WRITE:
@@ -214,6 +235,10 @@ static void done(struct gw_work *w)
     case OP_COMMIT:
         if (u->img_rc < 0) {
             fail(u, img_to_gw(u->img_rc), u->why);
+        } else if (u->rc == -EBADMSG) {
+            fail(u, GW_E_DIGEST_MISMATCH,
+                 "the body's SHA-256 is not the one Content-Digest "
+                 "announced; nothing was kept");
         } else if (u->rc < 0) {
             gw_log(GW_LOG_ERROR, "msg=\"could not commit upload\" err=\"%s\"", strerror(-u->rc));
             fail(u, u->rc == -ENOSPC ? GW_E_STORAGE : GW_E_INTERNAL, NULL);
@@ -243,7 +268,7 @@ static void submit(struct gw_upload *u, enum op op)
     gw_pool_submit(&u->srv->disk, &u->s->worker->loop, &u->work, work, done);
 }
 
-void gw_upload_start(struct gw_stream *s, const char *clave)
+void gw_upload_start(struct gw_stream *s, const char *clave, const struct gw_upload_auth *auth)
 {
     struct gw_server *srv = s->worker->srv;
     struct gw_upload *u = calloc(1, sizeof(*u));
@@ -261,6 +286,10 @@ void gw_upload_start(struct gw_stream *s, const char *clave)
     u->file.fd = -1;
     u->expect = (uint64_t)s->content_length;
     snprintf(u->receipt.clave, sizeof(u->receipt.clave), "%s", clave);
+    if (auth) {
+        u->signed_upload = true;
+        u->auth = *auth;
+    }
     gw_stream_ref(s);
     s->upload = u;
     submit(u, OP_OPEN);

@@ -16,11 +16,15 @@
 
 struct gw_stream;
 
+struct gw_upload_auth;
+
 /*
  * Starts receiving the body of |s| (headers already validated by the router) for the acta
- * |clave|. Loop thread only. On failure responds with a problem itself.
+ * |clave|. |auth| (copied; NULL for an unsigned upload the configuration allows) is checked on a
+ * disk-pool thread before the file is created and before the stream's window is widened. Loop
+ * thread only. On failure responds with a problem itself.
  */
-void gw_upload_start(struct gw_stream *s, const char *clave);
+void gw_upload_start(struct gw_stream *s, const char *clave, const struct gw_upload_auth *auth);
 
 /* Hands |len| body bytes of |s| to the upload. Loop thread, from nghttp2's data callback. */
 void gw_upload_data(struct gw_stream *s, const uint8_t *data, size_t len);

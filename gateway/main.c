@@ -16,6 +16,7 @@
 #include "cmd_provenance.h"
 #include "gw_config.h"
 #include "gw_db.h"
+#include "gw_devices.h"
 #include "gw_events.h"
 #include "gw_keys.h"
 #include "gw_ledger.h"
@@ -45,6 +46,7 @@ static void usage(FILE *out)
                  "  migrate    apply the database schema migrations\n"
                  "  user       add, change or disable clerk accounts (prep-gateway user --help)\n"
                  "  catalog    import the catalogue of expected actas\n"
+                 "  device     enrolment codes, enrolled devices, revocation\n"
                  "  key        show the gateway's signing key (prep-gateway key show)\n"
                  "  ledger     verify the ledger or sign a checkpoint of it\n"
                  "  receipt    verify a receipt offline\n"
@@ -149,8 +151,8 @@ static int cmd_serve(int argc, char **argv)
     snprintf(keypath, sizeof(keypath), "%s/keys/gateway-ed25519.pem", cfg.data_dir);
     r = gw_key_load(keypath, true, &key);
     if (r < 0) {
-        gw_log(GW_LOG_ERROR, "msg=\"could not load the gateway key\" path=%s err=\"%s\"",
-               keypath, r == -EPERM ? "readable by others: chmod 600" : strerror(-r));
+        gw_log(GW_LOG_ERROR, "msg=\"could not load the gateway key\" path=%s err=\"%s\"", keypath,
+               r == -EPERM ? "readable by others: chmod 600" : strerror(-r));
         gw_spool_close(&srv.spool);
         return 1;
     }
@@ -166,7 +168,13 @@ static int cmd_serve(int argc, char **argv)
     }
     gw_log(GW_LOG_INFO, "msg=\"gateway key\" fingerprint=%s ledger_entries=%llu", key.fingerprint,
            (unsigned long long)ledger.last.seq);
-    r = gw_stage_start(&cfg, &srv.spool, &srv.stage);
+    srv.key = &key;
+    if (cfg.open_uploads)
+        gw_log(GW_LOG_WARN, "msg=\"--insecure-open-uploads: unsigned uploads are accepted from"
+                            " anyone who reaches the listeners; for local demos only\"");
+    r = gw_devices_start(cfg.db, cfg.data_dir, (int)cfg.signature_skew, &srv.devices);
+    if (r == 0)
+        r = gw_stage_start(&cfg, &srv.spool, &srv.stage);
     if (r == 0)
         r = gw_events_new(&srv, cfg.db, &srv.events);
     if (r == 0)
@@ -184,6 +192,7 @@ static int cmd_serve(int argc, char **argv)
     gw_server_stop(&srv);
     gw_events_free(srv.events);
     gw_stage_stop(srv.stage);
+    gw_devices_stop(srv.devices);
     gw_ledger_close(&ledger);
     gw_key_finish(&key);
     gw_spool_close(&srv.spool);
@@ -207,6 +216,8 @@ int main(int argc, char **argv)
         return gw_cmd_catalog(argc - 1, argv + 1);
     if (strcmp(argv[1], "key") == 0)
         return gw_cmd_key(argc - 1, argv + 1);
+    if (strcmp(argv[1], "device") == 0)
+        return gw_cmd_device(argc - 1, argv + 1);
     if (strcmp(argv[1], "audit") == 0)
         return gw_cmd_audit(argc - 1, argv + 1, PREP_SCHEMA_DIR, PREP_WEB_DIR);
     if (strcmp(argv[1], "ledger") == 0)

@@ -136,7 +136,7 @@ static void test_spool_recovery(void)
     r.height = 30;
     CHECK(gw_spool_file_open(&s, 5, &f) == 0);
     CHECK(gw_spool_file_write(&f, "bytes", 5) == 0);
-    CHECK(gw_spool_commit(&s, &f, &r, &existed) == 0 && !existed);
+    CHECK(gw_spool_commit(&s, &f, NULL, &r, &existed) == 0 && !existed);
     CHECK(r.ledger_seq == 1 && strcmp(r.device, "open-upload") == 0);
     CHECK(gw_b64_decode(r.signature, sig, sizeof(sig)) == GW_KEY_SIG_LEN);
     CHECK(gw_key_verify(&k, text, gw_receipt_text(&r, text, sizeof(text)), sig));

@@ -55,7 +55,7 @@ static int upload(struct gw_spool *s, const char *clave, const char *body, struc
         gw_spool_file_abort(s, &f);
         return rc;
     }
-    return gw_spool_commit(s, &f, r, existed);
+    return gw_spool_commit(s, &f, NULL, r, existed);
 }
 
 int main(void)

@@ -563,6 +563,9 @@ class GatewayTestCase(unittest.TestCase):
     """A class's tests share one database and one gateway (started in setUpClass)."""
 
     gateway_args = ()   # extra `serve` arguments for this class
+    # Most suites upload unsigned photos: the gateway must be told to accept them. The
+    # provenance suites set this to False and sign every upload.
+    open_uploads = True
     # The client of upload() and request() unless a call names one. Refusal tests use nghttp:
     # Debian 12's curl 7.88 reports "Stream error in the HTTP/2 framing layer" and drops the
     # response when RST_STREAM(NO_ERROR) follows an early response (curl bugs, RFC 9113 8.1).
@@ -579,8 +582,10 @@ class GatewayTestCase(unittest.TestCase):
         cls.env.user_add(cls.conninfo, "harness-clerk", "clerk", HARNESS_PASSWORD)
         cls._clerk_auth = None
         cls.data_dir = tempfile.mkdtemp(prefix=cls.__name__ + "-data-", dir=cls.env.tmp)
-        cls.gw = Gateway(cls.env, cls.conninfo, cls.data_dir, cls.gateway_args,
-                         label=cls.__name__)
+        args = tuple(cls.gateway_args)
+        if cls.open_uploads:
+            args += ("--insecure-open-uploads",)
+        cls.gw = Gateway(cls.env, cls.conninfo, cls.data_dir, args, label=cls.__name__)
         cls.gw.start()
 
     @classmethod

@@ -66,7 +66,8 @@ class LimitsTest(GatewayTestCase):
         out = p.stdout.decode("latin-1")
         recv = out[out.find("recv SETTINGS frame"):]
         self.assertIn("SETTINGS_MAX_CONCURRENT_STREAMS(0x03):8", recv, out)
-        self.assertIn("SETTINGS_INITIAL_WINDOW_SIZE(0x04):262144", recv, out)
+        # 64 KiB until an upload is authorised; then the stream gets 256 KiB.
+        self.assertIn("SETTINGS_INITIAL_WINDOW_SIZE(0x04):65536", recv, out)
         self.assertIn("SETTINGS_MAX_HEADER_LIST_SIZE(0x06):16384", recv, out)
         # The connection window is opened to 1 MiB, no more.
         self.assertRegex(out, r"recv WINDOW_UPDATE frame <length=4, flags=0x00, stream_id=0>\s*"

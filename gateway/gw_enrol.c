@@ -1,0 +1,226 @@
+#include "gw_enrol.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw_api.h"
+#include "gw_db.h"
+#include "gw_devices.h"
+#include "gw_error.h"
+#include "gw_keys.h"
+#include "gw_log.h"
+#include "gw_server.h"
+
+#define ENROL_BODY_MAX 4096
+
+static _Atomic unsigned long long problems[GW_E__MAX];
+static _Atomic unsigned long long uploads_created, uploads_retried;
+
+void gw_metrics_problem(int err)
+{
+    if (err > 0 && err < GW_E__MAX)
+        atomic_fetch_add(&problems[err], 1);
+}
+
+void gw_metrics_upload(bool created)
+{
+    atomic_fetch_add(created ? &uploads_created : &uploads_retried, 1);
+}
+
+int gw_enrol_code_hash(const char *code, char *ret)
+{
+    char norm[64];
+    uint8_t md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    size_t n = 0;
+
+    for (const char *p = code; *p; p++) {
+        if (*p == '-' || *p == ' ')
+            continue;
+        if (!isalnum((unsigned char)*p) || n + 1 >= sizeof(norm))
+            return -EINVAL;
+        norm[n++] = (char)toupper((unsigned char)*p);
+    }
+    if (n < 12)
+        return -EINVAL;
+    if (EVP_Digest(norm, n, md, &mdlen, EVP_sha256(), NULL) != 1)
+        return -ENOMEM;
+    gw_hex(md, 32, ret);
+    return 0;
+}
+
+/* ---- POST /v1/devices ---- */
+
+struct enrol {
+    struct gw_work work;
+    struct gw_stream *s;
+    char code_sha[GW_SHA256_HEX_LEN + 1];
+    char pubkey[GW_KEY_PUB_B64 + 1];
+    char label[65];
+    char device_id[GW_PHOTO_ID_LEN + 1];
+    char actas[512];
+    char enrolled_at[40];
+    int rc;
+};
+
+static void enrol_work(struct gw_work *w, void *thread_ctx)
+{
+    struct enrol *e = (struct enrol *)w;
+    PGconn *pg = gw_api_db_conn(thread_ctx);
+
+    e->rc = pg ? gw_db_enrol(pg, e->code_sha, e->pubkey, e->label, e->device_id, e->actas,
+                             sizeof(e->actas), e->enrolled_at)
+               : -EIO;
+}
+
+static void enrol_done(struct gw_work *w)
+{
+    struct enrol *e = (struct enrol *)w;
+    struct gw_server *srv = e->s->worker->srv;
+    char b64[GW_KEY_PUB_B64 + 1];
+    json_t *o;
+    char *body;
+
+    if (w->cancelled || e->rc == -EIO) {
+        gw_stream_problem(e->s, GW_E_UNAVAILABLE, "the device database is unreachable");
+    } else if (e->rc == -EACCES) {
+        gw_stream_problem(e->s, GW_E_ENROLMENT_REFUSED, "unknown, used or expired code");
+    } else if (e->rc == -EEXIST) {
+        gw_stream_problem(e->s, GW_E_DEVICE_EXISTS, "this public key is already enrolled");
+    } else if (e->rc < 0) {
+        gw_stream_problem(e->s, GW_E_INTERNAL, NULL);
+    } else {
+        gw_b64_encode(srv->key->pub, GW_KEY_PUB_LEN, b64);
+        o = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "device_id", e->device_id, "label",
+                      e->label, "actas", e->actas, "enrolled_at", e->enrolled_at, "gateway_key",
+                      "algorithm", "ed25519", "public_key", b64, "fingerprint",
+                      srv->key->fingerprint);
+        body = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(o);
+        gw_log(GW_LOG_INFO, "msg=\"device enrolled\" device_id=%s actas=\"%s\"", e->device_id,
+               e->actas);
+        gw_devices_reload(srv->devices);
+        if (body)
+            gw_stream_respond(e->s, 201, "application/json", (uint8_t *)body, strlen(body), NULL,
+                              0);
+        else
+            gw_stream_problem(e->s, GW_E_INTERNAL, NULL);
+    }
+    gw_stream_unref(e->s);
+    free(e);
+}
+
+static void enrol_body(struct gw_stream *s)
+{
+    json_t *o = json_loadb((const char *)s->body, s->body_len, 0, NULL);
+    const char *code = json_string_value(json_object_get(o, "code"));
+    const char *pub = json_string_value(json_object_get(o, "public_key"));
+    const char *label = json_string_value(json_object_get(o, "label"));
+    uint8_t raw[GW_KEY_PUB_LEN + 2];
+    struct gw_key k;
+    struct enrol *e;
+
+    if (!code || !pub) {
+        json_decref(o);
+        gw_stream_problem(s, GW_E_BAD_REQUEST, "send JSON with code and public_key");
+        return;
+    }
+    if (gw_b64_decode(pub, raw, sizeof(raw)) != GW_KEY_PUB_LEN || gw_key_from_public(raw, &k) < 0) {
+        json_decref(o);
+        gw_stream_problem(s, GW_E_BAD_REQUEST, "public_key must be a base64 Ed25519 public key");
+        return;
+    }
+    gw_key_finish(&k);
+    e = calloc(1, sizeof(*e));
+    if (!e || gw_enrol_code_hash(code, e->code_sha) < 0) {
+        free(e);
+        json_decref(o);
+        gw_stream_problem(s, GW_E_ENROLMENT_REFUSED, "unknown, used or expired code");
+        return;
+    }
+    gw_b64_encode(raw, GW_KEY_PUB_LEN, e->pubkey);
+    for (size_t i = 0; label && label[i] && i + 1 < sizeof(e->label); i++)
+        e->label[i] = (label[i] >= 0x20 && label[i] < 0x7f) ? label[i] : '?';
+    json_decref(o);
+    e->s = s;
+    gw_stream_ref(s);
+    gw_pool_submit(&s->worker->srv->db, &s->worker->loop, &e->work, enrol_work, enrol_done);
+}
+
+/* ---- GET /metrics ---- */
+
+static void metrics(struct gw_stream *s)
+{
+    size_t cap = 8192, len = 0;
+    char *b = malloc(cap);
+
+    if (!b) {
+        gw_stream_problem(s, GW_E_INTERNAL, NULL);
+        return;
+    }
+    len += (size_t)snprintf(b + len, cap - len,
+                            "# HELP prep_uploads_total Uploads acknowledged.\n"
+                            "# TYPE prep_uploads_total counter\n"
+                            "prep_uploads_total{result=\"created\"} %llu\n"
+                            "prep_uploads_total{result=\"retry\"} %llu\n"
+                            "# HELP prep_devices Devices known to the intake path.\n"
+                            "# TYPE prep_devices gauge\nprep_devices %zu\n"
+                            "# HELP prep_problems_total Requests refused, by problem type.\n"
+                            "# TYPE prep_problems_total counter\n",
+                            atomic_load(&uploads_created), atomic_load(&uploads_retried),
+                            gw_devices_count(s->worker->srv->devices));
+    for (int i = GW_OK + 1; i < GW_E__MAX && len < cap; i++)
+        len += (size_t)snprintf(b + len, cap - len, "prep_problems_total{type=\"%s\"} %llu\n",
+                                gw_err_name(i), atomic_load(&problems[i]));
+    if (len >= cap)
+        len = cap - 1;
+    gw_stream_respond(s, 200, "text/plain; version=0.0.4", (uint8_t *)b, len, NULL, 0);
+}
+
+bool gw_enrol_route(struct gw_stream *s, const char *path)
+{
+    bool get = strcmp(s->method, "GET") == 0;
+
+    if (strcmp(path, "/v1/devices") == 0) {
+        if (strcmp(s->method, "POST") != 0) {
+            gw_stream_problem(s, GW_E_METHOD, "allowed: POST");
+            return true;
+        }
+        gw_stream_read_body(s, ENROL_BODY_MAX, enrol_body);
+        return true;
+    }
+    if (strcmp(path, "/v1/gateway-key") == 0) {
+        const struct gw_key *k = s->worker->srv->key;
+        char b64[GW_KEY_PUB_B64 + 1], *body;
+        json_t *o;
+
+        if (!get) {
+            gw_stream_problem(s, GW_E_METHOD, "allowed: GET");
+            return true;
+        }
+        gw_b64_encode(k->pub, GW_KEY_PUB_LEN, b64);
+        o = json_pack("{s:s, s:s, s:s}", "algorithm", "ed25519", "public_key", b64, "fingerprint",
+                      k->fingerprint);
+        body = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(o);
+        if (body)
+            gw_stream_respond(s, 200, "application/json", (uint8_t *)body, strlen(body), NULL, 0);
+        else
+            gw_stream_problem(s, GW_E_INTERNAL, NULL);
+        return true;
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        if (!get)
+            gw_stream_problem(s, GW_E_METHOD, "allowed: GET");
+        else
+            metrics(s);
+        return true;
+    }
+    return false;
+}

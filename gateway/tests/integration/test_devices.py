@@ -1,0 +1,182 @@
+"""Enrolled devices and signed uploads (RFC 9421 + RFC 9530): every refusal with its status and
+problem type, nothing stored for a refused upload, revocation at once, and the metrics."""
+
+import json
+import os
+import re
+import subprocess
+import time
+import uuid
+
+from harness import CLAVE, GatewayTestCase, nghttp_request, read_bytes, upload_path
+
+
+class DevicesTest(GatewayTestCase):
+    open_uploads = False
+    gateway_args = ("--signature-skew", "120")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.signer = os.environ["PREP_SIGN_REQUEST"]
+        cls.key = os.path.join(cls.env.tmp, f"{cls.db}-device.pem")
+        cls.pub = subprocess.run([cls.signer, "genkey", cls.key], check=True,
+                                 stdout=subprocess.PIPE).stdout.decode().strip()
+        cls.device = cls.enrol(cls.new_code("140338B01*,140338B02001"), cls.pub)["device_id"]
+        # A photo is refused unless the device record reached the gateway's copy.
+        time.sleep(0.5)
+
+    @classmethod
+    def cli(cls, *args):
+        p = subprocess.run([cls.env.gateway, *args, "--db", cls.conninfo],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        assert p.returncode == 0, p.stderr.decode()
+        return p.stdout.decode()
+
+    @classmethod
+    def new_code(cls, actas):
+        out = cls.cli("device", "code", "--label", "casilla 0338 B", "--actas", actas,
+                      "--expires", "1h", "--json")
+        return json.loads(out)["code"]
+
+    @classmethod
+    def enrol_raw(cls, code, pub):
+        body = os.path.join(cls.env.tmp, f"{cls.db}-enrol-{uuid.uuid4().hex}.json")
+        with open(body, "w") as f:
+            json.dump({"code": code, "public_key": pub, "label": "test phone"}, f)
+        p = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-X", "POST",
+                            "-H", "Content-Type: application/json", "--data-binary", "@" + body,
+                            "-w", "\n%{http_code}", cls.gw.url("/v1/devices")],
+                           stdout=subprocess.PIPE, timeout=30)
+        text, _, code = p.stdout.decode().rpartition("\n")
+        return int(code), json.loads(text) if text else {}
+
+    @classmethod
+    def enrol(cls, code, pub):
+        status, doc = cls.enrol_raw(code, pub)
+        assert status == 201, (status, doc)
+        return doc
+
+    def headers(self, path_or_data, clave=CLAVE, key=None, keyid=None, **opts):
+        args = [self.signer, "sign", key or self.key, keyid or self.device, upload_path(clave),
+                self._body_file(path_or_data)]
+        for k, v in opts.items():
+            args += ["--" + k.replace("_", "-"), str(v)]
+        out = subprocess.run(args, check=True, stdout=subprocess.PIPE).stdout.decode()
+        return [line for line in out.splitlines() if line]
+
+    def signed(self, src, clave=CLAVE, hdrs=None, **opts):
+        hdrs = hdrs if hdrs is not None else self.headers(src, clave, **opts)
+        return nghttp_request(self.gw, upload_path(clave), self._body_file(src),
+                              hdrs + ["content-type: image/jpeg"])
+
+    def photo(self, name):
+        path = os.path.join(self.env.fixtures, "small", name)
+        return path, read_bytes(path)
+
+    def assertRefused(self, r, status, problem):
+        before_rows = self.photo_rows()
+        self.assertProblem(r, status, problem)
+        time.sleep(0.2)
+        self.assertEqual(self.photo_rows(), before_rows)
+        self.assertEqual(os.listdir(os.path.join(self.data_dir, "spool", "tmp")), [])
+
+    def test_01_unsigned_is_refused(self):
+        path, _ = self.photo("ok_o1.jpg")
+        before = self.data_files()
+        self.assertRefused(self.upload(path, client="nghttp"), 401, "signature-required")
+        self.assertEqual(self.data_files(), before)
+
+    def test_02_signed_upload(self):
+        path, data = self.photo("ok_o1.jpg")
+        r = self.signed(path)
+        receipt = self.assertCreated(r, data)
+        self.assertEqual(receipt["device"], self.device)
+        doc = self.wait_status(receipt["photo_id"], "queued")
+        self.assertEqual(doc["sha256"], receipt["sha256"])
+        self.assertEqual(self.psql(f"SELECT source FROM photos WHERE photo_id = "
+                                   f"'{receipt['photo_id']}'")[0][0], self.device)
+        # A retry with a fresh signature is the same photo.
+        again = self.signed(path)
+        self.assertEqual(again.status, 200)
+        self.assertEqual(again.json(), receipt)
+
+    def test_03_enrolment_refusals(self):
+        code = self.new_code("140338B01*")
+        other = os.path.join(self.env.tmp, f"{self.db}-other.pem")
+        pub = subprocess.run([self.signer, "genkey", other], check=True,
+                             stdout=subprocess.PIPE).stdout.decode().strip()
+        status, doc = self.enrol_raw("AAAA-BBBB-CCCC-DDDD", pub)
+        self.assertEqual((status, doc.get("type")), (403, "/problems/enrolment-refused"))
+        status, doc = self.enrol_raw(code, self.pub)  # this key is enrolled already
+        self.assertEqual((status, doc.get("type")), (409, "/problems/device-key-enrolled"))
+        self.assertEqual(self.enrol_raw(code, pub)[0], 201)
+        status, doc = self.enrol_raw(code, pub)  # a code works once
+        self.assertEqual((status, doc.get("type")), (403, "/problems/enrolment-refused"))
+
+    def test_04_unknown_device(self):
+        path, _ = self.photo("ok_o2.jpg")
+        r = self.signed(path, keyid=str(uuid.uuid4()))
+        self.assertRefused(r, 401, "unknown-device")
+
+    def test_05_bad_signature(self):
+        path, _ = self.photo("ok_o2.jpg")
+        stranger = os.path.join(self.env.tmp, f"{self.db}-stranger.pem")
+        subprocess.run([self.signer, "genkey", stranger], check=True, stdout=subprocess.PIPE)
+        self.assertRefused(self.signed(path, key=stranger), 401, "bad-signature")
+        # Signed for one acta, sent to another: the path is covered.
+        hdrs = self.headers(path, clave="140338B010001")
+        self.assertRefused(self.signed(path, hdrs=hdrs), 401, "bad-signature")
+
+    def test_06_clock_skew(self):
+        path, _ = self.photo("ok_o2.jpg")
+        self.assertRefused(self.signed(path, created=int(time.time()) - 3600), 401,
+                           "signature-expired")
+        self.assertRefused(self.signed(path, created=int(time.time()) + 3600), 401,
+                           "signature-expired")
+
+    def test_07_replay(self):
+        path, data = self.photo("ok_o3.jpg")
+        hdrs = self.headers(path, nonce="cmVwbGF5LW5vbmNl")
+        self.assertCreated(self.signed(path, hdrs=hdrs), data)
+        self.assertRefused(self.signed(path, hdrs=hdrs), 401, "replayed-nonce")
+
+    def test_08_clave_outside_enrolment(self):
+        path, _ = self.photo("ok_o4.jpg")
+        self.assertRefused(self.signed(path, clave="140339B010002"), 403, "clave-not-enrolled")
+        # An exact entry of the list is within it.
+        _, data = self.photo("ok_o4.jpg")
+        self.assertCreated(self.signed(path, clave="140338B02001"), data,
+                           clave="140338B02001")
+
+    def test_09_digest_mismatch(self):
+        path, _ = self.photo("ok_o5.jpg")
+        other, _ = self.photo("ok_o6.jpg")
+        before = self.data_files()
+        r = self.signed(path, digest_file=other)
+        self.assertRefused(r, 400, "digest-mismatch")
+        self.assertEqual({f for f in self.data_files() if "originals" in f},
+                         {f for f in before if "originals" in f})
+
+    def test_10_revocation_applies_at_once(self):
+        path, data = self.photo("ok_o7.jpg")
+        self.cli("device", "revoke", self.device)
+        deadline = time.monotonic() + 2
+        r = self.signed(path)
+        while r.status != 401 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            r = self.signed(path)
+        self.assertRefused(r, 401, "device-revoked")
+        listed = json.loads(self.cli("device", "list", "--json"))["devices"]
+        mine = [d for d in listed if d["device_id"] == self.device][0]
+        self.assertIsNotNone(mine.get("revoked_at"))
+
+    def test_11_metrics_count_refusals(self):
+        r = self.get("/metrics")
+        self.assertEqual(r.status, 200)
+        text = r.body.decode()
+        for kind in ("signature-required", "unknown-device", "bad-signature",
+                     "signature-expired", "replayed-nonce", "clave-not-enrolled",
+                     "digest-mismatch", "device-revoked"):
+            m = re.search(r'prep_problems_total\{type="%s"\} (\d+)' % kind, text)
+            self.assertTrue(m and int(m.group(1)) >= 1, f"{kind} not counted:\n{text}")
