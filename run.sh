@@ -17,6 +17,8 @@ Environment:
   PREP_TLS_PORT   HTTP/2 over TLS port on 127.0.0.1                       (default 8443)
   PREP_PG_PORT    port naming the cluster's unix socket (no TCP listener)  (default 5432)
   PREP_VAR        state directory                                         (default var)
+  PREP_OPEN_UPLOADS  1: accept unsigned uploads (curl) for this demo     (default 1)
+                     0: only signed uploads from enrolled devices
 
 As root, PostgreSQL runs as the `postgres` user; when that user cannot reach $PREP_VAR (a clone
 under /root, say) the cluster lives in /var/tmp/prep-pg-<hash>/ instead, and this script says so.
@@ -103,9 +105,14 @@ EOF
 
 # In the background so that the traps run as soon as a signal arrives (bash defers traps while a
 # foreground child runs); `wait` returns early on a trapped signal.
+# Unsigned uploads (the curl lines above) are accepted only with --insecure-open-uploads, which
+# PREP_OPEN_UPLOADS=1 (for now the default of this demo script) turns on; the gateway logs a
+# warning. PREP_OPEN_UPLOADS=0 requires signed uploads from enrolled devices (prep-upload).
+open_flag=()
+[ "${PREP_OPEN_UPLOADS:-1}" = 1 ] && open_flag=(--insecure-open-uploads)
 "$gateway" serve --h2c "127.0.0.1:$h2c_port" --tls "127.0.0.1:$tls_port" \
     --cert "$var/tls/cert.pem" --key "$var/tls/key.pem" \
-    --db "$conninfo" --data "$var/data" &
+    --db "$conninfo" --data "$var/data" "${open_flag[@]}" &
 gw_pid=$!
 set +e
 wait "$gw_pid"
