@@ -188,6 +188,7 @@ fi
 [ -n "$acta_gen" ] || prep_log "warning: no acta-gen binary found; tests that need it will fail"
 
 export PREP_GATEWAY=$PREP_ROOT/build-asan/gateway/prep-gateway
+export PREP_UPLOAD=$PREP_ROOT/build-asan/client/prep-upload
 export PREP_SIGN_REQUEST=$PREP_ROOT/build-asan/gateway/tests/sign-request
 export PREP_ACTA_GEN=$acta_gen
 export PREP_PG_SOCKDIR

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "gw_keys.h"
+
 void gw_hex(const uint8_t *in, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";
@@ -168,4 +170,30 @@ int gw_receipt_parse(const char *buf, size_t len, struct gw_receipt *ret)
 out:
     json_decref(o);
     return r;
+}
+
+const char *gw_receipt_verify(const char *buf, size_t len, const struct gw_key *k,
+                              struct gw_receipt *ret)
+{
+    char text[1024], id[GW_PHOTO_ID_LEN + 1];
+    uint8_t sig[GW_KEY_SIG_LEN + 2];
+    struct gw_receipt r;
+    size_t n;
+
+    if (gw_receipt_parse(buf, len, &r) < 0)
+        return "not a receipt (malformed JSON or fields)";
+    if (ret)
+        *ret = r;
+    if (r.ledger_seq == 0 || !r.signature[0])
+        return "the receipt carries no signature";
+    if (strcmp(r.gateway_key, k->fingerprint) != 0)
+        return "signed by another key than the one given";
+    if (gw_photo_id(r.clave, r.sha256, id) < 0 || strcmp(id, r.photo_id) != 0)
+        return "photo_id does not match clave_acta and sha256";
+    if (gw_b64_decode(r.signature, sig, sizeof(sig)) != GW_KEY_SIG_LEN)
+        return "malformed signature";
+    n = gw_receipt_text(&r, text, sizeof(text));
+    if (!gw_key_verify(k, text, n, sig))
+        return "the signature does not match the receipt's fields";
+    return NULL;
 }

@@ -72,4 +72,17 @@ char *gw_receipt_json(const struct gw_receipt *r, const char *status, size_t *re
  */
 int gw_receipt_parse(const char *buf, size_t len, struct gw_receipt *ret);
 
+struct gw_key;
+
+/*
+ * Checks receipt JSON |buf| (|len| bytes) offline against the gateway public key |k|: it parses,
+ * carries a ledger entry and a signature, names |k|'s fingerprint, its photo id is the one its
+ * clave and SHA-256 give, and the signature over gw_receipt_text() holds. Shared by
+ * `prep-gateway receipt verify` and `prep-upload`, so both give the same verdicts. If |ret| is not
+ * NULL the parsed receipt is stored there (also when the signature does not hold). Returns NULL
+ * when valid, or a static reason. Thread-safe.
+ */
+const char *gw_receipt_verify(const char *buf, size_t len, const struct gw_key *k,
+                              struct gw_receipt *ret);
+
 #endif

@@ -1,0 +1,123 @@
+/*
+ * pu_h2: a small blocking HTTP/2 client (nghttp2 over one TCP or TLS connection), for prep-upload
+ * and for bench/ load generators.
+ *
+ * One pu_h2_conn is one connection: cleartext h2c with prior knowledge ("http://") or TLS with
+ * ALPN "h2" ("https://"), the certificate checked against the system store or a given CA file
+ * unless told otherwise. Requests are submitted (several may share the connection, up to the
+ * server's stream limit) and then pu_h2_run() drives the connection until each of them has its
+ * response or the connection fails. Request bodies come from memory or are streamed from a file
+ * descriptor in the chunks nghttp2 asks for, so a photo is never held whole in memory; response
+ * bodies are collected up to a cap.
+ *
+ * Why blocking (poll() on one non-blocking socket) rather than libevent: a phone-like client has
+ * nothing else to do while its upload runs, the code stays short enough to audit, and a load
+ * generator gets concurrency from several connections in threads or several streams on one
+ * connection. Nothing here logs or keeps global state; one connection must be used by one thread
+ * at a time. Does not follow redirects, speak HTTP/1.1, or retry: retry policy belongs to the
+ * caller (prep-upload), which knows what is safe to repeat.
+ */
+#ifndef PU_H2_H
+#define PU_H2_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PU_URL_HOST_MAX 256
+#define PU_H2_MAX_HEADERS 16         /* request header fields besides the pseudo-headers */
+#define PU_H2_BODY_MAX_DEFAULT 65536 /* response body cap: receipts and problems are small */
+
+struct pu_url {
+    bool tls;                            /* https:// */
+    char host[PU_URL_HOST_MAX];          /* without brackets for IPv6 literals */
+    char port[8];                        /* "8080"; the scheme's default when absent */
+    char authority[PU_URL_HOST_MAX + 8]; /* host[:port] as written, for :authority */
+};
+
+struct pu_h2_opts {
+    int connect_timeout_ms; /* TCP connect and TLS handshake */
+    int io_timeout_ms;      /* longest wait without any progress on the socket */
+    bool insecure;          /* TLS: do not check the certificate */
+    const char *cacert;     /* TLS: PEM file of trusted CAs instead of the system store */
+    size_t max_body;        /* response body cap per request */
+};
+
+struct pu_h2_header {
+    const char *name, *value; /* lowercase names (HTTP/2) */
+};
+
+/*
+ * One request and, once pu_h2_run() returned, its response. The caller fills the request part
+ * and zeroes the rest; the structure must stay at the same address until the run returns.
+ */
+struct pu_h2_request {
+    /* request */
+    const char *method, *path;
+    struct pu_h2_header headers[PU_H2_MAX_HEADERS];
+    unsigned nheaders;
+    int body_fd;      /* >= 0: the body is |body_len| bytes of this file from offset 0 */
+    const void *body; /* else: |body_len| bytes in memory (NULL and 0: no body) */
+    uint64_t body_len;
+    /* response */
+    int status;             /* HTTP status; 0 when none arrived */
+    char content_type[128]; /* truncated when longer */
+    char *resp_body;        /* NUL-terminated, malloc'ed; freed by pu_h2_request_finish() */
+    size_t resp_len;
+    int error; /* 0 when the response is complete; -ECONNRESET (stream reset or connection lost
+                * first), -EMSGSIZE (body over the cap), -EIO (the body file could not be read) */
+    /* private */
+    int32_t stream_id;
+    bool done, complete;
+    size_t resp_cap;
+    uint64_t body_off;
+};
+
+/*
+ * Parses |url| ("http://host[:port][/...]" or "https://..."; the path is ignored) into |ret|.
+ * Returns 0, or -EINVAL with a static reason in |*ret_why|.
+ */
+int pu_url_parse(const char *url, struct pu_url *ret, const char **ret_why);
+
+/* Fills |o| with the defaults: 10 s to connect, 30 s without progress, verified TLS, 64 KiB. */
+void pu_h2_opts_default(struct pu_h2_opts *o);
+
+struct pu_h2_conn;
+
+/*
+ * Connects to |u| (trying each address the name resolves to) and, for https, completes the TLS
+ * handshake, checks the certificate and that the server chose "h2". The HTTP/2 preface and
+ * SETTINGS go out with the first run. |o| is copied. On success stores the new connection in
+ * |*ret|. Returns 0, or a negative errno (-ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH, -ENOENT for a
+ * name that does not resolve, -EPROTO for a TLS failure or no ALPN h2, -ENOMEM) with a reason in
+ * |ret_why| (|why_cap| bytes) when it is not NULL.
+ */
+int pu_h2_connect(const struct pu_url *u, const struct pu_h2_opts *o, struct pu_h2_conn **ret,
+                  char *ret_why, size_t why_cap);
+
+/*
+ * Queues request |req| on |c|; it is sent by the next pu_h2_run(). |req| is borrowed until that
+ * run returns (its headers, path and body too). Returns 0, -E2BIG (too many headers), -EPIPE
+ * (the connection is closed or going away: connect again) or -ENOMEM.
+ */
+int pu_h2_submit(struct pu_h2_conn *c, struct pu_h2_request *req);
+
+/*
+ * Drives |c| until every submitted request is done (each has a complete response or its own
+ * |error|). Returns 0, or a negative errno when the connection itself failed (-ETIMEDOUT after
+ * the io timeout without progress, -ECONNRESET, -EPROTO for an HTTP/2 protocol error); the
+ * requests not done then have |error| -ECONNRESET. After a failure the connection is unusable.
+ */
+int pu_h2_run(struct pu_h2_conn *c);
+
+/* True while new requests may be submitted on |c| (no GOAWAY, no failure). */
+bool pu_h2_usable(const struct pu_h2_conn *c);
+
+/* Closes the connection (a GOAWAY first when possible). Accepts NULL. */
+void pu_h2_conn_free(struct pu_h2_conn *c);
+
+/* Frees |req|'s response body and clears the response part, so |req| can be submitted again. */
+void pu_h2_request_finish(struct pu_h2_request *req);
+
+#endif
