@@ -26,7 +26,8 @@
 /* Tables that hold configuration loaded before election night, not results: audit zero does not
  * require them to be empty. Every other table of the public schema is operational. */
 static const char *const reference_tables[] = {
-    "schema_migrations", "users", "sessions", "catalog", "review_priorities",
+    "schema_migrations", "users",           "sessions", "catalog",
+    "review_priorities", "enrolment_codes", "devices",
 };
 
 static const char usage[] =
