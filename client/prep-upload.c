@@ -682,7 +682,7 @@ static enum outcome attempt(struct upload *up, const struct device *d, const str
     if (r == 0)
         r = pu_h2_run(*conn);
     if (r < 0 || req.error) {
-        int e = req.error ? req.error : r;
+        int e = r < 0 ? r : req.error; /* the connection's failure says more */
 
         snprintf(up->why, sizeof(up->why), "%s",
                  e == -ETIMEDOUT    ? "timed out"
