@@ -15,7 +15,12 @@ PREP_PACKAGES=(
     libnghttp2-dev libssl-dev libpq-dev libjpeg62-turbo-dev libturbojpeg0-dev libwebp-dev
     libevent-dev libjansson-dev libexif-dev libzbar-dev libqrencode-dev
     webp nghttp2-client curl jq openssl postgresql-15 python3 procps
+    libargon2-dev chromium
 )
+# The browser test drives chromium with npm's playwright-core: Debian's nodejs and npm, unless a
+# node with its own npm (NodeSource) is installed already.
+command -v npm >/dev/null 2>&1 || PREP_PACKAGES+=(nodejs npm)
+PREP_PLAYWRIGHT_VERSION=1.49.1
 
 prep_log() { printf '%s: %s\n' "$PREP_LOG_PREFIX" "$*" >&2; }
 prep_die() {
@@ -64,6 +69,21 @@ prep_build() {
     fi
     prep_log "building $dir"
     nice -n 10 ninja -C "$dir" >&2
+}
+
+# prep_playwright DIR: npm's playwright-core, pinned to PREP_PLAYWRIGHT_VERSION, in DIR (inside a
+# build folder); npm runs only when it is missing or another version. No browser is downloaded:
+# the tests use Debian's /usr/bin/chromium.
+prep_playwright() {
+    local dir=$1 have=
+    have=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' \
+        "$dir/node_modules/playwright-core/package.json" 2>/dev/null || true)
+    [ "$have" = "$PREP_PLAYWRIGHT_VERSION" ] && return 0
+    mkdir -p "$dir"
+    [ -f "$dir/package.json" ] || echo '{"name":"prep-e2e","private":true}' >"$dir/package.json"
+    prep_log "npm install playwright-core@$PREP_PLAYWRIGHT_VERSION in $dir"
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 nice npm install --no-audit --no-fund \
+        --silent "playwright-core@$PREP_PLAYWRIGHT_VERSION") >&2
 }
 
 # --- PostgreSQL --------------------------------------------------------------------------------

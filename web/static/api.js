@@ -9,7 +9,7 @@ const PREP = {
     const r = await fetch('/v1/session', { credentials: 'same-origin' });
     if (r.status !== 200) {
       location.href = '/login/?next=' + encodeURIComponent(location.pathname);
-      throw new Error('sin sesión');
+      return new Promise(() => {}); // the page is going away
     }
     PREP.session = await r.json();
     const who = document.getElementById('who');
