@@ -84,6 +84,8 @@ prep_pg_start "$var/pg" "$var/pg-sock" "$pg_port"
 pg_started=1
 prep_createdb "$var/pg-sock" "$pg_port" prep
 conninfo=$(prep_conninfo "$var/pg-sock" "$pg_port" prep)
+# The admin commands (prep-gateway device|ledger|audit ...) read it from here by default.
+printf '%s\n' "$conninfo" >"$var/conninfo"
 prep_log "migrating: $conninfo"
 "$gateway" migrate --db "$conninfo" --schema "$PREP_ROOT/schema"
 prep_tls_cert "$var/tls"

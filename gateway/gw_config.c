@@ -2,19 +2,60 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+/*
+ * The defaults follow ./run.sh: the state folder is $PREP_VAR (default "var"), the data under
+ * it, and the database the one whose conninfo run.sh wrote to $PREP_VAR/conninfo, unless PREP_DB
+ * names another. Read once, at start, before any thread.
+ */
+static const char *default_var(void)
+{
+    const char *var = getenv("PREP_VAR");
+
+    return var && *var ? var : "var";
+}
+
+static const char *default_db(void)
+{
+    static char buf[1024];
+    const char *db = getenv("PREP_DB");
+    char path[4096];
+    FILE *f;
+
+    if (db && *db)
+        return db;
+    snprintf(path, sizeof(path), "%s/conninfo", default_var());
+    f = fopen(path, "r");
+    if (f) {
+        bool ok = fgets(buf, sizeof(buf), f) != NULL;
+
+        fclose(f);
+        buf[strcspn(buf, "\n")] = '\0';
+        if (ok && buf[0])
+            return buf;
+    }
+    return "dbname=prep user=prep";
+}
+
+static const char *default_data(void)
+{
+    static char buf[4096];
+
+    snprintf(buf, sizeof(buf), "%s/data", default_var());
+    return buf;
+}
+
 void gw_config_defaults(struct gw_config *c)
 {
-    const char *db = getenv("PREP_DB");
-
     *c = (struct gw_config){
         .h2c_addr = "127.0.0.1:8080",
         .tls_addr = "127.0.0.1:8443",
-        .db = db && *db ? db : "host=var/pg/run port=5432 dbname=prep user=prep",
-        .data_dir = "var/data",
+        .db = default_db(),
+        .data_dir = default_data(),
         .loops = 2,
         .workers = 2,
         .disk_threads = 4,

@@ -41,7 +41,9 @@ struct gw_config {
     uint32_t initial_window; /* stream window before an upload's signature is checked */
 };
 
-/* Fills |c| with the defaults (see `prep-gateway serve --help`), PREP_DB sets the --db default. */
+/* Fills |c| with the defaults (see `prep-gateway serve --help`): the data folder is
+ * $PREP_VAR/data (PREP_VAR defaults to "var"); the database is $PREP_DB, else the conninfo that
+ * ./run.sh wrote to $PREP_VAR/conninfo. */
 void gw_config_defaults(struct gw_config *c);
 
 /*
