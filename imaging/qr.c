@@ -51,8 +51,9 @@ int img_qr_scan(const struct img_image *im, uint32_t x, uint32_t y, uint32_t w, 
     }
     zbar_image_scanner_set_config(sc, ZBAR_NONE, ZBAR_CFG_ENABLE, 0);
     zbar_image_scanner_set_config(sc, ZBAR_QRCODE, ZBAR_CFG_ENABLE, 1);
-    /* Every third row and column: a module is 5 or more pixels at the scale we scan, and this
-     * cuts zbar's time, the largest part of the analysis, by two thirds. */
+    /* Every second row and column: a module is 5 or more pixels at the scale we scan, and this
+     * halves zbar's time, the largest part of the analysis (every third line lost codes that
+     * every second line reads). */
     zbar_image_scanner_set_config(sc, ZBAR_NONE, ZBAR_CFG_X_DENSITY, IMG_QR_DENSITY);
     zbar_image_scanner_set_config(sc, ZBAR_NONE, ZBAR_CFG_Y_DENSITY, IMG_QR_DENSITY);
     zbar_image_set_format(z, zbar_fourcc('Y', '8', '0', '0'));

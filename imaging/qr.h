@@ -19,8 +19,8 @@
 /* Largest payload kept, including the NUL; longer ones are truncated. */
 #define IMG_QR_MAX 128
 
-/* zbar scans every IMG_QR_DENSITY-th row and column. */
-#define IMG_QR_DENSITY 3
+/* zbar scans every IMG_QR_DENSITY-th row and column (3 missed codes that 2 reads). */
+#define IMG_QR_DENSITY 2
 
 /*
  * Scans the rectangle (|x|, |y|, |w|, |h|) of |im| (1 or 3 channels; the rectangle is clipped to

@@ -15,15 +15,16 @@ class ImagingTest(GatewayTestCase):
         return r.json()["photo_id"], doc.get("metadata") or {}
 
     def test_sharp_photo_with_matching_qr(self):
-        path = self.env.gen_acta(seed=401, qr=True, width=2400, height=1800, quality=85, noise=3,
-                                 orientation=6)
-        _, meta = self.queued(path)
+        clave = "140338B010006"  # its own clave: no other photo of the class to compare with
+        path = self.env.gen_acta(seed=401, qr=True, clave=clave, width=2400, height=1800,
+                                 quality=85, noise=3, orientation=6)
+        _, meta = self.queued(path, clave)
         leg = meta.get("legibility") or {}
         self.assertEqual(leg.get("verdict"), "ok", meta)
         self.assertEqual(leg.get("reasons"), [], meta)
         for k in ("focus", "luma", "clipped", "glare", "coverage"):
             self.assertIn(k, leg)
-        self.assertEqual(meta.get("qr"), {"readable": True, "payload": CLAVE,
+        self.assertEqual(meta.get("qr"), {"readable": True, "payload": clave,
                                           "matches_clave": True}, meta)
         self.assertEqual(meta.get("flags"), [], meta)
 
