@@ -96,26 +96,50 @@ sample=fixtures/small/ok_o1.jpg
 [ -n "$sample" ] || sample=PHOTO.jpg
 upload="-sS -X POST --data-binary @$sample -H 'Content-Type: image/jpeg'"
 path=/v1/actas/140338B010002/photos
-# The curl lines stay whole (no line breaks) so that they can be pasted as they are.
-cat >&2 <<EOF
-run.sh: gateway starting; first upload, from another terminal:
+open_uploads=${PREP_OPEN_UPLOADS:-1}
+
+# In the background so that the traps run as soon as a signal arrives (bash defers traps while a
+# foreground child runs); `wait` returns early on a trapped signal.
+# Unsigned uploads (curl) are accepted only with --insecure-open-uploads, which
+# PREP_OPEN_UPLOADS=1 (for now the default of this demo script) turns on; the gateway logs a
+# warning. PREP_OPEN_UPLOADS=0 requires signed uploads from enrolled devices (prep-upload).
+open_flag=()
+[ "$open_uploads" = 1 ] && open_flag=(--insecure-open-uploads)
+"$gateway" serve --h2c "127.0.0.1:$h2c_port" --tls "127.0.0.1:$tls_port" \
+    --cert "$var/tls/cert.pem" --key "$var/tls/key.pem" \
+    --db "$conninfo" --data "$var/data" "${open_flag[@]}" &
+gw_pid=$!
+
+if [ "$open_uploads" = 1 ]; then
+    # The curl lines stay whole (no line breaks) so that they can be pasted as they are.
+    cat >&2 <<EOF
+run.sh: gateway starting (open uploads: unsigned uploads accepted); first upload, from another terminal:
   curl --http2-prior-knowledge $upload http://127.0.0.1:$h2c_port$path
 run.sh: the same over TLS:
   curl --http2 -k $upload https://127.0.0.1:$tls_port$path
 run.sh: Ctrl-C stops the gateway and PostgreSQL
 EOF
-
-# In the background so that the traps run as soon as a signal arrives (bash defers traps while a
-# foreground child runs); `wait` returns early on a trapped signal.
-# Unsigned uploads (the curl lines above) are accepted only with --insecure-open-uploads, which
-# PREP_OPEN_UPLOADS=1 (for now the default of this demo script) turns on; the gateway logs a
-# warning. PREP_OPEN_UPLOADS=0 requires signed uploads from enrolled devices (prep-upload).
-open_flag=()
-[ "${PREP_OPEN_UPLOADS:-1}" = 1 ] && open_flag=(--insecure-open-uploads)
-"$gateway" serve --h2c "127.0.0.1:$h2c_port" --tls "127.0.0.1:$tls_port" \
-    --cert "$var/tls/cert.pem" --key "$var/tls/key.pem" \
-    --db "$conninfo" --data "$var/data" "${open_flag[@]}" &
-gw_pid=$!
+else
+    # Signed uploads only: enrol a demo device for the demo actas once, then show how it sends.
+    client=$PREP_ROOT/build/client/prep-upload
+    demo=$var/demo-device
+    for _ in $(seq 100); do
+        curl -fsS --http2-prior-knowledge "http://127.0.0.1:$h2c_port/healthz" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    if [ ! -f "$demo/device.json" ]; then
+        code=$("$gateway" device code --db "$conninfo" --label demo --actas '14*' --expires 1h \
+            --json | sed -n 's/.*"code": *"\([^"]*\)".*/\1/p')
+        "$client" enrol --code "$code" --server "http://127.0.0.1:$h2c_port" --label demo \
+            --state "$demo" >/dev/null
+        prep_log "enrolled a demo device for the actas 14* (state in $demo)"
+    fi
+    cat >&2 <<EOF
+run.sh: gateway running (signed uploads only); first upload, from another terminal:
+  build/client/prep-upload send --state $demo --server http://127.0.0.1:$h2c_port --clave 140338B010002 $sample
+run.sh: Ctrl-C stops the gateway and PostgreSQL
+EOF
+fi
 set +e
 wait "$gw_pid"
 rc=$?
