@@ -31,9 +31,11 @@ static void analyse(const struct img_image *im, struct img_result *res)
         img_dup_signature(&gray, &res->legibility, &res->sig) == 0)
         res->analysed = true;
     img_image_finish(&gray);
-    /* The sheet carries its code near the top: scan that band first, the whole frame only when
-     * the band has none (a photo taken upside down without EXIF, a sheet placed oddly). */
-    q = img_qr_scan(im, 0, 0, im->width, im->height * 2 / 5 + 1, res->qr, sizeof(res->qr));
+    /* The acta template prints its code in the top right: scan that corner (the right 3/5 of
+     * the top 2/5) first, the whole frame only when it has none (a photo taken upside down
+     * without EXIF, a sheet placed oddly). */
+    q = img_qr_scan(im, im->width * 2 / 5, 0, im->width - im->width * 2 / 5, im->height * 2 / 5 + 1,
+                    res->qr, sizeof(res->qr));
     if (q == 0)
         q = img_qr_scan(im, 0, 0, im->width, im->height, res->qr, sizeof(res->qr));
     res->qr_found = q == 1;
