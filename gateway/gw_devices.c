@@ -24,7 +24,7 @@
 #define NONCE_SLOTS (1u << 17) /* ~130k uploads within one skew window */
 
 struct dev {
-    char id[GW_SIG_TOKEN_MAX];
+    char id[64]; /* a UUID; longer ids are refused when loaded */
     uint8_t pub[GW_KEY_PUB_LEN];
     char actas[512];
     bool revoked;

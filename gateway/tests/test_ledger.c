@@ -16,13 +16,13 @@ static void entry(struct gw_ledger_entry *e, int i)
 {
     memset(e, 0, sizeof(*e));
     snprintf(e->photo_id, sizeof(e->photo_id), "00000000-0000-8000-8000-%012d", i);
-    snprintf(e->clave, sizeof(e->clave), "140338B0100%02d", i % 100);
+    snprintf(e->clave, sizeof(e->clave), "140338B0100%02u", (unsigned)i % 100u);
     snprintf(e->device, sizeof(e->device), "open-upload");
     memset(e->sha256, 'a' + i % 6, 64);
     e->bytes = 1000u + (unsigned)i;
     e->width = 4000;
     e->height = 3000;
-    snprintf(e->time, sizeof(e->time), "2027-06-06T21:00:%02d.000-06:00", i % 60);
+    snprintf(e->time, sizeof(e->time), "2027-06-06T21:00:%02u.000-06:00", (unsigned)i % 60u);
 }
 
 static char root[256];
