@@ -12,6 +12,7 @@ Run through bench/review.sh."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -19,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "gateway", "tests",
                                 "integration"))
-from harness import Env, Gateway  # noqa: E402
+from harness import Env, Gateway, stop_all_gateways  # noqa: E402
 
 PHOTOS = int(os.environ.get("BENCH_PHOTOS", 10000))
 CLERKS = int(os.environ.get("BENCH_CLERKS", 20))
@@ -108,6 +109,7 @@ def main():
             if code != 200:
                 errors.append(f"decision {code} {body[:200]}")
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     t0 = time.monotonic()
     threads = [threading.Thread(target=clerk, args=(i,)) for i in range(CLERKS)]
     for t in threads:
@@ -152,4 +154,7 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    finally:
+        stop_all_gateways()
