@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "decode.h"
+#include "jpeg_enc.h"
 #include "image.h"
 #include "img_error.h"
 #include "orient.h"
@@ -17,6 +18,41 @@ void img_process_opts_init(struct img_process_opts *o)
     o->webp_method = IMG_PROCESS_DEFAULT_WEBP_METHOD;
     o->analyse = true;
     o->encode = true;
+    o->format = IMG_FORMAT_WEBP;
+    o->jpeg_quality = IMG_PROCESS_DEFAULT_JPEG_QUALITY;
+    o->max_bytes = 0;
+}
+
+static void free_output(int format, uint8_t *buf)
+{
+    if (format == IMG_FORMAT_JPEG)
+        img_jpeg_enc_free(buf);
+    else
+        img_webp_free(buf);
+}
+
+/* Encodes |im| in the asked format, stepping the quality down to fit the byte budget. */
+static int encode(const struct img_image *im, const struct img_process_opts *o,
+                  struct img_result *res)
+{
+    int q = o->format == IMG_FORMAT_JPEG ? o->jpeg_quality : o->webp_quality;
+
+    for (;;) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        int r = o->format == IMG_FORMAT_JPEG ? img_jpeg_encode(im, q, &buf, &len)
+                                             : img_webp_encode(im, q, o->webp_method, &buf, &len);
+
+        if (r < 0)
+            return r;
+        free_output(o->format, res->webp);
+        res->webp = buf;
+        res->webp_len = len;
+        res->quality = q;
+        if (o->max_bytes == 0 || len <= o->max_bytes || q <= 30)
+            return 0;
+        q = q - 10 < 30 ? 30 : q - 10;
+    }
 }
 
 /* Legibility, signature and QR on the upright decoded image. None of it can refuse a photo: an
@@ -111,12 +147,17 @@ int img_process_jpeg(const void *buf, size_t len, const struct img_process_opts 
             return fail(ret_why, r, "could not resize the image");
         im = small;
     }
-    r = img_webp_encode(&im, o->webp_quality, o->webp_method, &res.webp, &res.webp_len);
+    res.format = o->format == IMG_FORMAT_JPEG ? IMG_FORMAT_JPEG : IMG_FORMAT_WEBP;
+    r = encode(&im, o, &res);
     res.width = im.width;
     res.height = im.height;
     img_image_finish(&im);
-    if (r < 0)
-        return fail(ret_why, r, "could not encode the WebP image");
+    if (r < 0) {
+        free_output(res.format, res.webp);
+        return fail(ret_why, r,
+                    res.format == IMG_FORMAT_JPEG ? "could not encode the JPEG image"
+                                                  : "could not encode the WebP image");
+    }
     *ret = res;
     return 0;
 }
@@ -125,6 +166,6 @@ void img_result_finish(struct img_result *r)
 {
     if (!r)
         return;
-    img_webp_free(r->webp);
+    free_output(r->format, r->webp);
     memset(r, 0, sizeof(*r));
 }

@@ -26,6 +26,11 @@
 #define IMG_PROCESS_DEFAULT_LONG_SIDE 2000u
 #define IMG_PROCESS_DEFAULT_WEBP_QUALITY 75
 #define IMG_PROCESS_DEFAULT_WEBP_METHOD 2
+#define IMG_PROCESS_DEFAULT_JPEG_QUALITY 85
+
+/* Output formats of img_process_jpeg(). */
+#define IMG_FORMAT_WEBP 0
+#define IMG_FORMAT_JPEG 1
 
 struct img_process_opts {
     struct img_limits limits;
@@ -34,6 +39,9 @@ struct img_process_opts {
     int webp_method;    /* 0..6 (2) */
     bool analyse;       /* legibility, duplicate signature and QR (true) */
     bool encode;        /* resize and encode the WebP (true); false leaves webp NULL */
+    int format;         /* IMG_FORMAT_WEBP (default) or IMG_FORMAT_JPEG, the fallback */
+    int jpeg_quality;   /* 1..100 (85) for IMG_FORMAT_JPEG */
+    size_t max_bytes;   /* 0, or a byte budget: quality steps down until the output fits */
 };
 
 /*
@@ -48,8 +56,11 @@ struct img_result {
     struct img_exif exif;      /* defaults when there is no EXIF; see exif_ok */
     bool exif_ok;              /* an EXIF segment was present and parsed without error */
     const char *exif_why;      /* static; why the EXIF was refused, NULL if it was not */
-    uint8_t *webp;             /* owned; release with img_result_finish() */
+    uint8_t *webp;             /* the output (WebP, or JPEG when format says so); owned, release
+                                * with img_result_finish() */
     size_t webp_len;
+    int format;  /* IMG_FORMAT_* of |webp| */
+    int quality; /* the quality the output was encoded at (lower than asked: byte budget) */
     uint32_t width, height; /* of the webp, upright */
     /* With opts.analyse, measured on the upright decoded image before the resize: */
     bool analysed;                    /* false when analysis was off or ran out of memory */
@@ -63,7 +74,10 @@ struct img_result {
  * Runs the pipeline on the complete JPEG |buf| of |len| bytes (not kept) with |o| (NULL for the
  * defaults of img_process_opts_init()). The image is decoded with DCT scaling to no less than
  * |o->long_side| on its long side, turned upright by the EXIF orientation, resized to fit
- * |o->long_side| (never upscaled) and encoded as WebP without any metadata.
+ * |o->long_side| (never upscaled) and encoded as WebP (or, with |o->format| IMG_FORMAT_JPEG, as a
+ * progressive JPEG with optimised Huffman tables) without any metadata. With |o->max_bytes|, the
+ * quality steps down by 10 (to no less than 30) until the output fits; if it never does, the
+ * smallest attempt is returned (check |ret->webp_len|).
  *
  * EXIF: when the segment is malformed the call still succeeds with exif_ok false, exif_why set,
  * exif.orientation forced to 1 (the image is left as stored), and the other exif fields holding

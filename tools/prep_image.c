@@ -206,7 +206,8 @@ static int write_webp(const char *dir, const char *path, const struct img_result
 
     base = base ? base + 1 : path;
     dot = strrchr(base, '.');
-    snprintf(ret_path, cap, "%s/%.*s.webp", dir, dot ? (int)(dot - base) : (int)strlen(base), base);
+    snprintf(ret_path, cap, "%s/%.*s.%s", dir, dot ? (int)(dot - base) : (int)strlen(base), base,
+             res->format == IMG_FORMAT_JPEG ? "jpg" : "webp");
     f = fopen(ret_path, "wb");
     if (!f)
         return -errno;
@@ -299,7 +300,10 @@ static void do_one(struct run *rn, struct job *j)
             if (rn->cmd == CMD_PROCESS) {
                 char out[4096];
 
-                put(&s, ",\"webp\":{\"width\":%u,\"height\":%u,\"bytes\":%zu", res.width,
+                put(&s,
+                    ",\"output\":{\"format\":\"%s\",\"quality\":%d,\"width\":%u,"
+                    "\"height\":%u,\"bytes\":%zu",
+                    res.format == IMG_FORMAT_JPEG ? "jpeg" : "webp", res.quality, res.width,
                     res.height, res.webp_len);
                 if (rn->out_dir) {
                     int w = write_webp(rn->out_dir, j->path, &res, out, sizeof(out));
@@ -376,12 +380,14 @@ static void usage(FILE *f)
         "  hash     SHA-256 of the bytes and the content signature for duplicate checks\n"
         "\n"
         "  --json            one compact JSON object per line (the default output is the same)\n"
-        "  --out DIR         process: write DIR/<name>.webp\n"
+        "  --out DIR         process: write DIR/<name>.webp (.jpg with --format jpeg)\n"
         "  --jobs N          files processed in parallel (default 1)\n"
-        "  --quality Q       WebP quality 0..100 (default 80)\n"
-        "  --method M        WebP method 0..6 (default 4)\n"
+        "  --quality Q       WebP or JPEG quality 0..100 (default 75 WebP, 85 JPEG)\n"
+        "  --method M        WebP method 0..6 (default 2)\n"
         "  --long-side N     long side of the WebP (default 2000)\n"
         "  --no-analyse      skip legibility, signature and QR\n"
+        "  --format F        process: webp (default) or jpeg (progressive, the fallback)\n"
+        "  --max-bytes N     process: lower the quality until the output fits in N bytes\n"
         "  --quiet           no progress lines on stderr\n"
         "  --help            this text\n"
         "\n"
@@ -412,6 +418,7 @@ int main(int argc, char **argv)
         {"jobs", required_argument, NULL, 'J'},   {"quality", required_argument, NULL, 'q'},
         {"method", required_argument, NULL, 'm'}, {"long-side", required_argument, NULL, 'l'},
         {"no-analyse", no_argument, NULL, 'A'},   {"quiet", no_argument, NULL, 'Q'},
+        {"format", required_argument, NULL, 'F'}, {"max-bytes", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     struct run rn;
@@ -437,7 +444,7 @@ int main(int argc, char **argv)
         case 'q':
             if (parse_int("quality", optarg, 0, 100, &v) < 0)
                 return 2;
-            rn.opts.webp_quality = (int)v;
+            rn.opts.webp_quality = rn.opts.jpeg_quality = (int)v;
             break;
         case 'm':
             if (parse_int("method", optarg, 0, 6, &v) < 0)
@@ -451,6 +458,21 @@ int main(int argc, char **argv)
             break;
         case 'A':
             rn.opts.analyse = false;
+            break;
+        case 'F':
+            if (!strcmp(optarg, "webp")) {
+                rn.opts.format = IMG_FORMAT_WEBP;
+            } else if (!strcmp(optarg, "jpeg")) {
+                rn.opts.format = IMG_FORMAT_JPEG;
+            } else {
+                fprintf(stderr, "prep-image: --format is webp or jpeg\n");
+                return 2;
+            }
+            break;
+        case 'B':
+            if (parse_int("max-bytes", optarg, 0, 1L << 30, &v) < 0)
+                return 2;
+            rn.opts.max_bytes = (size_t)v;
             break;
         case 'Q':
             rn.quiet = true;

@@ -202,8 +202,41 @@ static void test_threads(void)
     free(j);
 }
 
+/* The JPEG fallback and the byte budget. */
+static void test_formats(void)
+{
+    struct img_process_opts o;
+    struct img_result r;
+    size_t len, full;
+    uint8_t *j = jpeg_with_orientation(1200, 800, 1, &len);
+
+    img_process_opts_init(&o);
+    o.format = IMG_FORMAT_JPEG;
+    CHECK_EQ(img_process_jpeg(j, len, &o, &r, NULL), 0);
+    CHECK_EQ(r.format, IMG_FORMAT_JPEG);
+    CHECK_EQ(r.quality, IMG_PROCESS_DEFAULT_JPEG_QUALITY);
+    CHECK(r.webp_len > 4 && r.webp[0] == 0xff && r.webp[1] == 0xd8);
+    CHECK(memmem(r.webp, r.webp_len, "\xff\xc2", 2) != NULL); /* SOF2: progressive */
+    CHECK(memmem(r.webp, r.webp_len, "Exif", 4) == NULL);
+    img_result_finish(&r);
+
+    img_process_opts_init(&o);
+    CHECK_EQ(img_process_jpeg(j, len, &o, &r, NULL), 0);
+    full = r.webp_len;
+    CHECK_EQ(r.format, IMG_FORMAT_WEBP);
+    CHECK_EQ(r.quality, IMG_PROCESS_DEFAULT_WEBP_QUALITY);
+    img_result_finish(&r);
+    o.max_bytes = full * 3 / 4;
+    CHECK_EQ(img_process_jpeg(j, len, &o, &r, NULL), 0);
+    CHECK(r.quality < IMG_PROCESS_DEFAULT_WEBP_QUALITY);
+    CHECK(r.webp_len <= o.max_bytes || r.quality == 30);
+    img_result_finish(&r);
+    free(j);
+}
+
 int main(void)
 {
+    test_formats();
     test_pipeline();
     test_failures();
     test_threads();

@@ -87,7 +87,7 @@ def main():
                 check(p["ok"], f"{name}: probe refused it: {p}")
                 if final == "queued":
                     check(q["ok"], f"{name}: process refused it: {q}")
-                    check("legibility" in q and q["webp"]["bytes"] > 0, f"{name}: {q}")
+                    check("legibility" in q and q["output"]["bytes"] > 0, f"{name}: {q}")
                 else:
                     check(not q["ok"] and q["error"] in ("DECODE", "TRUNCATED"),
                           f"{name}: expected a decode failure: {q}")
@@ -100,7 +100,7 @@ def main():
         check(dwebp is not None, "dwebp (Debian package webp) is needed")
         for o in range(1, 9):
             name = f"ok_o{o}.jpg"
-            out = proc[name]["webp"]["path"]
+            out = proc[name]["output"]["path"]
             ppm = out + ".ppm"
             subprocess.run([dwebp, "-quiet", out, "-ppm", "-o", ppm], check=True)
             w, h, px = read_ppm(ppm)
@@ -108,6 +108,18 @@ def main():
             tl, *others = corner_means(w, h, px)
             check(tl + 20 < min(others), f"{name}: not upright: corners {tl:.0f} {others}")
             check(proc[name]["exif"]["orientation"] == o, f"{name}: {proc[name]['exif']}")
+        # The JPEG fallback and the byte budget.
+        _, j = run(prep, "process", [files[0]], "--format", "jpeg", "--out", tmp)
+        out = j[rows[0][0]]["output"]
+        check(out["format"] == "jpeg" and out["path"].endswith(".jpg"), f"jpeg: {out}")
+        with open(out["path"], "rb") as f:
+            data = f.read()
+        check(data[:2] == b"\xff\xd8" and b"\xff\xc2" in data and b"Exif" not in data,
+              "a progressive JPEG without EXIF")
+        _, b = run(prep, "process", [files[0]], "--max-bytes", "20000")
+        out = b[rows[0][0]]["output"]
+        check(out["quality"] < 75 and (out["bytes"] <= 20000 or out["quality"] == 30),
+              f"byte budget: {out}")
         # hash: deterministic and different for different pictures.
         _, h1 = run(prep, "hash", [files[0], files[1]])
         _, h2 = run(prep, "hash", [files[0]])
