@@ -3,9 +3,10 @@
 #
 # Uploads a phone-sized photo (>= 8 MB) N times over HTTP/2 (h2c), C connections with M streams
 # each, then waits until every photo has been processed and reads the gateway's peak RSS (VmHWM).
-# Two rounds: the same bytes for one clave (idempotent retries: one photo stored), and the same
-# bytes spread over N/C claves (h2load gives every client the URI list from its start, so each
-# clave is uploaded C times: N/C photos, N spool writes). The results go to
+# Three rounds: with h2load (unsigned), the same bytes for one clave (idempotent retries: one
+# photo stored) and the same bytes spread over N/C claves (h2load gives every client the URI
+# list from its start, so each clave is uploaded C times: N/C photos, N spool writes); then the
+# N/C-claves load again as phones send it, signed, with bench/prep-load. The results go to
 # stdout and, with --write, to docs/bench-load.md together with the command that produced them.
 set -euo pipefail
 
@@ -61,8 +62,9 @@ bytes=$(stat -c %s "$photo")
 [ "$bytes" -ge 8000000 ] || prep_die "test photo is only $bytes bytes"
 
 port=$((20000 + RANDOM % 20000))
+# h2load sends unsigned uploads: open uploads on; prep-load's signed ones are checked anyway.
 build/gateway/prep-gateway serve --h2c "127.0.0.1:$port" --tls off --db "$db" \
-    --data "$scratch/data" 2>"$scratch/gateway.log" &
+    --data "$scratch/data" --insecure-open-uploads 2>"$scratch/gateway.log" &
 gw_pid=$!
 for _ in $(seq 100); do
     curl -fsS --http2-prior-knowledge "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
@@ -96,6 +98,27 @@ round() { # round NAME URI...
     printf '| %s | %s/%s | %s | %s | %s |\n' "$name" "$ok" "$reqs" "$codes" "$rate" "$mbps"
 }
 
+# The same load as phones send it: signed uploads (RFC 9421) from an enrolled device, by
+# bench/prep-load, which is built on prep-upload's client library.
+signed_round() {
+    local code out start end
+    code=$(build/gateway/prep-gateway device code --db "$db" --label bench --actas '15*' \
+        --expires 1h --json | sed -n 's/.*"code": *"\([^"]*\)".*/\1/p')
+    build/client/prep-upload enrol --code "$code" --server "http://127.0.0.1:$port" \
+        --state "$scratch/device" >/dev/null
+    start=$(date +%s.%N)
+    out=$(build/bench/prep-load --server "http://127.0.0.1:$port" --state "$scratch/device" \
+        --file "$photo" -c "$conns" -m "$streams" -n "$reqs" --claves "$uris_n" --entidad 15 \
+        --json)
+    end=$(date +%s.%N)
+    /usr/bin/python3 - "$out" "$reqs" "$bytes" "$start" "$end" "$uris_n" <<'PY'
+import json, sys
+d = json.loads(sys.argv[1]); n, b, s, e, k = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
+print(f"| signed (prep-load), {k} claves | {d['2xx']}/{n} | {d['2xx']} 2xx, {d['4xx']} 4xx, "
+      f"{d['5xx']} 5xx, {d['failed']} failed | {d['req_per_s']:.2f} | {n * b / (e - s) / 1e6:.0f} |")
+PY
+}
+
 uris_one="http://127.0.0.1:$port/v1/actas/140338B010002/photos"
 # h2load walks the URI list from its start in every client, so -n/-c URIs are enough to make
 # every request of the second round a distinct photo as far as h2load lets us.
@@ -112,6 +135,8 @@ table=$(
     wait_processed
     round "same bytes, $uris_n claves" "${uris_many[@]}"
     wait_processed
+    signed_round
+    wait_processed
 )
 hwm=$(awk '/VmHWM/{print $2}' /proc/$gw_pid/status)
 photos=$(sql "SELECT count(*) FROM photos")
@@ -126,7 +151,7 @@ Photo: acta-gen 4000x3000 q98 noise 10, $bytes bytes. h2load $(h2load --version 
 $table
 
 Photos recorded: $photos, queued: $queued. Gateway RSS at start: $((rss_start / 1024)) MiB; peak RSS
-(VmHWM) over both rounds and the processing of every photo: **$((hwm / 1024)) MiB** (bound: 150 MiB).
+(VmHWM) over all rounds and the processing of every photo: **$((hwm / 1024)) MiB** (bound: 150 MiB).
 REPORT
 )
 printf '%s\n' "$report"

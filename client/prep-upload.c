@@ -52,6 +52,7 @@
 #include "gw_receipt.h"
 #include "gw_sig.h"
 #include "pu_h2.h"
+#include "pu_sign.h"
 
 #define PROG "prep-upload"
 #define RETRIES_DEFAULT 6
@@ -575,31 +576,8 @@ static int hash_file(struct upload *up)
 static int sign_upload(const struct upload *up, const struct device *d, const struct gw_key *k,
                        char *sig_input, size_t in_cap, char *signature, size_t sig_cap)
 {
-    struct gw_sig_input in;
-    struct gw_sig_request rq = {.method = "POST", .path = up->path, .content_digest = up->digest};
-    uint8_t raw[16], sig[GW_KEY_SIG_LEN];
-    char nonce[32], b64[GW_KEY_SIG_B64 + 1], base[2048];
-    const char *why;
-    size_t j = 0;
-    int n;
-
-    if (RAND_bytes(raw, sizeof(raw)) != 1)
-        return -EIO;
-    gw_b64_encode(raw, sizeof(raw), nonce);
-    for (size_t i = 0; nonce[i]; i++) { /* base64url, no padding */
-        if (nonce[i] == '=')
-            break;
-        nonce[j++] = nonce[i] == '+' ? '-' : nonce[i] == '/' ? '_' : nonce[i];
-    }
-    nonce[j] = '\0';
-    if (gw_sig_make_input((int64_t)time(NULL), nonce, d->device_id, sig_input, in_cap, &in) < 0)
-        return -EINVAL;
-    n = gw_sig_base(&in, &rq, base, sizeof(base), &why);
-    if (n < 0 || gw_key_sign(k, base, (size_t)n, sig) < 0)
-        return -EINVAL;
-    gw_b64_encode(sig, sizeof(sig), b64);
-    snprintf(signature, sig_cap, "sig1=:%s:", b64);
-    return 0;
+    return pu_sign_upload(k, d->device_id, up->path, up->digest, sig_input, in_cap, signature,
+                          sig_cap);
 }
 
 /* Checks and stores the receipt in |req|'s body. */
