@@ -85,32 +85,6 @@ out:
     return r;
 }
 
-static int add(struct list *l, const char *path)
-{
-    char real[PATH_MAX];
-
-    if (!realpath(path, real))
-        return -errno;
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->v[i].path, real) == 0)
-            return 0;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        struct file *grown = realloc(l->v, cap * sizeof(*grown));
-
-        if (!grown)
-            return -ENOMEM;
-        l->v = grown;
-        l->cap = cap;
-    }
-    memset(&l->v[l->n], 0, sizeof(l->v[l->n]));
-    l->v[l->n].path = strdup(real);
-    if (!l->v[l->n].path)
-        return -ENOMEM;
-    l->n++;
-    return 0;
-}
-
 /* Appends |path| as it is (manifest entries are already resolved). */
 static int append(struct list *l, const char *path)
 {
@@ -129,6 +103,19 @@ static int append(struct list *l, const char *path)
         return -ENOMEM;
     l->n++;
     return 0;
+}
+
+/* Adds the resolved |path| once. */
+static int add(struct list *l, const char *path)
+{
+    char real[PATH_MAX];
+
+    if (!realpath(path, real))
+        return -errno;
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].path, real) == 0)
+            return 0;
+    return append(l, real);
 }
 
 /* Adds |path|, or every regular file under it when it is a folder. */
