@@ -293,10 +293,13 @@ int gw_sig_parse_input(const char *hdr, size_t len, struct gw_sig_input *ret, co
     return 0;
 }
 
-/* ---- Signature ---- */
+/* ---- Signature and Content-Digest: a dictionary member holding a byte sequence ---- */
 
-int gw_sig_parse_signature(const char *hdr, size_t len, const char *label, uint8_t *ret_sig,
-                           const char **ret_why)
+enum member_rc { MEMBER_OK, MEMBER_MALFORMED, MEMBER_ABSENT, MEMBER_BAD_VALUE };
+
+/* Finds dictionary member |name| of |hdr| and decodes its byte sequence of exactly |want| bytes. */
+static enum member_rc binary_member(const char *hdr, size_t len, const char *name, uint8_t *out,
+                                    size_t want)
 {
     struct rd r = {hdr, hdr + len};
     char k[GW_SIG_TOKEN_MAX];
@@ -305,61 +308,47 @@ int gw_sig_parse_signature(const char *hdr, size_t len, const char *label, uint8
     for (;;) {
         int m;
 
-        if (key(&r, k, sizeof(k)) < 0 || r.p >= r.end || *r.p != '=') {
-            *ret_why = "Signature: expected label=:bytes:";
-            return -1;
-        }
+        if (key(&r, k, sizeof(k)) < 0 || r.p >= r.end || *r.p != '=')
+            return MEMBER_MALFORMED;
         r.p++;
-        if (strcmp(k, label) == 0) {
-            if (binary(&r, ret_sig, 64) < 0) {
-                *ret_why = "Signature: not a 64-byte base64 byte sequence";
-                return -1;
-            }
-            return 0;
-        }
-        if (skip_item(&r) < 0 || skip_params(&r) < 0 || (m = next_member(&r)) < 0) {
-            *ret_why = "Signature: malformed";
-            return -1;
-        }
-        if (m == 1) {
-            *ret_why = "Signature: no member with the Signature-Input label";
-            return -1;
-        }
+        if (strcmp(k, name) == 0)
+            return binary(&r, out, want) < 0 ? MEMBER_BAD_VALUE : MEMBER_OK;
+        if (skip_item(&r) < 0 || skip_params(&r) < 0 || (m = next_member(&r)) < 0)
+            return MEMBER_MALFORMED;
+        if (m == 1)
+            return MEMBER_ABSENT;
     }
 }
 
-/* ---- Content-Digest ---- */
+int gw_sig_parse_signature(const char *hdr, size_t len, const char *label, uint8_t *ret_sig,
+                           const char **ret_why)
+{
+    static const char *const why[] = {
+        [MEMBER_MALFORMED] = "Signature: malformed",
+        [MEMBER_ABSENT] = "Signature: no member with the Signature-Input label",
+        [MEMBER_BAD_VALUE] = "Signature: not a 64-byte base64 byte sequence",
+    };
+    enum member_rc rc = binary_member(hdr, len, label, ret_sig, 64);
+
+    if (rc == MEMBER_OK)
+        return 0;
+    *ret_why = why[rc];
+    return -1;
+}
 
 int gw_sig_parse_digest(const char *hdr, size_t len, uint8_t *ret_sha, const char **ret_why)
 {
-    struct rd r = {hdr, hdr + len};
-    char k[64];
+    static const char *const why[] = {
+        [MEMBER_MALFORMED] = "Content-Digest: malformed",
+        [MEMBER_ABSENT] = "Content-Digest: no sha-256 member",
+        [MEMBER_BAD_VALUE] = "Content-Digest: sha-256 is not a 32-byte base64 byte sequence",
+    };
+    enum member_rc rc = binary_member(hdr, len, "sha-256", ret_sha, 32);
 
-    ows(&r);
-    for (;;) {
-        int m;
-
-        if (key(&r, k, sizeof(k)) < 0 || r.p >= r.end || *r.p != '=') {
-            *ret_why = "Content-Digest: expected alg=:bytes:";
-            return -1;
-        }
-        r.p++;
-        if (strcmp(k, "sha-256") == 0) {
-            if (binary(&r, ret_sha, 32) < 0) {
-                *ret_why = "Content-Digest: sha-256 is not a 32-byte base64 byte sequence";
-                return -1;
-            }
-            return 0;
-        }
-        if (skip_item(&r) < 0 || skip_params(&r) < 0 || (m = next_member(&r)) < 0) {
-            *ret_why = "Content-Digest: malformed";
-            return -1;
-        }
-        if (m == 1) {
-            *ret_why = "Content-Digest: no sha-256 member";
-            return -1;
-        }
-    }
+    if (rc == MEMBER_OK)
+        return 0;
+    *ret_why = why[rc];
+    return -1;
 }
 
 void gw_sig_digest_value(const uint8_t *sha, char *out, size_t cap)
