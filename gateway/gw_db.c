@@ -381,10 +381,17 @@ int gw_db_photo_json(PGconn *c, const char *photo_id, char **ret_json, size_t *r
     int r;
 
     res = PQexecParams(c,
-                       "SELECT photo_id, clave_acta, encode(sha256, 'hex'), bytes, received_text,"
-                       " status, status_reason, width, height, encode(review_sha256, 'hex'),"
-                       " review_bytes, review_width, review_height, metadata::text"
-                       " FROM photos WHERE photo_id = $1::uuid",
+                       "SELECT p.photo_id, p.clave_acta, encode(p.sha256, 'hex'), p.bytes,"
+                       " p.received_text, p.status, p.status_reason, p.width, p.height,"
+                       " encode(p.review_sha256, 'hex'), p.review_bytes, p.review_width,"
+                       " p.review_height, p.metadata::text, q.state, d.decision, d.reason,"
+                       " to_char(d.decided_at AT TIME ZONE 'UTC',"
+                       "   'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                       " FROM photos p LEFT JOIN verification_queue q USING (photo_id)"
+                       " LEFT JOIN LATERAL (SELECT decision, reason, decided_at"
+                       "   FROM review_decisions r WHERE r.photo_id = p.photo_id"
+                       "   ORDER BY decision_id DESC LIMIT 1) d ON true"
+                       " WHERE p.photo_id = $1::uuid",
                        1, NULL, params, NULL, NULL, 0);
     r = result_status(c, res, PGRES_TUPLES_OK);
     if (r < 0)
@@ -421,6 +428,18 @@ int gw_db_photo_json(PGconn *c, const char *photo_id, char **ret_json, size_t *r
     }
     meta = json_loads(PQgetvalue(res, 0, 13), 0, NULL);
     json_object_set_new(o, "metadata", meta ? meta : json_object());
+    /* What verification decided, so the casilla learns of a retake request. */
+    if (!PQgetisnull(res, 0, 14)) {
+        json_t *v = json_pack("{s:s}", "state", PQgetvalue(res, 0, 14));
+
+        if (v && !PQgetisnull(res, 0, 15)) {
+            json_object_set_new(v, "decision", json_string(PQgetvalue(res, 0, 15)));
+            if (!PQgetisnull(res, 0, 16))
+                json_object_set_new(v, "reason", json_string(PQgetvalue(res, 0, 16)));
+            json_object_set_new(v, "decided_at", json_string(PQgetvalue(res, 0, 17)));
+        }
+        json_object_set_new(o, "verification", v);
+    }
     s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (s) {
         *ret_json = s;

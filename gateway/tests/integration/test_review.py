@@ -158,6 +158,11 @@ class QueueTest(ReviewCase):
         self.assertEqual(self.decide("beto", pid, second["lease_token"], "retake").status, 200)
         leases = self.psql(f"SELECT leases, state FROM verification_queue WHERE photo_id = '{pid}'")
         self.assertEqual(leases, [["2", "retake"]])
+        # The casilla polling its photo learns that a new one is wanted.
+        status, doc = self.get_json(f"/v1/photos/{pid}")
+        self.assertEqual(status, 200)
+        self.assertEqual(doc["verification"]["state"], "retake")
+        self.assertEqual(doc["verification"]["decision"], "retake")
 
     def test_concurrent_clerks_never_share_a_photo(self):
         ids = synth_photos(self, 60)
