@@ -1,5 +1,7 @@
 #include "gw_config.h"
 
+#include "process.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -59,7 +61,7 @@ void gw_config_defaults(struct gw_config *c)
         .loops = 2,
         .workers = 2,
         .disk_threads = 4,
-        .db_threads = 2,
+        .db_threads = 4,
         .max_body = 20u << 20,
         .max_pixels = 50000000,
         .max_streams = 8,
@@ -69,9 +71,10 @@ void gw_config_defaults(struct gw_config *c)
         .idle_timeout = 60,
         .header_timeout = 10,
         .body_timeout = 30,
-        .long_side = 2000,
-        .webp_quality = 80,
-        .webp_method = 4,
+        .long_side = IMG_PROCESS_DEFAULT_LONG_SIDE,
+        /* The imaging defaults, chosen from measurements (docs/imaging.md). */
+        .webp_quality = IMG_PROCESS_DEFAULT_WEBP_QUALITY,
+        .webp_method = IMG_PROCESS_DEFAULT_WEBP_METHOD,
         .lease_s = 300,
         .review_lease_s = 300,
         .signature_skew = 300,
@@ -149,6 +152,7 @@ void gw_config_usage(FILE *out)
             "  --loops N                event-loop threads (default %u)\n"
             "  --workers N              image-processing threads (default %u)\n"
             "  --disk-threads N         spool writer threads (default %u)\n"
+            "  --db-threads N           PostgreSQL connections for requests (default %u)\n"
             "Devices:\n"
             "  --signature-skew SEC     accepted clock skew of upload signatures (default %u)\n"
             "  --insecure-open-uploads  accept unsigned uploads too (local demos only: anyone\n"
@@ -156,6 +160,7 @@ void gw_config_usage(FILE *out)
             "Images:\n"
             "  --long-side PX           review image long side (default %u)\n"
             "  --webp-quality Q         review WebP quality 1-100 (default %d)\n"
+            "  --webp-method M          review WebP effort 0-6 (default %d)\n"
             "Verification:\n"
             "  --web DIR                serve the clerks' web application from DIR\n"
             "  --review-lease SEC       how long a clerk holds a claimed photo (default %u)\n"
@@ -164,8 +169,8 @@ void gw_config_usage(FILE *out)
             "  -h, --help               show this help\n",
             d.h2c_addr, d.tls_addr, d.db, d.data_dir, (unsigned long long)d.max_body,
             (unsigned long long)d.max_pixels, d.max_streams, d.max_header_bytes, d.idle_timeout,
-            d.header_timeout, d.body_timeout, d.loops, d.workers, d.disk_threads, d.signature_skew,
-            d.long_side, d.webp_quality, d.review_lease_s);
+            d.header_timeout, d.body_timeout, d.loops, d.workers, d.disk_threads, d.db_threads,
+            d.signature_skew, d.long_side, d.webp_quality, d.webp_method, d.review_lease_s);
 }
 
 static const char *off_or(const char *s)
@@ -198,6 +203,8 @@ int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
         O_REVIEW_LEASE,
         O_OPEN_UPLOADS,
         O_SIG_SKEW,
+        O_DB_THREADS,
+        O_WEBP_METHOD,
     };
     static const struct option opts[] = {
         {"h2c", required_argument, NULL, O_H2C},
@@ -222,6 +229,8 @@ int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
         {"review-lease", required_argument, NULL, O_REVIEW_LEASE},
         {"insecure-open-uploads", no_argument, NULL, O_OPEN_UPLOADS},
         {"signature-skew", required_argument, NULL, O_SIG_SKEW},
+        {"db-threads", required_argument, NULL, O_DB_THREADS},
+        {"webp-method", required_argument, NULL, O_WEBP_METHOD},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -296,6 +305,13 @@ int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
             break;
         case O_SIG_SKEW:
             bad = parse_uint(optarg, 1, 86400, &c->signature_skew);
+            break;
+        case O_DB_THREADS:
+            bad = parse_uint(optarg, 1, 64, &c->db_threads);
+            break;
+        case O_WEBP_METHOD:
+            bad = parse_uint(optarg, 0, 6, &u);
+            c->webp_method = (int)u;
             break;
         case O_WEB:
             c->web_dir = optarg;
