@@ -259,6 +259,27 @@ class AuthTest(ReviewCase):
                      "Cookie: prep_session=" + "x" * 43):
             self.assertProblem(self.api("POST", "/v1/review/claim", headers=[auth]), 401,
                                "unauthenticated")
+        # A real enrolled device, with a valid HTTP Message Signature over the request, is
+        # still no clerk: neither the queue nor a photo's image.
+        signer = os.environ["PREP_SIGN_REQUEST"]
+        pem = os.path.join(self.env.tmp, f"{self.db}-phone.pem")
+        pub = subprocess.run([signer, "genkey", pem], check=True,
+                             stdout=subprocess.PIPE).stdout.decode().strip()
+        code = json.loads(subprocess.run(
+            [self.env.gateway, "device", "code", "--db", self.conninfo, "--label", "phone",
+             "--actas", "14*", "--expires", "1h", "--json"], check=True,
+            stdout=subprocess.PIPE).stdout)["code"]
+        r = self.api("POST", "/v1/devices", body={"code": code, "public_key": pub})
+        self.assertEqual(r.status, 201, r)
+        device = r.json()["device_id"]
+        empty = os.path.join(self.env.tmp, f"{self.db}-empty")
+        open(empty, "wb").close()
+        pid = synth_photos(self, 1)[0]
+        for method, path in (("POST", "/v1/review/claim"),
+                             ("GET", f"/v1/photos/{pid}/review.webp")):
+            hdrs = subprocess.run([signer, "sign", pem, device, path, empty], check=True,
+                                  stdout=subprocess.PIPE).stdout.decode().splitlines()
+            self.assertProblem(self.api(method, path, headers=hdrs), 401, "unauthenticated")
 
     def test_wrong_password_then_backoff(self):
         self.env.user_add(self.conninfo, "carla", "clerk", PASSWORD)
