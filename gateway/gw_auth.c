@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_db.h"
+
 #define ARGON_T 2
 #define ARGON_M_KIB 19456
 #define ARGON_P 1
@@ -167,13 +169,6 @@ bool gw_auth_password_check(const char *hash, const char *password)
 
 /* ---- database ---- */
 
-static int status_of(PGconn *c, PGresult *res, ExecStatusType want)
-{
-    if (res && PQresultStatus(res) == want)
-        return 0;
-    return PQstatus(c) == CONNECTION_OK ? -EPROTO : -EIO;
-}
-
 static void token_sha(const char *token, char *out)
 {
     static const char hex[] = "0123456789abcdef";
@@ -213,7 +208,7 @@ int gw_auth_login(PGconn *c, const char *username, const char *password, struct 
                        " ceil(extract(epoch FROM locked_until - now()))::int"
                        " FROM users WHERE username = $1",
                        1, NULL, p1, NULL, NULL, 0);
-    r = status_of(c, res, PGRES_TUPLES_OK);
+    r = gw_db_status(c, res, PGRES_TUPLES_OK);
     if (r < 0) {
         PQclear(res);
         return r;
@@ -245,7 +240,7 @@ int gw_auth_login(PGconn *c, const char *username, const char *password, struct 
         /* The wait that follows this failure; computed here so SQL and docs share one rule. */
         res = PQexecParams(c, "SELECT failed_logins + 1 FROM users WHERE user_id = $1", 1, NULL, p2,
                            NULL, NULL, 0);
-        r = status_of(c, res, PGRES_TUPLES_OK);
+        r = gw_db_status(c, res, PGRES_TUPLES_OK);
         snprintf(secs, sizeof(secs), "%u",
                  r == 0 && PQntuples(res) == 1
                      ? gw_auth_backoff_s((int)strtol(PQgetvalue(res, 0, 0), NULL, 10))
@@ -257,7 +252,7 @@ int gw_auth_login(PGconn *c, const char *username, const char *password, struct 
                            "   THEN now() + make_interval(secs => $2::int) END"
                            " WHERE user_id = $1",
                            2, NULL, p2, NULL, NULL, 0);
-        r = status_of(c, res, PGRES_COMMAND_OK);
+        r = gw_db_status(c, res, PGRES_COMMAND_OK);
         PQclear(res);
         return r < 0 ? r : -EACCES;
     }
@@ -279,7 +274,7 @@ int gw_auth_login(PGconn *c, const char *username, const char *password, struct 
                            " (SELECT username FROM users WHERE user_id = $1)",
                            4, NULL, p3, NULL, NULL, 0);
     }
-    r = status_of(c, res, PGRES_TUPLES_OK);
+    r = gw_db_status(c, res, PGRES_TUPLES_OK);
     if (r == 0 && PQntuples(res) == 1) {
         snprintf(s.expires_at, sizeof(s.expires_at), "%s", PQgetvalue(res, 0, 0));
         snprintf(s.username, sizeof(s.username), "%s", PQgetvalue(res, 0, 1));
@@ -308,7 +303,7 @@ int gw_auth_session_load(PGconn *c, const char *token, struct gw_session *ret)
                        " WHERE s.token_sha256 = $1::bytea AND s.expires_at > now()"
                        " AND NOT u.disabled",
                        1, NULL, p, NULL, NULL, 0);
-    r = status_of(c, res, PGRES_TUPLES_OK);
+    r = gw_db_status(c, res, PGRES_TUPLES_OK);
     if (r == 0 && PQntuples(res) != 1)
         r = -ENOENT;
     if (r == 0) {
@@ -328,7 +323,7 @@ int gw_auth_session_load(PGconn *c, const char *token, struct gw_session *ret)
 static int exec_count(PGconn *c, const char *sql, int n, const char *const *params)
 {
     PGresult *res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-    int r = status_of(c, res, PGRES_COMMAND_OK);
+    int r = gw_db_status(c, res, PGRES_COMMAND_OK);
 
     if (r == 0)
         r = (int)strtol(PQcmdTuples(res), NULL, 10);
@@ -363,7 +358,7 @@ int gw_auth_user_add(PGconn *c, const char *username, enum gw_role role, const c
                        "INSERT INTO users (username, role, password_hash)"
                        " VALUES ($1, $2::user_role, $3) ON CONFLICT (username) DO NOTHING",
                        3, NULL, p, NULL, NULL, 0);
-    r = status_of(c, res, PGRES_COMMAND_OK);
+    r = gw_db_status(c, res, PGRES_COMMAND_OK);
     if (r == 0 && strcmp(PQcmdTuples(res), "1") != 0)
         r = -EEXIST;
     else if (r == -EPROTO && PQresultErrorField(res, PG_DIAG_SQLSTATE) &&
@@ -377,7 +372,7 @@ int gw_auth_user_add(PGconn *c, const char *username, enum gw_role role, const c
 static int exec_rows(PGconn *c, const char *sql, int n, const char *const *params)
 {
     PGresult *res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-    int r = status_of(c, res, PGRES_TUPLES_OK);
+    int r = gw_db_status(c, res, PGRES_TUPLES_OK);
 
     if (r == 0)
         r = PQntuples(res);

@@ -25,8 +25,7 @@ PGconn *gw_db_connect(const char *conninfo, char *errbuf, size_t errcap)
     return NULL;
 }
 
-/* Maps a finished statement to 0, -EIO (connection lost) or -EPROTO (refused). */
-static int result_status(PGconn *c, PGresult *res, ExecStatusType want)
+int gw_db_status(PGconn *c, PGresult *res, ExecStatusType want)
 {
     if (res && PQresultStatus(res) == want)
         return 0;
@@ -36,7 +35,7 @@ static int result_status(PGconn *c, PGresult *res, ExecStatusType want)
 static int exec_cmd(PGconn *c, const char *sql, int n, const char *const *params)
 {
     PGresult *res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-    int r = result_status(c, res, PGRES_COMMAND_OK);
+    int r = gw_db_status(c, res, PGRES_COMMAND_OK);
 
     PQclear(res);
     return r;
@@ -45,7 +44,7 @@ static int exec_cmd(PGconn *c, const char *sql, int n, const char *const *params
 int gw_db_ping(PGconn *c)
 {
     PGresult *res = PQexec(c, "SELECT 1");
-    int r = result_status(c, res, PGRES_TUPLES_OK);
+    int r = gw_db_status(c, res, PGRES_TUPLES_OK);
 
     PQclear(res);
     return r < 0 ? -EIO : 0;
@@ -118,14 +117,14 @@ static int migrate_one(PGconn *c, const char *dir, const char *name, FILE *progr
     sha256_hex(sql, len, hash);
 
     res = PQexec(c, "BEGIN; SELECT pg_advisory_xact_lock(7304155)");
-    r = result_status(c, res, PGRES_TUPLES_OK);
+    r = gw_db_status(c, res, PGRES_TUPLES_OK);
     PQclear(res);
     if (r < 0)
         goto fail;
     params[0] = version;
     res = PQexecParams(c, "SELECT sha256 FROM schema_migrations WHERE version = $1", 1, NULL,
                        params, NULL, NULL, 0);
-    r = result_status(c, res, PGRES_TUPLES_OK);
+    r = gw_db_status(c, res, PGRES_TUPLES_OK);
     if (r == 0 && PQntuples(res) == 1) {
         if (strcmp(PQgetvalue(res, 0, 0), hash) != 0) {
             snprintf(errbuf, errcap, "migration %s was applied with different contents", name);
@@ -139,7 +138,7 @@ static int migrate_one(PGconn *c, const char *dir, const char *name, FILE *progr
         goto rollback;
 
     res = PQexec(c, sql);
-    r = result_status(c, res, PGRES_COMMAND_OK);
+    r = gw_db_status(c, res, PGRES_COMMAND_OK);
     if (r < 0 && res && PQresultStatus(res) == PGRES_TUPLES_OK)
         r = 0;
     PQclear(res);
@@ -151,7 +150,7 @@ static int migrate_one(PGconn *c, const char *dir, const char *name, FILE *progr
                  params);
     if (r == 0) {
         res = PQexec(c, "COMMIT");
-        r = result_status(c, res, PGRES_COMMAND_OK);
+        r = gw_db_status(c, res, PGRES_COMMAND_OK);
         PQclear(res);
     }
     if (r < 0)
@@ -213,7 +212,7 @@ int gw_db_migrate(PGconn *c, const char *schema_dir, FILE *progress, char *errbu
         res = PQexec(c, "CREATE TABLE IF NOT EXISTS schema_migrations ("
                         " version integer PRIMARY KEY, name text NOT NULL,"
                         " sha256 text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
-        r = result_status(c, res, PGRES_COMMAND_OK);
+        r = gw_db_status(c, res, PGRES_COMMAND_OK);
         if (r < 0)
             snprintf(errbuf, errcap, "could not create schema_migrations: %s", PQerrorMessage(c));
         PQclear(res);
@@ -288,7 +287,7 @@ int gw_db_claim(PGconn *c, int lease_s, struct gw_db_job *ret)
                        "   ORDER BY received_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
                        " RETURNING photo_id, clave_acta, encode(sha256, 'hex'), attempts",
                        1, NULL, params, NULL, NULL, 0);
-    r = result_status(c, res, PGRES_TUPLES_OK);
+    r = gw_db_status(c, res, PGRES_TUPLES_OK);
     if (r == 0 && PQntuples(res) == 1) {
         snprintf(ret->photo_id, sizeof(ret->photo_id), "%s", PQgetvalue(res, 0, 0));
         snprintf(ret->clave, sizeof(ret->clave), "%s", PQgetvalue(res, 0, 1));
@@ -323,7 +322,7 @@ int gw_db_finish(PGconn *c, const char *photo_id, const char *review_sha, size_t
                        "   SELECT photo_id, clave_acta FROM p ON CONFLICT DO NOTHING)"
                        " SELECT pg_notify('photo_queued', photo_id::text) FROM p",
                        6, NULL, params, NULL, NULL, 0);
-    r = result_status(c, res, PGRES_TUPLES_OK);
+    r = gw_db_status(c, res, PGRES_TUPLES_OK);
     PQclear(res);
     return r;
 }
@@ -343,7 +342,7 @@ int gw_db_clave_signatures(PGconn *c, const char *clave, const char *photo_id,
                        " FROM photos WHERE clave_acta = $1 AND photo_id <> $2::uuid"
                        " AND metadata ? 'signature' ORDER BY received_at LIMIT 64",
                        2, NULL, params, NULL, NULL, 0);
-    r = result_status(c, res, PGRES_TUPLES_OK);
+    r = gw_db_status(c, res, PGRES_TUPLES_OK);
     if (r < 0) {
         PQclear(res);
         return r;
@@ -393,7 +392,7 @@ int gw_db_photo_json(PGconn *c, const char *photo_id, char **ret_json, size_t *r
                        "   ORDER BY decision_id DESC LIMIT 1) d ON true"
                        " WHERE p.photo_id = $1::uuid",
                        1, NULL, params, NULL, NULL, 0);
-    r = result_status(c, res, PGRES_TUPLES_OK);
+    r = gw_db_status(c, res, PGRES_TUPLES_OK);
     if (r < 0)
         goto out;
     if (PQntuples(res) != 1) {
@@ -462,7 +461,7 @@ int gw_db_review_sha(PGconn *c, const char *photo_id, char *ret_sha)
                        "SELECT encode(review_sha256, 'hex') FROM photos"
                        " WHERE photo_id = $1::uuid AND review_sha256 IS NOT NULL",
                        1, NULL, params, NULL, NULL, 0);
-    r = result_status(c, res, PGRES_TUPLES_OK);
+    r = gw_db_status(c, res, PGRES_TUPLES_OK);
     if (r == 0) {
         if (PQntuples(res) == 1)
             snprintf(ret_sha, GW_SHA256_HEX_LEN + 1, "%s", PQgetvalue(res, 0, 0));
@@ -482,7 +481,7 @@ int gw_db_enrol(PGconn *c, const char *code_sha, const char *pubkey_b64, const c
     int r;
 
     res = PQexec(c, "BEGIN");
-    r = result_status(c, res, PGRES_COMMAND_OK);
+    r = gw_db_status(c, res, PGRES_COMMAND_OK);
     PQclear(res);
     if (r < 0)
         return r;
@@ -490,7 +489,7 @@ int gw_db_enrol(PGconn *c, const char *code_sha, const char *pubkey_b64, const c
                        "SELECT actas FROM enrolment_codes WHERE code_sha256 = $1"
                        " AND used_at IS NULL AND expires_at > now() FOR UPDATE",
                        1, NULL, p1, NULL, NULL, 0);
-    r = result_status(c, res, PGRES_TUPLES_OK);
+    r = gw_db_status(c, res, PGRES_TUPLES_OK);
     if (r == 0 && PQntuples(res) != 1)
         r = -EACCES;
     if (r == 0)
@@ -505,7 +504,7 @@ int gw_db_enrol(PGconn *c, const char *code_sha, const char *pubkey_b64, const c
                        " RETURNING device_id::text,"
                        " to_char(enrolled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
                        3, NULL, p2, NULL, NULL, 0);
-    r = result_status(c, res, PGRES_TUPLES_OK);
+    r = gw_db_status(c, res, PGRES_TUPLES_OK);
     if (r == -EPROTO) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
@@ -530,7 +529,7 @@ int gw_db_enrol(PGconn *c, const char *code_sha, const char *pubkey_b64, const c
     if (r < 0)
         goto rollback;
     res = PQexec(c, "COMMIT");
-    r = result_status(c, res, PGRES_COMMAND_OK);
+    r = gw_db_status(c, res, PGRES_COMMAND_OK);
     PQclear(res);
     return r;
 rollback:

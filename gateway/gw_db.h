@@ -93,6 +93,12 @@ int gw_db_review_sha(PGconn *c, const char *photo_id, char *ret_sha);
 int gw_db_enrol(PGconn *c, const char *code_sha, const char *pubkey_b64, const char *label,
                 char *ret_id, char *ret_actas, size_t actas_cap, char *ret_time);
 
+/*
+ * Maps a finished statement |res| on |c| to 0 (it has status |want|), -EIO (the connection is
+ * lost: reconnect) or -EPROTO (PostgreSQL refused it). For modules that run their own SQL.
+ */
+int gw_db_status(PGconn *c, PGresult *res, ExecStatusType want);
+
 /* Runs SELECT 1. Returns 0 or -EIO. */
 int gw_db_ping(PGconn *c);
 

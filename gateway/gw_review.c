@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "gw_api.h"
+#include "gw_db.h"
 #include "gw_error.h"
 #include "gw_events.h"
 #include "gw_log.h"
@@ -97,18 +98,11 @@ out:
 
 /* ---- db side ---- */
 
-static int status_of(PGconn *c, PGresult *res, ExecStatusType want)
-{
-    if (res && PQresultStatus(res) == want)
-        return 0;
-    return PQstatus(c) == CONNECTION_OK ? -EPROTO : -EIO;
-}
-
 /* Runs |sql| that returns one text value (JSON built by PostgreSQL); copies it to |*ret|. */
 static int query_text(PGconn *pg, const char *sql, int n, const char *const *params, char **ret)
 {
     PGresult *res = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
-    int r = status_of(pg, res, PGRES_TUPLES_OK);
+    int r = gw_db_status(pg, res, PGRES_TUPLES_OK);
 
     if (r == 0 && (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)))
         r = -ENOENT;
@@ -282,7 +276,7 @@ static void do_claim(struct job *j, PGconn *pg)
                        " ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), flag"
                        " FROM review_claim($1, $2)",
                        2, NULL, p1, NULL, NULL, 0);
-    r = status_of(pg, res, PGRES_TUPLES_OK);
+    r = gw_db_status(pg, res, PGRES_TUPLES_OK);
     if (r < 0) {
         PQclear(res);
         db_fail(j, r);
@@ -360,7 +354,7 @@ static void do_decide(struct job *j, PGconn *pg)
                        "SELECT review_decide($1::uuid, $2::uuid, $3, $4, nullif($5, ''),"
                        " nullif($6, '')::uuid, nullif($7, ''))",
                        7, NULL, p, NULL, NULL, 0);
-    r = status_of(pg, res, PGRES_TUPLES_OK);
+    r = gw_db_status(pg, res, PGRES_TUPLES_OK);
     if (r == -EPROTO && PQresultErrorField(res, PG_DIAG_SQLSTATE) &&
         strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23503") == 0) {
         fail(j, GW_E_INVALID_DECISION, "duplicate_of names no known photo");
@@ -408,7 +402,7 @@ static void do_release(struct job *j, PGconn *pg)
                        "   AND lease_expires >= clock_timestamp() RETURNING photo_id)"
                        " SELECT pg_notify('review_changed', photo_id::text) FROM r",
                        3, NULL, p, NULL, NULL, 0);
-    r = status_of(pg, res, PGRES_TUPLES_OK);
+    r = gw_db_status(pg, res, PGRES_TUPLES_OK);
     if (r < 0)
         db_fail(j, r);
     else if (PQntuples(res) != 1)
@@ -428,7 +422,7 @@ static void do_reopen(struct job *j, PGconn *pg)
     snprintf(uid, sizeof(uid), "%lld", (long long)j->sess.user_id);
     res = PQexecParams(pg, "SELECT review_reopen($1::uuid, $2, nullif($3, ''))", 3, NULL, p, NULL,
                        NULL, 0);
-    r = status_of(pg, res, PGRES_TUPLES_OK);
+    r = gw_db_status(pg, res, PGRES_TUPLES_OK);
     if (r < 0) {
         db_fail(j, r);
     } else if (strcmp(PQgetvalue(res, 0, 0), "not_found") == 0) {
@@ -492,7 +486,7 @@ static void do_priority(struct job *j, PGconn *pg)
         " SELECT json_build_object('priority_id', (SELECT priority_id FROM p),"
         "   'queued_photos', (SELECT count(*) FROM u))::text",
         5, NULL, p, NULL, NULL, 0);
-    r = status_of(pg, res, PGRES_TUPLES_OK);
+    r = gw_db_status(pg, res, PGRES_TUPLES_OK);
     if (r < 0) {
         db_fail(j, r);
     } else {
