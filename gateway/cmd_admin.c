@@ -26,7 +26,8 @@ static void user_usage(FILE *out)
             "from the first line of standard input (at least %d characters); it is stored as an\n"
             "Argon2id hash. passwd and disable end the user's open sessions at once.\n"
             "USERNAME: lowercase letters, digits, '.', '-', '_' (at most 64).\n"
-            "--db defaults to $PREP_DB. Exit status: 0 done, 1 refused or failed, 2 usage.\n",
+            "--db defaults to $PREP_DB, else the database ./run.sh set up ($PREP_VAR/conninfo).\n"
+            "Exit status: 0 done, 1 refused or failed, 2 usage.\n",
             GW_AUTH_PASSWORD_MIN);
 }
 

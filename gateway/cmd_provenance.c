@@ -421,7 +421,7 @@ static const char device_usage[] =
     "Usage: prep-gateway device code --label LABEL --actas LIST --expires DURATION [--json]\n"
     "       prep-gateway device list [--json]\n"
     "       prep-gateway device revoke DEVICE_ID [--json]\n"
-    "Options: --db CONNINFO (default $PREP_DB)\n"
+    "Options: --db CONNINFO (default $PREP_DB, else ./run.sh's database: $PREP_VAR/conninfo)\n"
     "\n"
     "code    makes a one-time enrolment code for one phone, valid for DURATION (e.g. 90m, 12h,\n"
     "        2d), bound to the actas in LIST: comma-separated claves or prefixes ending in '*'\n"
