@@ -279,6 +279,8 @@ static int add_analysis(PGconn *pg, const struct gw_db_job *job, const struct im
 
         qr =
             json_pack("{s:b, s:s, s:b}", "readable", 1, "payload", res->qr, "matches_clave", match);
+        if (qr && res->qr_full_resolution) /* too small for the scaled image */
+            json_object_set_new(qr, "full_resolution", json_true());
         if (!match)
             json_array_append_new(flags, json_string("qr_mismatch"));
     } else {

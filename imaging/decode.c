@@ -121,7 +121,7 @@ unsigned img_jpeg_pick_scale(uint32_t w, uint32_t h, uint32_t min_long_side)
 
 /* Runs the decode; on any libjpeg error returns the code set by the error manager. */
 static int run(struct dec *d, const void *buf, size_t len, const struct img_limits *lim,
-               uint32_t min_long_side)
+               uint32_t min_long_side, bool gray)
 {
     struct jpeg_decompress_struct *ci = &d->cinfo;
     uint8_t channels;
@@ -153,8 +153,9 @@ static int run(struct dec *d, const void *buf, size_t len, const struct img_limi
         ci->out_color_space = JCS_GRAYSCALE;
         channels = 1;
     } else if (ci->num_components == 3) {
-        ci->out_color_space = JCS_RGB;
-        channels = 3;
+        /* Gray from YCbCr is the Y plane as decoded: no colour conversion at all. */
+        ci->out_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;
+        channels = gray ? 1 : 3;
     } else {
         bail((j_common_ptr)ci, IMG_E_UNSUPPORTED,
              "only 1 (gray) or 3 (colour) components are supported");
@@ -178,8 +179,8 @@ static int run(struct dec *d, const void *buf, size_t len, const struct img_limi
     return 0;
 }
 
-int img_jpeg_decode_scaled(const void *buf, size_t len, const struct img_limits *lim,
-                           uint32_t min_long_side, struct img_image *ret, const char **ret_why)
+static int decode(const void *buf, size_t len, const struct img_limits *lim, uint32_t min_long_side,
+                  bool gray, struct img_image *ret, const char **ret_why)
 {
     struct img_limits defaults;
     struct dec d;
@@ -200,7 +201,7 @@ int img_jpeg_decode_scaled(const void *buf, size_t len, const struct img_limits 
     d.err.pub.emit_message = on_emit_message;
     d.err.pub.output_message = on_output_message;
 
-    r = run(&d, buf, len, lim, min_long_side);
+    r = run(&d, buf, len, lim, min_long_side, gray);
     if (d.created)
         jpeg_destroy_decompress(&d.cinfo);
     if (r < 0) {
@@ -211,4 +212,16 @@ int img_jpeg_decode_scaled(const void *buf, size_t len, const struct img_limits 
     }
     *ret = d.im;
     return 0;
+}
+
+int img_jpeg_decode_scaled(const void *buf, size_t len, const struct img_limits *lim,
+                           uint32_t min_long_side, struct img_image *ret, const char **ret_why)
+{
+    return decode(buf, len, lim, min_long_side, false, ret, ret_why);
+}
+
+int img_jpeg_decode_gray(const void *buf, size_t len, const struct img_limits *lim,
+                         struct img_image *ret, const char **ret_why)
+{
+    return decode(buf, len, lim, UINT32_MAX, true, ret, ret_why);
 }

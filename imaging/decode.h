@@ -48,4 +48,13 @@ unsigned img_jpeg_pick_scale(uint32_t w, uint32_t h, uint32_t min_long_side);
 int img_jpeg_decode_scaled(const void *buf, size_t len, const struct img_limits *lim,
                            uint32_t min_long_side, struct img_image *ret, const char **ret_why);
 
+/*
+ * Decodes |buf| at full resolution to one gray channel (the luma, without colour conversion) into
+ * |ret|, as stored (no orientation applied): for reading fine print such as the acta's QR code
+ * when the scaled decode is too coarse. Same limits, ownership and return codes as
+ * img_jpeg_decode_scaled(). Thread-safe.
+ */
+int img_jpeg_decode_gray(const void *buf, size_t len, const struct img_limits *lim,
+                         struct img_image *ret, const char **ret_why);
+
 #endif

@@ -55,6 +55,34 @@ static int encode(const struct img_image *im, const struct img_process_opts *o,
     }
 }
 
+/* The template's corner first (the right 3/5 of the top 2/5), the whole frame only when it has
+ * no code (a photo taken upside down without EXIF, a sheet placed oddly). */
+static int scan_qr(const struct img_image *im, struct img_result *res)
+{
+    int q = img_qr_scan(im, im->width * 2 / 5, 0, im->width - im->width * 2 / 5,
+                        im->height * 2 / 5 + 1, res->qr, sizeof(res->qr));
+
+    return q == 0 ? img_qr_scan(im, 0, 0, im->width, im->height, res->qr, sizeof(res->qr)) : q;
+}
+
+/*
+ * The QR was not found at the DCT scale: read it again from the luma at full resolution, where
+ * each module has twice (or more) the pixels — a sheet far from the camera prints a code too
+ * small for the scaled image. Gray only and no colour conversion: a 12 MP photo costs 12 MB here.
+ */
+static void qr_full_resolution(const void *buf, size_t len, const struct img_process_opts *o,
+                               struct img_result *res)
+{
+    struct img_image gray = {0};
+
+    if (img_jpeg_decode_gray(buf, len, &o->limits, &gray, NULL) == 0 &&
+        img_orient(&gray, res->exif.orientation) == 0 && scan_qr(&gray, res) == 1) {
+        res->qr_found = true;
+        res->qr_full_resolution = true;
+    }
+    img_image_finish(&gray);
+}
+
 /* Legibility, signature and QR on the upright decoded image. None of it can refuse a photo: an
  * analysis that runs out of memory just leaves |res->analysed| false. */
 static void analyse(const struct img_image *im, struct img_result *res)
@@ -67,13 +95,7 @@ static void analyse(const struct img_image *im, struct img_result *res)
         img_dup_signature(&gray, &res->legibility, &res->sig) == 0)
         res->analysed = true;
     img_image_finish(&gray);
-    /* The acta template prints its code in the top right: scan that corner (the right 3/5 of
-     * the top 2/5) first, the whole frame only when it has none (a photo taken upside down
-     * without EXIF, a sheet placed oddly). */
-    q = img_qr_scan(im, im->width * 2 / 5, 0, im->width - im->width * 2 / 5, im->height * 2 / 5 + 1,
-                    res->qr, sizeof(res->qr));
-    if (q == 0)
-        q = img_qr_scan(im, 0, 0, im->width, im->height, res->qr, sizeof(res->qr));
+    q = scan_qr(im, res);
     res->qr_found = q == 1;
     if (!res->qr_found)
         res->qr[0] = '\0';
@@ -128,8 +150,14 @@ int img_process_jpeg(const void *buf, size_t len, const struct img_process_opts 
         img_image_finish(&im);
         return fail(ret_why, r, "could not apply the EXIF orientation");
     }
-    if (o->analyse)
+    if (o->analyse) {
         analyse(&im, &res);
+        uint32_t decoded = im.width > im.height ? im.width : im.height;
+        uint32_t stored = res.info.width > res.info.height ? res.info.width : res.info.height;
+
+        if (!res.qr_found && decoded < stored)
+            qr_full_resolution(buf, len, o, &res);
+    }
     if (!o->encode) {
         res.width = im.width;
         res.height = im.height;

@@ -67,6 +67,7 @@ struct img_result {
     struct img_legibility legibility; /* verdict and scores (legibility.h) */
     struct img_dup_sig sig;           /* for duplicate checks within a clave (dup.h) */
     bool qr_found;                    /* a QR code was read; its payload is in qr */
+    bool qr_full_resolution;          /* ... only from the full-resolution luma */
     char qr[IMG_QR_MAX];
 };
 

@@ -36,6 +36,16 @@ class ImagingTest(GatewayTestCase):
         self.assertFalse(meta["qr"]["matches_clave"])
         self.assertIn("qr_mismatch", meta["flags"])
 
+    def test_small_qr_is_read_at_full_resolution(self):
+        # The sheet fills a third of the frame: at the DCT scale the code's modules are under
+        # zbar's ~3 pixels, so the gateway reads it again from the full-resolution luma.
+        clave = "140338B010007"
+        path = self.env.gen_acta(seed=407, qr=True, clave=clave, degrade="small:0.3",
+                                 orientation=8)
+        _, meta = self.queued(path, clave)
+        self.assertEqual(meta["qr"], {"readable": True, "payload": clave, "matches_clave": True,
+                                      "full_resolution": True}, meta)
+
     def test_no_qr_is_a_flag(self):
         path = self.env.gen_acta(seed=403, width=2400, height=1800, quality=85, noise=3)
         _, meta = self.queued(path)
