@@ -572,14 +572,6 @@ static int hash_file(struct upload *up)
     return 0;
 }
 
-/* Fills |sig_input| and |signature| (header values) for one attempt of |up|. */
-static int sign_upload(const struct upload *up, const struct device *d, const struct gw_key *k,
-                       char *sig_input, size_t in_cap, char *signature, size_t sig_cap)
-{
-    return pu_sign_upload(k, d->device_id, up->path, up->digest, sig_input, in_cap, signature,
-                          sig_cap);
-}
-
 /* Checks and stores the receipt in |req|'s body. */
 static enum outcome keep_receipt(struct upload *up, const struct pu_h2_request *req,
                                  const struct device *d, const char *state)
@@ -639,7 +631,8 @@ static enum outcome attempt(struct upload *up, const struct device *d, const str
             return r == -EPROTO && u->tls ? FAILED : RETRY;
         }
     }
-    if (sign_upload(up, d, k, sig_input, sizeof(sig_input), signature, sizeof(signature)) < 0) {
+    if (pu_sign_upload(k, d->device_id, up->path, up->digest, sig_input, sizeof(sig_input),
+                       signature, sizeof(signature)) < 0) {
         snprintf(up->why, sizeof(up->why), "could not sign the request");
         return FAILED;
     }

@@ -183,7 +183,7 @@ static void *ingest_main(void *arg)
 
 /* ---- processing ---- */
 
-static json_t *metadata_json(const struct img_result *res, bool with_image)
+static json_t *metadata_json(const struct img_result *res)
 {
     const struct img_jpeg_info *in = &res->info;
     const struct img_exif *ex = &res->exif;
@@ -192,8 +192,6 @@ static json_t *metadata_json(const struct img_result *res, bool with_image)
     jpeg = json_pack("{s:i, s:i, s:i, s:b, s:i}", "width", (int)in->width, "height",
                      (int)in->height, "components", in->components, "progressive", in->progressive,
                      "scans", (int)in->scans);
-    if (!with_image)
-        return json_pack("{s:o}", "jpeg", jpeg);
     exif = json_pack("{s:i, s:b}", "orientation", ex->orientation, "valid", res->exif_ok);
     if (ex->make[0])
         json_object_set_new(exif, "make", json_string(ex->make));
@@ -361,7 +359,7 @@ static int process_one(struct gw_stage *st, PGconn *pg, const struct gw_db_job *
         img_result_finish(&res);
         return 0; /* the claim lapses and a later attempt retries */
     }
-    meta = metadata_json(&res, true);
+    meta = metadata_json(&res);
     if (meta && add_analysis(pg, job, &res, meta) == -EIO) {
         json_decref(meta);
         img_result_finish(&res);
