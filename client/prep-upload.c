@@ -37,6 +37,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdbool.h>
@@ -65,6 +66,7 @@ struct opts {
     const char *state, *server, *code, *label, *clave, *pubkey, *cacert;
     int retries, timeout_s;
     bool json, insecure;
+    bool state_given; /* --state or $PREP_UPLOAD_STATE */
     int first_arg;
 };
 
@@ -118,7 +120,8 @@ static const char verify_usage[] =
     "\n"
     "Checks receipts offline, as `prep-gateway receipt verify` does: the gateway's signature\n"
     "over the receipt's fields, that it names the gateway key given (--pubkey, else the one in\n"
-    "DIR/device.json) and that its photo id is the one its clave and SHA-256 give.\n"
+    "DIR/device.json) and that its photo id is the one its clave and SHA-256 give. Without\n"
+    "--state, a receipt kept by `send` (DIR/receipts/ID.json) is checked with DIR's key.\n"
     "  --json          print {\"receipt\", \"valid\", \"reason\"} per receipt\n"
     "Exit status 0 when all are valid, 1 when any is not, 2 on bad usage.\n";
 
@@ -169,7 +172,8 @@ static int parse(int argc, char **argv, struct opts *o, const char *usage)
 
     memset(o, 0, sizeof(*o));
     o->state = getenv("PREP_UPLOAD_STATE");
-    if (!o->state || !*o->state)
+    o->state_given = o->state && *o->state;
+    if (!o->state_given)
         o->state = "./.prep-upload";
     o->retries = RETRIES_DEFAULT;
     o->timeout_s = 30;
@@ -178,6 +182,7 @@ static int parse(int argc, char **argv, struct opts *o, const char *usage)
         switch (c) {
         case 's':
             o->state = optarg;
+            o->state_given = true;
             break;
         case 'S':
             o->server = optarg;
@@ -795,6 +800,29 @@ static int cmd_send(int argc, char **argv)
 
 /* ---- verify ---- */
 
+/* The state folder that `send` kept |receipt| in (DIR/receipts/NAME) when DIR/device.json is
+ * there, in |buf|; NULL otherwise. */
+static const char *state_of_receipt(const char *receipt, char *buf, size_t size)
+{
+    char path[PATH_MAX];
+    char *slash;
+
+    if ((size_t)snprintf(buf, size, "%s", receipt) >= size || !(slash = strrchr(buf, '/')))
+        return NULL;
+    *slash = '\0'; /* buf: DIR/receipts or receipts */
+    slash = strrchr(buf, '/');
+    if (strcmp(slash ? slash + 1 : buf, "receipts") != 0)
+        return NULL;
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(buf, size, ".");
+    if ((size_t)snprintf(path, sizeof(path), "%s/device.json", buf) >= sizeof(path) ||
+        access(path, R_OK) != 0)
+        return NULL;
+    return buf;
+}
+
 static int cmd_verify(int argc, char **argv)
 {
     struct opts o;
@@ -815,8 +843,11 @@ static int cmd_verify(int argc, char **argv)
         }
     } else {
         struct device d;
+        char kept[PATH_MAX];
+        const char *state = o.state_given ? NULL : state_of_receipt(argv[o.first_arg], kept,
+                                                                          sizeof(kept));
 
-        if (load_device(o.state, &d) < 0)
+        if (load_device(state ? state : o.state, &d) < 0)
             return 1;
         k = d.gateway;
     }

@@ -26,11 +26,12 @@ class ClientTest(GatewayTestCase):
 
     # -- helpers --
 
-    def cli(self, *args, timeout=180):
+    def cli(self, *args, timeout=180, cwd=None):
         if not self.upload_bin or not os.access(self.upload_bin, os.X_OK):
             self.fail(f"PREP_UPLOAD={self.upload_bin!r} is not an executable (run via ./test.sh)")
+        env = {k: v for k, v in os.environ.items() if k != "PREP_UPLOAD_STATE"}
         p = subprocess.run([self.upload_bin, *args], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=timeout)
+                           stderr=subprocess.PIPE, timeout=timeout, cwd=cwd, env=env)
         return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
     def gateway_cli(self, *args):
@@ -127,6 +128,13 @@ class ClientTest(GatewayTestCase):
             rc, out, err = self.cli("verify", "--state", state, receipt)
             self.assertEqual(rc, 0, out + err)
             self.assertTrue(out.startswith("valid "), out)
+            # Without --state, a kept receipt is checked with the key of the folder it is in,
+            # named absolutely or relative to the current folder.
+            for cwd, name in ((self.env.tmp, receipt),
+                              (state, os.path.join("receipts", os.path.basename(receipt)))):
+                rc, out, err = self.cli("verify", name, cwd=cwd)
+                self.assertEqual(rc, 0, out + err)
+                self.assertTrue(out.startswith("valid "), out)
             rc, out, err = self.gateway_cli("receipt", "verify", receipt, "--data", self.data_dir)
             self.assertEqual(rc, 0, out + err)
 

@@ -1,0 +1,144 @@
+"""./run.sh as a newcomer runs it: secure by default. It starts its own PostgreSQL cluster under
+PREP_VAR, enrols a demo device and prints a `prep-upload send` line (h2c and TLS) that works as
+printed; unsigned uploads are refused with 401 signature-required; a second ./run.sh on the same
+state folder refuses to start; Ctrl-C stops the gateway and the cluster.
+
+run.sh builds build/ (release) itself; ./test.sh has built it already, so this costs the start of
+a cluster and a gateway."""
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+import harness
+from harness import CLAVE, Env, free_ports
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__)))))
+READY_MARK = "Ctrl-C stops the gateway and PostgreSQL"
+START_TIMEOUT = 300.0
+
+
+class RunShTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = Env.get()
+        cls.var = tempfile.mkdtemp(prefix="run-sh-", dir=cls.env.tmp)
+        os.chmod(cls.var, 0o755)  # as root, the cluster runs as postgres
+        cls.h2c_port, cls.tls_port = free_ports(2)
+        cls.run_env = {**os.environ, "PREP_VAR": cls.var, "PREP_H2C_PORT": str(cls.h2c_port),
+                       "PREP_TLS_PORT": str(cls.tls_port),
+                       "PREP_PG_PORT": str(int(cls.env.pg_port) + 100)}
+        for name in ("PREP_OPEN_UPLOADS", "PREP_UPLOAD_STATE", "PREP_DB"):
+            cls.run_env.pop(name, None)
+        cls.log_path = os.path.join(cls.var, "run.sh.log")
+        cls.log = open(cls.log_path, "wb")
+        cls.proc = subprocess.Popen([os.path.join(ROOT, "run.sh")], cwd=ROOT, env=cls.run_env,
+                                    stdin=subprocess.DEVNULL, stdout=cls.log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT
+        while READY_MARK not in cls.output():
+            if cls.proc.poll() is not None:
+                raise AssertionError(f"./run.sh exited with {cls.proc.returncode} before it was "
+                                     f"ready:\n{cls.output()[-4000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"./run.sh not ready after {START_TIMEOUT:.0f} s:\n"
+                                     f"{cls.output()[-4000:]}")
+            time.sleep(0.2)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.proc.poll() is None:
+            os.killpg(cls.proc.pid, signal.SIGKILL)
+            cls.proc.wait()
+        cls.log.close()
+
+    @classmethod
+    def output(cls):
+        with open(cls.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def printed_commands(self, program):
+        """The command lines run.sh printed for |program|, in order."""
+        return [shlex.split(l.strip()) for l in self.output().splitlines()
+                if l.strip().startswith(program)]
+
+    def run_printed(self, argv):
+        p = subprocess.run(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=120, env={k: v for k, v in os.environ.items()
+                                             if k != "PREP_UPLOAD_STATE"})
+        return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+    def test_1_prints_signed_upload_lines_that_work(self):
+        out = self.output()
+        self.assertIn("signed uploads only", out)
+        self.assertNotIn("curl --http2", out)
+        self.assertIn("enrolled a demo device", out)
+        lines = self.printed_commands("build/client/prep-upload send")
+        self.assertEqual(len(lines), 2, out)  # h2c, then TLS
+        self.assertIn(f"http://127.0.0.1:{self.h2c_port}", lines[0])
+        self.assertIn(f"https://127.0.0.1:{self.tls_port}", lines[1])
+        receipts = []
+        for argv in lines:
+            rc, stdout, stderr = self.run_printed(argv)
+            self.assertEqual(rc, 0, f"{shlex.join(argv)}\n{stdout}{stderr}")
+            receipt = stdout.strip().splitlines()[-1]
+            self.assertTrue(os.path.isfile(receipt), stdout)
+            receipts.append(receipt)
+        # The same photo twice: one photo, one receipt, signed by the gateway and verified
+        # offline with the key the demo device got at enrolment.
+        self.assertEqual(receipts[0], receipts[1])
+        with open(receipts[0]) as f:
+            doc = json.load(f)
+        self.assertEqual(doc["clave_acta"], CLAVE)
+        self.assertIn("signature", doc)
+        self.assertEqual(doc["device"], json.load(open(os.path.join(
+            self.var, "demo-device", "device.json")))["device_id"])
+        rc, stdout, stderr = self.run_printed([os.path.join(ROOT, "build", "client",
+                                                            "prep-upload"), "verify",
+                                               receipts[0]])
+        self.assertEqual(rc, 0, stdout + stderr)
+
+    def test_2_unsigned_upload_is_refused(self):
+        body = os.path.join(self.var, "unsigned.bin")
+        with open(body, "wb") as f:
+            f.write(b"\xff\xd8" + b"\0" * 1000)
+        p = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-X", "POST",
+                            "--data-binary", "@" + body, "-H", "Content-Type: image/jpeg",
+                            "-w", "\n%{http_code} %{content_type}",
+                            f"http://127.0.0.1:{self.h2c_port}/v1/actas/{CLAVE}/photos"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        text = p.stdout.decode(errors="replace")
+        problem, _, status = text.rpartition("\n")
+        self.assertEqual(status, "401 application/problem+json", text)
+        self.assertTrue(json.loads(problem)["type"].endswith("/signature-required"), problem)
+
+    def test_3_second_run_on_the_same_state_is_refused(self):
+        p = subprocess.run([os.path.join(ROOT, "run.sh")], cwd=ROOT,
+                           env={**self.run_env, "PREP_H2C_PORT": str(free_ports(1)[0])},
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=120)
+        out = p.stdout.decode(errors="replace")
+        self.assertNotEqual(p.returncode, 0, out)
+        self.assertIn("another ./run.sh", out)
+        self.assertIsNone(self.proc.poll(), "the first ./run.sh must keep running")
+
+    def test_4_ctrl_c_stops_gateway_and_cluster(self):
+        os.killpg(self.proc.pid, signal.SIGINT)
+        rc = self.proc.wait(timeout=90)
+        out = self.output()
+        self.assertEqual(rc, 130, out[-3000:])
+        self.assertIn("stopping the gateway", out)
+        self.assertIn("stopping PostgreSQL", out)
+        self.assertFalse(os.path.exists(os.path.join(self.var, "run.pid")))
+        left = subprocess.run(["pgrep", "-f", self.var], stdout=subprocess.PIPE).stdout
+        self.assertEqual(left.decode().split(), [], "processes left running")
+
+
+if __name__ == "__main__":
+    harness.main()
