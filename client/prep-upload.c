@@ -844,8 +844,8 @@ static int cmd_verify(int argc, char **argv)
     } else {
         struct device d;
         char kept[PATH_MAX];
-        const char *state = o.state_given ? NULL : state_of_receipt(argv[o.first_arg], kept,
-                                                                          sizeof(kept));
+        const char *state =
+            o.state_given ? NULL : state_of_receipt(argv[o.first_arg], kept, sizeof(kept));
 
         if (load_device(state ? state : o.state, &d) < 0)
             return 1;
