@@ -53,8 +53,10 @@ static void usage(FILE *out)
                  "  audit      hash the installed system, verify it, certify empty databases\n"
                  "  version    print the version\n"
                  "\n"
-                 "Environment:\n"
-                 "  PREP_DB    default PostgreSQL connection string for --db\n");
+                 "Environment (the defaults follow ./run.sh, so run from the repository root):\n"
+                 "  PREP_VAR   state folder (default var): --data is $PREP_VAR/data, and --db\n"
+                 "             the database whose conninfo ./run.sh wrote to $PREP_VAR/conninfo\n"
+                 "  PREP_DB    PostgreSQL connection string for --db, instead of that file\n");
 }
 
 static int cmd_migrate(int argc, char **argv)
@@ -81,12 +83,14 @@ static int cmd_migrate(int argc, char **argv)
             schema = optarg;
             break;
         case 'h':
-            printf("Usage: prep-gateway migrate [--db CONNINFO] [--schema DIR]\n"
-                   "\n"
-                   "Applies the numbered migrations NNN_name.sql of DIR (default %s) that the\n"
-                   "database has not recorded in schema_migrations, in order, each in its own\n"
-                   "transaction. Running it again applies nothing. --db defaults to $PREP_DB.\n",
-                   PREP_SCHEMA_DIR);
+            printf(
+                "Usage: prep-gateway migrate [--db CONNINFO] [--schema DIR]\n"
+                "\n"
+                "Applies the numbered migrations NNN_name.sql of DIR (default %s) that the\n"
+                "database has not recorded in schema_migrations, in order, each in its own\n"
+                "transaction. Running it again applies nothing. --db defaults to $PREP_DB, else\n"
+                "./run.sh's database ($PREP_VAR/conninfo).\n",
+                PREP_SCHEMA_DIR);
             return 0;
         default:
             return 2;
