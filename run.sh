@@ -63,7 +63,7 @@ fi
 echo $$ >"$var/run.pid"
 
 prep_deps
-prep_build build --buildtype=release
+prep_build build -Dbuildtype=release
 [ -x "$gateway" ] || prep_die "the build did not produce $gateway"
 
 # Something else answering on our port would take our requests (the demo enrolment among them)

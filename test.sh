@@ -6,7 +6,8 @@ usage() {
     cat <<'EOF'
 Usage: ./test.sh [-k PATTERN]... [--help]
 
-Installs what is missing, builds build/ (release) and build-asan/ (ASan+UBSan), then runs
+Installs what is missing, builds build/ (release) and build-asan/ (ASan+UBSan, with the test
+hooks of meson_options.txt: fault injection, never in build/), then runs
   1. the unit tests: meson test -C build-asan (all suites), and
   2. the integration suites gateway/tests/integration/test_*.py against the ASan gateway, with a
      throwaway PostgreSQL cluster of its own (fsync off) in a temporary directory, so it can run
@@ -98,11 +99,11 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 prep_deps
-if ! prep_build build --buildtype=release; then
+if ! prep_build build -Dbuildtype=release; then
     prep_log "FAIL release build"
     failed=$((failed + 1))
 fi
-if ! prep_build build-asan -Db_sanitize=address,undefined -Dbuildtype=debug; then
+if ! prep_build build-asan -Db_sanitize=address,undefined -Dbuildtype=debug -Dtest_hooks=true; then
     prep_log "FAIL sanitizer build"
     failed=$((failed + 1))
 fi

@@ -37,7 +37,7 @@ PREP_LOG_PREFIX=bench/load.sh
 # shellcheck source=../scripts/lib.sh
 . scripts/lib.sh
 prep_deps
-prep_build build --buildtype=release
+prep_build build -Dbuildtype=release
 
 scratch=$(mktemp -d /tmp/prep-bench-load.XXXXXX)
 chmod 755 "$scratch"

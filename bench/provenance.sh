@@ -10,7 +10,7 @@ PREP_LOG_PREFIX=bench/provenance.sh
 write=0
 [ "${1:-}" = --write ] && write=1
 prep_deps
-prep_build build --buildtype=release
+prep_build build -Dbuildtype=release
 
 ours=$(build/bench/sigverify 20000)
 peer=$(openssl speed -seconds 3 ed25519 2>/dev/null | awk '/Ed25519/ {print $NF}')

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gw_devices.h"
 #include "gw_enrol.h"
@@ -45,6 +46,19 @@ struct gw_upload {
 };
 
 static void submit(struct gw_upload *u, enum op op);
+
+#ifdef GW_TEST_HOOKS
+/* Test builds only (meson -Dtest_hooks=true, ./test.sh's build-asan): each spool write takes
+ * PREP_TEST_SPOOL_WRITE_DELAY_MS longer, a slow disk against which the integration tests check
+ * that the stream window opens only as bytes reach the file. */
+static void test_slow_disk(void)
+{
+    const char *ms = getenv("PREP_TEST_SPOOL_WRITE_DELAY_MS");
+
+    if (ms && *ms)
+        usleep((useconds_t)strtoul(ms, NULL, 10) * 1000);
+}
+#endif
 
 static int img_to_gw(int img_rc)
 {
@@ -107,6 +121,9 @@ static void work(struct gw_work *w, void *ctx)
         /* The marker walk runs here, beside the write, so the loop never parses image bytes;
          * a body that is not a sane JPEG is refused after its first bytes. */
         u->img_rc = img_jpeg_scan_feed(&u->scan, u->inflight, u->inflight_len, &u->why);
+#ifdef GW_TEST_HOOKS
+        test_slow_disk();
+#endif
         if (u->img_rc == 0)
             u->rc = gw_spool_file_write(&u->file, u->inflight, u->inflight_len);
         /* A refused body is removed before the refusal is sent. */

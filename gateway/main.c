@@ -187,6 +187,10 @@ static int cmd_serve(int argc, char **argv)
         r = gw_events_start(srv.events);
     if (r == 0) {
         gw_log(GW_LOG_INFO, "msg=ready version=%s data=%s", PREP_VERSION, cfg.data_dir);
+#ifdef GW_TEST_HOOKS
+        gw_log(GW_LOG_WARN, "msg=\"test build: fault injection through PREP_TEST_* variables is "
+                            "compiled in; not for production\"");
+#endif
         sigwait(&set, &sig);
         gw_log(GW_LOG_INFO, "msg=\"shutting down\" signal=%d", sig);
     }

@@ -50,13 +50,15 @@ prep_deps() {
         apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# prep_build DIR [MESON_OPTION...]: configures DIR once (options apply only to that first setup;
-# later runs let ninja regenerate on its own when meson.build files change) and builds it. Both
-# steps run under `nice` because the build machines are shared.
+# prep_build DIR [-Dname=value...]: configures DIR (meson setup the first time; again with
+# --reconfigure when the options differ from the ones it was last given, kept in
+# DIR/.prep-options) and builds it. Both steps run under `nice` because the build machines are
+# shared.
 prep_build() {
-    local dir=$1
+    local dir=$1 stamp
     shift
     case $dir in /*) ;; *) dir=$PREP_ROOT/$dir ;; esac
+    stamp=$dir/.prep-options
     if [ ! -f "$dir/build.ninja" ]; then
         # A setup that failed half-way leaves meson-private/ behind and makes the next plain
         # `meson setup` refuse the directory: start that one over.
@@ -66,6 +68,11 @@ prep_build() {
         fi
         prep_log "meson setup $dir $*"
         nice -n 10 meson setup "$dir" "$PREP_ROOT" "$@" >&2 || return 1
+        printf '%s\n' "$*" >"$stamp"
+    elif [ "$(cat "$stamp" 2>/dev/null)" != "$*" ]; then
+        prep_log "meson setup --reconfigure $dir $*"
+        nice -n 10 meson setup --reconfigure "$dir" "$PREP_ROOT" "$@" >&2 || return 1
+        printf '%s\n' "$*" >"$stamp"
     fi
     prep_log "building $dir"
     nice -n 10 ninja -C "$dir" >&2

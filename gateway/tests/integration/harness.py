@@ -233,8 +233,9 @@ def sanitizer_findings(text):
 class Gateway:
     """One `prep-gateway serve`, restartable on the same data directory and database."""
 
-    def __init__(self, env, conninfo, data_dir, extra_args=(), label="gw"):
+    def __init__(self, env, conninfo, data_dir, extra_args=(), label="gw", environ=None):
         self.env = env
+        self.environ = dict(environ or {})  # added to the gateway's environment
         self.conninfo = conninfo
         self.data_dir = data_dir
         self.extra_args = list(extra_args)
@@ -274,6 +275,7 @@ class Gateway:
             f.flush()
             # Own session: a Ctrl-C on the terminal reaches the runner, which stops us in order.
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=f,
+                                         env={**os.environ, **self.environ},
                                          start_new_session=True)
         _GATEWAYS.append(self)
         pids = os.path.join(self.env.tmp, "gateway.pids")
@@ -563,6 +565,7 @@ class GatewayTestCase(unittest.TestCase):
     """A class's tests share one database and one gateway (started in setUpClass)."""
 
     gateway_args = ()   # extra `serve` arguments for this class
+    gateway_env = {}    # extra environment variables of its gateway
     # Most suites upload unsigned photos: the gateway must be told to accept them. The
     # provenance suites set this to False and sign every upload.
     open_uploads = True
@@ -585,7 +588,8 @@ class GatewayTestCase(unittest.TestCase):
         args = tuple(cls.gateway_args)
         if cls.open_uploads:
             args += ("--insecure-open-uploads",)
-        cls.gw = Gateway(cls.env, cls.conninfo, cls.data_dir, args, label=cls.__name__)
+        cls.gw = Gateway(cls.env, cls.conninfo, cls.data_dir, args, label=cls.__name__,
+                         environ=cls.gateway_env)
         cls.gw.start()
 
     @classmethod

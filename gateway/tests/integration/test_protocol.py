@@ -1,6 +1,10 @@
-"""HTTP/2 hardening: advertised limits, oversized headers, timeouts, TLS without h2, and a
-gateway whose PostgreSQL is away. Raw frames are built here with struct, no HTTP/2 library."""
+"""HTTP/2 hardening: advertised limits, oversized headers, timeouts, TLS without h2, a
+gateway whose PostgreSQL is away, and flow control paced by the disk. Raw frames are built here
+with struct, no HTTP/2 library."""
 
+import glob
+import hashlib
+import json
 import os
 import socket
 import struct
@@ -11,7 +15,9 @@ from harness import CLAVE, GatewayTestCase, read_bytes, upload_path
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 SETTINGS, HEADERS, DATA, GOAWAY = 0x4, 0x1, 0x0, 0x7
-END_STREAM, END_HEADERS = 0x1, 0x4
+RST_STREAM, WINDOW_UPDATE = 0x3, 0x8
+END_STREAM, END_HEADERS, ACK = 0x1, 0x4, 0x1
+SETTINGS_INITIAL_WINDOW_SIZE = 0x4
 
 
 def frame(ftype, flags, stream_id, payload=b""):
@@ -217,3 +223,125 @@ class DiskFullTest(GatewayTestCase):
         self.assertEqual(os.listdir(os.path.join(self.data_dir, "spool", "tmp")), [])
         self.assertEqual(self.get("/healthz").status, 200)
         self.assertCreated(self.upload(small), read_bytes(small))
+
+
+class DiskPacedFlowControlTest(GatewayTestCase):
+    """The shape everything rests on: the gateway opens an upload's stream window only as its
+    bytes reach the spool file, so a fast sender is paced by the disk and the gateway never holds
+    more than one window of it in memory.
+
+    The gateway is a test build (meson -Dtest_hooks=true) told to take 150 ms longer over each
+    spool write. A raw HTTP/2 client sends a phone-sized photo as fast as its credit allows and,
+    at every WINDOW_UPDATE for the stream, compares the credit granted so far with what the spool
+    file holds: credit beyond one stream window must be backed by bytes on disk. A gateway that
+    opened the window when bytes arrived (nghttp2's automatic window updates) would grant
+    megabytes that are still in memory."""
+
+    gateway_env = {"PREP_TEST_SPOOL_WRITE_DELAY_MS": "150"}
+    STREAM_WINDOW = 256 << 10  # serve's --stream-window default
+    MAX_FRAME = 16384
+
+    def written(self, data):
+        """How much of |data| the spool file holds (it is preallocated: the rest reads as 0)."""
+        parts = glob.glob(os.path.join(self.data_dir, "spool", "tmp", "*.part"))
+        self.assertLessEqual(len(parts), 1, parts)
+        if not parts:
+            return 0
+        try:
+            with open(parts[0], "rb") as f:
+                got = f.read(len(data))
+        except FileNotFoundError:  # committed meanwhile: all of it is on disk
+            return len(data)
+        n, block = 0, 4096
+        while n < len(got) and got[n:n + block] == data[n:n + block]:
+            n += block
+        while n < len(got) and got[n] == data[n]:
+            n += 1
+        return min(n, len(got))
+
+    def test_window_opens_only_as_bytes_reach_the_disk(self):
+        self.assertIn("test build", self.gw.stderr_text(),
+                      "the gateway under test must be built with -Dtest_hooks=true (./test.sh "
+                      "builds build-asan so)")
+        data = read_bytes(self.env.gen_acta(seed=5150))
+        self.assertGreater(len(data), 2 << 20)
+        s = socket.create_connection(("127.0.0.1", self.gw.h2c_port), timeout=5)
+        self.addCleanup(s.close)
+        block = (b"\x83\x86" + hpack_literal(":path", upload_path(CLAVE)) +
+                 hpack_literal(":authority", "127.0.0.1") +
+                 hpack_literal("content-type", "image/jpeg") +
+                 hpack_literal("content-length", str(len(data))))
+        s.sendall(PREFACE + frame(SETTINGS, 0, 0) + frame(HEADERS, END_HEADERS, 1, block))
+        s.setblocking(False)
+
+        stream_credit = conn_credit = 65535  # RFC 9113 defaults until the SETTINGS arrive
+        sent, buf, body = 0, b"", b""
+        updates = blocked = 0
+        max_ahead = 0  # most bytes sent but not yet on disk, seen while out of credit
+        done = False
+        deadline = time.monotonic() + 120
+        while not done:
+            self.assertLess(time.monotonic(), deadline, f"upload stalled at {sent} bytes")
+            # Send what the credit allows.
+            while sent < len(data):
+                n = min(self.MAX_FRAME, len(data) - sent, stream_credit - sent,
+                        conn_credit - sent)
+                if n <= 0:
+                    blocked += 1
+                    max_ahead = max(max_ahead, sent - self.written(data))
+                    break
+                last = sent + n == len(data)
+                try:
+                    s.sendall(frame(DATA, END_STREAM if last else 0, 1, data[sent:sent + n]))
+                except BlockingIOError:
+                    break
+                sent += n
+            # Read the gateway's frames.
+            try:
+                s.settimeout(0.05)
+                chunk = s.recv(65536)
+                if not chunk:
+                    self.fail(f"the gateway closed the connection at {sent} bytes")
+                buf += chunk
+            except (socket.timeout, BlockingIOError):
+                pass
+            finally:
+                s.setblocking(False)
+            while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[:3], "big"):
+                length = int.from_bytes(buf[:3], "big")
+                ftype, flags = buf[3], buf[4]
+                sid = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+                payload, buf = buf[9:9 + length], buf[9 + length:]
+                if ftype == SETTINGS and not flags & ACK:
+                    for i in range(0, len(payload), 6):
+                        ident, value = struct.unpack(">HI", payload[i:i + 6])
+                        if ident == SETTINGS_INITIAL_WINDOW_SIZE:
+                            stream_credit += value - 65535
+                    s.setblocking(True)
+                    s.sendall(frame(SETTINGS, ACK, 0))
+                    s.setblocking(False)
+                elif ftype == WINDOW_UPDATE and sid == 0:
+                    conn_credit += int.from_bytes(payload, "big") & 0x7FFFFFFF
+                elif ftype == WINDOW_UPDATE and sid == 1:
+                    stream_credit += int.from_bytes(payload, "big") & 0x7FFFFFFF
+                    updates += 1
+                    on_disk = self.written(data)
+                    self.assertLessEqual(
+                        stream_credit - self.STREAM_WINDOW, on_disk,
+                        f"after {updates} stream WINDOW_UPDATEs the gateway granted "
+                        f"{stream_credit} bytes of credit with only {on_disk} on disk")
+                elif ftype == DATA and sid == 1:
+                    body += payload
+                    done = bool(flags & END_STREAM)
+                elif ftype in (RST_STREAM, GOAWAY):
+                    self.fail(f"frame {ftype} from the gateway: {payload!r}")
+
+        receipt = json.loads(body)
+        self.assertEqual(receipt["sha256"], hashlib.sha256(data).hexdigest())
+        # The disk, not the sender, set the pace: the sender ran out of credit again and again,
+        # was more than the first window ahead of the file, never more than one stream window,
+        # and the window kept reopening as writes landed.
+        self.assertGreater(blocked, 5)
+        self.assertGreater(updates, 5)
+        self.assertGreater(max_ahead, 64 << 10)
+        self.assertLessEqual(max_ahead, self.STREAM_WINDOW)
