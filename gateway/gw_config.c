@@ -62,6 +62,9 @@ void gw_config_defaults(struct gw_config *c)
         .workers = 2,
         .disk_threads = 4,
         .db_threads = 4,
+        .login_threads = 1,
+        /* A CATD's clerks may share one address: room for their typos, not for a spray. */
+        .login_address_free = 20,
         .max_body = 20u << 20,
         .max_pixels = 50000000,
         .max_streams = 8,
@@ -153,6 +156,7 @@ void gw_config_usage(FILE *out)
             "  --workers N              image-processing threads (default %u)\n"
             "  --disk-threads N         spool writer threads (default %u)\n"
             "  --db-threads N           PostgreSQL connections for requests (default %u)\n"
+            "  --login-threads N        password checks at once (default %u)\n"
             "Devices:\n"
             "  --signature-skew SEC     accepted clock skew of upload signatures (default %u)\n"
             "  --insecure-open-uploads  accept unsigned uploads too (local demos only: anyone\n"
@@ -164,13 +168,16 @@ void gw_config_usage(FILE *out)
             "Verification:\n"
             "  --web DIR                serve the clerks' web application from DIR\n"
             "  --review-lease SEC       how long a clerk holds a claimed photo (default %u)\n"
+            "  --login-address-free N   failed logins from one address before it must wait\n"
+            "                           1, 2, 4 ... s after each further one (default %u)\n"
             "\n"
             "  -v, --verbose            log debug lines too\n"
             "  -h, --help               show this help\n",
             d.h2c_addr, d.tls_addr, d.db, d.data_dir, (unsigned long long)d.max_body,
             (unsigned long long)d.max_pixels, d.max_streams, d.max_header_bytes, d.idle_timeout,
             d.header_timeout, d.body_timeout, d.loops, d.workers, d.disk_threads, d.db_threads,
-            d.signature_skew, d.long_side, d.webp_quality, d.webp_method, d.review_lease_s);
+            d.login_threads, d.signature_skew, d.long_side, d.webp_quality, d.webp_method,
+            d.review_lease_s, d.login_address_free);
 }
 
 static const char *off_or(const char *s)
@@ -205,6 +212,8 @@ int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
         O_SIG_SKEW,
         O_DB_THREADS,
         O_WEBP_METHOD,
+        O_LOGIN_THREADS,
+        O_LOGIN_FREE,
     };
     static const struct option opts[] = {
         {"h2c", required_argument, NULL, O_H2C},
@@ -231,6 +240,8 @@ int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
         {"signature-skew", required_argument, NULL, O_SIG_SKEW},
         {"db-threads", required_argument, NULL, O_DB_THREADS},
         {"webp-method", required_argument, NULL, O_WEBP_METHOD},
+        {"login-threads", required_argument, NULL, O_LOGIN_THREADS},
+        {"login-address-free", required_argument, NULL, O_LOGIN_FREE},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -308,6 +319,12 @@ int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
             break;
         case O_DB_THREADS:
             bad = parse_uint(optarg, 1, 64, &c->db_threads);
+            break;
+        case O_LOGIN_THREADS:
+            bad = parse_uint(optarg, 1, 16, &c->login_threads);
+            break;
+        case O_LOGIN_FREE:
+            bad = parse_uint(optarg, 0, 100000, &c->login_address_free);
             break;
         case O_WEBP_METHOD:
             bad = parse_uint(optarg, 0, 6, &u);

@@ -21,6 +21,8 @@ struct gw_config {
     unsigned workers;      /* image-processing threads */
     unsigned disk_threads; /* spool writers */
     unsigned db_threads;   /* PostgreSQL readers for GET requests */
+    unsigned login_threads;      /* password checks (Argon2id) */
+    unsigned login_address_free; /* failed logins per client address before it must wait */
     uint64_t max_body;     /* bytes per upload */
     uint64_t max_pixels;   /* declared by the JPEG header */
     uint32_t max_streams;  /* SETTINGS_MAX_CONCURRENT_STREAMS */

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "gw_receipt.h"
 #include "gw_server.h"
 #include "gw_static.h"
+#include "gw_throttle.h"
 
 static const char *const reasons[] = {"ilegible", "sin_acta", "no_es_acta", "acta_equivocada",
                                       "incompleta"};
@@ -244,6 +246,7 @@ struct job {
     int status;
     char *out; /* JSON, malloc'd */
     unsigned retry_s;
+    char peer[GW_THROTTLE_ADDR_MAX]; /* OP_LOGIN: the client's address, for gw_throttle */
 };
 
 static void fail(struct job *j, int err, const char *detail)
@@ -607,26 +610,42 @@ static char *session_json(const struct gw_session *sess, bool with_token)
     return s;
 }
 
+/* A problem that tells the client when to try again (429 login-locked, 503 while busy). */
+static void respond_retry_later(struct gw_stream *s, int err, const char *detail, unsigned retry_s)
+{
+    char retry[16];
+    nghttp2_nv nv[2];
+    size_t len = 0;
+    char *body = gw_problem_json(err, detail, s->path, &len);
+
+    snprintf(retry, sizeof(retry), "%u", retry_s);
+    nv[0] = NV("cache-control", "no-store");
+    nv[1] = NV("retry-after", retry);
+    s->err = err;
+    gw_stream_respond(s, gw_err_status(err), "application/problem+json", (uint8_t *)body,
+                      body ? len : 0, nv, 2);
+}
+
 static void job_done(struct gw_work *w)
 {
     struct job *j = (struct job *)w;
     struct gw_stream *s = j->s;
-    char cookie[192], retry[16];
+    struct gw_server *srv = s->worker->srv;
+    char cookie[192];
     nghttp2_nv nv[3];
     size_t n = 0;
 
     nv[n++] = NV("cache-control", "no-store");
     if (w->cancelled)
         fail(j, GW_E_UNAVAILABLE, "shutting down");
+    if (j->op == OP_LOGIN) {
+        atomic_fetch_sub(&srv->logins_queued, 1);
+        /* Wrong user or password: the address pays too (gw_throttle). */
+        if (j->err == GW_E_BAD_CREDENTIALS)
+            gw_throttle_failed(srv->login_throttle, j->peer, gw_now_ms());
+    }
     if (j->err == GW_E_LOGIN_LOCKED) {
-        size_t len = 0;
-        char *body = gw_problem_json(j->err, j->detail, s->path, &len);
-
-        snprintf(retry, sizeof(retry), "%u", j->retry_s);
-        nv[n++] = NV("retry-after", retry);
-        s->err = j->err;
-        gw_stream_respond(s, 429, "application/problem+json", (uint8_t *)body, body ? len : 0, nv,
-                          n);
+        respond_retry_later(s, j->err, j->detail, j->retry_s);
     } else if (j->err) {
         gw_stream_problem(s, j->err, j->detail[0] ? j->detail : NULL);
     } else if (j->op == OP_LOGIN) {
@@ -708,8 +727,13 @@ static struct job *job_new(struct gw_stream *s, enum op op, enum gw_role need, b
 
 static void job_submit(struct job *j)
 {
+    struct gw_server *srv = j->s->worker->srv;
+
     gw_stream_ref(j->s);
-    gw_pool_submit(&j->s->worker->srv->db, &j->s->worker->loop, &j->work, job_work, job_done);
+    /* Logins hash a password (Argon2id, tens of ms): they have their own threads, so a flood of
+     * them cannot hold the connections that queue, review and status requests need. */
+    gw_pool_submit(j->op == OP_LOGIN ? &srv->auth : &srv->db, &j->s->worker->loop, &j->work,
+                   job_work, job_done);
 }
 
 static void method_not_allowed(struct gw_stream *s, const char *allow)
@@ -766,9 +790,23 @@ static bool get_str(json_t *o, const char *key, char *dst, size_t cap)
 
 static void on_login_body(struct gw_stream *s)
 {
-    json_t *o = body_object(s);
+    struct gw_server *srv = s->worker->srv;
+    const char *peer = gw_stream_peer_addr(s);
+    unsigned wait = gw_throttle_wait(srv->login_throttle, peer, gw_now_ms());
+    json_t *o;
     struct job *j;
 
+    if (wait > 0) {
+        respond_retry_later(s, GW_E_LOGIN_LOCKED,
+                            "too many failed logins from this address; wait before trying again",
+                            wait);
+        return;
+    }
+    if (atomic_load(&srv->logins_queued) >= GW_REVIEW_LOGINS_QUEUED_MAX) {
+        respond_retry_later(s, GW_E_UNAVAILABLE, "too many logins at once; retry in a second", 1);
+        return;
+    }
+    o = body_object(s);
     if (!o)
         return;
     j = job_new(s, OP_LOGIN, GW_ROLE_NONE, false);
@@ -780,8 +818,11 @@ static void on_login_body(struct gw_stream *s)
         j = NULL;
     }
     json_decref(o);
-    if (j)
+    if (j) {
+        snprintf(j->peer, sizeof(j->peer), "%s", peer);
+        atomic_fetch_add(&srv->logins_queued, 1);
         job_submit(j);
+    }
     if (s->body)
         explicit_bzero(s->body, s->body_len);
 }

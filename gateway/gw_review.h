@@ -31,6 +31,7 @@ struct gw_stream;
 #define GW_REVIEW_BODY_MAX 8192 /* bytes of a JSON request body */
 #define GW_REVIEW_NOTE_MAX 500  /* bytes of a decision's note */
 #define GW_REVIEW_HISTORY_MAX 500
+#define GW_REVIEW_LOGINS_QUEUED_MAX 64 /* logins waiting for a password check; then 503 */
 
 /* A decision as POSTed, validated. Empty strings for absent members. */
 struct gw_review_decision {

@@ -23,7 +23,9 @@
 #include "gw_api.h"
 #include "gw_enrol.h"
 #include "gw_error.h"
+#include "gw_auth.h"
 #include "gw_log.h"
+#include "gw_throttle.h"
 #include "gw_upload.h"
 
 /* Past this much unsent output, nghttp2 is told to wait: a peer that does not read (or floods us
@@ -44,6 +46,7 @@ struct gw_conn {
     bool tls, got_settings;
     uint64_t closing_ms; /* GOAWAY queued at this time; 0 while open */
     char peer[64];
+    char addr[INET6_ADDRSTRLEN]; /* |peer| without the port */
 };
 
 static uint64_t next_conn_id(void)
@@ -346,6 +349,11 @@ void gw_stream_open_window(struct gw_stream *s)
     nghttp2_session_set_local_window_size(s->conn->h2, NGHTTP2_FLAG_NONE, s->id,
                                           (int32_t)s->worker->srv->cfg->stream_window);
     conn_flush_soon(s->conn);
+}
+
+const char *gw_stream_peer_addr(const struct gw_stream *s)
+{
+    return s->conn ? s->conn->addr : "";
 }
 
 void gw_stream_consume(struct gw_stream *s, size_t n)
@@ -723,6 +731,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     getnameinfo(sa, (socklen_t)salen, host, sizeof(host), port, sizeof(port),
                 NI_NUMERICHOST | NI_NUMERICSERV);
     snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
+    snprintf(c->addr, sizeof(c->addr), "%s", host);
     c->w = w;
     c->id = next_conn_id();
     c->tls = tls;
@@ -979,8 +988,15 @@ int gw_server_start(struct gw_server *srv)
     if (r == 0)
         r = gw_pool_start(&srv->db, "db", cfg->db_threads, gw_api_db_thread_init,
                           gw_api_db_thread_fini, (void *)cfg->db);
+    if (r == 0)
+        r = gw_pool_start(&srv->auth, "auth", cfg->login_threads, gw_api_db_thread_init,
+                          gw_api_db_thread_fini, (void *)cfg->db);
     if (r < 0)
         return r;
+    srv->login_throttle =
+        gw_throttle_new(cfg->login_address_free, GW_AUTH_BACKOFF_MAX_S, GW_AUTH_BACKOFF_MAX_S);
+    if (!srv->login_throttle)
+        return -ENOMEM;
     srv->workers = calloc(cfg->loops, sizeof(*srv->workers));
     if (!srv->workers)
         return -ENOMEM;
@@ -1009,6 +1025,7 @@ void gw_server_stop(struct gw_server *srv)
             conn_free(srv->workers[i].conns);
     gw_pool_stop(&srv->disk);
     gw_pool_stop(&srv->db);
+    gw_pool_stop(&srv->auth);
     for (unsigned i = 0; i < srv->nworkers; i++) {
         gw_loop_drain(&srv->workers[i].loop);
         worker_finish(&srv->workers[i]);
@@ -1022,4 +1039,6 @@ void gw_server_stop(struct gw_server *srv)
         close(srv->tls_fd);
     SSL_CTX_free(srv->ssl_ctx);
     srv->ssl_ctx = NULL;
+    gw_throttle_free(srv->login_throttle);
+    srv->login_throttle = NULL;
 }

@@ -13,6 +13,7 @@
 #define GW_SERVER_H
 
 #include <nghttp2/nghttp2.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -25,6 +26,7 @@ struct gw_stage;
 struct gw_devices;
 struct gw_key;
 struct gw_events;
+struct gw_throttle;
 struct gw_conn;
 struct gw_upload;
 struct bufferevent;
@@ -52,6 +54,10 @@ struct gw_server {
     const struct gw_key *key;   /* the gateway's signing key (receipts, GET /v1/gateway-key) */
     struct gw_pool disk;        /* spool writes and reads */
     struct gw_pool db;          /* PostgreSQL reads for GET requests; each thread has its PGconn */
+    struct gw_pool auth;        /* logins (Argon2id), apart so that a flood of them stalls no other
+                                   request; each thread has its PGconn */
+    atomic_uint logins_queued;  /* logins submitted to |auth| and not answered yet */
+    struct gw_throttle *login_throttle; /* failed logins per client address */
     struct ssl_ctx_st *ssl_ctx;
     int h2c_fd, tls_fd;
     struct gw_worker *workers;
@@ -127,6 +133,10 @@ void gw_stream_end(struct gw_stream *s);
 
 /* Monotonic milliseconds. */
 uint64_t gw_now_ms(void);
+
+/* The client's address in text ("192.0.2.1", "2001:db8::1"), without the port; "" once the
+ * connection is gone. */
+const char *gw_stream_peer_addr(const struct gw_stream *s);
 
 /*
  * Sends a response on |s| with |status|, |content_type| (may be NULL) and the |len| bytes of

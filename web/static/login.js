@@ -20,6 +20,9 @@ document.getElementById('login').addEventListener('submit', async (ev) => {
   if (r.status === 429) {
     status.textContent = 'Demasiados intentos fallidos. Espera ' +
       (r.headers.get('retry-after') || 'unos') + ' segundos.';
+  } else if (r.status === 503) {
+    status.textContent = 'El servidor está ocupado. Vuelve a intentar en ' +
+      (r.headers.get('retry-after') || 'unos') + ' segundos.';
   } else {
     status.textContent = r.status === 401 ? 'Usuario o contraseña incorrectos.' : (doc.detail || 'Error');
   }

@@ -4,6 +4,7 @@ web pages. Everything goes through the real gateway and a real PostgreSQL."""
 
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -426,3 +427,79 @@ class ProgressEventsPagesTest(ReviewCase):
                                 "/dev/null", "-w", "%{http_code}", self.gw.url(raw)],
                                stdout=subprocess.PIPE, timeout=30)
             self.assertEqual(p.stdout, b"404", raw)
+
+
+class LoginThrottleTest(GatewayTestCase):
+    """Failed logins are counted per client address too: one client spraying a password over
+    many user names (known or not) waits after a few, while the accounts themselves stay
+    unlocked for their clerks."""
+
+    gateway_args = ("--login-address-free", "3")
+
+    def test_spraying_one_address_waits_accounts_stay_open(self):
+        self.env.user_add(self.conninfo, "dora", "clerk", PASSWORD)
+        for name in ("dora", "eva", "fer", "gil"):  # four names, one failure each
+            self.assertProblem(self.login(name, "Primavera2026!"), 401, "invalid-credentials")
+        # Four failures from this address, three free: it waits now, whoever it logs in as.
+        r = self.login("dora", PASSWORD)
+        self.assertProblem(r, 429, "login-locked")
+        self.assertIn("address", r.json()["detail"])
+        self.assertGreaterEqual(int(r.headers.get("retry-after", "0")), 1)
+        time.sleep(1.2)
+        # dora herself failed once only: her account is open.
+        self.assertEqual(self.login("dora", PASSWORD).status, 200)
+        # A success does not wash the address's failures away: the next one waits 2 s.
+        self.assertProblem(self.login("eva", "Primavera2026!"), 401, "invalid-credentials")
+        r = self.login("dora", PASSWORD)
+        self.assertProblem(r, 429, "login-locked")
+        self.assertEqual(r.headers.get("retry-after"), "2")
+
+
+class LoginFloodTest(GatewayTestCase):
+    """A flood of logins (each an Argon2id hash) queues on the login thread alone: past 64 waiting
+    it is answered 503 with Retry-After at once, and a request that needs PostgreSQL for
+    something else (a phone polling its photo) does not wait behind the queued logins: at most a
+    few of them finish while it is served (had they shared its threads, dozens would)."""
+
+    gateway_args = ("--login-address-free", "100000")
+
+    def test_flood_is_bounded_and_isolated(self):
+        photo = os.path.join(self.env.fixtures, "small", "ok_o1.jpg")
+        r = self.upload(photo)
+        self.assertIn(r.status, (200, 201), r)
+        photo_id = r.json()["photo_id"]
+        body = os.path.join(self.env.tmp, "flood-login.json")
+        with open(body, "w") as f:
+            json.dump({"username": "nadie", "password": "Primavera2026!"}, f)
+        log = os.path.join(self.env.tmp, "flood-login.tsv")
+        flood = subprocess.Popen(
+            ["h2load", "-n", "100", "-c", "10", "-m", "8", "-d", body, "--log-file", log,
+             "-H", "content-type: application/json", self.gw.url("/v1/login")],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            time.sleep(0.5)  # the flood is queued by now
+            self.assertIsNone(flood.poll(), "the flood ended too soon to test anything")
+            sent = time.time()
+            status = self.get(f"/v1/photos/{photo_id}")
+            answered = time.time()
+            self.assertEqual(status.status, 200, status)
+            out, _ = flood.communicate(timeout=300)
+        finally:
+            if flood.poll() is None:
+                flood.kill()
+        text = out.decode(errors="replace")
+        codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text)
+        self.assertIsNotNone(codes, text)
+        ok2, _, c4, c5 = map(int, codes.groups())
+        self.assertEqual((ok2, c4 + c5), (0, 100), text)  # every request answered, none let in
+        self.assertGreater(c5, 0, "more than 64 logins waited and none was turned away")
+        self.assertGreater(c4, 64, text)
+        # Password checks that ended while the status request was in flight.
+        checked = 0
+        with open(log) as f:
+            for line in f:
+                start_us, code, took_us = line.split("\t")[:3]
+                end = (int(start_us) + int(took_us)) / 1e6
+                checked += code == "401" and sent < end < answered
+        self.assertLess(checked, 10, f"{checked} logins were answered before the photo status")
+        self.assertEqual(self.get("/healthz").status, 200)
