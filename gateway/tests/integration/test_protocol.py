@@ -345,3 +345,120 @@ class DiskPacedFlowControlTest(GatewayTestCase):
         self.assertGreater(updates, 5)
         self.assertGreater(max_ahead, 64 << 10)
         self.assertLessEqual(max_ahead, self.STREAM_WINDOW)
+
+
+PING, CONTINUATION = 0x6, 0x9
+CANCEL = 0x8
+
+
+class FloodTest(GatewayTestCase):
+    """HTTP/2 floods from one hostile client: the connection is cut, the process stays up, its
+    memory does not follow the flood, and it keeps serving everyone else. Each attack is sent raw,
+    as fast as the socket takes it."""
+
+    # ASan keeps freed memory in quarantine (256 MB by default), which would read as growth.
+    gateway_env = {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=4"}
+
+    def connect(self):
+        s = socket.create_connection(("127.0.0.1", self.gw.h2c_port), timeout=5)
+        self.addCleanup(s.close)
+        return s
+
+    def blast(self, s, chunks):
+        """Sends |chunks| until they run out or the gateway closes on us. Returns the count sent."""
+        sent = 0
+        try:
+            for c in chunks:
+                s.sendall(c)
+                sent += 1
+        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+            pass
+        return sent
+
+    def assertCut(self, s, what):
+        types, closed = read_frames(s, 20)
+        self.assertTrue(closed, f"{what}: the connection was not closed")
+        self.assertTrue(self.gw.alive(), f"{what}: the gateway died")
+        self.assertEqual(self.get("/healthz").status, 200)
+        return types
+
+    def rss_kib(self):
+        with open(f"/proc/{self.gw.pid}/status") as f:
+            return int(next(l for l in f if l.startswith("VmRSS:")).split()[1])
+
+    def healthz_block(self):
+        return (b"\x82\x86" + hpack_literal(":path", "/healthz") +
+                hpack_literal(":authority", "127.0.0.1"))
+
+    def test_rapid_reset(self):
+        """CVE-2023-44487: open a stream and cancel it at once, thousands of times."""
+        s = self.connect()
+        s.sendall(PREFACE + frame(SETTINGS, 0, 0))
+        block = self.healthz_block()
+        pairs = (frame(HEADERS, END_HEADERS | END_STREAM, sid, block) +
+                 frame(RST_STREAM, 0, sid, struct.pack(">I", CANCEL))
+                 for sid in range(1, 2 * 20000, 2))
+        self.blast(s, pairs)
+        self.assertIn(GOAWAY, self.assertCut(s, "rapid reset"))
+
+    def test_ping_flood_without_reading(self):
+        """40 MB of frames that each need an answer, from a client that never reads: far more
+        answers than the socket buffers hold, so they pile up in the gateway unless it stops."""
+        s = self.connect()
+        s.sendall(PREFACE + frame(SETTINGS, 0, 0))
+        before = self.rss_kib()
+        burst = b"".join(frame(PING, 0, 0, struct.pack(">Q", i)) for i in range(1000))
+        sent = self.blast(s, (burst for _ in range(2400)))
+        self.assertLess(sent, 2400, "the gateway took every PING without reading a reply")
+        self.assertCut(s, "PING flood")
+        self.assertLess(self.rss_kib() - before, 16 << 10, "the flood grew the gateway's memory")
+
+    def test_settings_flood(self):
+        s = self.connect()
+        s.sendall(PREFACE)
+        before = self.rss_kib()
+        burst = b"".join(frame(SETTINGS, 0, 0, struct.pack(">HI", 0x3, 100)) for _ in range(1000))
+        sent = self.blast(s, (burst for _ in range(2400)))
+        self.assertLess(sent, 2400, "the gateway took every SETTINGS without reading an ACK")
+        self.assertCut(s, "SETTINGS flood")
+        self.assertLess(self.rss_kib() - before, 16 << 10, "the flood grew the gateway's memory")
+
+    def test_continuation_flood(self):
+        """CVE-2024-27316 class: a header block that never ends, in many small pieces."""
+        s = self.connect()
+        s.sendall(PREFACE + frame(SETTINGS, 0, 0) + frame(HEADERS, 0, 1, b"\x82\x86"))
+        self.blast(s, (frame(CONTINUATION, 0, 1, hpack_literal(f"x-{i % 1000}", "y"))
+                       for i in range(100000)))
+        self.assertCut(s, "CONTINUATION flood")
+
+    def test_others_are_served_during_a_flood(self):
+        """While one client floods PINGs, connection after connection, another uploads photos
+        and gets their receipts."""
+        import threading
+        stop = threading.Event()
+        cuts = []
+        burst = b"".join(frame(PING, 0, 0, struct.pack(">Q", i)) for i in range(1000))
+
+        def flood():
+            while not stop.is_set():
+                try:
+                    with socket.create_connection(("127.0.0.1", self.gw.h2c_port),
+                                                  timeout=5) as f:
+                        f.sendall(PREFACE + frame(SETTINGS, 0, 0))
+                        while not stop.is_set():
+                            f.sendall(burst)
+                except OSError:
+                    cuts.append(1)
+
+        t = threading.Thread(target=flood, daemon=True)
+        t.start()
+        try:
+            time.sleep(0.3)
+            for name in ("ok_o5.jpg", "ok_o6.jpg", "ok_o7.jpg"):
+                data = read_bytes(os.path.join(self.env.fixtures, "small", name))
+                self.assertCreated(self.upload(data), data)
+        finally:
+            stop.set()
+            t.join(timeout=30)
+        self.assertGreater(len(cuts), 0, "the flooding connections were never cut")
+        self.assertTrue(self.gw.alive())
