@@ -90,6 +90,16 @@ class LimitsTest(GatewayTestCase):
         types, closed = read_frames(s, 8)
         self.assertTrue(closed, "a connection that never sent the preface must be closed")
 
+    def test_silent_tls_connection_is_closed(self):
+        """A TCP connection to the TLS port that never finishes (here: never starts) its
+        handshake is closed like a silent h2c one."""
+        s = socket.create_connection(("127.0.0.1", self.gw.tls_port), timeout=5)
+        self.addCleanup(s.close)
+        s.sendall(b"\x16\x03\x01\x02\x00")  # the first bytes of a ClientHello, then nothing
+        types, closed = read_frames(s, 8)
+        self.assertTrue(closed, "a TLS connection stuck in its handshake must be closed")
+        self.assertEqual(self.get("/healthz").status, 200)
+
     def test_idle_connection_gets_goaway(self):
         s = self.connect()
         s.sendall(PREFACE + frame(SETTINGS, 0, 0))
