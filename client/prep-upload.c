@@ -67,6 +67,7 @@ struct opts {
     int retries, timeout_s;
     bool json, insecure;
     bool state_given; /* --state or $PREP_UPLOAD_STATE */
+    int progress;     /* send: -1 when stderr is a terminal (and not --json), else 0 or 1 */
     int first_arg;
 };
 
@@ -81,7 +82,8 @@ struct device {
 static const char main_usage[] =
     "Usage: prep-upload enrol --code CODE --server URL [--label L] [--state DIR] [--json]\n"
     "       prep-upload send --clave CLAVE FILE... [--server URL] [--state DIR] [--retries N]\n"
-    "                        [--insecure | --cacert FILE] [--timeout SEC] [--json]\n"
+    "                        [--insecure | --cacert FILE] [--timeout SEC] [--[no-]progress]\n"
+    "                        [--json]\n"
     "       prep-upload verify RECEIPT... [--pubkey BASE64] [--state DIR] [--json]\n"
     "\n"
     "The reference client of the PREP casilla gateway: enrols this device, uploads signed photos\n"
@@ -103,7 +105,8 @@ static const char enrol_usage[] =
 
 static const char send_usage[] =
     "Usage: prep-upload send --clave CLAVE FILE... [--server URL] [--state DIR] [--retries N]\n"
-    "                        [--insecure | --cacert FILE] [--timeout SEC] [--json]\n"
+    "                        [--insecure | --cacert FILE] [--timeout SEC] [--[no-]progress]\n"
+    "                        [--json]\n"
     "\n"
     "Uploads each JPEG FILE as a photo of acta CLAVE, signed with the device key (RFC 9421,\n"
     "Ed25519) with its SHA-256 in Content-Digest, over one HTTP/2 connection. Network errors,\n"
@@ -112,6 +115,8 @@ static const char send_usage[] =
     "with the gateway key from enrolment and saved as DIR/receipts/<photo_id>.json, whose path\n"
     "is printed. The server is the enrolment's unless --server is given.\n"
     "  --timeout SEC   give up an attempt after SEC seconds without progress (default 30)\n"
+    "  --progress      show each upload's progress on stderr (the default when stderr is a\n"
+    "                  terminal and --json is not given); --no-progress: never\n"
     "  --json          print {\"file\", \"status\", \"receipt\", \"photo_id\"} per file\n"
     "Exit status 0 when every file has a receipt, 1 otherwise, 2 on bad usage.\n";
 
@@ -164,6 +169,8 @@ static int parse(int argc, char **argv, struct opts *o, const char *usage)
         {"retries", required_argument, NULL, 'r'},
         {"timeout", required_argument, NULL, 't'},
         {"insecure", no_argument, NULL, 'i'},
+        {"progress", no_argument, NULL, 'P'},
+        {"no-progress", no_argument, NULL, 'N'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -177,6 +184,7 @@ static int parse(int argc, char **argv, struct opts *o, const char *usage)
         o->state = "./.prep-upload";
     o->retries = RETRIES_DEFAULT;
     o->timeout_s = 30;
+    o->progress = -1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
@@ -216,6 +224,12 @@ static int parse(int argc, char **argv, struct opts *o, const char *usage)
             break;
         case 'i':
             o->insecure = true;
+            break;
+        case 'P':
+            o->progress = 1;
+            break;
+        case 'N':
+            o->progress = 0;
             break;
         case 'j':
             o->json = true;
@@ -519,6 +533,10 @@ struct upload {
     char digest[64]; /* Content-Digest value */
     char photo_id[GW_PHOTO_ID_LEN + 1];
     char path[64]; /* :path */
+    /* progress line on stderr */
+    bool show_progress;
+    int64_t progress_ms;
+    int progress_pct, progress_width;
     /* result */
     int status;
     char receipt_path[4200];
@@ -615,6 +633,39 @@ static enum outcome keep_receipt(struct upload *up, const struct pu_h2_request *
     return DONE;
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The progress line of |up|: "photo.jpg: 42% of 3.3 MB", redrawn at most every 200 ms. */
+static void on_progress(const struct pu_h2_request *req, uint64_t sent, void *arg)
+{
+    struct upload *up = arg;
+    int pct = req->body_len ? (int)(sent * 100 / req->body_len) : 100;
+    int64_t now = now_ms();
+
+    if (pct == up->progress_pct || (pct < 100 && now - up->progress_ms < 200))
+        return;
+    up->progress_pct = pct;
+    up->progress_ms = now;
+    up->progress_width =
+        fprintf(stderr, "\r%s: %3d%% of %.1f MB", up->file, pct, (double)req->body_len / 1e6);
+    fflush(stderr);
+}
+
+/* Clears the progress line, if one is shown. */
+static void progress_clear(struct upload *up)
+{
+    if (up->progress_width > 0)
+        fprintf(stderr, "\r%*s\r", up->progress_width, "");
+    up->progress_width = 0;
+    up->progress_pct = -1;
+}
+
 /* One attempt. |*conn| is reused, opened or dropped as needed. */
 static enum outcome attempt(struct upload *up, const struct device *d, const struct gw_key *k,
                             const struct pu_url *u, const struct opts *o, struct pu_h2_conn **conn)
@@ -653,10 +704,13 @@ static enum outcome attempt(struct upload *up, const struct device *d, const str
         .nheaders = 5,
         .body_fd = up->fd,
         .body_len = up->size,
+        .on_progress = up->show_progress ? on_progress : NULL,
+        .progress_arg = up,
     };
     r = pu_h2_submit(*conn, &req);
     if (r == 0)
         r = pu_h2_run(*conn);
+    progress_clear(up);
     if (r < 0 || req.error) {
         int e = r < 0 ? r : req.error; /* the connection's failure says more */
 
@@ -768,11 +822,14 @@ static int cmd_send(int argc, char **argv)
         gw_key_finish(&d.gateway);
         return 2;
     }
+    if (o.progress < 0)
+        o.progress = !o.json && isatty(STDERR_FILENO);
     for (int i = o.first_arg; i < argc; i++) {
-        struct upload up = {.file = argv[i], .clave = o.clave, .fd = -1};
+        struct upload up = {.file = argv[i], .clave = o.clave, .fd = -1, .progress_pct = -1};
         enum outcome res = FAILED;
 
         snprintf(up.path, sizeof(up.path), "/v1/actas/%s/photos", o.clave);
+        up.show_progress = o.progress;
         if (hash_file(&up) == 0) {
             for (int n = 0;; n++) {
                 res = attempt(&up, &d, &k, &u, &o, &conn);

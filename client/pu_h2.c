@@ -421,6 +421,8 @@ static ssize_t read_body(nghttp2_session *s, int32_t stream_id, uint8_t *buf, si
             memcpy(buf, (const uint8_t *)req->body + req->body_off, want);
         }
         req->body_off += (uint64_t)n;
+        if (req->on_progress)
+            req->on_progress(req, req->body_off, req->progress_arg);
     }
     if (req->body_off == req->body_len)
         *flags |= NGHTTP2_DATA_FLAG_EOF;

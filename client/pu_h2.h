@@ -60,6 +60,10 @@ struct pu_h2_request {
     int body_fd;      /* >= 0: the body is |body_len| bytes of this file from offset 0 */
     const void *body; /* else: |body_len| bytes in memory (NULL and 0: no body) */
     uint64_t body_len;
+    /* May be NULL: called each time nghttp2 takes a chunk of the body (as fast as the server's
+     * flow-control window lets it), with the bytes taken so far. */
+    void (*on_progress)(const struct pu_h2_request *req, uint64_t sent, void *arg);
+    void *progress_arg;
     /* response */
     int status;             /* HTTP status; 0 when none arrived */
     char content_type[128]; /* truncated when longer */

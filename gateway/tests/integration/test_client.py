@@ -6,6 +6,7 @@ PREP_UPLOAD (set by ./test.sh) is the prep-upload binary."""
 
 import json
 import os
+import re
 import stat
 import subprocess
 import tempfile
@@ -224,6 +225,22 @@ class ClientTest(GatewayTestCase):
         self.assertEqual(line["status"], 201, line)
         rc, vout, verr = self.cli("verify", "--state", state, line["receipt"])
         self.assertEqual(rc, 0, vout + verr)
+
+    def test_6_progress_on_request(self):
+        """--progress draws "FILE: N% of M MB" on stderr (by default only on a terminal); stdout
+        keeps the receipt paths alone."""
+        state = self.device()
+        big = self.env.gen_acta(seed=4343)
+        rc, out, err = self.cli("send", "--clave", "140338B010003", "--state", state,
+                                "--progress", big)
+        self.assertEqual(rc, 0, out + err)
+        self.assertRegex(err, r"\r" + re.escape(big) + r": 100% of \d+\.\d MB")
+        self.assertEqual(len(out.splitlines()), 1, out)
+        self.assertTrue(out.strip().endswith(".json"), out)
+        # Not a terminal, no --progress: no progress line.
+        rc, out, err = self.cli("send", "--clave", "140338B010003", "--state", state, big)
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotIn("%", err)
 
     def test_5_refusals_are_final(self):
         state = self.device()
