@@ -21,9 +21,9 @@
 #include <unistd.h>
 
 #include "gw_api.h"
+#include "gw_auth.h"
 #include "gw_enrol.h"
 #include "gw_error.h"
-#include "gw_auth.h"
 #include "gw_log.h"
 #include "gw_throttle.h"
 #include "gw_upload.h"
