@@ -52,6 +52,11 @@ tls_port=${PREP_TLS_PORT:-8443}
 pg_port=${PREP_PG_PORT:-5432}
 var=$(prep_abspath "${PREP_VAR:-var}")
 gateway=$PREP_ROOT/build/gateway/prep-gateway
+open_uploads=${PREP_OPEN_UPLOADS:-0}
+case $open_uploads in
+0 | 1) ;;
+*) prep_die "PREP_OPEN_UPLOADS must be 0 or 1, not '$open_uploads'" ;;
+esac
 
 # One ./run.sh per state folder: a second one would share (and at its exit stop) the cluster.
 mkdir -p "$var"
@@ -118,11 +123,6 @@ sample=fixtures/small/ok_o1.jpg
 [ -n "$sample" ] || sample=PHOTO.jpg
 upload="-sS -X POST --data-binary @$sample -H 'Content-Type: image/jpeg'"
 path=/v1/actas/140338B010002/photos
-open_uploads=${PREP_OPEN_UPLOADS:-0}
-case $open_uploads in
-0 | 1) ;;
-*) prep_die "PREP_OPEN_UPLOADS must be 0 or 1, not '$open_uploads'" ;;
-esac
 
 # demo_device_usable DIR: DIR holds an enrolled device that the database knows and has not revoked.
 demo_device_usable() {
