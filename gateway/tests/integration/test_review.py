@@ -448,11 +448,12 @@ class LoginThrottleTest(GatewayTestCase):
         time.sleep(1.2)
         # dora herself failed once only: her account is open.
         self.assertEqual(self.login("dora", PASSWORD).status, 200)
-        # A success does not wash the address's failures away: the next one waits 2 s.
+        # A success does not wash the address's failures away: the next one waits 2 s (less
+        # the time this client took to ask again).
         self.assertProblem(self.login("eva", "Primavera2026!"), 401, "invalid-credentials")
         r = self.login("dora", PASSWORD)
         self.assertProblem(r, 429, "login-locked")
-        self.assertEqual(r.headers.get("retry-after"), "2")
+        self.assertIn(r.headers.get("retry-after"), ("1", "2"))
 
 
 class LoginFloodTest(GatewayTestCase):
