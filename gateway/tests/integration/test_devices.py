@@ -180,3 +180,20 @@ class DevicesTest(GatewayTestCase):
                      "digest-mismatch", "device-revoked"):
             m = re.search(r'prep_problems_total\{type="%s"\} (\d+)' % kind, text)
             self.assertTrue(m and int(m.group(1)) >= 1, f"{kind} not counted:\n{text}")
+
+    def test_12_open_uploads_only_with_the_flag_and_a_warning(self):
+        warning = "--insecure-open-uploads: unsigned uploads are accepted"
+        self.assertNotIn(warning, self.gw.stderr_text())
+        secure_args = list(self.gw.extra_args)
+        self.gw.stop()
+        try:
+            self.gw.start(extra_args=secure_args + ["--insecure-open-uploads"])
+            self.assertIn("level=warn", next(l for l in self.gw.stderr_text().splitlines()
+                                            if warning in l))
+            path, data = self.photo("ok_o6.jpg")
+            self.assertCreated(self.upload(path, client="nghttp"), data)
+        finally:
+            self.gw.stop()
+            self.gw.start(extra_args=secure_args)
+        path, _ = self.photo("ok_o7.jpg")
+        self.assertRefused(self.upload(path, client="nghttp"), 401, "signature-required")

@@ -36,9 +36,14 @@ class RunShTest(unittest.TestCase):
                        "PREP_PG_PORT": str(int(cls.env.pg_port) + 100)}
         for name in ("PREP_OPEN_UPLOADS", "PREP_UPLOAD_STATE", "PREP_DB"):
             cls.run_env.pop(name, None)
-        cls.log_path = os.path.join(cls.var, "run.sh.log")
+        cls.start(cls.run_env)
+
+    @classmethod
+    def start(cls, env):
+        """Starts ./run.sh with |env| and waits until it printed its upload lines."""
+        cls.log_path = os.path.join(cls.var, f"run.sh-{time.monotonic_ns()}.log")
         cls.log = open(cls.log_path, "wb")
-        cls.proc = subprocess.Popen([os.path.join(ROOT, "run.sh")], cwd=ROOT, env=cls.run_env,
+        cls.proc = subprocess.Popen([os.path.join(ROOT, "run.sh")], cwd=ROOT, env=env,
                                     stdin=subprocess.DEVNULL, stdout=cls.log,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + START_TIMEOUT
@@ -138,6 +143,24 @@ class RunShTest(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(self.var, "run.pid")))
         left = subprocess.run(["pgrep", "-f", self.var], stdout=subprocess.PIPE).stdout
         self.assertEqual(left.decode().split(), [], "processes left running")
+
+    def test_5_open_uploads_on_request(self):
+        """PREP_OPEN_UPLOADS=1: the gateway warns, and the printed curl line uploads unsigned."""
+        self.log.close()
+        self.start({**self.run_env, "PREP_OPEN_UPLOADS": "1"})
+        out = self.output()
+        self.assertIn("--insecure-open-uploads: unsigned uploads are accepted", out)
+        lines = [l.strip() for l in out.splitlines()
+                 if l.strip().startswith("curl --http2-prior-knowledge")]
+        self.assertEqual(len(lines), 1, out)
+        p = subprocess.run(["bash", "-c", lines[0] + " -w '\\n%{http_code}'"], cwd=ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        text = p.stdout.decode(errors="replace")
+        receipt, _, status = text.rpartition("\n")
+        self.assertIn(status, ("200", "201"), text + p.stderr.decode(errors="replace"))
+        self.assertEqual(json.loads(receipt)["clave_acta"], CLAVE)
+        os.killpg(self.proc.pid, signal.SIGINT)
+        self.assertEqual(self.proc.wait(timeout=90), 130, self.output()[-3000:])
 
 
 if __name__ == "__main__":
