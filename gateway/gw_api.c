@@ -14,9 +14,11 @@
 #include "gw_enrol.h"
 #include "gw_error.h"
 #include "gw_log.h"
+#include "gw_metrics.h"
 #include "gw_receipt.h"
 #include "gw_review.h"
-#include "gw_server.h"
+#include "gw_app.h"
+#include "gw_h2.h"
 #include "gw_upload.h"
 
 /* The largest review derivative served; they are ~100-300 KB. */
@@ -83,7 +85,7 @@ struct job {
 static void job_work(struct gw_work *w, void *thread_ctx)
 {
     struct job *j = (struct job *)w;
-    struct gw_server *srv = j->s->worker->srv;
+    struct gw_app *app = j->s->worker->app;
     PGconn *pg = gw_api_db_conn(thread_ctx);
     struct gw_receipt r;
     char sha[GW_SHA256_HEX_LEN + 1];
@@ -94,7 +96,7 @@ static void job_work(struct gw_work *w, void *thread_ctx)
         if (!pg || gw_db_ping(pg) < 0) {
             j->err = GW_E_NOT_READY;
             j->detail = "database unreachable";
-        } else if (gw_spool_check_writable(&srv->spool) < 0) {
+        } else if (gw_spool_check_writable(&app->spool) < 0) {
             j->err = GW_E_NOT_READY;
             j->detail = "spool not writable";
         }
@@ -105,7 +107,7 @@ static void job_work(struct gw_work *w, void *thread_ctx)
             return;
         /* Not in PostgreSQL (yet), or PostgreSQL is away: the spool still knows what it
          * acknowledged, and says so. */
-        if (gw_spool_receipt_load(&srv->spool, j->photo_id, &r) == 0) {
+        if (gw_spool_receipt_load(&app->spool, j->photo_id, &r) == 0) {
             j->body = (uint8_t *)gw_receipt_json(&r, "received", &j->len);
             if (!j->body)
                 j->err = GW_E_INTERNAL;
@@ -139,7 +141,7 @@ static void job_work(struct gw_work *w, void *thread_ctx)
             return;
         }
         snprintf(j->etag, sizeof(j->etag), "\"%s\"", sha);
-        if (gw_spool_review_read(&srv->spool, sha, REVIEW_MAX, &j->body, &j->len) < 0) {
+        if (gw_spool_review_read(&app->spool, sha, REVIEW_MAX, &j->body, &j->len) < 0) {
             j->err = GW_E_INTERNAL;
             j->detail = "review image missing from the store";
         }
@@ -201,7 +203,7 @@ static void submit_job(struct gw_stream *s, enum job_kind kind, const char *phot
     if (if_none_match && strlen(if_none_match) == GW_SHA256_HEX_LEN + 2)
         snprintf(j->etag, sizeof(j->etag), "%s", if_none_match);
     gw_stream_ref(s);
-    gw_pool_submit(&s->worker->srv->db, &s->worker->loop, &j->work, job_work, job_done);
+    gw_pool_submit(&s->worker->app->db, &s->worker->loop, &j->work, job_work, job_done);
 }
 
 /* ---- routing ---- */
@@ -211,6 +213,17 @@ static void respond_text(struct gw_stream *s, int status, const char *type, cons
     char *b = strdup(text);
 
     gw_stream_respond(s, status, type, (uint8_t *)b, b ? strlen(b) : 0, NULL, 0);
+}
+
+static void respond_metrics(struct gw_stream *s)
+{
+    size_t len = 0;
+    char *text = gw_metrics_text(gw_devices_count(s->worker->app->devices), &len);
+
+    if (!text)
+        gw_stream_problem(s, GW_E_INTERNAL, NULL);
+    else
+        gw_stream_respond(s, 200, "text/plain; version=0.0.4", (uint8_t *)text, len, NULL, 0);
 }
 
 static void method_not_allowed(struct gw_stream *s, const char *allow)
@@ -239,7 +252,7 @@ static bool is_jpeg_type(const char *ct)
 
 static void route_upload(struct gw_stream *s, const char *clave, size_t clave_len)
 {
-    const struct gw_config *cfg = s->worker->srv->cfg;
+    const struct gw_config *cfg = s->worker->app->cfg;
     char buf[GW_CLAVE_MAX + 1], detail[128];
     const char *why = NULL, *sig_input;
     struct gw_upload_auth auth;
@@ -322,6 +335,13 @@ void gw_api_route(struct gw_stream *s)
             respond_text(s, 200, "application/json", "{\"status\":\"ok\"}");
         return;
     }
+    if (strcmp(path, "/metrics") == 0) {
+        if (!get)
+            gw_stream_problem(s, GW_E_METHOD, "allowed: GET");
+        else
+            respond_metrics(s);
+        return;
+    }
     if (strcmp(path, "/readyz") == 0) {
         if (!get)
             method_not_allowed(s, "GET");
@@ -348,10 +368,7 @@ void gw_api_route(struct gw_stream *s)
             method_not_allowed(s, "POST");
             return;
         }
-        s->discard_body = false;
         route_upload(s, p, (size_t)(end - 7 - p));
-        if (!s->upload)
-            s->discard_body = true;
         return;
     }
     if (strncmp(path, "/v1/photos/", 11) == 0) {

@@ -17,15 +17,15 @@ struct gw_config {
     const char *cert_file, *key_file;
     const char *db; /* libpq conninfo */
     const char *data_dir;
-    unsigned loops;        /* event-loop threads */
-    unsigned workers;      /* image-processing threads */
-    unsigned disk_threads; /* spool writers */
-    unsigned db_threads;   /* PostgreSQL readers for GET requests */
+    unsigned loops;              /* event-loop threads */
+    unsigned workers;            /* image-processing threads */
+    unsigned disk_threads;       /* spool writers */
+    unsigned db_threads;         /* PostgreSQL readers for GET requests */
     unsigned login_threads;      /* password checks (Argon2id) */
     unsigned login_address_free; /* failed logins per client address before it must wait */
-    uint64_t max_body;     /* bytes per upload */
-    uint64_t max_pixels;   /* declared by the JPEG header */
-    uint32_t max_streams;  /* SETTINGS_MAX_CONCURRENT_STREAMS */
+    uint64_t max_body;           /* bytes per upload */
+    uint64_t max_pixels;         /* declared by the JPEG header */
+    uint32_t max_streams;        /* SETTINGS_MAX_CONCURRENT_STREAMS */
     uint32_t stream_window;
     uint32_t conn_window;
     uint32_t max_header_bytes; /* decoded header bytes per request (name + value + 32 each) */

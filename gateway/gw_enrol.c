@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <openssl/evp.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,23 +14,10 @@
 #include "gw_error.h"
 #include "gw_keys.h"
 #include "gw_log.h"
-#include "gw_server.h"
+#include "gw_app.h"
+#include "gw_h2.h"
 
 #define ENROL_BODY_MAX 4096
-
-static _Atomic unsigned long long problems[GW_E__MAX];
-static _Atomic unsigned long long uploads_created, uploads_retried;
-
-void gw_metrics_problem(int err)
-{
-    if (err > 0 && err < GW_E__MAX)
-        atomic_fetch_add(&problems[err], 1);
-}
-
-void gw_metrics_upload(bool created)
-{
-    atomic_fetch_add(created ? &uploads_created : &uploads_retried, 1);
-}
 
 int gw_enrol_code_hash(const char *code, char *ret)
 {
@@ -82,7 +68,7 @@ static void enrol_work(struct gw_work *w, void *thread_ctx)
 static void enrol_done(struct gw_work *w)
 {
     struct enrol *e = (struct enrol *)w;
-    struct gw_server *srv = e->s->worker->srv;
+    struct gw_app *app = e->s->worker->app;
     char b64[GW_KEY_PUB_B64 + 1];
     json_t *o;
     char *body;
@@ -96,16 +82,16 @@ static void enrol_done(struct gw_work *w)
     } else if (e->rc < 0) {
         gw_stream_problem(e->s, GW_E_INTERNAL, NULL);
     } else {
-        gw_b64_encode(srv->key->pub, GW_KEY_PUB_LEN, b64);
+        gw_b64_encode(app->key->pub, GW_KEY_PUB_LEN, b64);
         o = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s}}", "device_id", e->device_id, "label",
                       e->label, "actas", e->actas, "enrolled_at", e->enrolled_at, "gateway_key",
                       "algorithm", "ed25519", "public_key", b64, "fingerprint",
-                      srv->key->fingerprint);
+                      app->key->fingerprint);
         body = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         json_decref(o);
         gw_log(GW_LOG_INFO, "msg=\"device enrolled\" device_id=%s actas=\"%s\"", e->device_id,
                e->actas);
-        gw_devices_reload(srv->devices);
+        gw_devices_reload(app->devices);
         if (body)
             gw_stream_respond(e->s, 201, "application/json", (uint8_t *)body, strlen(body), NULL,
                               0);
@@ -150,37 +136,7 @@ static void enrol_body(struct gw_stream *s)
     json_decref(o);
     e->s = s;
     gw_stream_ref(s);
-    gw_pool_submit(&s->worker->srv->db, &s->worker->loop, &e->work, enrol_work, enrol_done);
-}
-
-/* ---- GET /metrics ---- */
-
-static void metrics(struct gw_stream *s)
-{
-    size_t cap = 8192, len = 0;
-    char *b = malloc(cap);
-
-    if (!b) {
-        gw_stream_problem(s, GW_E_INTERNAL, NULL);
-        return;
-    }
-    len += (size_t)snprintf(b + len, cap - len,
-                            "# HELP prep_uploads_total Uploads acknowledged.\n"
-                            "# TYPE prep_uploads_total counter\n"
-                            "prep_uploads_total{result=\"created\"} %llu\n"
-                            "prep_uploads_total{result=\"retry\"} %llu\n"
-                            "# HELP prep_devices Devices known to the intake path.\n"
-                            "# TYPE prep_devices gauge\nprep_devices %zu\n"
-                            "# HELP prep_problems_total Requests refused, by problem type.\n"
-                            "# TYPE prep_problems_total counter\n",
-                            atomic_load(&uploads_created), atomic_load(&uploads_retried),
-                            gw_devices_count(s->worker->srv->devices));
-    for (int i = GW_OK + 1; i < GW_E__MAX && len < cap; i++)
-        len += (size_t)snprintf(b + len, cap - len, "prep_problems_total{type=\"%s\"} %llu\n",
-                                gw_err_name(i), atomic_load(&problems[i]));
-    if (len >= cap)
-        len = cap - 1;
-    gw_stream_respond(s, 200, "text/plain; version=0.0.4", (uint8_t *)b, len, NULL, 0);
+    gw_pool_submit(&s->worker->app->db, &s->worker->loop, &e->work, enrol_work, enrol_done);
 }
 
 bool gw_enrol_route(struct gw_stream *s, const char *path)
@@ -196,7 +152,7 @@ bool gw_enrol_route(struct gw_stream *s, const char *path)
         return true;
     }
     if (strcmp(path, "/v1/gateway-key") == 0) {
-        const struct gw_key *k = s->worker->srv->key;
+        const struct gw_key *k = s->worker->app->key;
         char b64[GW_KEY_PUB_B64 + 1], *body;
         json_t *o;
 
@@ -213,13 +169,6 @@ bool gw_enrol_route(struct gw_stream *s, const char *path)
             gw_stream_respond(s, 200, "application/json", (uint8_t *)body, strlen(body), NULL, 0);
         else
             gw_stream_problem(s, GW_E_INTERNAL, NULL);
-        return true;
-    }
-    if (strcmp(path, "/metrics") == 0) {
-        if (!get)
-            gw_stream_problem(s, GW_E_METHOD, "allowed: GET");
-        else
-            metrics(s);
         return true;
     }
     return false;

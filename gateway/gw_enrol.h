@@ -1,8 +1,7 @@
 /*
  * gw_enrol: the device endpoints. POST /v1/devices enrols a phone's Ed25519 public key with a
  * one-time code (the database work runs on the db pool); GET /v1/gateway-key gives the key that
- * signs receipts, so a client can verify them offline. Also GET /metrics: the counters of every
- * problem type answered and of uploads accepted, in the Prometheus text format.
+ * signs receipts, so a client can verify them offline.
  */
 #ifndef GW_ENROL_H
 #define GW_ENROL_H
@@ -13,12 +12,6 @@ struct gw_stream;
 
 /* Handles |path| when it is one of this module's; returns false otherwise. Loop thread only. */
 bool gw_enrol_route(struct gw_stream *s, const char *path);
-
-/* Counts one answer with problem |err| (any thread). */
-void gw_metrics_problem(int err);
-
-/* Counts one accepted upload, |created| or a retry (any thread). */
-void gw_metrics_upload(bool created);
 
 /* Normalises a human-typed enrolment code (upper case, no separators) and hashes it: |ret| gets
  * the hex SHA-256 (65 bytes). Returns 0, or -EINVAL for a code of the wrong shape. */

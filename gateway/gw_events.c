@@ -13,7 +13,8 @@
 #include "gw_db.h"
 #include "gw_log.h"
 #include "gw_review.h"
-#include "gw_server.h"
+#include "gw_app.h"
+#include "gw_h2.h"
 
 struct sub_list {
     struct gw_stream **v;
@@ -21,7 +22,7 @@ struct sub_list {
 };
 
 struct gw_events {
-    struct gw_server *srv;
+    struct gw_app *app;
     const char *conninfo;
     pthread_t thread;
     bool started;
@@ -83,7 +84,7 @@ static void broadcast(struct gw_events *ev, const char *data)
         m->loop = i;
         m->len = len;
         memcpy(m->data, data, len + 1);
-        gw_loop_post(&ev->srv->workers[i].loop, &m->task);
+        gw_loop_post(gw_listen_loop(&ev->app->listen, i), &m->task);
     }
 }
 
@@ -178,16 +179,16 @@ static void *run(void *arg)
     return NULL;
 }
 
-int gw_events_new(struct gw_server *srv, const char *conninfo, struct gw_events **ret)
+int gw_events_new(struct gw_app *app, const char *conninfo, struct gw_events **ret)
 {
     struct gw_events *ev = calloc(1, sizeof(*ev));
     int r;
 
     if (!ev)
         return -ENOMEM;
-    ev->srv = srv;
+    ev->app = app;
     ev->conninfo = conninfo;
-    ev->nlists = srv->cfg->loops;
+    ev->nlists = app->cfg->loops;
     ev->lists = calloc(ev->nlists ? ev->nlists : 1, sizeof(*ev->lists));
     ev->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     pthread_mutex_init(&ev->mu, NULL);
@@ -204,7 +205,7 @@ int gw_events_start(struct gw_events *ev)
 {
     int r;
 
-    if (ev->srv->nworkers != ev->nlists)
+    if (ev->app->listen.nworkers != ev->nlists)
         return -EINVAL;
     r = pthread_create(&ev->thread, NULL, run, ev);
     if (r != 0)

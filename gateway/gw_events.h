@@ -15,7 +15,7 @@
 #define GW_EVENTS_H
 
 struct gw_events;
-struct gw_server;
+struct gw_app;
 struct gw_stream;
 
 #define GW_EVENTS_COALESCE_MS 200
@@ -23,13 +23,13 @@ struct gw_stream;
 #define GW_EVENTS_MAX_SUBSCRIBERS 256 /* per loop; more get 503 */
 
 /*
- * Makes the fan-out for |srv| (one subscriber list per loop of srv->cfg->loops) that will listen
- * on |conninfo|, in |*ret|. Call before gw_server_start(), so that handlers find srv->events.
+ * Makes the fan-out for |app| (one subscriber list per loop of app->cfg->loops) that will listen
+ * on |conninfo|, in |*ret|. Call before the listeners start, so that handlers find app->events.
  * Returns 0 or -ENOMEM.
  */
-int gw_events_new(struct gw_server *srv, const char *conninfo, struct gw_events **ret);
+int gw_events_new(struct gw_app *app, const char *conninfo, struct gw_events **ret);
 
-/* Starts the listener thread, once the loops of |srv| run. Returns 0 or -errno. */
+/* Starts the listener thread, once the loops of |app| run. Returns 0 or -errno. */
 int gw_events_start(struct gw_events *ev);
 
 /*
@@ -39,11 +39,11 @@ int gw_events_start(struct gw_events *ev);
  */
 int gw_events_subscribe(struct gw_events *ev, struct gw_stream *s);
 
-/* Stops and joins the thread; no message is posted afterwards. Call before gw_server_stop().
+/* Stops and joins the thread; no message is posted afterwards. Call before gw_listen_stop().
  * Accepts NULL. */
 void gw_events_stop(struct gw_events *ev);
 
-/* Releases the remaining subscribers and frees |ev|. Call after gw_server_stop(), when no loop
+/* Releases the remaining subscribers and frees |ev|. Call after gw_listen_free(), when no loop
  * runs. Accepts NULL. */
 void gw_events_free(struct gw_events *ev);
 

@@ -14,7 +14,8 @@
 #include "gw_events.h"
 #include "gw_log.h"
 #include "gw_receipt.h"
-#include "gw_server.h"
+#include "gw_app.h"
+#include "gw_h2.h"
 #include "gw_static.h"
 #include "gw_throttle.h"
 
@@ -630,7 +631,7 @@ static void job_done(struct gw_work *w)
 {
     struct job *j = (struct job *)w;
     struct gw_stream *s = j->s;
-    struct gw_server *srv = s->worker->srv;
+    struct gw_app *app = s->worker->app;
     char cookie[192];
     nghttp2_nv nv[3];
     size_t n = 0;
@@ -639,10 +640,10 @@ static void job_done(struct gw_work *w)
     if (w->cancelled)
         fail(j, GW_E_UNAVAILABLE, "shutting down");
     if (j->op == OP_LOGIN) {
-        atomic_fetch_sub(&srv->logins_queued, 1);
+        atomic_fetch_sub(&app->logins_queued, 1);
         /* Wrong user or password: the address pays too (gw_throttle). */
         if (j->err == GW_E_BAD_CREDENTIALS)
-            gw_throttle_failed(srv->login_throttle, j->peer, gw_now_ms());
+            gw_throttle_failed(app->login_throttle, j->peer, gw_now_ms());
     }
     if (j->err == GW_E_LOGIN_LOCKED) {
         respond_retry_later(s, j->err, j->detail, j->retry_s);
@@ -667,7 +668,7 @@ static void job_done(struct gw_work *w)
         gw_stream_respond(s, 200, "application/json", (uint8_t *)body, body ? strlen(body) : 0, nv,
                           n);
     } else if (j->op == OP_EVENTS) {
-        struct gw_events *ev = s->worker->srv->events;
+        struct gw_events *ev = s->worker->app->events;
 
         if (!ev || !s->conn) {
             gw_stream_problem(s, GW_E_UNAVAILABLE, "live events are not available");
@@ -713,7 +714,7 @@ static struct job *job_new(struct gw_stream *s, enum op op, enum gw_role need, b
     j->op = op;
     j->need = need;
     j->mutating = mutating;
-    j->lease_s = s->worker->srv->cfg->review_lease_s;
+    j->lease_s = s->worker->app->cfg->review_lease_s;
     if (gw_auth_token_find(gw_stream_header(s, "cookie", NULL),
                            gw_stream_header(s, "authorization", NULL), j->token, &j->bearer) < 0)
         j->token[0] = '\0';
@@ -727,12 +728,12 @@ static struct job *job_new(struct gw_stream *s, enum op op, enum gw_role need, b
 
 static void job_submit(struct job *j)
 {
-    struct gw_server *srv = j->s->worker->srv;
+    struct gw_app *app = j->s->worker->app;
 
     gw_stream_ref(j->s);
     /* Logins hash a password (Argon2id, tens of ms): they have their own threads, so a flood of
      * them cannot hold the connections that queue, review and status requests need. */
-    gw_pool_submit(j->op == OP_LOGIN ? &srv->auth : &srv->db, &j->s->worker->loop, &j->work,
+    gw_pool_submit(j->op == OP_LOGIN ? &app->auth : &app->db, &j->s->worker->loop, &j->work,
                    job_work, job_done);
 }
 
@@ -790,9 +791,9 @@ static bool get_str(json_t *o, const char *key, char *dst, size_t cap)
 
 static void on_login_body(struct gw_stream *s)
 {
-    struct gw_server *srv = s->worker->srv;
+    struct gw_app *app = s->worker->app;
     const char *peer = gw_stream_peer_addr(s);
-    unsigned wait = gw_throttle_wait(srv->login_throttle, peer, gw_now_ms());
+    unsigned wait = gw_throttle_wait(app->login_throttle, peer, gw_now_ms());
     json_t *o;
     struct job *j;
 
@@ -802,7 +803,7 @@ static void on_login_body(struct gw_stream *s)
                             wait);
         return;
     }
-    if (atomic_load(&srv->logins_queued) >= GW_REVIEW_LOGINS_QUEUED_MAX) {
+    if (atomic_load(&app->logins_queued) >= GW_REVIEW_LOGINS_QUEUED_MAX) {
         respond_retry_later(s, GW_E_UNAVAILABLE, "too many logins at once; retry in a second", 1);
         return;
     }
@@ -820,7 +821,7 @@ static void on_login_body(struct gw_stream *s)
     json_decref(o);
     if (j) {
         snprintf(j->peer, sizeof(j->peer), "%s", peer);
-        atomic_fetch_add(&srv->logins_queued, 1);
+        atomic_fetch_add(&app->logins_queued, 1);
         job_submit(j);
     }
     if (s->body)
@@ -1032,7 +1033,7 @@ bool gw_review_route(struct gw_stream *s, const char *path, size_t len)
             snprintf(to, sizeof(to), "%s/", path);
             redirect(s, to);
         } else {
-            gw_static_serve(s, s->worker->srv->cfg->web_dir, path, len);
+            gw_static_serve(s, s->worker->app->cfg->web_dir, path, len);
         }
         return true;
     }

@@ -11,7 +11,8 @@
 
 #include "gw_error.h"
 #include "gw_receipt.h"
-#include "gw_server.h"
+#include "gw_app.h"
+#include "gw_h2.h"
 
 int gw_static_resolve(const char *path, size_t len, char *ret, size_t cap, const char **ret_why)
 {
@@ -200,5 +201,5 @@ void gw_static_serve(struct gw_stream *s, const char *root, const char *path, si
     if (inm)
         snprintf(j->client_etag, sizeof(j->client_etag), "%s", inm);
     gw_stream_ref(s);
-    gw_pool_submit(&s->worker->srv->disk, &s->worker->loop, &j->work, static_work, static_done);
+    gw_pool_submit(&s->worker->app->disk, &s->worker->loop, &j->work, static_work, static_done);
 }

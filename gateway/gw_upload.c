@@ -7,10 +7,11 @@
 #include <unistd.h>
 
 #include "gw_devices.h"
-#include "gw_enrol.h"
+#include "gw_app.h"
 #include "gw_error.h"
+#include "gw_h2.h"
 #include "gw_log.h"
-#include "gw_server.h"
+#include "gw_metrics.h"
 #include "gw_stage.h"
 #include "img_error.h"
 #include "jpeg_scan.h"
@@ -20,7 +21,7 @@ enum op { OP_OPEN, OP_WRITE, OP_COMMIT, OP_ABORT };
 struct gw_upload {
     struct gw_work work; /* the one disk job in flight */
     struct gw_stream *s; /* referenced until the upload is freed */
-    struct gw_server *srv;
+    struct gw_app *app;
     enum op op;
     bool busy, opened, ended, failed, committed, detached;
     struct gw_spool_file file;
@@ -46,6 +47,15 @@ struct gw_upload {
 };
 
 static void submit(struct gw_upload *u, enum op op);
+static void on_data(struct gw_stream *s, const uint8_t *data, size_t len);
+static void on_end(struct gw_stream *s);
+static void on_detach(struct gw_stream *s);
+
+static const struct gw_stream_handler upload_handler = {
+    .on_data = on_data,
+    .on_end = on_end,
+    .on_detach = on_detach,
+};
 
 #ifdef GW_TEST_HOOKS
 /* Test builds only (meson -Dtest_hooks=true, ./test.sh's build-asan): each spool write takes
@@ -80,7 +90,7 @@ static int img_to_gw(int img_rc)
 
 static void upload_free(struct gw_upload *u)
 {
-    u->s->upload = NULL;
+    u->s->data = NULL;
     gw_stream_unref(u->s);
     free(u->pending);
     free(u->inflight);
@@ -104,14 +114,14 @@ static void maybe_free(struct gw_upload *u)
 static void work(struct gw_work *w, void *ctx)
 {
     struct gw_upload *u = (struct gw_upload *)w;
-    struct gw_spool *spool = &u->srv->spool;
+    struct gw_spool *spool = &u->app->spool;
 
     switch (u->op) {
     case OP_OPEN:
         /* The signature is checked before the file exists and before the window widens. */
         if (u->signed_upload) {
             u->auth_err =
-                gw_devices_check(u->srv->devices, &u->auth, u->receipt.device, u->digest, &u->why);
+                gw_devices_check(u->app->devices, &u->auth, u->receipt.device, u->digest, &u->why);
             if (u->auth_err)
                 break;
         }
@@ -141,7 +151,7 @@ static void work(struct gw_work *w, void *ctx)
         u->rc = gw_spool_commit(spool, &u->file, u->signed_upload ? u->digest : NULL, &u->receipt,
                                 &u->existed);
         if (u->rc == 0 && !u->existed)
-            gw_stage_received(u->srv->stage, u->receipt.photo_id);
+            gw_stage_received(u->app->stage, u->receipt.photo_id);
         break;
     case OP_ABORT:
         gw_spool_file_abort(spool, &u->file);
@@ -219,7 +229,7 @@ static void done(struct gw_work *w)
     u->busy = false;
     if (w->cancelled) {
         /* Shutting down: nothing will answer the phone, which retries; drop the partial file. */
-        gw_spool_file_abort(&u->srv->spool, &u->file);
+        gw_spool_file_abort(&u->app->spool, &u->file);
         u->detached = true;
         maybe_free(u);
         return;
@@ -282,12 +292,12 @@ static void submit(struct gw_upload *u, enum op op)
 {
     u->op = op;
     u->busy = true;
-    gw_pool_submit(&u->srv->disk, &u->s->worker->loop, &u->work, work, done);
+    gw_pool_submit(&u->app->disk, &u->s->worker->loop, &u->work, work, done);
 }
 
 void gw_upload_start(struct gw_stream *s, const char *clave, const struct gw_upload_auth *auth)
 {
-    struct gw_server *srv = s->worker->srv;
+    struct gw_app *app = s->worker->app;
     struct gw_upload *u = calloc(1, sizeof(*u));
     struct img_limits lim;
 
@@ -296,10 +306,10 @@ void gw_upload_start(struct gw_stream *s, const char *clave, const struct gw_upl
         return;
     }
     img_limits_init(&lim);
-    lim.max_pixels = srv->cfg->max_pixels;
+    lim.max_pixels = app->cfg->max_pixels;
     img_jpeg_scan_init(&u->scan, &lim);
     u->s = s;
-    u->srv = srv;
+    u->app = app;
     u->file.fd = -1;
     u->expect = (uint64_t)s->content_length;
     snprintf(u->receipt.clave, sizeof(u->receipt.clave), "%s", clave);
@@ -308,14 +318,16 @@ void gw_upload_start(struct gw_stream *s, const char *clave, const struct gw_upl
         u->auth = *auth;
     }
     gw_stream_ref(s);
-    s->upload = u;
+    gw_stream_set_handler(s, &upload_handler, u);
     submit(u, OP_OPEN);
 }
 
-void gw_upload_data(struct gw_stream *s, const uint8_t *data, size_t len)
+/* ---- the stream handler ---- */
+
+static void on_data(struct gw_stream *s, const uint8_t *data, size_t len)
 {
-    struct gw_upload *u = s->upload;
-    size_t limit = 2 * (size_t)u->srv->cfg->stream_window + 65536;
+    struct gw_upload *u = s->data;
+    size_t limit = 2 * (size_t)u->app->cfg->stream_window + 65536;
 
     if (u->failed) {
         gw_stream_consume(s, len);
@@ -347,17 +359,17 @@ void gw_upload_data(struct gw_stream *s, const uint8_t *data, size_t len)
     kick(u);
 }
 
-void gw_upload_end(struct gw_stream *s)
+static void on_end(struct gw_stream *s)
 {
-    struct gw_upload *u = s->upload;
+    struct gw_upload *u = s->data;
 
     u->ended = true;
     kick(u);
 }
 
-void gw_upload_detach(struct gw_stream *s)
+static void on_detach(struct gw_stream *s)
 {
-    struct gw_upload *u = s->upload;
+    struct gw_upload *u = s->data;
 
     u->detached = true;
     maybe_free(u);

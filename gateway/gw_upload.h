@@ -6,7 +6,9 @@
  * in flight; bytes that arrive meanwhile wait in a buffer that flow control keeps no larger than
  * the stream window, and the window is reopened only for bytes that reached the file. At the end
  * the spool commits the file (fsync, rename, directory fsync) and only then does the phone get its
- * 201. PostgreSQL is not involved: the ingest stage picks the receipt up later.
+ * 201. PostgreSQL is not involved: the ingest stage picks the receipt up later. The body arrives
+ * through the stream handler that gw_upload_start() installs (gw_h2's on_data, on_end,
+ * on_detach).
  */
 #ifndef GW_UPLOAD_H
 #define GW_UPLOAD_H
@@ -21,21 +23,10 @@ struct gw_upload_auth;
 /*
  * Starts receiving the body of |s| (headers already validated by the router) for the acta
  * |clave|. |auth| (copied; NULL for an unsigned upload the configuration allows) is checked on a
- * disk-pool thread before the file is created and before the stream's window is widened. Loop
- * thread only. On failure responds with a problem itself.
+ * disk-pool thread before the file is created and before the stream's window is widened. The
+ * upload becomes |s|'s handler: its body bytes, its end and its closing are the upload's from
+ * here on. Loop thread only. On failure responds with a problem itself.
  */
 void gw_upload_start(struct gw_stream *s, const char *clave, const struct gw_upload_auth *auth);
-
-/* Hands |len| body bytes of |s| to the upload. Loop thread, from nghttp2's data callback. */
-void gw_upload_data(struct gw_stream *s, const uint8_t *data, size_t len);
-
-/* The peer finished the body (END_STREAM). Loop thread. */
-void gw_upload_end(struct gw_stream *s);
-
-/*
- * The stream closed or its connection went away: the upload stops, and its spool file is removed
- * unless the commit already happened. Loop thread.
- */
-void gw_upload_detach(struct gw_stream *s);
 
 #endif

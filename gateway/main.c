@@ -14,15 +14,10 @@
 #include "cmd_admin.h"
 #include "cmd_audit.h"
 #include "cmd_provenance.h"
+#include "gw_app.h"
 #include "gw_config.h"
 #include "gw_db.h"
-#include "gw_devices.h"
-#include "gw_events.h"
-#include "gw_keys.h"
-#include "gw_ledger.h"
 #include "gw_log.h"
-#include "gw_server.h"
-#include "gw_stage.h"
 
 #ifndef PREP_VERSION
 #define PREP_VERSION "dev"
@@ -114,12 +109,8 @@ static int cmd_migrate(int argc, char **argv)
 static int cmd_serve(int argc, char **argv)
 {
     struct gw_config cfg;
-    struct gw_server srv;
-    struct gw_key key = {0};
-    struct gw_ledger ledger = {.fd = -1};
-    char keypath[4096];
     sigset_t set;
-    int r, sig = 0;
+    int r;
 
     gw_config_defaults(&cfg);
     r = gw_config_parse(&cfg, argc, argv, stdout);
@@ -142,70 +133,9 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "prep-gateway: libevent has no thread support\n");
         return 1;
     }
-
-    memset(&srv, 0, sizeof(srv));
-    srv.cfg = &cfg;
-    r = gw_spool_open(&srv.spool, cfg.data_dir);
-    if (r < 0) {
-        gw_log(GW_LOG_ERROR, "msg=\"could not open the data folder\" dir=%s err=\"%s\"",
-               cfg.data_dir, strerror(-r));
-        gw_spool_close(&srv.spool);
-        return 1;
-    }
-    snprintf(keypath, sizeof(keypath), "%s/keys/gateway-ed25519.pem", cfg.data_dir);
-    r = gw_key_load(keypath, true, &key);
-    if (r < 0) {
-        gw_log(GW_LOG_ERROR, "msg=\"could not load the gateway key\" path=%s err=\"%s\"", keypath,
-               r == -EPERM ? "readable by others: chmod 600" : strerror(-r));
-        gw_spool_close(&srv.spool);
-        return 1;
-    }
-    r = gw_spool_attach_ledger(&srv.spool, &ledger, &key);
-    if (r < 0) {
-        gw_log(GW_LOG_ERROR, "msg=\"could not open the ledger\" dir=%s err=\"%s\"", cfg.data_dir,
-               r == -EBADMSG ? "the hash chain is broken: run prep-gateway ledger verify"
-                             : strerror(-r));
-        gw_ledger_close(&ledger);
-        gw_key_finish(&key);
-        gw_spool_close(&srv.spool);
-        return 1;
-    }
-    gw_log(GW_LOG_INFO, "msg=\"gateway key\" fingerprint=%s ledger_entries=%llu", key.fingerprint,
-           (unsigned long long)ledger.last.seq);
-    srv.key = &key;
-    if (cfg.open_uploads)
-        gw_log(GW_LOG_WARN, "msg=\"--insecure-open-uploads: unsigned uploads are accepted from"
-                            " anyone who reaches the listeners; for local demos only\"");
-    r = gw_devices_start(cfg.db, cfg.data_dir, (int)cfg.signature_skew, &srv.devices);
-    if (r == 0)
-        r = gw_stage_start(&cfg, &srv.spool, &srv.stage);
-    if (r == 0)
-        r = gw_events_new(&srv, cfg.db, &srv.events);
-    if (r == 0)
-        r = gw_server_start(&srv);
-    if (r == 0)
-        r = gw_events_start(srv.events);
-    if (r == 0) {
-        gw_log(GW_LOG_INFO, "msg=ready version=%s data=%s", PREP_VERSION, cfg.data_dir);
-#ifdef GW_TEST_HOOKS
-        gw_log(GW_LOG_WARN, "msg=\"test build: fault injection through PREP_TEST_* variables is "
-                            "compiled in; not for production\"");
-#endif
-        sigwait(&set, &sig);
-        gw_log(GW_LOG_INFO, "msg=\"shutting down\" signal=%d", sig);
-    }
-    /* Events first: its thread posts to the loops that gw_server_stop() takes down; the
-     * subscribed streams it still holds are released once no loop runs. */
-    gw_events_stop(srv.events);
-    gw_server_stop(&srv);
-    gw_events_free(srv.events);
-    gw_stage_stop(srv.stage);
-    gw_devices_stop(srv.devices);
-    gw_ledger_close(&ledger);
-    gw_key_finish(&key);
-    gw_spool_close(&srv.spool);
+    r = gw_app_run(&cfg, PREP_VERSION, &set);
     libevent_global_shutdown();
-    return r == 0 ? 0 : 1;
+    return r;
 }
 
 int main(int argc, char **argv)

@@ -1,67 +1,70 @@
 /*
- * gw_server: the HTTP/2 front end.
+ * gw_h2: the HTTP/2 protocol layer. It knows connections, streams and nghttp2, and no handler.
  *
- * One event loop per worker thread accepts connections (cleartext h2c with prior knowledge, and
- * TLS with ALPN h2) and runs an nghttp2 server session for each. Streams are routed to the upload
- * handler (gw_upload) or the read handlers (gw_api). Nothing here blocks: disk and PostgreSQL work
- * goes to the pools in struct gw_server and comes back to the stream's loop as a gw_task.
+ * A connection is an nghttp2 server session over a bufferevent (cleartext, or TLS once ALPN
+ * chose h2) on one loop thread, for its whole life. Each request becomes a gw_stream; once its
+ * headers are complete the worker's gw_h2_ops.on_request callback routes it. A route answers at
+ * once (gw_stream_respond, gw_stream_problem), reads a small body into memory
+ * (gw_stream_read_body), or installs a gw_stream_handler that receives the body as it arrives,
+ * its end, and the stream's detachment (as h2o's lib/http2 hands a request to handlers). The
+ * layer never blocks, and never opens a flow-control window by itself: a handler returns each
+ * DATA byte with gw_stream_consume() once it is done with it, so a phone sends only as fast as
+ * the handler (the disk) takes. Bytes that no handler takes are given back at once.
  *
- * Flow control is manual: the session never opens a window by itself. The upload handler calls
- * gw_stream_consume() once bytes are on disk, so a phone sends only as fast as the disk takes.
+ * It does not accept sockets, load certificates or run threads (gw_listen does), and does not
+ * know what a route does (gw_api does).
  */
-#ifndef GW_SERVER_H
-#define GW_SERVER_H
+#ifndef GW_H2_H
+#define GW_H2_H
 
 #include <nghttp2/nghttp2.h>
-#include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "gw_config.h"
 #include "gw_loop.h"
-#include "gw_pool.h"
-#include "gw_spool.h"
 
-struct gw_stage;
-struct gw_devices;
-struct gw_key;
-struct gw_events;
-struct gw_throttle;
+struct gw_app;
+struct gw_config;
 struct gw_conn;
-struct gw_upload;
+struct gw_stream;
 struct bufferevent;
-struct evconnlistener;
-struct ssl_ctx_st;
+struct sockaddr;
 
 #define GW_PATH_MAX 512
 #define GW_MAX_HEADERS 64 /* request header fields kept for gw_stream_header() */
 
+/* What the protocol layer calls into; the program that runs it provides them. */
+struct gw_h2_ops {
+    /*
+     * A request's headers are complete: answer |s|, read its body, or give it a handler. Runs on
+     * the stream's loop, from inside nghttp2's receive callbacks.
+     */
+    void (*on_request)(struct gw_stream *s);
+};
+
+/* One loop thread and the connections it serves. */
 struct gw_worker {
     struct gw_loop loop; /* first */
-    struct gw_server *srv;
+    const struct gw_config *cfg;
+    const struct gw_h2_ops *ops;
+    struct gw_app *app; /* the application's state; opaque here, for handlers */
     unsigned id;
-    struct evconnlistener *h2c, *tls;
-    struct event *tick;
     struct gw_conn *conns;
 };
 
-struct gw_server {
-    const struct gw_config *cfg;
-    struct gw_spool spool;
-    struct gw_stage *stage;
-    struct gw_events *events;   /* live counters for SSE (gw_events), NULL until started */
-    struct gw_devices *devices; /* enrolled devices, for signed uploads */
-    const struct gw_key *key;   /* the gateway's signing key (receipts, GET /v1/gateway-key) */
-    struct gw_pool disk;        /* spool writes and reads */
-    struct gw_pool db;          /* PostgreSQL reads for GET requests; each thread has its PGconn */
-    struct gw_pool auth;        /* logins (Argon2id), apart so that a flood of them stalls no other
-                                   request; each thread has its PGconn */
-    atomic_uint logins_queued;  /* logins submitted to |auth| and not answered yet */
-    struct gw_throttle *login_throttle; /* failed logins per client address */
-    struct ssl_ctx_st *ssl_ctx;
-    int h2c_fd, tls_fd;
-    struct gw_worker *workers;
-    unsigned nworkers;
+/*
+ * A handler takes over a request's body. Every callback runs on the stream's loop thread.
+ * |on_data| gets the DATA bytes while the stream is neither answered nor discarding; the handler
+ * gives their flow-control credit back with gw_stream_consume() when it is done with them.
+ * |on_end| runs once when the peer ends the body (also when the headers carried END_STREAM).
+ * |on_detach| runs once when the stream closes or its connection goes; the handler lets go of
+ * |s| (it may hold a reference until its own work finishes, but must not respond any more).
+ */
+struct gw_stream_handler {
+    void (*on_data)(struct gw_stream *s, const uint8_t *data, size_t len);
+    void (*on_end)(struct gw_stream *s);
+    void (*on_detach)(struct gw_stream *s);
 };
 
 struct gw_stream {
@@ -84,7 +87,6 @@ struct gw_stream {
     uint8_t *resp;
     size_t resp_len, resp_off, resp_cap;
     bool streaming, stream_eof; /* gw_stream_respond_stream() */
-    struct gw_upload *upload;
     /* Every request header field, "name\0value\0", bounded by max_header_bytes. */
     char *hdr_buf;
     size_t hdr_used;
@@ -96,8 +98,15 @@ struct gw_stream {
     uint8_t *body;
     size_t body_len, body_max;
     void (*on_body)(struct gw_stream *s);
-    void *data; /* the handler's own state */
+    const struct gw_stream_handler *handler; /* gw_stream_set_handler() */
+    void *data;                              /* the handler's own state */
 };
+
+/*
+ * Gives the body of |s| to |h| with its state |data| (kept in s->data). Call from a route, at
+ * most once per stream; the stream takes no reference for the handler. Loop thread only.
+ */
+void gw_stream_set_handler(struct gw_stream *s, const struct gw_stream_handler *h, void *data);
 
 /*
  * Returns the value of request header |name| (lowercase, as HTTP/2 sends it) and its length in
@@ -109,7 +118,7 @@ const char *gw_stream_header(const struct gw_stream *s, const char *name, size_t
 /*
  * Reads the request body of |s| into memory (s->body, s->body_len; at most |max| bytes, else a
  * 413 problem) and calls |cb| on the loop once it is complete. For small JSON bodies only: uploads
- * stream through gw_upload instead. Loop thread only.
+ * stream through a handler instead. Loop thread only.
  */
 void gw_stream_read_body(struct gw_stream *s, size_t max, void (*cb)(struct gw_stream *s));
 
@@ -167,12 +176,22 @@ void gw_stream_ref(struct gw_stream *s);
 void gw_stream_unref(struct gw_stream *s);
 
 /*
- * Opens the listeners of |srv->cfg| and the pools, and starts the worker loops. |srv->spool| and
- * |srv->stage| must be ready. Returns 0, or -errno after logging why.
+ * Serves a new connection on worker |w| over |bev| (which it takes over: freed with the
+ * connection). |peer| is the client's address. A cleartext connection (|tls| false) starts its
+ * session at once; a TLS one once the handshake completed and ALPN chose "h2", else it closes.
+ * Returns 0, or -ENOMEM after freeing |bev|. |w|'s loop thread only.
  */
-int gw_server_start(struct gw_server *srv);
+int gw_h2_conn_new(struct gw_worker *w, struct bufferevent *bev, bool tls,
+                   const struct sockaddr *peer, int peerlen);
 
-/* Stops accepting, closes connections, joins every thread and frees. Main thread only. */
-void gw_server_stop(struct gw_server *srv);
+/*
+ * Enforces the preface, header, body and idle timeouts of every connection of |w| at monotonic
+ * time |now_ms| (a connection past one gets GOAWAY, and is closed if it does not read it). Call
+ * about once a second. |w|'s loop thread only.
+ */
+void gw_h2_worker_tick(struct gw_worker *w, uint64_t now_ms);
+
+/* Closes every connection of |w| at once. |w|'s loop thread, or any thread once it stopped. */
+void gw_h2_worker_close_all(struct gw_worker *w);
 
 #endif

@@ -1,0 +1,126 @@
+#include "gw_app.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gw_api.h"
+#include "gw_auth.h"
+#include "gw_devices.h"
+#include "gw_events.h"
+#include "gw_keys.h"
+#include "gw_ledger.h"
+#include "gw_log.h"
+#include "gw_stage.h"
+#include "gw_throttle.h"
+
+static const struct gw_h2_ops router = {.on_request = gw_api_route};
+
+/* The pools and the throttle the handlers use, then the listeners that feed them. */
+static int serve_start(struct gw_app *app)
+{
+    const struct gw_config *cfg = app->cfg;
+    int r;
+
+    r = gw_pool_start(&app->disk, "disk", cfg->disk_threads, NULL, NULL, NULL);
+    if (r == 0)
+        r = gw_pool_start(&app->db, "db", cfg->db_threads, gw_api_db_thread_init,
+                          gw_api_db_thread_fini, (void *)cfg->db);
+    if (r == 0)
+        r = gw_pool_start(&app->auth, "auth", cfg->login_threads, gw_api_db_thread_init,
+                          gw_api_db_thread_fini, (void *)cfg->db);
+    if (r < 0)
+        return r;
+    app->login_throttle =
+        gw_throttle_new(cfg->login_address_free, GW_AUTH_BACKOFF_MAX_S, GW_AUTH_BACKOFF_MAX_S);
+    if (!app->login_throttle)
+        return -ENOMEM;
+    return gw_listen_start(&app->listen, cfg, &router, app);
+}
+
+static void serve_stop(struct gw_app *app)
+{
+    /* Loops first, so no new work is submitted; then the pools finish what they hold and post
+     * the completions, which run in gw_listen_free() (single-threaded now) and release their
+     * streams. */
+    gw_listen_stop(&app->listen);
+    gw_pool_stop(&app->disk);
+    gw_pool_stop(&app->db);
+    gw_pool_stop(&app->auth);
+    gw_listen_free(&app->listen);
+    gw_throttle_free(app->login_throttle);
+    app->login_throttle = NULL;
+}
+
+int gw_app_run(const struct gw_config *cfg, const char *version, const sigset_t *signals)
+{
+    struct gw_app app;
+    struct gw_key key = {0};
+    struct gw_ledger ledger = {.fd = -1};
+    char keypath[4096];
+    int r, sig = 0;
+
+    memset(&app, 0, sizeof(app));
+    app.cfg = cfg;
+    r = gw_spool_open(&app.spool, cfg->data_dir);
+    if (r < 0) {
+        gw_log(GW_LOG_ERROR, "msg=\"could not open the data folder\" dir=%s err=\"%s\"",
+               cfg->data_dir, strerror(-r));
+        gw_spool_close(&app.spool);
+        return 1;
+    }
+    snprintf(keypath, sizeof(keypath), "%s/keys/gateway-ed25519.pem", cfg->data_dir);
+    r = gw_key_load(keypath, true, &key);
+    if (r < 0) {
+        gw_log(GW_LOG_ERROR, "msg=\"could not load the gateway key\" path=%s err=\"%s\"", keypath,
+               r == -EPERM ? "readable by others: chmod 600" : strerror(-r));
+        gw_spool_close(&app.spool);
+        return 1;
+    }
+    r = gw_spool_attach_ledger(&app.spool, &ledger, &key);
+    if (r < 0) {
+        gw_log(GW_LOG_ERROR, "msg=\"could not open the ledger\" dir=%s err=\"%s\"", cfg->data_dir,
+               r == -EBADMSG ? "the hash chain is broken: run prep-gateway ledger verify"
+                             : strerror(-r));
+        gw_ledger_close(&ledger);
+        gw_key_finish(&key);
+        gw_spool_close(&app.spool);
+        return 1;
+    }
+    gw_log(GW_LOG_INFO, "msg=\"gateway key\" fingerprint=%s ledger_entries=%llu", key.fingerprint,
+           (unsigned long long)ledger.last.seq);
+    app.key = &key;
+    if (cfg->open_uploads)
+        gw_log(GW_LOG_WARN, "msg=\"--insecure-open-uploads: unsigned uploads are accepted from"
+                            " anyone who reaches the listeners; for local demos only\"");
+    r = gw_devices_start(cfg->db, cfg->data_dir, (int)cfg->signature_skew, &app.devices);
+    if (r == 0)
+        r = gw_stage_start(cfg, &app.spool, &app.stage);
+    if (r == 0)
+        r = gw_events_new(&app, cfg->db, &app.events);
+    if (r == 0)
+        r = serve_start(&app);
+    if (r == 0)
+        r = gw_events_start(app.events);
+    if (r == 0) {
+        gw_log(GW_LOG_INFO, "msg=ready version=%s data=%s", version, cfg->data_dir);
+#ifdef GW_TEST_HOOKS
+        gw_log(GW_LOG_WARN, "msg=\"test build: fault injection through PREP_TEST_* variables is "
+                            "compiled in; not for production\"");
+#endif
+        sigwait(signals, &sig);
+        gw_log(GW_LOG_INFO, "msg=\"shutting down\" signal=%d", sig);
+    }
+    /* Events first: its thread posts to the loops that serve_stop() takes down; the subscribed
+     * streams it still holds are released once no loop runs. */
+    gw_events_stop(app.events);
+    serve_stop(&app);
+    gw_events_free(app.events);
+    gw_stage_stop(app.stage);
+    gw_devices_stop(app.devices);
+    gw_ledger_close(&ledger);
+    gw_key_finish(&key);
+    gw_spool_close(&app.spool);
+    return r == 0 ? 0 : 1;
+}

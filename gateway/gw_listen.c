@@ -1,0 +1,270 @@
+#include "gw_listen.h"
+
+#include <errno.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gw_config.h"
+#include "gw_log.h"
+
+static void on_accept(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg)
+{
+    struct gw_listen_worker *lw = arg;
+    bool tls = el == lw->tls;
+    struct event_base *base = lw->w.loop.base;
+    struct bufferevent *bev;
+    int one = 1;
+
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (tls) {
+        SSL *ssl = SSL_new(lw->l->ssl_ctx);
+
+        bev = ssl ? bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                   BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
+                  : NULL;
+        if (!bev && ssl)
+            SSL_free(ssl);
+    } else {
+        bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    }
+    if (!bev) {
+        evutil_closesocket(fd);
+        return;
+    }
+    gw_h2_conn_new(&lw->w, bev, tls, sa, salen);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct gw_listen_worker *lw = arg;
+
+    gw_h2_worker_tick(&lw->w, gw_now_ms());
+}
+
+/* ---- listeners and TLS ---- */
+
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+    /* h2 only: a client that cannot speak it gets a clear no_application_protocol alert. */
+    for (unsigned i = 0; i < inlen; i += 1u + in[i]) {
+        if (in[i] == 2 && i + 3 <= inlen && memcmp(in + i + 1, "h2", 2) == 0) {
+            *out = in + i + 1;
+            *outlen = 2;
+            return SSL_TLSEXT_ERR_OK;
+        }
+    }
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+static int tls_init(struct gw_listen *l)
+{
+    const struct gw_config *cfg = l->cfg;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    char err[256];
+
+    if (!ctx)
+        return -ENOMEM;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* RFC 9113 section 9.2.2: TLS 1.2 with AEAD and ephemeral keys only. */
+    SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20");
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, cfg->key_file, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        ERR_error_string_n(ERR_get_error(), err, sizeof(err));
+        gw_log(GW_LOG_ERROR,
+               "msg=\"could not load TLS certificate or key\" cert=%s key=%s err=\"%s\"",
+               cfg->cert_file, cfg->key_file, err);
+        SSL_CTX_free(ctx);
+        return -EINVAL;
+    }
+    l->ssl_ctx = ctx;
+    return 0;
+}
+
+static int listen_on(const char *addr)
+{
+    char host[256];
+    const char *colon = strrchr(addr, ':');
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int fd = -1, one = 1, e;
+    size_t hl;
+
+    if (!colon || colon == addr || !colon[1])
+        return -EINVAL;
+    hl = (size_t)(colon - addr);
+    if (addr[0] == '[' && colon[-1] == ']') {
+        addr++;
+        hl -= 2;
+    }
+    if (hl >= sizeof(host))
+        return -EINVAL;
+    memcpy(host, addr, hl);
+    host[hl] = '\0';
+    e = getaddrinfo(host, colon + 1, &hints, &res);
+    if (e != 0)
+        return -EINVAL;
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        e = -errno;
+        goto out;
+    }
+    /* SO_REUSEADDR for quick restarts, but not SO_REUSEPORT: a second gateway on the same port
+     * must fail to start rather than silently share the traffic. */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 511) < 0) {
+        e = -errno;
+        close(fd);
+        goto out;
+    }
+    e = fd;
+out:
+    freeaddrinfo(res);
+    return e;
+}
+
+static int worker_init(struct gw_listen *l, struct gw_listen_worker *lw, unsigned id)
+{
+    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE;
+    struct timeval one_s = {1, 0};
+    int r = gw_loop_init(&lw->w.loop);
+
+    lw->l = l;
+    lw->w.cfg = l->cfg;
+    lw->w.ops = l->ops;
+    lw->w.app = l->app;
+    lw->w.id = id;
+    if (r < 0)
+        return r;
+    /* Every loop accepts on its own dup of the one listening socket; the kernel hands each new
+     * connection to one of them. */
+    if (l->h2c_fd >= 0) {
+        int fd = dup(l->h2c_fd);
+
+        lw->h2c = fd < 0 ? NULL : evconnlistener_new(lw->w.loop.base, on_accept, lw, flags, -1, fd);
+        if (!lw->h2c) {
+            if (fd >= 0)
+                close(fd);
+            return -ENOMEM;
+        }
+    }
+    if (l->tls_fd >= 0) {
+        int fd = dup(l->tls_fd);
+
+        lw->tls = fd < 0 ? NULL : evconnlistener_new(lw->w.loop.base, on_accept, lw, flags, -1, fd);
+        if (!lw->tls) {
+            if (fd >= 0)
+                close(fd);
+            return -ENOMEM;
+        }
+    }
+    lw->tick = event_new(lw->w.loop.base, -1, EV_PERSIST, on_tick, lw);
+    if (!lw->tick || event_add(lw->tick, &one_s) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+static void worker_finish(struct gw_listen_worker *lw)
+{
+    gw_h2_worker_close_all(&lw->w);
+    if (lw->h2c)
+        evconnlistener_free(lw->h2c);
+    if (lw->tls)
+        evconnlistener_free(lw->tls);
+    if (lw->tick)
+        event_free(lw->tick);
+    gw_loop_finish(&lw->w.loop);
+}
+
+int gw_listen_start(struct gw_listen *l, const struct gw_config *cfg, const struct gw_h2_ops *ops,
+                    struct gw_app *app)
+{
+    int r;
+
+    memset(l, 0, sizeof(*l));
+    l->cfg = cfg;
+    l->ops = ops;
+    l->app = app;
+    l->h2c_fd = l->tls_fd = -1;
+    if (cfg->tls_addr && (r = tls_init(l)) < 0)
+        return r;
+    if (cfg->h2c_addr && (l->h2c_fd = listen_on(cfg->h2c_addr)) < 0) {
+        r = l->h2c_fd;
+        gw_log(GW_LOG_ERROR, "msg=\"could not listen\" addr=%s err=\"%s\"", cfg->h2c_addr,
+               strerror(-r));
+        return r;
+    }
+    if (cfg->tls_addr && (l->tls_fd = listen_on(cfg->tls_addr)) < 0) {
+        r = l->tls_fd;
+        gw_log(GW_LOG_ERROR, "msg=\"could not listen\" addr=%s err=\"%s\"", cfg->tls_addr,
+               strerror(-r));
+        return r;
+    }
+    l->workers = calloc(cfg->loops, sizeof(*l->workers));
+    if (!l->workers)
+        return -ENOMEM;
+    for (unsigned i = 0; i < cfg->loops; i++) {
+        l->nworkers++;
+        r = worker_init(l, &l->workers[i], i);
+        if (r == 0)
+            r = gw_loop_start(&l->workers[i].w.loop);
+        if (r < 0)
+            return r;
+    }
+    gw_log(GW_LOG_INFO, "msg=listening h2c=%s tls=%s loops=%u",
+           cfg->h2c_addr ? cfg->h2c_addr : "off", cfg->tls_addr ? cfg->tls_addr : "off",
+           cfg->loops);
+    return 0;
+}
+
+struct gw_loop *gw_listen_loop(struct gw_listen *l, unsigned i)
+{
+    return &l->workers[i].w.loop;
+}
+
+void gw_listen_stop(struct gw_listen *l)
+{
+    for (unsigned i = 0; i < l->nworkers; i++)
+        gw_loop_stop(&l->workers[i].w.loop);
+    for (unsigned i = 0; i < l->nworkers; i++)
+        gw_h2_worker_close_all(&l->workers[i].w);
+}
+
+void gw_listen_free(struct gw_listen *l)
+{
+    if (!l->cfg) /* never started */
+        return;
+    for (unsigned i = 0; i < l->nworkers; i++) {
+        gw_loop_drain(&l->workers[i].w.loop);
+        worker_finish(&l->workers[i]);
+    }
+    free(l->workers);
+    l->workers = NULL;
+    l->nworkers = 0;
+    if (l->h2c_fd >= 0)
+        close(l->h2c_fd);
+    if (l->tls_fd >= 0)
+        close(l->tls_fd);
+    l->h2c_fd = l->tls_fd = -1;
+    SSL_CTX_free(l->ssl_ctx);
+    l->ssl_ctx = NULL;
+}
