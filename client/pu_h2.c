@@ -379,8 +379,13 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *arg)
         !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
     req = find_req(arg, f->hd.stream_id);
-    if (req && req->status >= 200)
-        req->complete = true;
+    if (!req || req->status < 200)
+        return 0;
+    req->complete = true;
+    /* Answered before the whole photo went out (a refusal): the rest would only cost the phone's
+     * data plan, since the gateway reads and drops it (--refusal-drain). Stop sending it. */
+    if (nghttp2_session_get_stream_local_close(s, f->hd.stream_id) == 0)
+        nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_CANCEL);
     return 0;
 }
 

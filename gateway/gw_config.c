@@ -67,6 +67,9 @@ void gw_config_defaults(struct gw_config *c)
         .login_address_free = 20,
         .max_body = 20u << 20,
         .max_pixels = 50000000,
+        /* Enough for any photo a phone sends, so that every client can read a refusal that came
+         * before its body was done (docs/api.md, "Refusals before the body"). */
+        .refusal_drain = 32u << 20,
         .max_streams = 8,
         .stream_window = 256u << 10,
         .conn_window = 1u << 20,
@@ -145,6 +148,8 @@ void gw_config_usage(FILE *out)
             "Limits:\n"
             "  --max-body SIZE          largest upload, e.g. 20MiB (default %llu bytes)\n"
             "  --max-pixels N           largest declared width x height (default %llu)\n"
+            "  --refusal-drain SIZE     after an early refusal, read and drop at most this much\n"
+            "                           more of the body before resetting it (default %llu bytes)\n"
             "  --max-streams N          concurrent streams per connection (default %u)\n"
             "  --max-header-bytes N     decoded header bytes per request (default %u)\n"
             "  --idle-timeout SEC       close connections idle this long (default %u)\n"
@@ -174,10 +179,10 @@ void gw_config_usage(FILE *out)
             "  -v, --verbose            log debug lines too\n"
             "  -h, --help               show this help\n",
             d.h2c_addr, d.tls_addr, d.db, d.data_dir, (unsigned long long)d.max_body,
-            (unsigned long long)d.max_pixels, d.max_streams, d.max_header_bytes, d.idle_timeout,
-            d.header_timeout, d.body_timeout, d.loops, d.workers, d.disk_threads, d.db_threads,
-            d.login_threads, d.signature_skew, d.long_side, d.webp_quality, d.webp_method,
-            d.review_lease_s, d.login_address_free);
+            (unsigned long long)d.max_pixels, (unsigned long long)d.refusal_drain, d.max_streams,
+            d.max_header_bytes, d.idle_timeout, d.header_timeout, d.body_timeout, d.loops,
+            d.workers, d.disk_threads, d.db_threads, d.login_threads, d.signature_skew, d.long_side,
+            d.webp_quality, d.webp_method, d.review_lease_s, d.login_address_free);
 }
 
 static const char *off_or(const char *s)
@@ -214,6 +219,7 @@ int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
         O_WEBP_METHOD,
         O_LOGIN_THREADS,
         O_LOGIN_FREE,
+        O_REFUSAL_DRAIN,
     };
     static const struct option opts[] = {
         {"h2c", required_argument, NULL, O_H2C},
@@ -224,6 +230,7 @@ int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
         {"data", required_argument, NULL, O_DATA},
         {"max-body", required_argument, NULL, O_MAX_BODY},
         {"max-pixels", required_argument, NULL, O_MAX_PIXELS},
+        {"refusal-drain", required_argument, NULL, O_REFUSAL_DRAIN},
         {"max-streams", required_argument, NULL, O_MAX_STREAMS},
         {"max-header-bytes", required_argument, NULL, O_MAX_HEADER},
         {"idle-timeout", required_argument, NULL, O_IDLE},
@@ -278,6 +285,10 @@ int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
         case O_MAX_PIXELS:
             bad = gw_parse_size(optarg, &sz) < 0 || sz == 0;
             c->max_pixels = sz;
+            break;
+        case O_REFUSAL_DRAIN:
+            bad = gw_parse_size(optarg, &sz) < 0;
+            c->refusal_drain = sz;
             break;
         case O_MAX_STREAMS:
             bad = parse_uint(optarg, 1, 1000, &c->max_streams);

@@ -25,6 +25,7 @@ struct gw_config {
     unsigned login_address_free; /* failed logins per client address before it must wait */
     uint64_t max_body;           /* bytes per upload */
     uint64_t max_pixels;         /* declared by the JPEG header */
+    uint64_t refusal_drain;      /* body bytes read and dropped after an early refusal */
     uint32_t max_streams;        /* SETTINGS_MAX_CONCURRENT_STREAMS */
     uint32_t stream_window;
     uint32_t conn_window;

@@ -20,9 +20,6 @@
 #include "gw_log.h"
 #include "gw_metrics.h"
 
-/* After an early refusal, at most this much of the rest of a body is read and dropped. */
-#define EARLY_DRAIN_MAX (64u << 10)
-
 static uint64_t next_conn_id(void)
 {
     static _Atomic uint64_t seq;
@@ -237,6 +234,15 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
     return 0;
 }
 
+/* Ends the reading of a refused body: the peer is told to stop sending it. */
+static void drain_stop(struct gw_conn *c, struct gw_stream *s)
+{
+    if (s->drain_stopped)
+        return;
+    s->drain_stopped = true;
+    nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+}
+
 static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id, const uint8_t *data,
                          size_t len, void *arg)
 {
@@ -256,11 +262,17 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id, 
         gw_h2_body_append(s, data, len);
     /* Nobody wants these bytes: give the window back at once so other streams keep flowing. */
     nghttp2_session_consume(h2, stream_id, len);
+    if (s && s->responded) {
+        s->drained += len;
+        if (s->drained > c->w->cfg->refusal_drain)
+            drain_stop(c, s);
+    }
     return 0;
 }
 
 static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *frame, void *arg)
 {
+    struct gw_conn *c = arg;
     struct gw_stream *s;
 
     if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
@@ -270,12 +282,14 @@ static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *frame, void *
     if (!s || s->remote_closed)
         return 0;
     /* The response is complete but the peer is still sending a body we will not use (an early
-     * refusal). A short remainder is read and dropped: some clients (curl 7.88) lose the response
-     * when the stream is reset under them. A long one is stopped with RST_STREAM(NO_ERROR), as
-     * RFC 9113 section 8.1 allows, so a phone on a slow link does not send megabytes for nothing.
-     */
-    if (s->content_length < 0 || (uint64_t)s->content_length - s->req_bytes > EARLY_DRAIN_MAX)
-        nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+     * refusal). The rest is read and dropped, up to --refusal-drain, because the commonest
+     * clients (curl 7.88, and so PHP and many scripts) lose a response whose stream is reset
+     * while they send, although RFC 9113 section 8.1 allows it; a body declared longer than that
+     * is stopped at once with RST_STREAM(NO_ERROR), so a phone does not send megabytes for
+     * nothing. Our own clients stop sending when the answer comes. */
+    if (s->stalled || (s->content_length >= 0 &&
+                       (uint64_t)s->content_length - s->req_bytes > c->w->cfg->refusal_drain))
+        drain_stop(c, s);
     return 0;
 }
 
@@ -520,6 +534,8 @@ void gw_h2_worker_tick(struct gw_worker *w, uint64_t now)
                 if (!s->headers_done || s->remote_closed ||
                     now - s->progress_ms <= cfg->body_timeout * 1000ull)
                     continue;
+                /* A sender that stalled is not waited for again: reset once answered. */
+                s->stalled = true;
                 if (!s->responded)
                     gw_stream_problem(s, GW_E_TIMEOUT, "the body stalled");
                 else /* refused earlier, and the rest of the body never came */

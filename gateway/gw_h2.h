@@ -83,6 +83,8 @@ struct gw_stream {
     uint32_t header_bytes;
     bool headers_done, remote_closed, responded, discard_body;
     uint64_t start_ms, progress_ms, req_bytes;
+    uint64_t drained;            /* body bytes dropped after the response (--refusal-drain) */
+    bool drain_stopped, stalled; /* RST_STREAM(NO_ERROR) sent; the body timed out */
     int status, err;
     uint8_t *resp;
     size_t resp_len, resp_off, resp_cap;

@@ -40,6 +40,7 @@ import tempfile
 import time
 import traceback
 import unittest
+import uuid
 from datetime import datetime, timedelta, timezone
 
 CLAVE = "140338B010002"
@@ -569,9 +570,8 @@ class GatewayTestCase(unittest.TestCase):
     # Most suites upload unsigned photos: the gateway must be told to accept them. The
     # provenance suites set this to False and sign every upload.
     open_uploads = True
-    # The client of upload() and request() unless a call names one. Refusal tests use nghttp:
-    # Debian 12's curl 7.88 reports "Stream error in the HTTP/2 framing layer" and drops the
-    # response when RST_STREAM(NO_ERROR) follows an early response (curl bugs, RFC 9113 8.1).
+    # The client of upload() and request() unless a call names one. Some refusal suites use
+    # nghttp, which reports every frame; curl reads refusals too (test_refusal_curl).
     client = "curl-h2c"
     status_timeout = 5.0
 
@@ -785,6 +785,72 @@ class GatewayTestCase(unittest.TestCase):
 
 
 # --- the runner --------------------------------------------------------------------------------
+
+class SignedTestCase(GatewayTestCase):
+    """A gateway that takes only signed uploads, and one device enrolled for |actas| with a key
+    made by sign-request (PREP_SIGN_REQUEST, set by ./test.sh): |signer|, |key|, |pub|,
+    |device|."""
+
+    open_uploads = False
+    actas = "140338B01*"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.signer = os.environ["PREP_SIGN_REQUEST"]
+        cls.key = os.path.join(cls.env.tmp, f"{cls.db}-device.pem")
+        cls.pub = subprocess.run([cls.signer, "genkey", cls.key], check=True,
+                                 stdout=subprocess.PIPE).stdout.decode().strip()
+        cls.device = cls.enrol(cls.new_code(cls.actas), cls.pub)["device_id"]
+        # A photo is refused unless the device record reached the gateway's copy.
+        time.sleep(0.5)
+
+    @classmethod
+    def cli(cls, *args):
+        p = subprocess.run([cls.env.gateway, *args, "--db", cls.conninfo],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        assert p.returncode == 0, p.stderr.decode()
+        return p.stdout.decode()
+
+    @classmethod
+    def new_code(cls, actas):
+        out = cls.cli("device", "code", "--label", "casilla 0338 B", "--actas", actas,
+                      "--expires", "1h", "--json")
+        return json.loads(out)["code"]
+
+    @classmethod
+    def enrol_raw(cls, code, pub):
+        body = os.path.join(cls.env.tmp, f"{cls.db}-enrol-{uuid.uuid4().hex}.json")
+        with open(body, "w") as f:
+            json.dump({"code": code, "public_key": pub, "label": "test phone"}, f)
+        p = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-X", "POST",
+                            "-H", "Content-Type: application/json", "--data-binary", "@" + body,
+                            "-w", "\n%{http_code}", cls.gw.url("/v1/devices")],
+                           stdout=subprocess.PIPE, timeout=30)
+        text, _, code = p.stdout.decode().rpartition("\n")
+        return int(code), json.loads(text) if text else {}
+
+    @classmethod
+    def enrol(cls, code, pub):
+        status, doc = cls.enrol_raw(code, pub)
+        assert status == 201, (status, doc)
+        return doc
+
+    def headers(self, path_or_data, clave=CLAVE, key=None, keyid=None, **opts):
+        """The signature header lines of an upload of |path_or_data| for |clave|."""
+        args = [self.signer, "sign", key or self.key, keyid or self.device, upload_path(clave),
+                self._body_file(path_or_data)]
+        for k, v in opts.items():
+            args += ["--" + k.replace("_", "-"), str(v)]
+        out = subprocess.run(args, check=True, stdout=subprocess.PIPE).stdout.decode()
+        return [line for line in out.splitlines() if line]
+
+    def signed(self, src, clave=CLAVE, hdrs=None, **opts):
+        """A signed upload of |src| for |clave| with nghttp."""
+        hdrs = hdrs if hdrs is not None else self.headers(src, clave, **opts)
+        return nghttp_request(self.gw, upload_path(clave), self._body_file(src),
+                              hdrs + ["content-type: image/jpeg"])
+
 
 class _Timeout(Exception):
     pass

@@ -8,67 +8,12 @@ import subprocess
 import time
 import uuid
 
-from harness import CLAVE, GatewayTestCase, nghttp_request, read_bytes, upload_path
+from harness import CLAVE, SignedTestCase, nghttp_request, read_bytes, upload_path
 
 
-class DevicesTest(GatewayTestCase):
-    open_uploads = False
+class DevicesTest(SignedTestCase):
     gateway_args = ("--signature-skew", "120")
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.signer = os.environ["PREP_SIGN_REQUEST"]
-        cls.key = os.path.join(cls.env.tmp, f"{cls.db}-device.pem")
-        cls.pub = subprocess.run([cls.signer, "genkey", cls.key], check=True,
-                                 stdout=subprocess.PIPE).stdout.decode().strip()
-        cls.device = cls.enrol(cls.new_code("140338B01*,140338B02001"), cls.pub)["device_id"]
-        # A photo is refused unless the device record reached the gateway's copy.
-        time.sleep(0.5)
-
-    @classmethod
-    def cli(cls, *args):
-        p = subprocess.run([cls.env.gateway, *args, "--db", cls.conninfo],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-        assert p.returncode == 0, p.stderr.decode()
-        return p.stdout.decode()
-
-    @classmethod
-    def new_code(cls, actas):
-        out = cls.cli("device", "code", "--label", "casilla 0338 B", "--actas", actas,
-                      "--expires", "1h", "--json")
-        return json.loads(out)["code"]
-
-    @classmethod
-    def enrol_raw(cls, code, pub):
-        body = os.path.join(cls.env.tmp, f"{cls.db}-enrol-{uuid.uuid4().hex}.json")
-        with open(body, "w") as f:
-            json.dump({"code": code, "public_key": pub, "label": "test phone"}, f)
-        p = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-X", "POST",
-                            "-H", "Content-Type: application/json", "--data-binary", "@" + body,
-                            "-w", "\n%{http_code}", cls.gw.url("/v1/devices")],
-                           stdout=subprocess.PIPE, timeout=30)
-        text, _, code = p.stdout.decode().rpartition("\n")
-        return int(code), json.loads(text) if text else {}
-
-    @classmethod
-    def enrol(cls, code, pub):
-        status, doc = cls.enrol_raw(code, pub)
-        assert status == 201, (status, doc)
-        return doc
-
-    def headers(self, path_or_data, clave=CLAVE, key=None, keyid=None, **opts):
-        args = [self.signer, "sign", key or self.key, keyid or self.device, upload_path(clave),
-                self._body_file(path_or_data)]
-        for k, v in opts.items():
-            args += ["--" + k.replace("_", "-"), str(v)]
-        out = subprocess.run(args, check=True, stdout=subprocess.PIPE).stdout.decode()
-        return [line for line in out.splitlines() if line]
-
-    def signed(self, src, clave=CLAVE, hdrs=None, **opts):
-        hdrs = hdrs if hdrs is not None else self.headers(src, clave, **opts)
-        return nghttp_request(self.gw, upload_path(clave), self._body_file(src),
-                              hdrs + ["content-type: image/jpeg"])
+    actas = "140338B01*,140338B02001"
 
     def photo(self, name):
         path = os.path.join(self.env.fixtures, "small", name)
