@@ -1,10 +1,11 @@
 """Early refusals that stock clients can read: Debian 12's curl 7.88 uploads a 4 MB photo that the
 gateway refuses before it has read the body (a bad clave 400, unsigned 401, a clave the device is
 not enrolled for 403, too large 413, not a JPEG 415) and must still get the status and the problem
-document. The gateway reads and drops the rest of a refused body up to --refusal-drain and resets
+document, and so must Chromium's fetch. The gateway reads and drops the rest of a refused body up to --refusal-drain and resets
 the stream only past it (docs/api.md, "Refusals before the body"). curl and prep-upload stop
 sending by themselves once the answer is in; nghttp goes on, and shows the drain and its bound."""
 
+import json
 import os
 import re
 import subprocess
@@ -15,6 +16,7 @@ from harness import (CLAVE, SignedTestCase, curl_request, nghttp_request, read_b
                      upload_path)
 
 BODY_BYTES = 4_000_000
+E2E = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e")
 
 
 class CurlRefusalTest(SignedTestCase):
@@ -119,3 +121,38 @@ class CurlRefusalTest(SignedTestCase):
         self.assertEqual(p.returncode, 1, p)
         self.assertIn(b"clave-not-enrolled", p.stdout, p)
         self.assertLess(self.next_logged(403, before), 1_000_000)
+
+    def test_chromium_fetch_reads_refusals(self):
+        pw_dir = os.environ.get("PREP_PLAYWRIGHT_DIR", "")
+        self.assertTrue(os.path.isdir(os.path.join(pw_dir, "node_modules", "playwright-core")),
+                        f"PREP_PLAYWRIGHT_DIR={pw_dir!r} has no playwright-core")
+        other = "140339B010002"
+        signed = dict(h.split(": ", 1) for h in self.headers(self.big, clave=other))
+        cases = [
+            {"name": "bad clave", "path": upload_path("140338X010002"),
+             "headers": {"content-type": "image/jpeg"}, "want": (400, "invalid-clave-acta")},
+            {"name": "unsigned", "path": upload_path(),
+             "headers": {"content-type": "image/jpeg"}, "want": (401, "signature-required")},
+            {"name": "not enrolled", "path": upload_path(other),
+             "headers": {**signed, "content-type": "image/jpeg"},
+             "want": (403, "clave-not-enrolled")},
+            {"name": "not a JPEG", "path": upload_path(),
+             "headers": {**signed, "content-type": "text/plain"},
+             "want": (415, "unsupported-media-type")},
+        ]
+        profile = tempfile.mkdtemp(prefix="chromium-", dir=self.env.tmp)
+        p = subprocess.run(["node", os.path.join(E2E, "refusal.mjs"), self.gw.url("", tls=True),
+                            self.big, json.dumps(cases), profile], capture_output=True,
+                           timeout=180, env=dict(os.environ, HOME=profile))
+        lines = p.stdout.decode(errors="replace").strip().splitlines()
+        self.assertTrue(lines, f"no output (exit {p.returncode}): {p.stderr.decode()[-2000:]}")
+        res = json.loads(lines[-1])
+        self.assertTrue(res.get("ok"), res)
+        got = {r["name"]: r for r in res["results"]}
+        for c in cases:
+            with self.subTest(refusal=c["name"]):
+                r = got[c["name"]]
+                status, problem = c["want"]
+                self.assertEqual((r["status"], r.get("type")), (status, "/problems/" + problem),
+                                 r)
+                self.assertEqual(r.get("content_type"), "application/problem+json", r)
