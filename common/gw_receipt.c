@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,13 +80,97 @@ void gw_rfc3339(const struct timespec *ts, char *ret)
 
 size_t gw_receipt_text(const struct gw_receipt *r, char *buf, size_t cap)
 {
+    const struct gw_receipt_legibility *l = &r->legibility;
     int n = snprintf(buf, cap,
                      "prep-casilla receipt v1\nphoto_id=%s\nclave=%s\nsha256=%s\nbytes=%llu\n"
                      "received_at=%s\ndevice=%s\nledger_seq=%llu\nledger_hash=%s\n",
                      r->photo_id, r->clave, r->sha256, (unsigned long long)r->bytes, r->received_at,
                      r->device, (unsigned long long)r->ledger_seq, r->ledger_hash);
 
+    if (n >= 0 && (size_t)n < cap && l->present) {
+        int m = snprintf(buf + n, cap - (size_t)n,
+                         "legibility=%s\nlegibility_reasons=%s\nlegibility_reason=%s\n"
+                         "legibility_measures=focus:%.3f,luma:%.3f,clipped:%.3f,glare:%.3f,"
+                         "coverage:%.3f\n",
+                         l->ok ? "ok" : "retake", l->reasons, l->reason, l->focus, l->luma,
+                         l->clipped, l->glare, l->coverage);
+
+        n = m < 0 ? -1 : n + m;
+    }
     return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
+}
+
+static double round3(double v)
+{
+    /* A correctly rounded division: the nearest double to the 3-decimal value, the one that
+     * strtod() gives for its JSON text. */
+    return round(v * 1000.0) / 1000.0;
+}
+
+void gw_receipt_set_measures(struct gw_receipt_legibility *l, double focus, double luma,
+                             double clipped, double glare, double coverage)
+{
+    l->focus = round3(focus);
+    l->luma = round3(luma);
+    l->clipped = round3(clipped);
+    l->glare = round3(glare);
+    l->coverage = round3(coverage);
+}
+
+static json_t *legibility_json(const struct gw_receipt_legibility *l)
+{
+    json_t *reasons = json_array();
+
+    for (const char *p = l->reasons; *p;) {
+        size_t n = strcspn(p, ",");
+
+        if (n)
+            json_array_append_new(reasons, json_stringn(p, n));
+        p += n + (p[n] == ',');
+    }
+    return json_pack("{s:s, s:o, s:s, s:{s:f, s:f, s:f, s:f, s:f}}", "verdict",
+                     l->ok ? "ok" : "retake", "reasons", reasons, "reason", l->reason, "measures",
+                     "focus", l->focus, "luma", l->luma, "clipped", l->clipped, "glare", l->glare,
+                     "coverage", l->coverage);
+}
+
+/* Reads the "legibility" member of a receipt; an absent one leaves |ret| not present. */
+static int legibility_parse(json_t *o, struct gw_receipt_legibility *ret)
+{
+    static const char *const names[] = {"focus", "luma", "clipped", "glare", "coverage"};
+    double *vals[] = {&ret->focus, &ret->luma, &ret->clipped, &ret->glare, &ret->coverage};
+    const char *verdict = json_string_value(json_object_get(o, "verdict"));
+    const char *reason = json_string_value(json_object_get(o, "reason"));
+    json_t *reasons = json_object_get(o, "reasons"), *m = json_object_get(o, "measures"), *v;
+    size_t i, used = 0;
+
+    if (!o)
+        return 0;
+    if (!verdict || (strcmp(verdict, "ok") != 0 && strcmp(verdict, "retake") != 0) || !reason ||
+        strlen(reason) >= sizeof(ret->reason) || !json_is_array(reasons) || !json_is_object(m))
+        return -EINVAL;
+    ret->ok = strcmp(verdict, "ok") == 0;
+    memcpy(ret->reason, reason, strlen(reason) + 1);
+    json_array_foreach(reasons, i, v)
+    {
+        const char *t = json_string_value(v);
+        size_t n = t ? strlen(t) : 0;
+
+        if (!n || strchr(t, ',') || used + n + (i > 0) >= sizeof(ret->reasons))
+            return -EINVAL;
+        if (i > 0)
+            ret->reasons[used++] = ',';
+        memcpy(ret->reasons + used, t, n + 1);
+        used += n;
+    }
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        v = json_object_get(m, names[i]);
+        if (!json_is_number(v))
+            return -EINVAL;
+        *vals[i] = json_number_value(v);
+    }
+    ret->present = true;
+    return 0;
 }
 
 char *gw_receipt_json(const struct gw_receipt *r, const char *status, size_t *ret_len)
@@ -107,7 +192,11 @@ char *gw_receipt_json(const struct gw_receipt *r, const char *status, size_t *re
         json_object_set_new(o, "gateway_key", json_string(r->gateway_key));
         json_object_set_new(o, "signature", json_string(r->signature));
     }
-    s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (r->legibility.present)
+        json_object_set_new(o, "legibility", legibility_json(&r->legibility));
+    /* Measures carry 3 decimals (gw_receipt_set_measures): 12 significant digits print them as
+     * written, and strtod() reads back the very doubles that were signed. */
+    s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
     json_decref(o);
     if (s && ret_len)
         *ret_len = strlen(s);
@@ -166,6 +255,8 @@ int gw_receipt_parse(const char *buf, size_t len, struct gw_receipt *ret)
             goto out;
         ret->ledger_seq = (uint64_t)json_integer_value(seq);
     }
+    if (legibility_parse(json_object_get(o, "legibility"), &ret->legibility) < 0)
+        goto out;
     r = 0;
 out:
     json_decref(o);
@@ -175,7 +266,7 @@ out:
 const char *gw_receipt_verify(const char *buf, size_t len, const struct gw_key *k,
                               struct gw_receipt *ret)
 {
-    char text[1024], id[GW_PHOTO_ID_LEN + 1];
+    char text[GW_RECEIPT_TEXT_MAX], id[GW_PHOTO_ID_LEN + 1];
     uint8_t sig[GW_KEY_SIG_LEN + 2];
     struct gw_receipt r;
     size_t n;

@@ -8,6 +8,7 @@
 #ifndef GW_RECEIPT_H
 #define GW_RECEIPT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -16,7 +17,21 @@
 
 #define GW_PHOTO_ID_LEN 36 /* canonical UUID text */
 #define GW_SHA256_HEX_LEN 64
-#define GW_TIME_LEN 29 /* 2026-11-27T20:14:03.512+00:00 */
+#define GW_TIME_LEN 29           /* 2026-11-27T20:14:03.512+00:00 */
+#define GW_RECEIPT_TEXT_MAX 2048 /* gw_receipt_text() of any receipt fits */
+
+/*
+ * The legibility verdict of a processed photo, added to its receipt by the processing stage and
+ * signed with the rest. Measures are rounded to 3 decimals (gw_receipt_set_measures()) so that the
+ * JSON numbers and the signed text say exactly the same.
+ */
+struct gw_receipt_legibility {
+    bool present;
+    bool ok;          /* "ok", or "retake" */
+    char reasons[96]; /* comma-separated names ("blurry,dark"); "" when ok */
+    char reason[320]; /* the same in plain words for the official (UTF-8, Spanish) */
+    double focus, luma, clipped, glare, coverage;
+};
 
 struct gw_receipt {
     char photo_id[GW_PHOTO_ID_LEN + 1];
@@ -32,11 +47,15 @@ struct gw_receipt {
     char ledger_hash[GW_SHA256_HEX_LEN + 1];
     char gateway_key[GW_SHA256_HEX_LEN + 1]; /* fingerprint of the signing key */
     char signature[96];                      /* base64 Ed25519 */
+    struct gw_receipt_legibility legibility; /* once processed; part of the signed text */
 };
 
 /*
  * The text the gateway signs for receipt |r|, into |buf| (|cap| bytes); returns its length.
- * Fixed field order, one "name=value" per line, so any client can rebuild it.
+ * Fixed field order, one "name=value" per line, so any client can rebuild it. A receipt with a
+ * legibility verdict has five more lines at the end (legibility, legibility_reasons,
+ * legibility_reason, legibility_measures with the measures as "%.3f", in docs/api.md's order);
+ * one without has exactly the text of a receipt made before verdicts existed.
  */
 size_t gw_receipt_text(const struct gw_receipt *r, char *buf, size_t cap);
 
@@ -58,6 +77,12 @@ int gw_photo_id_valid(const char *s, size_t len);
  * offset ("2026-11-27T14:14:03.512-06:00") into |ret| (GW_TIME_LEN + 1 bytes).
  */
 void gw_rfc3339(const struct timespec *ts, char *ret);
+
+/*
+ * Sets the legibility measures of |l| rounded to 3 decimals (see struct gw_receipt_legibility).
+ */
+void gw_receipt_set_measures(struct gw_receipt_legibility *l, double focus, double luma,
+                             double clipped, double glare, double coverage);
 
 /*
  * Formats |r| as the receipt JSON (the fields of docs/api.md, with the declared width and height)

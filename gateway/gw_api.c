@@ -82,6 +82,39 @@ struct job {
     size_t len;
 };
 
+/*
+ * Once processed, the status carries the signed receipt with the legibility verdict (the spool
+ * keeps it) and that verdict at the top level, so a phone can tell the official to retake the
+ * photo. Best effort: without it the status is still right.
+ */
+static void add_receipt(struct gw_spool *spool, struct job *j)
+{
+    struct gw_receipt r;
+    json_t *doc, *rec;
+    char *text, *body;
+    size_t len;
+
+    if (gw_spool_receipt_load(spool, j->photo_id, &r) < 0 || !r.legibility.present)
+        return;
+    text = gw_receipt_json(&r, "received", &len);
+    doc = json_loadb((const char *)j->body, j->len, 0, NULL);
+    rec = text ? json_loadb(text, len, 0, NULL) : NULL;
+    free(text);
+    if (json_is_object(doc) && json_is_object(rec)) {
+        json_object_set(doc, "legibility", json_object_get(rec, "legibility"));
+        json_object_set_new(doc, "receipt", rec);
+        rec = NULL;
+        body = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+        if (body) {
+            free(j->body);
+            j->body = (uint8_t *)body;
+            j->len = strlen(body);
+        }
+    }
+    json_decref(rec);
+    json_decref(doc);
+}
+
 static void job_work(struct gw_work *w, void *thread_ctx)
 {
     struct job *j = (struct job *)w;
@@ -103,8 +136,10 @@ static void job_work(struct gw_work *w, void *thread_ctx)
         return;
     case JOB_PHOTO:
         rc = pg ? gw_db_photo_json(pg, j->photo_id, (char **)&j->body, &j->len) : -EIO;
-        if (rc == 0)
+        if (rc == 0) {
+            add_receipt(&app->spool, j);
             return;
+        }
         /* Not in PostgreSQL (yet), or PostgreSQL is away: the spool still knows what it
          * acknowledged, and says so. */
         if (gw_spool_receipt_load(&app->spool, j->photo_id, &r) == 0) {

@@ -277,7 +277,7 @@ static int link_receipt(struct gw_spool *s, const char *name)
 /* Signs |r| with the spool's key. */
 static int sign_receipt(struct gw_spool *s, struct gw_receipt *r)
 {
-    char text[1024];
+    char text[GW_RECEIPT_TEXT_MAX];
     uint8_t sig[GW_KEY_SIG_LEN];
     size_t n = gw_receipt_text(r, text, sizeof(text));
     int e = gw_key_sign(s->key, text, n, sig);
@@ -332,6 +332,40 @@ static int write_receipt(struct gw_spool *s, struct gw_receipt *r, bool *ret_exi
         return e;
     /* And into receipts/, which outlives the pending entry. */
     return link_receipt(s, name);
+}
+
+int gw_spool_receipt_amend(struct gw_spool *s, const char *photo_id,
+                           const struct gw_receipt_legibility *l)
+{
+    struct gw_receipt r;
+    char name[64], tmp[40], *json;
+    size_t len;
+    int e;
+
+    if (!s->key)
+        return -EINVAL;
+    e = gw_spool_receipt_load(s, photo_id, &r);
+    if (e < 0)
+        return e;
+    r.legibility = *l;
+    r.legibility.present = true;
+    e = sign_receipt(s, &r);
+    if (e < 0)
+        return e;
+    json = gw_receipt_json(&r, "received", &len);
+    if (!json)
+        return -ENOMEM;
+    e = write_tmp(s, json, len, ".json", tmp, sizeof(tmp));
+    free(json);
+    if (e < 0)
+        return e;
+    snprintf(name, sizeof(name), "%s.json", photo_id);
+    if (renameat(s->tmp, tmp, s->receipts, name) < 0) {
+        e = -errno;
+        unlinkat(s->tmp, tmp, 0);
+        return e;
+    }
+    return sync_dir(s->receipts);
 }
 
 /*

@@ -84,6 +84,16 @@ int gw_spool_commit(struct gw_spool *s, struct gw_spool_file *f, const uint8_t *
 int gw_spool_receipt_load(struct gw_spool *s, const char *photo_id, struct gw_receipt *ret);
 
 /*
+ * Adds the legibility verdict |l| to the receipt of |photo_id| in receipts/ and signs it again
+ * with the spool's key: the new receipt replaces the old one atomically (tmp, fsync, rename,
+ * directory fsync), so a retry of the upload and the photo's status answer with the verdict.
+ * Every other field stays as it was. Blocking: stage threads. Returns 0, -ENOENT (no such
+ * receipt), -EINVAL (no key attached) or -errno.
+ */
+int gw_spool_receipt_amend(struct gw_spool *s, const char *photo_id,
+                           const struct gw_receipt_legibility *l);
+
+/*
  * Lists the receipts waiting in pending/ (oldest first is not guaranteed) as a NULL-terminated
  * array of photo ids; links any that a crash left without their receipts/ entry. The caller frees
  * each string and the array. Returns the count or -errno.

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -239,6 +240,51 @@ static void on_signature(void *arg, const char *id, const char *sha256, const ch
                                     "ink_distance", ink));
 }
 
+/* What the official reads for each reason: plain Spanish, saying what to do. */
+static const struct {
+    unsigned bit;
+    const char *text;
+} reason_texts[] = {
+    {IMG_LEG_BLURRY, "la foto salió borrosa: sostenga el teléfono firme y enfoque el acta"},
+    {IMG_LEG_DARK, "la foto está muy oscura: busque más luz"},
+    {IMG_LEG_BRIGHT, "la foto tiene demasiada luz: evite el sol directo o el flash"},
+    {IMG_LEG_GLARE, "un reflejo tapa parte del acta: incline el teléfono o cambie de lugar"},
+    {IMG_LEG_SMALL, "el acta se ve pequeña: acérquese hasta que llene la foto"},
+    {IMG_LEG_NO_SHEET, "no se ve el acta en la foto: encuadre la hoja completa"},
+};
+
+/* The verdict of |l| as the receipt carries it, with the reasons in plain words. */
+static void receipt_legibility(const struct img_legibility *l, struct gw_receipt_legibility *ret)
+{
+    size_t used = 0, said = 0;
+
+    memset(ret, 0, sizeof(*ret));
+    ret->present = true;
+    ret->ok = l->ok;
+    gw_receipt_set_measures(ret, l->focus, l->luma, l->clipped, l->glare, l->coverage);
+    if (l->ok) {
+        snprintf(ret->reason, sizeof(ret->reason), "La foto se puede leer.");
+        return;
+    }
+    for (unsigned bit = 1; bit <= IMG_LEG_NO_SHEET; bit <<= 1) {
+        if (!(l->reasons & bit))
+            continue;
+        used += (size_t)snprintf(ret->reasons + used, sizeof(ret->reasons) - used, "%s%s",
+                                 used ? "," : "", img_legibility_reason_name(bit));
+        if (used >= sizeof(ret->reasons))
+            used = sizeof(ret->reasons) - 1;
+    }
+    said = (size_t)snprintf(ret->reason, sizeof(ret->reason), "Tome la foto otra vez");
+    for (size_t i = 0, n = 0; i < sizeof(reason_texts) / sizeof(reason_texts[0]); i++) {
+        if (!(l->reasons & reason_texts[i].bit) || said >= sizeof(ret->reason))
+            continue;
+        said += (size_t)snprintf(ret->reason + said, sizeof(ret->reason) - said, "%s%s",
+                                 n++ ? "; " : ": ", reason_texts[i].text);
+    }
+    if (said < sizeof(ret->reason) - 1)
+        snprintf(ret->reason + said, sizeof(ret->reason) - said, ".");
+}
+
 /*
  * Adds what the clerk needs to judge the photo at a glance to |meta|: the legibility verdict, the
  * QR code against the URL's clave, duplicates and conflicts among the clave's other photos, and
@@ -364,6 +410,19 @@ static int process_one(struct gw_stage *st, PGconn *pg, const struct gw_db_job *
         json_decref(meta);
         img_result_finish(&res);
         return -EIO; /* the claim lapses; the WebP already stored is simply rewritten */
+    }
+    if (res.analysed) {
+        /* The verdict goes into the signed receipt before the photo counts as queued, so a phone
+         * that sees "queued" also finds it in its receipt. */
+        struct gw_receipt_legibility leg;
+
+        receipt_legibility(&res.legibility, &leg);
+        rc = gw_spool_receipt_amend(st->spool, job->photo_id, &leg);
+        if (rc < 0)
+            gw_log(GW_LOG_WARN,
+                   "msg=\"could not add the verdict to the receipt\" photo_id=%s"
+                   " err=\"%s\"",
+                   job->photo_id, strerror(-rc));
     }
     meta_s = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
     json_decref(meta);
