@@ -109,6 +109,32 @@ static void on_progress(j_common_ptr c)
         bail(c, IMG_E_TOO_MANY_SCANS, "more scans than the scan limit");
 }
 
+/*
+ * One row of CMYK from libjpeg (which has already turned YCCK into CMYK) to RGB, or to luma when
+ * |gray|. Adobe's applications store the inks inverted (0 is full ink) and mark the file with
+ * APP14; libjpeg hands the samples over as stored, so with that marker 255 - x is the ink. Every
+ * YCCK file has the marker (it is what says YCCK). Without ICC profiles the naive conversion is
+ * what we can do, and it is exact for the colours that matter here: white paper, black print.
+ */
+static void cmyk_row(const JSAMPLE *in, uint8_t *out, JDIMENSION width, bool inverted, bool gray)
+{
+    for (JDIMENSION x = 0; x < width; x++, in += 4) {
+        /* |c| etc. are 255 - ink: the share of light each ink lets through, times 255. */
+        unsigned c = inverted ? in[0] : 255u - in[0], m = inverted ? in[1] : 255u - in[1];
+        unsigned y = inverted ? in[2] : 255u - in[2], k = inverted ? in[3] : 255u - in[3];
+        unsigned r = (c * k + 127) / 255, g = (m * k + 127) / 255, b = (y * k + 127) / 255;
+
+        if (gray) {
+            /* The BT.601 weights of libjpeg's own RGB to gray, in 16-bit fixed point. */
+            *out++ = (uint8_t)((19595 * r + 38470 * g + 7471 * b + 32768) >> 16);
+        } else {
+            *out++ = (uint8_t)r;
+            *out++ = (uint8_t)g;
+            *out++ = (uint8_t)b;
+        }
+    }
+}
+
 unsigned img_jpeg_pick_scale(uint32_t w, uint32_t h, uint32_t min_long_side)
 {
     uint64_t long_side = w > h ? w : h;
@@ -124,6 +150,7 @@ static int run(struct dec *d, const void *buf, size_t len, const struct img_limi
                uint32_t min_long_side, bool gray)
 {
     struct jpeg_decompress_struct *ci = &d->cinfo;
+    JSAMPARRAY cmyk = NULL;
     uint8_t channels;
     int r;
 
@@ -147,8 +174,6 @@ static int run(struct dec *d, const void *buf, size_t len, const struct img_limi
         bail((j_common_ptr)ci, IMG_E_DIMENSIONS, "image exceeds the size limits");
     if (ci->data_precision != 8)
         bail((j_common_ptr)ci, IMG_E_UNSUPPORTED, "only 8-bit precision is supported");
-    if (ci->arith_code)
-        bail((j_common_ptr)ci, IMG_E_UNSUPPORTED, "arithmetic-coded JPEG is not supported");
     if (ci->num_components == 1) {
         ci->out_color_space = JCS_GRAYSCALE;
         channels = 1;
@@ -156,24 +181,34 @@ static int run(struct dec *d, const void *buf, size_t len, const struct img_limi
         /* Gray from YCbCr is the Y plane as decoded: no colour conversion at all. */
         ci->out_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;
         channels = gray ? 1 : 3;
+    } else if (ci->num_components == 4 &&
+               (ci->jpeg_color_space == JCS_CMYK || ci->jpeg_color_space == JCS_YCCK)) {
+        /* libjpeg converts YCCK to CMYK but neither to RGB: cmyk_row() does that. */
+        ci->out_color_space = JCS_CMYK;
+        channels = gray ? 1 : 3;
     } else {
         bail((j_common_ptr)ci, IMG_E_UNSUPPORTED,
-             "only 1 (gray) or 3 (colour) components are supported");
+             "only 1 (gray), 3 (colour) or 4 (CMYK/YCCK) components are supported");
     }
     ci->scale_num = img_jpeg_pick_scale(ci->image_width, ci->image_height, min_long_side);
     ci->scale_denom = 8;
 
     jpeg_start_decompress(ci);
-    if (ci->output_components != channels)
+    if (ci->output_components != (ci->out_color_space == JCS_CMYK ? 4 : channels))
         bail((j_common_ptr)ci, IMG_E_DECODE, "unexpected output component count");
     r = img_image_init(&d->im, ci->output_width, ci->output_height, channels);
     if (r < 0)
         bail((j_common_ptr)ci, r, "could not allocate the decoded image");
+    /* From libjpeg's pool: counted in max_memory_to_use, freed by jpeg_destroy on every path. */
+    if (ci->out_color_space == JCS_CMYK)
+        cmyk = (*ci->mem->alloc_sarray)((j_common_ptr)ci, JPOOL_IMAGE, ci->output_width * 4, 1);
     while (ci->output_scanline < ci->output_height) {
         JSAMPROW row = d->im.pixels + (size_t)ci->output_scanline * d->im.stride;
 
-        if (jpeg_read_scanlines(ci, &row, 1) != 1)
+        if (jpeg_read_scanlines(ci, cmyk ? cmyk : &row, 1) != 1)
             bail((j_common_ptr)ci, IMG_E_TRUNCATED, "premature end of JPEG data");
+        if (cmyk)
+            cmyk_row(cmyk[0], row, ci->output_width, ci->saw_Adobe_marker, gray);
     }
     jpeg_finish_decompress(ci);
     return 0;

@@ -27,7 +27,10 @@ unsigned img_jpeg_pick_scale(uint32_t w, uint32_t h, uint32_t min_long_side);
 
 /*
  * Decodes the JPEG in |buf| (|len| bytes; not kept) into |ret|, scaled as img_jpeg_pick_scale()
- * says, 3-channel RGB for colour input and 1-channel gray for gray input. |lim| (NULL for the
+ * says, 3-channel RGB for colour input and 1-channel gray for gray input. Huffman and arithmetic
+ * coding, sequential and progressive, are decoded. CMYK and YCCK (4 components) become RGB: with
+ * an Adobe APP14 marker the samples are taken as Adobe stores them, inverted (255 is no ink),
+ * without one as plain ink amounts; the APP14 transform flag says YCCK. |lim| (NULL for the
  * defaults) bounds pixels and side (checked from the header, before any pixel memory is
  * allocated), scans and decoder memory. On success |ret| owns a new buffer: release it with
  * img_image_finish(). On failure |ret| is untouched and nothing is leaked. Thread-safe: each call
@@ -40,7 +43,7 @@ unsigned img_jpeg_pick_scale(uint32_t w, uint32_t h, uint32_t min_long_side);
  *   IMG_E_NOT_JPEG        empty input or no SOI marker
  *   IMG_E_TRUNCATED       the data ended early (libjpeg's "premature end of data")
  *   IMG_E_DIMENSIONS      the header exceeds max_side or max_pixels
- *   IMG_E_UNSUPPORTED     CMYK/YCCK or other than 1 or 3 components, not 8-bit, arithmetic coding
+ *   IMG_E_UNSUPPORTED     other than 1, 3 or 4 components, not 8-bit, lossless, hierarchical
  *   IMG_E_TOO_MANY_SCANS  more than max_scans scans
  *   IMG_E_NOMEM           out of memory, or over max_decoder_memory
  *   IMG_E_DECODE          any other libjpeg error or warning (corrupt data, bad tables, ...)
@@ -49,10 +52,10 @@ int img_jpeg_decode_scaled(const void *buf, size_t len, const struct img_limits 
                            uint32_t min_long_side, struct img_image *ret, const char **ret_why);
 
 /*
- * Decodes |buf| at full resolution to one gray channel (the luma, without colour conversion) into
- * |ret|, as stored (no orientation applied): for reading fine print such as the acta's QR code
- * when the scaled decode is too coarse. Same limits, ownership and return codes as
- * img_jpeg_decode_scaled(). Thread-safe.
+ * Decodes |buf| at full resolution to one gray channel (the luma: without colour conversion for
+ * YCbCr, from the RGB of CMYK/YCCK) into |ret|, as stored (no orientation applied): for reading
+ * fine print such as the acta's QR code when the scaled decode is too coarse. Same limits,
+ * ownership and return codes as img_jpeg_decode_scaled(). Thread-safe.
  */
 int img_jpeg_decode_gray(const void *buf, size_t len, const struct img_limits *lim,
                          struct img_image *ret, const char **ret_why);

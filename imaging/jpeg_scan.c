@@ -39,6 +39,7 @@ enum {
     M_APP0 = 0xE0,
     M_APP1 = 0xE1,
     M_APP2 = 0xE2,
+    M_APP14 = 0xEE,
     M_APP15 = 0xEF,
     M_COM = 0xFE,
     M_TEM = 0x01,
@@ -46,6 +47,10 @@ enum {
 
 static const uint8_t exif_magic[6] = {'E', 'x', 'i', 'f', 0, 0};
 static const uint8_t icc_magic[12] = {'I', 'C', 'C', '_', 'P', 'R', 'O', 'F', 'I', 'L', 'E', 0};
+static const uint8_t adobe_magic[5] = {'A', 'd', 'o', 'b', 'e'};
+
+/* coef_al[][] before the first scan that codes the coefficient. */
+#define SCAN_UNCODED 0xFF
 
 static int fail(struct img_jpeg_scan *s, int err, const char *why)
 {
@@ -57,6 +62,7 @@ static int fail(struct img_jpeg_scan *s, int err, const char *why)
 void img_jpeg_scan_init(struct img_jpeg_scan *s, const struct img_limits *lim)
 {
     memset(s, 0, sizeof(*s));
+    memset(s->coef_al, SCAN_UNCODED, sizeof(s->coef_al));
     s->state = ST_SOI0;
     if (lim)
         s->limits = *lim;
@@ -98,11 +104,10 @@ static int on_marker(struct img_jpeg_scan *s, uint8_t m)
         in->progressive = (m & 0x03) == 2;
         in->lossless = (m & 0x03) == 3;
         in->arithmetic = m >= 0xC9;
-        if (in->arithmetic)
-            return fail(s, IMG_E_UNSUPPORTED, "arithmetic-coded JPEG is not supported");
-        if (m >= 0xC5)
+        /* SOF5..7 and SOF13..15: differential frames of a hierarchical image. */
+        if (m & 0x04)
             return fail(s, IMG_E_UNSUPPORTED, "hierarchical JPEG is not supported");
-        if (m == M_SOF3)
+        if (in->lossless)
             return fail(s, IMG_E_UNSUPPORTED, "lossless JPEG is not supported");
         s->sof_seen = true;
     } else if (m == M_SOS) {
@@ -115,9 +120,7 @@ static int on_marker(struct img_jpeg_scan *s, uint8_t m)
             return fail(s, IMG_E_TOO_MANY_SCANS, "more scans than the scan limit");
     } else if (m == M_DHP || m == M_EXP) {
         return fail(s, IMG_E_UNSUPPORTED, "hierarchical JPEG is not supported");
-    } else if (m == M_DAC) {
-        return fail(s, IMG_E_UNSUPPORTED, "arithmetic-coded JPEG is not supported");
-    } else if (!(m == M_DHT || m == M_DQT || m == M_DNL || m == M_DRI ||
+    } else if (!(m == M_DHT || m == M_DAC || m == M_DQT || m == M_DNL || m == M_DRI ||
                  (m >= M_APP0 && m <= M_APP15) || m == M_COM)) {
         /* libjpeg refuses these too, so accepting them here would only move the error. */
         return fail(s, IMG_E_MALFORMED, "unknown marker");
@@ -144,15 +147,15 @@ static int end_sof(struct img_jpeg_scan *s)
         return fail(s, IMG_E_UNSUPPORTED, "only 8-bit precision is supported");
     if (in->components == 0)
         return fail(s, IMG_E_MALFORMED, "SOF declares 0 components");
-    if (in->components == 4)
-        return fail(s, IMG_E_UNSUPPORTED, "CMYK/YCCK JPEG (4 components) is not supported");
-    if (in->components != 1 && in->components != 3)
-        return fail(s, IMG_E_UNSUPPORTED, "only 1 (gray) or 3 (colour) components are supported");
+    if (in->components != 1 && in->components != 3 && in->components != 4)
+        return fail(s, IMG_E_UNSUPPORTED,
+                    "only 1 (gray), 3 (colour) or 4 (CMYK/YCCK) components are supported");
     for (unsigned i = 0; i < in->components; i++) {
         uint8_t h = p[6 + 3 * i + 1] >> 4, v = p[6 + 3 * i + 1] & 0x0F;
 
         if (h < 1 || h > 4 || v < 1 || v > 4)
             return fail(s, IMG_E_MALFORMED, "SOF sampling factor out of range 1..4");
+        s->comp_id[i] = p[6 + 3 * i];
         in->h_samp[i] = h;
         in->v_samp[i] = v;
     }
@@ -167,14 +170,77 @@ static int end_sof(struct img_jpeg_scan *s)
     return 0;
 }
 
+/* Sequential: T.81 codes each component in exactly one scan. A second scan of it would only be
+ * decoded over the first, at the cost of a full pass: the sequential form of a scan bomb. */
+static int check_sequential(struct img_jpeg_scan *s, unsigned in_scan)
+{
+    if (s->seq_done & in_scan)
+        return fail(s, IMG_E_TOO_MANY_SCANS, "scan adds nothing: its component was already coded");
+    s->seq_done |= (uint8_t)in_scan;
+    return 0;
+}
+
+/*
+ * Progressive: the rules of T.81 G.1.1.1 that libjpeg enforces (bad ones are its errors) and the
+ * order it expects (a wrong one is its "bogus progression" warning, which our decoder refuses).
+ * Every legal scan codes at least one new bit of some coefficient (a first scan from bit Al up,
+ * a refinement exactly bit Al), so the legal progressions are finite; a scan whose bits were all
+ * coded before adds nothing and is the repeated-scan bomb.
+ */
+static int check_progressive(struct img_jpeg_scan *s, const uint8_t *comp, unsigned ns, unsigned ss,
+                             unsigned se, unsigned ah, unsigned al)
+{
+    if (ss == 0 ? se != 0 : (se < ss || se > 63 || ns != 1))
+        return fail(s, IMG_E_MALFORMED, "progressive scan with a bad spectral selection");
+    if (al > 13 || (ah != 0 && al + 1 != ah))
+        return fail(s, IMG_E_MALFORMED, "progressive scan with a bad successive approximation");
+    for (unsigned i = 0; i < ns; i++) {
+        uint8_t *coded = s->coef_al[comp[i]];
+
+        if (ss > 0 && coded[0] == SCAN_UNCODED)
+            return fail(s, IMG_E_MALFORMED, "progressive AC scan before its DC scan");
+        for (unsigned k = ss; k <= se; k++) {
+            if (ah == 0 ? coded[k] != SCAN_UNCODED : (coded[k] != SCAN_UNCODED && coded[k] <= al))
+                return fail(s, IMG_E_TOO_MANY_SCANS,
+                            "scan adds nothing: its coefficient bits were already coded");
+            if (ah != 0 && coded[k] != ah)
+                return fail(s, IMG_E_MALFORMED, "progressive refinement scan out of order");
+            coded[k] = (uint8_t)al;
+        }
+    }
+    return 0;
+}
+
 static int end_sos(struct img_jpeg_scan *s)
 {
-    unsigned ns = s->seg_len >= 3 ? s->seg[0] : 0;
+    const uint8_t *p = s->seg;
+    unsigned ns = s->seg_len >= 3 ? p[0] : 0, in_scan = 0;
+    uint8_t comp[4];
+    int r;
 
     if (ns < 1 || ns > 4 || ns > s->info.components)
         return fail(s, IMG_E_MALFORMED, "SOS component count out of range");
     if (s->seg_len != 6 + 2 * ns)
         return fail(s, IMG_E_MALFORMED, "SOS length does not match its component count");
+    for (unsigned i = 0; i < ns; i++) {
+        unsigned c = 0;
+
+        /* Like libjpeg, a selector takes the first component of that id not yet in this scan,
+         * which tolerates the files that give two components the same id. */
+        while (c < s->info.components && (s->comp_id[c] != p[1 + 2 * i] || (in_scan & (1u << c))))
+            c++;
+        if (c == s->info.components)
+            return fail(s, IMG_E_MALFORMED, "SOS names a component the SOF does not declare");
+        in_scan |= 1u << c;
+        comp[i] = (uint8_t)c;
+    }
+    p += 1 + 2 * ns;
+    if (s->info.progressive)
+        r = check_progressive(s, comp, ns, p[0], p[1], p[2] >> 4, p[2] & 0x0F);
+    else
+        r = check_sequential(s, in_scan);
+    if (r < 0)
+        return r;
     s->info.header_done = true;
     s->state = ST_ENTROPY;
     return 0;
@@ -198,6 +264,12 @@ static int end_segment(struct img_jpeg_scan *s)
         in->exif_len = (uint32_t)s->seg_len - 2;
         if (in->exif_len > s->limits.max_exif_bytes)
             return fail(s, IMG_E_EXIF, "EXIF segment exceeds the EXIF size limit");
+    }
+    /* libjpeg needs 12 bytes to take the marker, and the last one wins. */
+    if (s->marker == M_APP14 && s->seg_have >= 12 &&
+        memcmp(s->seg, adobe_magic, sizeof(adobe_magic)) == 0) {
+        in->has_adobe = true;
+        in->adobe_transform = s->seg[11];
     }
     if (s->marker == M_APP2 && s->seg_have >= sizeof(icc_magic) &&
         memcmp(s->seg, icc_magic, sizeof(icc_magic)) == 0)

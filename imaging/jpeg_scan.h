@@ -5,7 +5,9 @@
  * (down to one byte), and learns as early as possible whether the upload is a JPEG it is willing to
  * decode: dimensions, component count, sampling, progressive or not, how many scans, where the
  * EXIF segment is. Everything beyond the limits of img_limits.h is refused as soon as the offending
- * marker has arrived, so a scan bomb or a 60000x60000 header never reaches the decoder. The
+ * marker has arrived, so a scan bomb or a 60000x60000 header never reaches the decoder. It also
+ * follows the progression: a scan that codes no new coefficient bit (a repeat, the cheap way to
+ * make a scan bomb) is refused at its SOS header, whatever the count. The
  * scanner checks the marker structure only: it never decodes Huffman data or pixels, so a file it
  * accepts may still fail in decode.h. It keeps no pointer into the fed buffers and allocates
  * nothing.
@@ -24,9 +26,11 @@ struct img_jpeg_info {
     uint8_t components, precision; /* from SOFn */
     uint8_t h_samp[4], v_samp[4];  /* sampling factors of the first |components| components */
     bool progressive, arithmetic, lossless;
-    bool header_done; /* SOF and first SOS seen: dimensions are final */
-    bool eoi;         /* EOI seen after entropy data */
-    uint32_t scans;   /* SOS markers seen */
+    bool has_adobe;          /* an APP14 "Adobe" segment: 4-component data is stored inverted */
+    uint8_t adobe_transform; /* its transform flag: 0 none (RGB/CMYK), 1 YCbCr, 2 YCCK */
+    bool header_done;        /* SOF and first SOS seen: dimensions are final */
+    bool eoi;                /* EOI seen after entropy data */
+    uint32_t scans;          /* SOS markers seen */
     bool has_exif, has_icc;
     uint64_t exif_offset; /* first APP1 "Exif\0\0" payload (after the 2-byte length), offset */
     uint32_t exif_len;    /* from the start of the stream; exif_len bytes long */
@@ -42,6 +46,11 @@ struct img_jpeg_scan {
     const char *why;
     uint8_t marker;
     bool sof_seen;
+    uint8_t comp_id[4]; /* component identifiers of the SOF, to resolve SOS selectors */
+    uint8_t seq_done;   /* sequential: bit i set once component i has had its scan */
+    /* Progressive: for component i and coefficient k, the Al of the last scan that coded it, or
+     * SCAN_UNCODED. 256 bytes, so that a repeated scan is recognised without allocating. */
+    uint8_t coef_al[4][64];
     uint16_t seg_len, seg_left, seg_have;
     uint64_t pos, seg_start, entropy_bytes;
     uint8_t seg[IMG_JPEG_SCAN_SEGBUF];
@@ -68,12 +77,16 @@ void img_jpeg_scan_init(struct img_jpeg_scan *s, const struct img_limits *lim);
  *
  * Returns 0 (keep feeding), or one of these negative codes:
  *   IMG_E_NOT_JPEG        the stream does not start with FF D8
- *   IMG_E_MALFORMED       bad segment length, SOS before SOF, a second SOF, bad SOF/SOS contents,
- *                         an unknown or misplaced marker, garbage between segments
- *   IMG_E_UNSUPPORTED     lossless, hierarchical or arithmetic coding; precision other than 8;
- *                         other than 1 or 3 components (CMYK/YCCK)
+ *   IMG_E_MALFORMED       bad segment length, SOS before SOF, a second SOF, bad SOF/SOS contents
+ *                         (unknown or repeated component, spectral or successive-approximation
+ *                         parameters that libjpeg refuses, a refinement out of order), an unknown
+ *                         or misplaced marker, garbage between segments
+ *   IMG_E_UNSUPPORTED     lossless or hierarchical coding; precision other than 8; other than 1,
+ *                         3 or 4 components
  *   IMG_E_DIMENSIONS      zero width or height, a side above max_side, more than max_pixels
- *   IMG_E_TOO_MANY_SCANS  the (max_scans + 1)th SOS marker arrived
+ *   IMG_E_TOO_MANY_SCANS  the (max_scans + 1)th SOS marker arrived, or a scan that adds nothing:
+ *                         it codes coefficient bits an earlier scan already coded (progressive)
+ *                         or a component that already had its scan (sequential)
  *   IMG_E_EXIF            the first APP1 Exif payload is larger than max_exif_bytes
  */
 int img_jpeg_scan_feed(struct img_jpeg_scan *s, const void *buf, size_t len, const char **ret_why);

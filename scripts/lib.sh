@@ -14,7 +14,7 @@ PREP_PACKAGES=(
     meson ninja-build pkg-config gcc
     libnghttp2-dev libssl-dev libpq-dev libjpeg62-turbo-dev libturbojpeg0-dev libwebp-dev
     libevent-dev libjansson-dev libexif-dev libzbar-dev libqrencode-dev
-    webp nghttp2-client curl jq openssl postgresql-15 python3 procps
+    webp libjpeg-turbo-progs nghttp2-client curl jq openssl postgresql-15 python3 procps
     libargon2-dev chromium
 )
 # The browser test drives chromium with npm's playwright-core: Debian's nodejs and npm, unless a

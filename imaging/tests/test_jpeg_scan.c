@@ -12,8 +12,9 @@ static bool info_eq(const struct img_jpeg_info *a, const struct img_jpeg_info *b
            memcmp(a->v_samp, b->v_samp, 4) == 0 && a->progressive == b->progressive &&
            a->arithmetic == b->arithmetic && a->lossless == b->lossless &&
            a->header_done == b->header_done && a->eoi == b->eoi && a->scans == b->scans &&
-           a->has_exif == b->has_exif && a->has_icc == b->has_icc &&
-           a->exif_offset == b->exif_offset && a->exif_len == b->exif_len;
+           a->has_exif == b->has_exif && a->has_icc == b->has_icc && a->has_adobe == b->has_adobe &&
+           a->adobe_transform == b->adobe_transform && a->exif_offset == b->exif_offset &&
+           a->exif_len == b->exif_len;
 }
 
 /* Feeds |buf| in chunks: |mode| 0 one feed, 1 byte by byte, otherwise random sizes seeded by it. */
@@ -208,6 +209,17 @@ static int probe_hj(const struct hj *o, const struct img_limits *lim, const char
     return r;
 }
 
+/* The info a one-call probe of the skeleton gives; the probe must accept it. */
+static void hostile_info(const struct hj *o, struct img_jpeg_info *ret)
+{
+    struct t_buf b = {0};
+    const char *why = NULL;
+
+    hostile(&b, o, NULL);
+    CHECK_EQ(img_jpeg_probe(b.p, b.len, NULL, ret, &why), 0);
+    t_buf_free(&b);
+}
+
 static void test_hostile_sof(void)
 {
     struct img_limits lim;
@@ -219,8 +231,10 @@ static void test_hostile_sof(void)
     CHECK_EQ(probe_hj(&o, NULL, &why), 0);
     o = good, o.sof = 0xC1;
     CHECK_EQ(probe_hj(&o, NULL, &why), 0);
+    /* The skeleton's scan (0..63 at once) is sequential: a progressive file cannot have it. */
     o = good, o.sof = 0xC2;
-    CHECK_EQ(probe_hj(&o, NULL, &why), 0);
+    CHECK_EQ(probe_hj(&o, NULL, &why), IMG_E_MALFORMED);
+    CHECK_STR(why, "progressive scan with a bad spectral selection");
     o = good, o.nc = 1;
     CHECK_EQ(probe_hj(&o, NULL, &why), 0);
 
@@ -246,9 +260,10 @@ static void test_hostile_sof(void)
     lim.max_pixels = 8000;
     CHECK_EQ(probe_hj(&good, &lim, &why), 0);
 
-    o = good, o.nc = 4;
+    o = good, o.nc = 4; /* CMYK or YCCK */
+    CHECK_EQ(probe_hj(&o, NULL, &why), 0);
+    o = good, o.nc = 5;
     CHECK_EQ(probe_hj(&o, NULL, &why), IMG_E_UNSUPPORTED);
-    CHECK(strstr(why, "CMYK") != NULL);
     o = good, o.nc = 2;
     CHECK_EQ(probe_hj(&o, NULL, &why), IMG_E_UNSUPPORTED);
     o = good, o.nc = 0;
@@ -259,15 +274,21 @@ static void test_hostile_sof(void)
     o = good, o.sof = 0xC3;
     CHECK_EQ(probe_hj(&o, NULL, &why), IMG_E_UNSUPPORTED);
     CHECK(strstr(why, "lossless") != NULL);
+    /* Hierarchical (SOF5..7, SOF13..15) and lossless arithmetic (SOF11) stay refused. */
     for (unsigned m = 0xC5; m <= 0xCF; m++) {
-        if (m == 0xC8 || m == 0xCC)
+        if (m == 0xC8 || m == 0xC9 || m == 0xCA || m == 0xCC)
             continue;
         o = good, o.sof = (uint8_t)m;
         CHECK_EQ(probe_hj(&o, NULL, &why), IMG_E_UNSUPPORTED);
+        CHECK(strstr(why, m == 0xCB ? "lossless" : "hierarchical") != NULL);
     }
-    o = good, o.sof = 0xC9;
-    CHECK_EQ(probe_hj(&o, NULL, &why), IMG_E_UNSUPPORTED);
-    CHECK(strstr(why, "arithmetic") != NULL);
+    {
+        struct img_jpeg_info info;
+
+        o = good, o.sof = 0xC9; /* arithmetic, sequential */
+        hostile_info(&o, &info);
+        CHECK(info.arithmetic && !info.progressive);
+    }
     o = good, o.samp = 0x51;
     CHECK_EQ(probe_hj(&o, NULL, &why), IMG_E_MALFORMED);
     o = good, o.samp = 0x10;
@@ -296,28 +317,98 @@ static void test_hostile_sof(void)
     }
 }
 
-static void test_scan_bomb(void)
+static int probe_bytes(const void *p, size_t len, const struct img_limits *lim, const char **why);
+
+/* One scan of a hand-made skeleton: |ns| components by id, spectral selection and approximation. */
+struct sc {
+    uint8_t ns, id[4], ss, se, ah, al;
+};
+
+/* SOI, a SOF |sof| of |nc| components (ids 1..nc), the |n| scans of |scans| with a few bytes of
+ * fake entropy data each, EOI. |sos_at| (may be NULL) receives the offset of every SOS marker. */
+static void skeleton(struct t_buf *b, uint8_t sof, uint8_t nc, const struct sc *scans, size_t n,
+                     size_t *sos_at)
 {
-    enum { N = 1000 };
+    struct hj o = good;
+
+    o.sof = sof, o.nc = nc;
+    t_put(b, "\xFF\xD8", 2);
+    put_sof(b, &o);
+    for (size_t i = 0; i < n; i++) {
+        const struct sc *c = &scans[i];
+
+        if (sos_at)
+            sos_at[i] = b->len;
+        t_put16be(b, 0xFFDA);
+        t_put16be(b, 6 + 2u * c->ns);
+        t_put8(b, c->ns);
+        for (unsigned k = 0; k < c->ns; k++) {
+            t_put8(b, c->id[k]);
+            t_put8(b, 0);
+        }
+        t_put8(b, c->ss);
+        t_put8(b, c->se);
+        t_put8(b, (uint8_t)(c->ah << 4 | c->al));
+        t_put(b, "\x12\x34", 2);
+    }
+    t_put(b, "\xFF\xD9", 2);
+}
+
+static int probe_scans(uint8_t sof, uint8_t nc, const struct sc *scans, size_t n,
+                       const struct img_limits *lim, const char **why)
+{
+    struct t_buf b = {0};
+    int r;
+
+    skeleton(&b, sof, nc, scans, n, NULL);
+    r = probe_bytes(b.p, b.len, lim, why);
+    t_buf_free(&b);
+    return r;
+}
+
+/*
+ * The longest legal progression of one component: each of the 64 coefficients on its own, first
+ * from bit 13, then refined bit by bit down to 0: 64 * 14 = 896 scans, every one coding new bits.
+ */
+static struct sc longest(size_t i)
+{
+    unsigned k = (unsigned)(i / 14), step = (unsigned)(i % 14);
+    struct sc c = {.ns = 1, .id = {1}, .ss = (uint8_t)k, .se = (uint8_t)k};
+
+    c.ah = (uint8_t)(step == 0 ? 0 : 14 - step);
+    c.al = (uint8_t)(13 - step);
+    return c;
+}
+
+static void test_scan_count(void)
+{
+    enum { N = 896 };
+    static struct sc scans[N];
     static size_t sos_at[N];
     struct t_buf b = {0};
     struct img_jpeg_scan s;
     struct img_limits lim;
-    struct hj o = good;
     const char *why = NULL;
     size_t i;
     int r = 0;
 
-    o.scans = N;
-    hostile(&b, &o, sos_at);
-    CHECK_EQ(probe_hj(&o, NULL, &why), IMG_E_TOO_MANY_SCANS);
-    /* Refused exactly when the marker code of the 65th SOS arrives. */
+    for (i = 0; i < N; i++)
+        scans[i] = longest(i);
+    img_limits_init(&lim);
+    lim.max_scans = N;
+    CHECK_EQ(probe_scans(0xC2, 1, scans, N, &lim, &why), 0);
+    CHECK_EQ(probe_scans(0xCA, 1, scans, N, &lim, &why), 0); /* arithmetic: the same rules */
+
+    /* Legal or not, the default limit refuses exactly when the marker code of SOS 501 arrives. */
+    skeleton(&b, 0xC2, 1, scans, N, sos_at);
+    CHECK_EQ(probe_bytes(b.p, b.len, NULL, &why), IMG_E_TOO_MANY_SCANS);
+    CHECK_STR(why, "more scans than the scan limit");
     img_jpeg_scan_init(&s, NULL);
     for (i = 0; i < b.len && r == 0; i++)
         r = img_jpeg_scan_feed(&s, b.p + i, 1, &why);
     CHECK_EQ(r, IMG_E_TOO_MANY_SCANS);
-    CHECK_EQ(i, sos_at[64] + 2);
-    CHECK_EQ(s.info.scans, 65);
+    CHECK_EQ(i, sos_at[500] + 2);
+    CHECK_EQ(s.info.scans, 501);
     /* Stuck: the same error and why from now on. */
     {
         const char *again = NULL;
@@ -330,14 +421,108 @@ static void test_scan_bomb(void)
     }
     t_buf_free(&b);
 
-    o.scans = 64;
-    CHECK_EQ(probe_hj(&o, NULL, &why), 0);
+    CHECK_EQ(probe_scans(0xC2, 1, scans, 500, NULL, &why), 0);
     img_limits_init(&lim);
     lim.max_scans = 3;
-    o.scans = 4;
-    CHECK_EQ(probe_hj(&o, &lim, &why), IMG_E_TOO_MANY_SCANS);
-    o.scans = 3;
-    CHECK_EQ(probe_hj(&o, &lim, &why), 0);
+    CHECK_EQ(probe_scans(0xC2, 1, scans, 4, &lim, &why), IMG_E_TOO_MANY_SCANS);
+    CHECK_EQ(probe_scans(0xC2, 1, scans, 3, &lim, &why), 0);
+}
+
+static void test_scan_rules(void)
+{
+    static const struct sc dc3 = {.ns = 3, .id = {1, 2, 3}, .ss = 0, .se = 0, .ah = 0, .al = 1};
+    static const struct sc seq1 = {.ns = 1, .id = {1}, .ss = 0, .se = 63};
+    const char *why = NULL;
+
+    /* Sequential: each component once, interleaved or not, in any order. */
+    {
+        const struct sc one[] = {{.ns = 3, .id = {1, 2, 3}, .se = 63}};
+        const struct sc split[] = {{.ns = 1, .id = {3}, .se = 63},
+                                   {.ns = 2, .id = {1, 2}, .se = 63}};
+        const struct sc again[] = {seq1, {.ns = 2, .id = {2, 1}, .se = 63}};
+        const struct sc twice[] = {{.ns = 2, .id = {1, 1}, .se = 63}};
+        const struct sc unknown[] = {{.ns = 1, .id = {7}, .se = 63}};
+
+        CHECK_EQ(probe_scans(0xC0, 3, one, 1, NULL, &why), 0);
+        CHECK_EQ(probe_scans(0xC0, 3, split, 2, NULL, &why), 0);
+        CHECK_EQ(probe_scans(0xC9, 3, split, 2, NULL, &why), 0);
+        CHECK_EQ(probe_scans(0xC0, 3, again, 2, NULL, &why), IMG_E_TOO_MANY_SCANS);
+        CHECK_STR(why, "scan adds nothing: its component was already coded");
+        CHECK_EQ(probe_scans(0xC0, 3, twice, 1, NULL, &why), IMG_E_MALFORMED);
+        CHECK_EQ(probe_scans(0xC0, 3, unknown, 1, NULL, &why), IMG_E_MALFORMED);
+        CHECK_STR(why, "SOS names a component the SOF does not declare");
+    }
+
+    /* Progressive: interleaved DC, bands per component, refinements in order. */
+    {
+        const struct sc legal[] = {
+            dc3,
+            {.ns = 1, .id = {1}, .ss = 1, .se = 5, .al = 2},
+            {.ns = 1, .id = {3}, .ss = 1, .se = 63, .al = 1},
+            {.ns = 1, .id = {2}, .ss = 1, .se = 63, .al = 1},
+            {.ns = 1, .id = {1}, .ss = 6, .se = 63, .al = 2},
+            {.ns = 3, .id = {1, 2, 3}, .ss = 0, .se = 0, .ah = 1, .al = 0},
+            {.ns = 1, .id = {1}, .ss = 1, .se = 63, .ah = 2, .al = 1},
+            {.ns = 1, .id = {1}, .ss = 1, .se = 63, .ah = 1, .al = 0},
+        };
+
+        CHECK_EQ(probe_scans(0xC2, 3, legal, 8, NULL, &why), 0);
+        CHECK_EQ(probe_scans(0xCA, 3, legal, 8, NULL, &why), 0);
+    }
+    /* The bombs: a scan whose every bit was coded before. */
+    {
+        const struct sc first_twice[] = {dc3, dc3};
+        const struct sc refine_twice[] = {
+            dc3,
+            {.ns = 3, .id = {1, 2, 3}, .ah = 1, .al = 0},
+            {.ns = 1, .id = {2}, .ah = 1, .al = 0},
+        };
+        const struct sc ac_twice[] = {
+            dc3,
+            {.ns = 1, .id = {1}, .ss = 1, .se = 9},
+            {.ns = 1, .id = {1}, .ss = 9, .se = 20},
+        };
+        const struct sc first_after_refine[] = {
+            dc3,
+            {.ns = 3, .id = {1, 2, 3}, .ah = 1, .al = 0},
+            {.ns = 1, .id = {3}, .al = 0},
+        };
+
+        CHECK_EQ(probe_scans(0xC2, 3, first_twice, 2, NULL, &why), IMG_E_TOO_MANY_SCANS);
+        CHECK_STR(why, "scan adds nothing: its coefficient bits were already coded");
+        CHECK_EQ(probe_scans(0xC2, 3, refine_twice, 3, NULL, &why), IMG_E_TOO_MANY_SCANS);
+        CHECK_EQ(probe_scans(0xC2, 3, ac_twice, 3, NULL, &why), IMG_E_TOO_MANY_SCANS);
+        CHECK_EQ(probe_scans(0xCA, 3, ac_twice, 3, NULL, &why), IMG_E_TOO_MANY_SCANS);
+        CHECK_EQ(probe_scans(0xC2, 3, first_after_refine, 3, NULL, &why), IMG_E_TOO_MANY_SCANS);
+    }
+    /* What libjpeg calls a bad or bogus progression. */
+    {
+        const struct sc dc_band[] = {{.ns = 1, .id = {1}, .ss = 0, .se = 5}};
+        const struct sc ac_two[] = {dc3, {.ns = 2, .id = {1, 2}, .ss = 1, .se = 63}};
+        const struct sc ac_past[] = {dc3, {.ns = 1, .id = {1}, .ss = 1, .se = 64}};
+        const struct sc ac_back[] = {dc3, {.ns = 1, .id = {1}, .ss = 9, .se = 8}};
+        const struct sc ac_first[] = {{.ns = 1, .id = {1}, .ss = 1, .se = 63}};
+        const struct sc refine_first[] = {{.ns = 1, .id = {1}, .ah = 1, .al = 0}};
+        const struct sc refine_skip[] = {{.ns = 1, .id = {1}, .al = 5},
+                                         {.ns = 1, .id = {1}, .ah = 3, .al = 2}};
+        const struct sc refine_two[] = {{.ns = 1, .id = {1}, .al = 5},
+                                        {.ns = 1, .id = {1}, .ah = 5, .al = 3}};
+        const struct sc al14[] = {{.ns = 1, .id = {1}, .al = 14}};
+
+        CHECK_EQ(probe_scans(0xC2, 3, dc_band, 1, NULL, &why), IMG_E_MALFORMED);
+        CHECK_STR(why, "progressive scan with a bad spectral selection");
+        CHECK_EQ(probe_scans(0xC2, 3, ac_two, 2, NULL, &why), IMG_E_MALFORMED);
+        CHECK_EQ(probe_scans(0xC2, 3, ac_past, 2, NULL, &why), IMG_E_MALFORMED);
+        CHECK_EQ(probe_scans(0xC2, 3, ac_back, 2, NULL, &why), IMG_E_MALFORMED);
+        CHECK_EQ(probe_scans(0xC2, 3, ac_first, 1, NULL, &why), IMG_E_MALFORMED);
+        CHECK_STR(why, "progressive AC scan before its DC scan");
+        CHECK_EQ(probe_scans(0xC2, 3, refine_first, 1, NULL, &why), IMG_E_MALFORMED);
+        CHECK_STR(why, "progressive refinement scan out of order");
+        CHECK_EQ(probe_scans(0xC2, 3, refine_skip, 2, NULL, &why), IMG_E_MALFORMED);
+        CHECK_EQ(probe_scans(0xC2, 3, refine_two, 2, NULL, &why), IMG_E_MALFORMED);
+        CHECK_STR(why, "progressive scan with a bad successive approximation");
+        CHECK_EQ(probe_scans(0xC2, 3, al14, 1, NULL, &why), IMG_E_MALFORMED);
+    }
 }
 
 static int probe_bytes(const void *p, size_t len, const struct img_limits *lim, const char **why)
@@ -414,7 +599,7 @@ static void test_hostile_bytes(void)
     CHECK_EQ(PROBE("\xFF\xD8\xFF\x02\x00\x02" BODY, NULL, &why), IMG_E_MALFORMED);
     CHECK_EQ(PROBE("\xFF\xD8\xFF\xD8" BODY, NULL, &why), IMG_E_MALFORMED);
     CHECK_EQ(PROBE("\xFF\xD8\xFF\xDE\x00\x02" BODY, NULL, &why), IMG_E_UNSUPPORTED);
-    CHECK_EQ(PROBE("\xFF\xD8\xFF\xCC\x00\x02" BODY, NULL, &why), IMG_E_UNSUPPORTED);
+    CHECK_EQ(PROBE("\xFF\xD8\xFF\xCC\x00\x02" BODY, NULL, &why), 0); /* DAC: arithmetic */
     CHECK_EQ(PROBE("\xFF\xD8\xFF\xDD\x00\x03\x00" BODY, NULL, &why), IMG_E_MALFORMED);
     CHECK_EQ(PROBE("\xFF\xD8\xFF\xDD\x00\x04\x00\x01" BODY, NULL, &why), 0);
     CHECK_EQ(PROBE("\xFF\xD8\xFF\x01" BODY, NULL, &why), 0); /* TEM is standalone */
@@ -436,11 +621,17 @@ static void test_hostile_bytes(void)
              IMG_E_MALFORMED);
     CHECK_STR(why, "missing SOS marker");
     /* Stuffing, fill and restart markers inside entropy data; a DHT between scans. */
+    CHECK_EQ(PROBE("\xFF\xD8\xFF\xC2\x00\x0B\x08\x00\x01\x00\x01\x01\x01\x11\x00"
+                   "\xFF\xDA\x00\x08\x01\x01\x00\x00\x00\x00\xFF\x00\xFF\xD7\x01\xFF\xFF\xD0"
+                   "\xFF\xC4\x00\x02\xFF\xFF\xDA\x00\x08\x01\x01\x00\x01\x3F\x00\x12\xFF\xFF\xD9",
+                   NULL, &why),
+             0);
+    /* The same two scans in a sequential file: the second decodes the component again. */
     CHECK_EQ(PROBE("\xFF\xD8\xFF\xC0\x00\x0B\x08\x00\x01\x00\x01\x01\x01\x11\x00"
                    "\xFF\xDA\x00\x08\x01\x01\x00\x00\x3F\x00\xFF\x00\xFF\xD7\x01\xFF\xFF\xD0"
                    "\xFF\xC4\x00\x02\xFF\xFF\xDA\x00\x08\x01\x01\x00\x00\x3F\x00\x12\xFF\xFF\xD9",
                    NULL, &why),
-             0);
+             IMG_E_TOO_MANY_SCANS);
 
     /* EXIF size limit: applies to the Exif APP1 only, not to XMP. */
     {
@@ -509,7 +700,8 @@ int main(void)
 {
     test_valid();
     test_hostile_sof();
-    test_scan_bomb();
+    test_scan_count();
+    test_scan_rules();
     test_hostile_bytes();
     test_mutations();
     return t_done("imaging-jpeg_scan");

@@ -55,7 +55,7 @@ static void test_pipeline(void)
     CHECK_EQ(o.webp_quality, 75);
     CHECK_EQ(o.webp_method, 2);
     CHECK(o.analyse && o.encode);
-    CHECK_EQ(o.limits.max_scans, 64);
+    CHECK_EQ(o.limits.max_scans, 500);
 
     memset(&r, 0, sizeof(r));
     CHECK_EQ(img_process_jpeg(j, len, &o, &r, &why), 0);

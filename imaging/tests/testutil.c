@@ -93,6 +93,14 @@ uint8_t *t_make_jpeg(const uint8_t *pixels, uint32_t w, uint32_t h, int channels
         for (int i = 0; i < 3; i++)
             c.comp_info[i].h_samp_factor = c.comp_info[i].v_samp_factor = 1;
     }
+    if (channels == 4 && o->ycck) {
+        jpeg_set_colorspace(&c, JCS_YCCK);
+        for (int i = 0; i < 4; i++)
+            c.comp_info[i].h_samp_factor = c.comp_info[i].v_samp_factor = 1;
+    }
+    if (channels == 4 && o->no_adobe)
+        c.write_Adobe_marker = FALSE;
+    c.arith_code = o->arithmetic ? TRUE : FALSE;
     if (o->progressive)
         jpeg_simple_progression(&c);
     c.restart_interval = (unsigned)o->restart_interval;

@@ -67,7 +67,10 @@ struct t_jpeg_opts {
     bool subsample;       /* 4:2:0 (default 4:4:4 for exact colours) */
     const uint8_t *app1;  /* APP1 payload to write (e.g. "Exif\0\0..."), or NULL */
     size_t app1_len;
-    bool icc; /* write a small APP2 ICC_PROFILE segment */
+    bool icc;        /* write a small APP2 ICC_PROFILE segment */
+    bool arithmetic; /* arithmetic coding (SOF9, SOF10 when progressive) */
+    bool ycck;       /* 4 channels: store as YCCK (Adobe transform 2) instead of CMYK */
+    bool no_adobe;   /* 4 channels: no Adobe APP14 marker, so the data reads as plain CMYK */
 };
 
 /*
