@@ -83,27 +83,22 @@ struct job {
 };
 
 /*
- * Once processed, the status carries the signed receipt with the legibility verdict (the spool
- * keeps it) and that verdict at the top level, so a phone can tell the official to retake the
- * photo. Best effort: without it the status is still right.
+ * Once processed, the photo's metadata holds its processed receipt (the receipt with the
+ * legibility verdict, signed again: gw_stage). The status shows it as "receipt", and its verdict
+ * as "legibility", so that a phone can tell the official to retake the photo.
  */
-static void add_receipt(struct gw_spool *spool, struct job *j)
+static void hoist_receipt(struct job *j)
 {
-    struct gw_receipt r;
-    json_t *doc, *rec;
-    char *text, *body;
-    size_t len;
+    json_t *doc = json_loadb((const char *)j->body, j->len, 0, NULL);
+    json_t *meta = json_object_get(doc, "metadata");
+    json_t *rec = json_object_get(meta, "receipt");
+    char *body;
 
-    if (gw_spool_receipt_load(spool, j->photo_id, &r) < 0 || !r.legibility.present)
-        return;
-    text = gw_receipt_json(&r, "received", &len);
-    doc = json_loadb((const char *)j->body, j->len, 0, NULL);
-    rec = text ? json_loadb(text, len, 0, NULL) : NULL;
-    free(text);
-    if (json_is_object(doc) && json_is_object(rec)) {
+    if (json_is_object(rec)) {
         json_object_set(doc, "legibility", json_object_get(rec, "legibility"));
-        json_object_set_new(doc, "receipt", rec);
-        rec = NULL;
+        json_object_set(doc, "receipt", rec);
+        json_object_del(meta, "receipt");
+        /* The measures carry 3 decimals: print them so (gw_receipt_json does the same). */
         body = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
         if (body) {
             free(j->body);
@@ -111,7 +106,6 @@ static void add_receipt(struct gw_spool *spool, struct job *j)
             j->len = strlen(body);
         }
     }
-    json_decref(rec);
     json_decref(doc);
 }
 
@@ -137,7 +131,7 @@ static void job_work(struct gw_work *w, void *thread_ctx)
     case JOB_PHOTO:
         rc = pg ? gw_db_photo_json(pg, j->photo_id, (char **)&j->body, &j->len) : -EIO;
         if (rc == 0) {
-            add_receipt(&app->spool, j);
+            hoist_receipt(j);
             return;
         }
         /* Not in PostgreSQL (yet), or PostgreSQL is away: the spool still knows what it

@@ -334,12 +334,12 @@ static int write_receipt(struct gw_spool *s, struct gw_receipt *r, bool *ret_exi
     return link_receipt(s, name);
 }
 
-int gw_spool_receipt_amend(struct gw_spool *s, const char *photo_id,
-                           const struct gw_receipt_legibility *l)
+int gw_spool_receipt_with_verdict(struct gw_spool *s, const char *photo_id,
+                                  const struct gw_receipt_legibility *l, char **ret_json,
+                                  size_t *ret_len)
 {
     struct gw_receipt r;
-    char name[64], tmp[40], *json;
-    size_t len;
+    char *json;
     int e;
 
     if (!s->key)
@@ -352,20 +352,11 @@ int gw_spool_receipt_amend(struct gw_spool *s, const char *photo_id,
     e = sign_receipt(s, &r);
     if (e < 0)
         return e;
-    json = gw_receipt_json(&r, "received", &len);
+    json = gw_receipt_json(&r, "received", ret_len);
     if (!json)
         return -ENOMEM;
-    e = write_tmp(s, json, len, ".json", tmp, sizeof(tmp));
-    free(json);
-    if (e < 0)
-        return e;
-    snprintf(name, sizeof(name), "%s.json", photo_id);
-    if (renameat(s->tmp, tmp, s->receipts, name) < 0) {
-        e = -errno;
-        unlinkat(s->tmp, tmp, 0);
-        return e;
-    }
-    return sync_dir(s->receipts);
+    *ret_json = json;
+    return 0;
 }
 
 /*

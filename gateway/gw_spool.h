@@ -84,14 +84,15 @@ int gw_spool_commit(struct gw_spool *s, struct gw_spool_file *f, const uint8_t *
 int gw_spool_receipt_load(struct gw_spool *s, const char *photo_id, struct gw_receipt *ret);
 
 /*
- * Adds the legibility verdict |l| to the receipt of |photo_id| in receipts/ and signs it again
- * with the spool's key: the new receipt replaces the old one atomically (tmp, fsync, rename,
- * directory fsync), so a retry of the upload and the photo's status answer with the verdict.
- * Every other field stays as it was. Blocking: stage threads. Returns 0, -ENOENT (no such
- * receipt), -EINVAL (no key attached) or -errno.
+ * Makes the processed receipt of |photo_id|: its receipt from receipts/ with the legibility
+ * verdict |l| added, signed again with the spool's key, as JSON in a new string |*ret_json|
+ * (caller frees; its length in |*ret_len|). The receipt in the spool stays as the phone got it
+ * (immutable); the processed one goes to PostgreSQL with the photo. Blocking: stage threads.
+ * Returns 0, -ENOENT (no such receipt), -EINVAL (no key attached), -ENOMEM or -errno.
  */
-int gw_spool_receipt_amend(struct gw_spool *s, const char *photo_id,
-                           const struct gw_receipt_legibility *l);
+int gw_spool_receipt_with_verdict(struct gw_spool *s, const char *photo_id,
+                                  const struct gw_receipt_legibility *l, char **ret_json,
+                                  size_t *ret_len);
 
 /*
  * Lists the receipts waiting in pending/ (oldest first is not guaranteed) as a NULL-terminated

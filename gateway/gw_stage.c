@@ -286,6 +286,30 @@ static void receipt_legibility(const struct img_legibility *l, struct gw_receipt
 }
 
 /*
+ * Adds the processed receipt (the phone's receipt with the legibility verdict, signed again) to
+ * |meta| as "receipt": the photo's status serves it, so a phone can tell the official at once to
+ * retake the photo. Without it (the receipt unreadable) the photo is still queued.
+ */
+static void add_processed_receipt(struct gw_spool *spool, const char *photo_id,
+                                  const struct img_legibility *l, json_t *meta)
+{
+    struct gw_receipt_legibility leg;
+    char *json = NULL;
+    size_t len = 0;
+    int rc;
+
+    receipt_legibility(l, &leg);
+    rc = gw_spool_receipt_with_verdict(spool, photo_id, &leg, &json, &len);
+    if (rc < 0) {
+        gw_log(GW_LOG_WARN, "msg=\"could not sign the processed receipt\" photo_id=%s err=\"%s\"",
+               photo_id, strerror(-rc));
+        return;
+    }
+    json_object_set_new(meta, "receipt", json_loadb(json, len, 0, NULL));
+    free(json);
+}
+
+/*
  * Adds what the clerk needs to judge the photo at a glance to |meta|: the legibility verdict, the
  * QR code against the URL's clave, duplicates and conflicts among the clave's other photos, and
  * "flags" summing them up. None of it refuses a photo. Returns 0, or -EIO when PostgreSQL went
@@ -411,19 +435,8 @@ static int process_one(struct gw_stage *st, PGconn *pg, const struct gw_db_job *
         img_result_finish(&res);
         return -EIO; /* the claim lapses; the WebP already stored is simply rewritten */
     }
-    if (res.analysed) {
-        /* The verdict goes into the signed receipt before the photo counts as queued, so a phone
-         * that sees "queued" also finds it in its receipt. */
-        struct gw_receipt_legibility leg;
-
-        receipt_legibility(&res.legibility, &leg);
-        rc = gw_spool_receipt_amend(st->spool, job->photo_id, &leg);
-        if (rc < 0)
-            gw_log(GW_LOG_WARN,
-                   "msg=\"could not add the verdict to the receipt\" photo_id=%s"
-                   " err=\"%s\"",
-                   job->photo_id, strerror(-rc));
-    }
+    if (meta && res.analysed)
+        add_processed_receipt(st->spool, job->photo_id, &res.legibility, meta);
     meta_s = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
     json_decref(meta);
     rc = gw_db_finish(pg, job->photo_id, review_sha, res.webp_len, res.width, res.height,

@@ -1,6 +1,10 @@
 """GET /v1/photos/{id} shows the imaging verdicts: legibility, the QR code against the URL's
 clave, and duplicates or conflicts among the photos of one clave. None of them refuses a photo."""
 
+import json
+import os
+import subprocess
+
 from harness import CLAVE, GatewayTestCase
 
 
@@ -13,6 +17,61 @@ class ImagingTest(GatewayTestCase):
         self.assertIn(r.status, (200, 201), repr(r))
         doc = self.wait_status(r.json()["photo_id"], "queued")
         return r.json()["photo_id"], doc.get("metadata") or {}
+
+    def verify_receipt(self, doc):
+        """`prep-gateway receipt verify` on |doc| written to a file: (exit code, output)."""
+        path = os.path.join(self.env.tmp, f"{self.db}-{doc['photo_id']}-receipt.json")
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        p = subprocess.run([self.env.gateway, "receipt", "verify", path, "--data", self.data_dir],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        return p.returncode, p.stdout.decode(errors="replace")
+
+    def test_status_carries_the_signed_verdict(self):
+        path = self.env.gen_acta(seed=408, degrade="dark:0.2", width=2400, height=1800,
+                                 quality=85, noise=3)
+        r = self.upload(path)
+        self.assertEqual(r.status, 201, r)
+        first = r.json()
+        self.assertNotIn("legibility", first)  # the receipt of the bytes comes before processing
+        doc = self.wait_status(first["photo_id"], "queued")
+        leg = doc.get("legibility") or {}
+        self.assertEqual(leg.get("verdict"), "retake", doc)
+        self.assertIn("dark", leg["reasons"])
+        self.assertTrue(leg["reason"].startswith("Tome la foto otra vez: "), leg)
+        self.assertIn("oscura", leg["reason"])
+        self.assertEqual(sorted(leg["measures"]), ["clipped", "coverage", "focus", "glare",
+                                                   "luma"])
+        self.assertLess(leg["measures"]["luma"], 105)
+        receipt = doc["receipt"]
+        self.assertEqual(receipt["legibility"], leg)
+        for k in ("photo_id", "clave_acta", "sha256", "bytes", "received_at", "ledger"):
+            self.assertEqual(receipt[k], first[k], k)
+        self.assertNotIn("receipt", doc["metadata"])
+        rc, out = self.verify_receipt(receipt)
+        self.assertEqual(rc, 0, out)
+        # The verdict is signed: a phone cannot be told "ok" by anyone but the gateway.
+        forged = json.loads(json.dumps(receipt))
+        forged["legibility"]["verdict"] = "ok"
+        rc, out = self.verify_receipt(forged)
+        self.assertNotEqual(rc, 0, out)
+        forged = json.loads(json.dumps(receipt))
+        forged["legibility"]["measures"]["luma"] += 50
+        self.assertNotEqual(self.verify_receipt(forged)[0], 0)
+        # The phone's own receipt stays as it was: a retry gets it unchanged.
+        again = self.upload(path)
+        self.assertEqual(again.status, 200, again)
+        self.assertEqual(again.json(), first)
+
+    def test_sharp_photo_says_legible(self):
+        path = self.env.gen_acta(seed=409, width=2400, height=1800, quality=85, noise=3)
+        r = self.upload(path, clave="140338B010008")
+        self.assertEqual(r.status, 201, r)
+        doc = self.wait_status(r.json()["photo_id"], "queued")
+        self.assertEqual(doc["legibility"]["verdict"], "ok", doc)
+        self.assertEqual(doc["legibility"]["reasons"], [])
+        self.assertEqual(doc["legibility"]["reason"], "La foto se puede leer.")
+        self.assertEqual(self.verify_receipt(doc["receipt"])[0], 0)
 
     def test_sharp_photo_with_matching_qr(self):
         clave = "140338B010006"  # its own clave: no other photo of the class to compare with
