@@ -245,12 +245,12 @@ static const struct {
     unsigned bit;
     const char *text;
 } reason_texts[] = {
-    {IMG_LEG_BLURRY, "la foto salió borrosa: sostenga el teléfono firme y enfoque el acta"},
-    {IMG_LEG_DARK, "la foto está muy oscura: busque más luz"},
-    {IMG_LEG_BRIGHT, "la foto tiene demasiada luz: evite el sol directo o el flash"},
-    {IMG_LEG_GLARE, "un reflejo tapa parte del acta: incline el teléfono o cambie de lugar"},
-    {IMG_LEG_SMALL, "el acta se ve pequeña: acérquese hasta que llene la foto"},
-    {IMG_LEG_NO_SHEET, "no se ve el acta en la foto: encuadre la hoja completa"},
+    {IMG_LEG_BLURRY, "la foto salió borrosa, sostenga el teléfono firme y enfoque el acta"},
+    {IMG_LEG_DARK, "la foto está muy oscura, busque más luz"},
+    {IMG_LEG_BRIGHT, "la foto tiene demasiada luz, evite el sol directo o el flash"},
+    {IMG_LEG_GLARE, "un reflejo tapa parte del acta, incline el teléfono o cambie de lugar"},
+    {IMG_LEG_SMALL, "el acta se ve pequeña, acérquese hasta que llene la foto"},
+    {IMG_LEG_NO_SHEET, "no se ve el acta en la foto, encuadre la hoja completa"},
 };
 
 /* The verdict of |l| as the receipt carries it, with the reasons in plain words. */
