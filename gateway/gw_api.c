@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "db_photos.h"
 #include "gw_clave.h"
 #include "gw_db.h"
 #include "gw_devices.h"
@@ -24,42 +25,15 @@
 
 /* ---- db pool threads ---- */
 
-struct db_ctx {
-    const char *conninfo;
-    PGconn *pg;
-};
-
+/* gw_server.c starts the pools with these names; they are gw_db.h's thread context now. */
 void *gw_api_db_thread_init(void *arg)
 {
-    struct db_ctx *c = calloc(1, sizeof(*c));
-
-    if (c)
-        c->conninfo = arg;
-    return c;
+    return gw_db_thread_init(arg);
 }
 
 void gw_api_db_thread_fini(void *ctx)
 {
-    struct db_ctx *c = ctx;
-
-    if (c)
-        PQfinish(c->pg);
-    free(c);
-}
-
-PGconn *gw_api_db_conn(void *thread_ctx)
-{
-    struct db_ctx *c = thread_ctx;
-
-    if (!c)
-        return NULL;
-    if (c->pg && PQstatus(c->pg) != CONNECTION_OK) {
-        PQfinish(c->pg);
-        c->pg = NULL;
-    }
-    if (!c->pg)
-        c->pg = gw_db_connect(c->conninfo, NULL, 0);
-    return c->pg;
+    gw_db_thread_fini(ctx);
 }
 
 /* ---- read jobs ---- */
@@ -84,7 +58,7 @@ static void job_work(struct gw_work *w, void *thread_ctx)
 {
     struct job *j = (struct job *)w;
     struct gw_server *srv = j->s->worker->srv;
-    PGconn *pg = gw_api_db_conn(thread_ctx);
+    PGconn *pg = gw_db_thread_conn(thread_ctx);
     struct gw_receipt r;
     char sha[GW_SHA256_HEX_LEN + 1];
     int rc;

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "gw_api.h"
+#include "db_review.h"
 #include "gw_db.h"
 #include "gw_error.h"
 #include "gw_events.h"
@@ -98,82 +99,7 @@ out:
     return ok ? 0 : -EINVAL;
 }
 
-/* ---- db side ---- */
-
-/* Runs |sql| that returns one text value (JSON built by PostgreSQL); copies it to |*ret|. */
-static int query_text(PGconn *pg, const char *sql, int n, const char *const *params, char **ret)
-{
-    PGresult *res = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
-    int r = gw_db_status(pg, res, PGRES_TUPLES_OK);
-
-    if (r == 0 && (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)))
-        r = -ENOENT;
-    if (r == 0 && !(*ret = strdup(PQgetvalue(res, 0, 0))))
-        r = -ENOMEM;
-    PQclear(res);
-    return r;
-}
-
-int gw_review_counts_json(PGconn *pg, char **ret_json)
-{
-    return query_text(
-        pg,
-        "SELECT json_build_object("
-        " 'waiting', count(*) FILTER (WHERE state = 'waiting'"
-        "   AND (lease_expires IS NULL OR lease_expires < now())),"
-        " 'in_review', count(*) FILTER (WHERE state = 'waiting' AND lease_expires >= now()),"
-        " 'accepted', count(*) FILTER (WHERE state = 'accepted'),"
-        " 'rejected', count(*) FILTER (WHERE state = 'rejected'),"
-        " 'retake', count(*) FILTER (WHERE state = 'retake'),"
-        " 'duplicate', count(*) FILTER (WHERE state = 'duplicate'),"
-        " 'flagged', count(*) FILTER (WHERE state = 'waiting' AND flag IS NOT NULL),"
-        " 'processing', (SELECT count(*) FROM photos"
-        "   WHERE status IN ('received', 'processing')))::text"
-        " FROM verification_queue",
-        0, NULL, ret_json);
-}
-
-int gw_review_progress_json(PGconn *pg, char **ret_json)
-{
-    /* Counted per clave (an acta), not per photo: a clave is verified once one of its photos is
-     * accepted; rejected or retake only while none is. */
-    return query_text(
-        pg,
-        "WITH cl AS ("
-        "  SELECT p.clave_acta, bool_or(q.state = 'accepted') AS acc,"
-        "   bool_or(q.state = 'rejected') AS rej, bool_or(q.state = 'retake') AS ret"
-        "  FROM photos p LEFT JOIN verification_queue q USING (photo_id) GROUP BY p.clave_acta),"
-        " j AS ("
-        "  SELECT c.state, c.district, c.municipality, cl.clave_acta IS NOT NULL AS rcv,"
-        "   coalesce(cl.acc, false) AS acc, coalesce(cl.rej AND NOT cl.acc, false) AS rej,"
-        "   coalesce(cl.ret AND NOT cl.acc, false) AS ret"
-        "  FROM catalog c LEFT JOIN cl USING (clave_acta)),"
-        " agg AS ("
-        "  SELECT grouping(state, district, municipality) AS g, state, district, municipality,"
-        "   count(*) AS expected, count(*) FILTER (WHERE rcv) AS received,"
-        "   count(*) FILTER (WHERE acc) AS verified, count(*) FILTER (WHERE rej) AS rejected,"
-        "   count(*) FILTER (WHERE ret) AS retake"
-        "  FROM j GROUP BY GROUPING SETS ((), (state, district), (state, municipality)))"
-        " SELECT json_build_object("
-        "  'total', json_build_object("
-        "    'expected', coalesce((SELECT expected FROM agg WHERE g = 7), 0),"
-        "    'received', coalesce((SELECT received FROM agg WHERE g = 7), 0),"
-        "    'verified', coalesce((SELECT verified FROM agg WHERE g = 7), 0),"
-        "    'rejected', coalesce((SELECT rejected FROM agg WHERE g = 7), 0),"
-        "    'retake', coalesce((SELECT retake FROM agg WHERE g = 7), 0),"
-        "    'out_of_catalogue', (SELECT count(*) FROM cl"
-        "       WHERE NOT EXISTS (SELECT 1 FROM catalog c WHERE c.clave_acta = cl.clave_acta)),"
-        "    'photos', (SELECT count(*) FROM photos)),"
-        "  'districts', coalesce((SELECT json_agg(json_build_object('state', state,"
-        "    'district', district, 'expected', expected, 'received', received,"
-        "    'verified', verified, 'rejected', rejected, 'retake', retake)"
-        "    ORDER BY state, district) FROM agg WHERE g = 1), '[]'),"
-        "  'municipalities', coalesce((SELECT json_agg(json_build_object('state', state,"
-        "    'municipality', municipality, 'expected', expected, 'received', received,"
-        "    'verified', verified, 'rejected', rejected, 'retake', retake)"
-        "    ORDER BY state, municipality) FROM agg WHERE g = 2), '[]'))::text",
-        0, NULL, ret_json);
-}
+/* ---- db side (the statements are in db/db_review.c) ---- */
 
 int gw_review_check(PGconn *pg, const char *token, enum gw_role need, const char **ret_why)
 {
@@ -263,79 +189,36 @@ static void db_fail(struct job *j, int r)
 
 static void do_claim(struct job *j, PGconn *pg)
 {
-    char uid[24], lease[16];
-    const char *p1[] = {uid, lease};
-    const char *p2[2];
-    char photo[GW_PHOTO_ID_LEN + 1], clave[24];
+    struct gw_db_review_lease l;
     json_t *doc;
-    PGresult *res;
     char *detail = NULL;
     int r;
 
-    snprintf(uid, sizeof(uid), "%lld", (long long)j->sess.user_id);
-    snprintf(lease, sizeof(lease), "%u", j->lease_s);
-    res = PQexecParams(pg,
-                       "SELECT photo_id, clave_acta, lease_token, to_char(lease_expires AT TIME"
-                       " ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), flag"
-                       " FROM review_claim($1, $2)",
-                       2, NULL, p1, NULL, NULL, 0);
-    r = gw_db_status(pg, res, PGRES_TUPLES_OK);
+    r = gw_db_review_claim(pg, j->sess.user_id, j->lease_s, &l);
     if (r < 0) {
-        PQclear(res);
         db_fail(j, r);
         return;
     }
-    if (PQntuples(res) == 0) {
-        PQclear(res);
+    if (r == 0) {
         j->status = 204;
         return;
     }
-    snprintf(photo, sizeof(photo), "%s", PQgetvalue(res, 0, 0));
-    snprintf(clave, sizeof(clave), "%s", PQgetvalue(res, 0, 1));
-    p2[0] = photo;
-    p2[1] = clave;
-    r = query_text(
-        pg,
-        "SELECT json_build_object("
-        " 'photo', (SELECT json_build_object('photo_id', p.photo_id, 'clave_acta', p.clave_acta,"
-        "   'sha256', encode(p.sha256, 'hex'), 'review_sha256', encode(p.review_sha256, 'hex'),"
-        "   'received_at', p.received_text, 'source', p.source,"
-        "   'width', p.review_width, 'height', p.review_height,"
-        "   'review_url', '/v1/photos/' || p.photo_id || '/review.webp', 'metadata', p.metadata)"
-        "   FROM photos p WHERE p.photo_id = $1::uuid),"
-        " 'catalog', (SELECT row_to_json(c) FROM catalog c WHERE c.clave_acta = $2),"
-        " 'group', coalesce((SELECT json_agg(json_build_object('photo_id', p.photo_id,"
-        "   'status', p.status, 'review_state', q.state, 'flag', q.flag,"
-        "   'received_at', p.received_text, 'review_url', CASE WHEN p.review_sha256 IS NOT NULL"
-        "   THEN '/v1/photos/' || p.photo_id || '/review.webp' END) ORDER BY p.received_at)"
-        "   FROM photos p LEFT JOIN verification_queue q USING (photo_id)"
-        "   WHERE p.clave_acta = $2 AND p.photo_id <> $1::uuid), '[]'),"
-        " 'history', coalesce((SELECT json_agg(json_build_object('decision_id', d.decision_id,"
-        "   'photo_id', d.photo_id, 'decision', d.decision, 'reason', d.reason,"
-        "   'duplicate_of', d.duplicate_of, 'note', d.note, 'user', u.username,"
-        "   'decided_at', d.decided_at) ORDER BY d.decision_id)"
-        "   FROM review_decisions d JOIN users u USING (user_id) WHERE d.clave_acta = $2),"
-        "   '[]'))::text",
-        2, p2, &detail);
+    r = gw_db_review_claim_detail(pg, l.photo_id, l.clave, &detail);
     if (r < 0) {
-        PQclear(res);
         db_fail(j, r);
         return;
     }
     doc = json_loads(detail, 0, NULL);
     free(detail);
     if (!doc) {
-        PQclear(res);
         fail(j, GW_E_INTERNAL, "could not build the claim");
         return;
     }
-    json_object_set_new(doc, "photo_id", json_string(photo));
-    json_object_set_new(doc, "clave_acta", json_string(clave));
-    json_object_set_new(doc, "lease_token", json_string(PQgetvalue(res, 0, 2)));
-    json_object_set_new(doc, "lease_expires", json_string(PQgetvalue(res, 0, 3)));
-    json_object_set_new(doc, "flag",
-                        PQgetisnull(res, 0, 4) ? json_null() : json_string(PQgetvalue(res, 0, 4)));
-    PQclear(res);
+    json_object_set_new(doc, "photo_id", json_string(l.photo_id));
+    json_object_set_new(doc, "clave_acta", json_string(l.clave));
+    json_object_set_new(doc, "lease_token", json_string(l.lease_token));
+    json_object_set_new(doc, "lease_expires", json_string(l.lease_expires));
+    json_object_set_new(doc, "flag", l.has_flag ? json_string(l.flag) : json_null());
     j->out = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(doc);
     if (!j->out)
@@ -345,92 +228,55 @@ static void do_claim(struct job *j, PGconn *pg)
 
 static void do_decide(struct job *j, PGconn *pg)
 {
-    char uid[24];
-    const char *p[] = {j->photo_id,   j->dec.lease_token,  uid,        j->dec.decision,
-                       j->dec.reason, j->dec.duplicate_of, j->dec.note};
-    PGresult *res;
-    const char *state;
-    int r;
+    int r = gw_db_review_decide(pg, j->photo_id, j->dec.lease_token, j->sess.user_id,
+                                j->dec.decision, j->dec.reason, j->dec.duplicate_of, j->dec.note);
 
-    snprintf(uid, sizeof(uid), "%lld", (long long)j->sess.user_id);
-    res = PQexecParams(pg,
-                       "SELECT review_decide($1::uuid, $2::uuid, $3, $4, nullif($5, ''),"
-                       " nullif($6, '')::uuid, nullif($7, ''))",
-                       7, NULL, p, NULL, NULL, 0);
-    r = gw_db_status(pg, res, PGRES_TUPLES_OK);
-    if (r == -EPROTO && PQresultErrorField(res, PG_DIAG_SQLSTATE) &&
-        strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23503") == 0) {
+    if (r == -ENOENT) {
         fail(j, GW_E_INVALID_DECISION, "duplicate_of names no known photo");
-    } else if (r == -EPROTO && PQresultErrorField(res, PG_DIAG_SQLSTATE) &&
-               strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23514") == 0) {
+    } else if (r == -EINVAL) {
         fail(j, GW_E_INVALID_DECISION, "a photo cannot be a duplicate of itself");
     } else if (r < 0) {
         db_fail(j, r);
-    } else {
-        state = PQgetvalue(res, 0, 0);
-        if (strcmp(state, "ok") == 0) {
-            json_t *o = json_pack("{s:s, s:s, s:s}", "photo_id", j->photo_id, "decision",
-                                  j->dec.decision, "decided_by", j->sess.username);
+    } else if (r == GW_DB_REVIEW_OK) {
+        json_t *o = json_pack("{s:s, s:s, s:s}", "photo_id", j->photo_id, "decision",
+                              j->dec.decision, "decided_by", j->sess.username);
 
-            j->out = o ? json_dumps(o, JSON_COMPACT) : NULL;
-            json_decref(o);
-            j->status = j->out ? 200 : 0;
-            if (!j->out)
-                fail(j, GW_E_INTERNAL, NULL);
-        } else if (strcmp(state, "not_found") == 0) {
-            fail(j, GW_E_NOT_FOUND, "this photo is not in the verification queue");
-        } else if (strcmp(state, "decided") == 0) {
-            fail(j, GW_E_ALREADY_DECIDED, "this photo was already decided; claim another");
-        } else {
-            fail(j, GW_E_STALE_LEASE,
-                 "the lease token is not the current one (expired, released or taken over)");
-        }
+        j->out = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        j->status = j->out ? 200 : 0;
+        if (!j->out)
+            fail(j, GW_E_INTERNAL, NULL);
+    } else if (r == GW_DB_REVIEW_NOT_FOUND) {
+        fail(j, GW_E_NOT_FOUND, "this photo is not in the verification queue");
+    } else if (r == GW_DB_REVIEW_DECIDED) {
+        fail(j, GW_E_ALREADY_DECIDED, "this photo was already decided; claim another");
+    } else {
+        fail(j, GW_E_STALE_LEASE,
+             "the lease token is not the current one (expired, released or taken over)");
     }
-    PQclear(res);
 }
 
 static void do_release(struct job *j, PGconn *pg)
 {
-    char uid[24];
-    const char *p[] = {j->photo_id, j->dec.lease_token, uid};
-    PGresult *res;
-    int r;
+    int r = gw_db_review_release(pg, j->photo_id, j->dec.lease_token, j->sess.user_id);
 
-    snprintf(uid, sizeof(uid), "%lld", (long long)j->sess.user_id);
-    res = PQexecParams(pg,
-                       "WITH r AS (UPDATE verification_queue SET lease_token = NULL,"
-                       "   lease_user = NULL, lease_expires = NULL"
-                       "   WHERE photo_id = $1::uuid AND lease_token = $2::uuid"
-                       "   AND lease_user = $3 AND state = 'waiting'"
-                       "   AND lease_expires >= clock_timestamp() RETURNING photo_id)"
-                       " SELECT pg_notify('review_changed', photo_id::text) FROM r",
-                       3, NULL, p, NULL, NULL, 0);
-    r = gw_db_status(pg, res, PGRES_TUPLES_OK);
     if (r < 0)
         db_fail(j, r);
-    else if (PQntuples(res) != 1)
+    else if (r != GW_DB_REVIEW_OK)
         fail(j, GW_E_STALE_LEASE, "the lease token is not the current one");
     else
         j->status = 204;
-    PQclear(res);
 }
 
 static void do_reopen(struct job *j, PGconn *pg)
 {
-    char uid[24];
-    const char *p[] = {j->photo_id, uid, j->dec.note};
-    PGresult *res;
-    int r;
+    int r = gw_db_review_reopen(pg, j->photo_id, j->sess.user_id, j->dec.note);
 
-    snprintf(uid, sizeof(uid), "%lld", (long long)j->sess.user_id);
-    res = PQexecParams(pg, "SELECT review_reopen($1::uuid, $2, nullif($3, ''))", 3, NULL, p, NULL,
-                       NULL, 0);
-    r = gw_db_status(pg, res, PGRES_TUPLES_OK);
     if (r < 0) {
         db_fail(j, r);
-    } else if (strcmp(PQgetvalue(res, 0, 0), "not_found") == 0) {
+    } else if (r == GW_DB_REVIEW_NOT_FOUND) {
         fail(j, GW_E_NOT_FOUND, "this photo is not in the verification queue");
-    } else if (strcmp(PQgetvalue(res, 0, 0), "waiting") == 0) {
+    } else if (r == GW_DB_REVIEW_WAITING) {
         fail(j, GW_E_NOT_DECIDED, "this photo is waiting already");
     } else {
         j->out = strdup("{\"state\":\"waiting\"}");
@@ -438,29 +284,13 @@ static void do_reopen(struct job *j, PGconn *pg)
         if (!j->out)
             fail(j, GW_E_INTERNAL, NULL);
     }
-    PQclear(res);
 }
 
 static void do_history(struct job *j, PGconn *pg)
 {
-    char limit[16];
-    const char *p[] = {limit, j->filter_photo, j->filter_clave, j->filter_user};
-    int r;
+    int r = gw_db_review_history(pg, j->limit, j->filter_photo, j->filter_clave, j->filter_user,
+                                 &j->out);
 
-    snprintf(limit, sizeof(limit), "%d", j->limit);
-    r = query_text(pg,
-                   "SELECT coalesce(json_agg(h ORDER BY h.decision_id DESC), '[]')::text FROM ("
-                   " SELECT d.decision_id, d.photo_id, d.clave_acta, d.decision, d.reason,"
-                   "  d.duplicate_of, d.note, u.username AS user, u.role,"
-                   "  to_char(d.decided_at AT TIME ZONE 'UTC',"
-                   "   'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS decided_at,"
-                   "  q.state AS current_state"
-                   " FROM review_decisions d JOIN users u USING (user_id)"
-                   " JOIN verification_queue q USING (photo_id)"
-                   " WHERE ($2 = '' OR d.photo_id = nullif($2, '')::uuid)"
-                   "  AND ($3 = '' OR d.clave_acta = $3) AND ($4 = '' OR u.username = $4)"
-                   " ORDER BY d.decision_id DESC LIMIT $1::int) h",
-                   4, p, &j->out);
     if (r < 0)
         db_fail(j, r);
     else
@@ -469,42 +299,21 @@ static void do_history(struct job *j, PGconn *pg)
 
 static void do_priority(struct job *j, PGconn *pg)
 {
-    char st[16], di[16], w[16], uid[24];
-    const char *p[] = {st, di, j->prio_municipality, w, uid};
-    PGresult *res;
-    int r;
+    int r = gw_db_review_priority(pg, j->prio_state, j->prio_district, j->prio_municipality,
+                                  j->prio_weight, j->sess.user_id, &j->out);
 
-    snprintf(st, sizeof(st), "%ld", j->prio_state);
-    snprintf(di, sizeof(di), "%ld", j->prio_district);
-    snprintf(w, sizeof(w), "%ld", j->prio_weight);
-    snprintf(uid, sizeof(uid), "%lld", (long long)j->sess.user_id);
-    res = PQexecParams(
-        pg,
-        "WITH p AS (INSERT INTO review_priorities (state, district, municipality, weight, set_by)"
-        "   VALUES ($1::int, nullif($2::int, 0), nullif($3, ''), $4::int, $5) RETURNING *),"
-        " u AS (UPDATE verification_queue q SET priority = greatest(q.priority, p.weight)"
-        "   FROM p, catalog c WHERE c.clave_acta = q.clave_acta AND q.state = 'waiting'"
-        "   AND c.state = p.state AND (c.district = p.district OR c.municipality = p.municipality)"
-        "   RETURNING 1)"
-        " SELECT json_build_object('priority_id', (SELECT priority_id FROM p),"
-        "   'queued_photos', (SELECT count(*) FROM u))::text",
-        5, NULL, p, NULL, NULL, 0);
-    r = gw_db_status(pg, res, PGRES_TUPLES_OK);
-    if (r < 0) {
+    if (r == -ENOMEM)
+        fail(j, GW_E_INTERNAL, NULL);
+    else if (r < 0)
         db_fail(j, r);
-    } else {
-        j->out = strdup(PQgetvalue(res, 0, 0));
-        j->status = j->out ? 200 : 0;
-        if (!j->out)
-            fail(j, GW_E_INTERNAL, NULL);
-    }
-    PQclear(res);
+    else
+        j->status = 200;
 }
 
 static void job_work(struct gw_work *w, void *thread_ctx)
 {
     struct job *j = (struct job *)w;
-    PGconn *pg = gw_api_db_conn(thread_ctx);
+    PGconn *pg = gw_db_thread_conn(thread_ctx);
     const char *why = NULL;
     int r;
 
@@ -578,7 +387,7 @@ static void job_work(struct gw_work *w, void *thread_ctx)
         do_priority(j, pg);
         return;
     case OP_PROGRESS:
-        r = gw_review_progress_json(pg, &j->out);
+        r = gw_db_review_progress_json(pg, &j->out);
         if (r < 0)
             db_fail(j, r);
         else
