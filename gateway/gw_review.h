@@ -16,7 +16,9 @@
  * bearer requests need not (a browser never adds that header by itself). Roles: clerk <
  * supervisor < admin; every endpoint names the least role it accepts (docs/api.md).
  *
- * It does not serve photos (gw_api does, calling gw_review_check() for the clerk check).
+ * Two files: gw_review.c routes and parses requests on the loop; gw_review_job.c (its private
+ * header gw_review_job.h) runs each one on the db pool and answers. It does not serve photos
+ * (gw_api does, calling gw_review_check() for the clerk check).
  */
 #ifndef GW_REVIEW_H
 #define GW_REVIEW_H
