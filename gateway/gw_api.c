@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "db_photos.h"
 #include "gw_clave.h"
 #include "gw_db.h"
 #include "gw_devices.h"
@@ -23,46 +24,6 @@
 
 /* The largest review derivative served; they are ~100-300 KB. */
 #define REVIEW_MAX (32u << 20)
-
-/* ---- db pool threads ---- */
-
-struct db_ctx {
-    const char *conninfo;
-    PGconn *pg;
-};
-
-void *gw_api_db_thread_init(void *arg)
-{
-    struct db_ctx *c = calloc(1, sizeof(*c));
-
-    if (c)
-        c->conninfo = arg;
-    return c;
-}
-
-void gw_api_db_thread_fini(void *ctx)
-{
-    struct db_ctx *c = ctx;
-
-    if (c)
-        PQfinish(c->pg);
-    free(c);
-}
-
-PGconn *gw_api_db_conn(void *thread_ctx)
-{
-    struct db_ctx *c = thread_ctx;
-
-    if (!c)
-        return NULL;
-    if (c->pg && PQstatus(c->pg) != CONNECTION_OK) {
-        PQfinish(c->pg);
-        c->pg = NULL;
-    }
-    if (!c->pg)
-        c->pg = gw_db_connect(c->conninfo, NULL, 0);
-    return c->pg;
-}
 
 /* ---- read jobs ---- */
 
@@ -113,7 +74,7 @@ static void job_work(struct gw_work *w, void *thread_ctx)
 {
     struct job *j = (struct job *)w;
     struct gw_app *app = j->s->worker->app;
-    PGconn *pg = gw_api_db_conn(thread_ctx);
+    PGconn *pg = gw_db_thread_conn(thread_ctx);
     struct gw_receipt r;
     char sha[GW_SHA256_HEX_LEN + 1];
     int rc;

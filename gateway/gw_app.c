@@ -7,6 +7,7 @@
 
 #include "gw_api.h"
 #include "gw_auth.h"
+#include "gw_db.h"
 #include "gw_devices.h"
 #include "gw_events.h"
 #include "gw_keys.h"
@@ -25,11 +26,11 @@ static int serve_start(struct gw_app *app)
 
     r = gw_pool_start(&app->disk, "disk", cfg->disk_threads, NULL, NULL, NULL);
     if (r == 0)
-        r = gw_pool_start(&app->db, "db", cfg->db_threads, gw_api_db_thread_init,
-                          gw_api_db_thread_fini, (void *)cfg->db);
+        r = gw_pool_start(&app->db, "db", cfg->db_threads, gw_db_thread_init, gw_db_thread_fini,
+                          (void *)cfg->db);
     if (r == 0)
-        r = gw_pool_start(&app->auth, "auth", cfg->login_threads, gw_api_db_thread_init,
-                          gw_api_db_thread_fini, (void *)cfg->db);
+        r = gw_pool_start(&app->auth, "auth", cfg->login_threads, gw_db_thread_init,
+                          gw_db_thread_fini, (void *)cfg->db);
     if (r < 0)
         return r;
     app->login_throttle =

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gw_db.h"
+#include "db_auth.h"
 
 #define ARGON_T 2
 #define ARGON_M_KIB 19456
@@ -20,6 +20,9 @@
 #define DUMMY_HASH                                                                                 \
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$"                                       \
     "RdescudvJCsgt3ub+b+dWRWJTmaaJObG0PgUDrb+R+I"
+
+_Static_assert(GW_AUTH_HASH_MAX == GW_DB_AUTH_HASH_MAX, "db_auth keeps whole hashes");
+_Static_assert(GW_AUTH_TOKEN_LEN + 1 == GW_DB_AUTH_TOKEN_MAX, "db_auth keeps whole tokens");
 
 static const char *const role_names[] = {"none", "clerk", "supervisor", "admin"};
 
@@ -167,8 +170,9 @@ bool gw_auth_password_check(const char *hash, const char *password)
     return argon2id_verify(hash, password, n) == ARGON2_OK;
 }
 
-/* ---- database ---- */
+/* ---- accounts and sessions (their SQL is in db/db_auth.c) ---- */
 
+/* The bytea literal of a token's SHA-256: sessions are stored by hash, never by token. */
 static void token_sha(const char *token, char *out)
 {
     static const char hex[] = "0123456789abcdef";
@@ -186,46 +190,32 @@ static void token_sha(const char *token, char *out)
     out[66] = '\0';
 }
 
-static int64_t parse_i64(const char *s)
-{
-    return strtoll(s, NULL, 10);
-}
-
 int gw_auth_login(PGconn *c, const char *username, const char *password, struct gw_session *ret,
                   unsigned *ret_retry_s)
 {
-    const char *p1[] = {username};
     char hash[GW_AUTH_HASH_MAX], sha[67], csrf[GW_AUTH_TOKEN_LEN + 1], token[GW_AUTH_TOKEN_LEN + 1];
-    char uid[24], secs[16];
+    struct gw_db_login l;
+    struct gw_db_session row = {0};
     struct gw_session s = {0};
     bool known, disabled, ok;
-    PGresult *res;
     long wait_s;
     int r;
 
-    res = PQexecParams(c,
-                       "SELECT user_id, role, password_hash, disabled,"
-                       " ceil(extract(epoch FROM locked_until - now()))::int"
-                       " FROM users WHERE username = $1",
-                       1, NULL, p1, NULL, NULL, 0);
-    r = gw_db_status(c, res, PGRES_TUPLES_OK);
-    if (r < 0) {
-        PQclear(res);
+    r = gw_db_auth_user_find(c, username, &l);
+    if (r < 0)
         return r;
-    }
-    known = PQntuples(res) == 1;
+    known = r == 1;
     if (known) {
-        s.user_id = parse_i64(PQgetvalue(res, 0, 0));
-        s.role = gw_auth_role_parse(PQgetvalue(res, 0, 1));
-        snprintf(hash, sizeof(hash), "%s", PQgetvalue(res, 0, 2));
-        disabled = PQgetvalue(res, 0, 3)[0] == 't';
-        wait_s = PQgetisnull(res, 0, 4) ? 0 : strtol(PQgetvalue(res, 0, 4), NULL, 10);
+        s.user_id = l.user_id;
+        s.role = gw_auth_role_parse(l.role);
+        memcpy(hash, l.password_hash, sizeof(hash));
+        disabled = l.disabled;
+        wait_s = l.wait_s;
     } else {
         snprintf(hash, sizeof(hash), "%s", DUMMY_HASH);
         disabled = true;
         wait_s = 0;
     }
-    PQclear(res);
     if (wait_s > 0) {
         *ret_retry_s = (unsigned)wait_s;
         return -EAGAIN;
@@ -233,120 +223,60 @@ int gw_auth_login(PGconn *c, const char *username, const char *password, struct 
     ok = gw_auth_password_check(hash, password) && !disabled;
     if (!known)
         return -EACCES;
-    snprintf(uid, sizeof(uid), "%lld", (long long)s.user_id);
     if (!ok) {
-        const char *p2[] = {uid, secs};
+        int next;
 
         /* The wait that follows this failure; computed here so SQL and docs share one rule. */
-        res = PQexecParams(c, "SELECT failed_logins + 1 FROM users WHERE user_id = $1", 1, NULL, p2,
-                           NULL, NULL, 0);
-        r = gw_db_status(c, res, PGRES_TUPLES_OK);
-        snprintf(secs, sizeof(secs), "%u",
-                 r == 0 && PQntuples(res) == 1
-                     ? gw_auth_backoff_s((int)strtol(PQgetvalue(res, 0, 0), NULL, 10))
-                     : 0);
-        PQclear(res);
-        res = PQexecParams(c,
-                           "UPDATE users SET failed_logins = failed_logins + 1,"
-                           " locked_until = CASE WHEN $2::int > 0"
-                           "   THEN now() + make_interval(secs => $2::int) END"
-                           " WHERE user_id = $1",
-                           2, NULL, p2, NULL, NULL, 0);
-        r = gw_db_status(c, res, PGRES_COMMAND_OK);
-        PQclear(res);
+        r = gw_db_auth_failures_next(c, s.user_id, &next);
+        r = gw_db_auth_failed(c, s.user_id, r == 0 ? gw_auth_backoff_s(next) : 0);
         return r < 0 ? r : -EACCES;
     }
     if (gw_auth_token_new(token) < 0 || gw_auth_token_new(csrf) < 0)
         return -EIO;
     token_sha(token, sha);
-    {
-        char life[16];
-        const char *p3[] = {uid, sha, csrf, life};
-
-        snprintf(life, sizeof(life), "%d", GW_AUTH_SESSION_S);
-        res = PQexecParams(c,
-                           "WITH u AS (UPDATE users SET failed_logins = 0, locked_until = NULL"
-                           "   WHERE user_id = $1 RETURNING user_id, username)"
-                           " INSERT INTO sessions (token_sha256, user_id, csrf_token, expires_at)"
-                           " SELECT $2::bytea, user_id, $3, now() + make_interval(secs => $4::int)"
-                           " FROM u RETURNING to_char(expires_at AT TIME ZONE 'UTC',"
-                           "   'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-                           " (SELECT username FROM users WHERE user_id = $1)",
-                           4, NULL, p3, NULL, NULL, 0);
-    }
-    r = gw_db_status(c, res, PGRES_TUPLES_OK);
-    if (r == 0 && PQntuples(res) == 1) {
-        snprintf(s.expires_at, sizeof(s.expires_at), "%s", PQgetvalue(res, 0, 0));
-        snprintf(s.username, sizeof(s.username), "%s", PQgetvalue(res, 0, 1));
+    r = gw_db_auth_session_create(c, s.user_id, sha, csrf, GW_AUTH_SESSION_S, &row);
+    if (r == 0) {
+        memcpy(s.expires_at, row.expires_at, sizeof(s.expires_at));
+        memcpy(s.username, row.username, sizeof(s.username));
         memcpy(s.token, token, sizeof(token));
         memcpy(s.csrf, csrf, sizeof(csrf));
         *ret = s;
-    } else if (r == 0) {
-        r = -EPROTO;
     }
-    PQclear(res);
     return r;
 }
 
 int gw_auth_session_load(PGconn *c, const char *token, struct gw_session *ret)
 {
     char sha[67];
-    const char *p[] = {sha};
-    PGresult *res;
+    struct gw_db_session row;
     int r;
 
     token_sha(token, sha);
-    res = PQexecParams(c,
-                       "SELECT u.user_id, u.username, u.role, s.csrf_token,"
-                       " to_char(s.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-                       " FROM sessions s JOIN users u USING (user_id)"
-                       " WHERE s.token_sha256 = $1::bytea AND s.expires_at > now()"
-                       " AND NOT u.disabled",
-                       1, NULL, p, NULL, NULL, 0);
-    r = gw_db_status(c, res, PGRES_TUPLES_OK);
-    if (r == 0 && PQntuples(res) != 1)
-        r = -ENOENT;
+    r = gw_db_auth_session_load(c, sha, &row);
     if (r == 0) {
         struct gw_session s = {0};
 
-        s.user_id = parse_i64(PQgetvalue(res, 0, 0));
-        snprintf(s.username, sizeof(s.username), "%s", PQgetvalue(res, 0, 1));
-        s.role = gw_auth_role_parse(PQgetvalue(res, 0, 2));
-        snprintf(s.csrf, sizeof(s.csrf), "%s", PQgetvalue(res, 0, 3));
-        snprintf(s.expires_at, sizeof(s.expires_at), "%s", PQgetvalue(res, 0, 4));
+        s.user_id = row.user_id;
+        memcpy(s.username, row.username, sizeof(s.username));
+        s.role = gw_auth_role_parse(row.role);
+        memcpy(s.csrf, row.csrf, sizeof(s.csrf));
+        memcpy(s.expires_at, row.expires_at, sizeof(s.expires_at));
         *ret = s;
     }
-    PQclear(res);
-    return r;
-}
-
-static int exec_count(PGconn *c, const char *sql, int n, const char *const *params)
-{
-    PGresult *res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-    int r = gw_db_status(c, res, PGRES_COMMAND_OK);
-
-    if (r == 0)
-        r = (int)strtol(PQcmdTuples(res), NULL, 10);
-    PQclear(res);
     return r;
 }
 
 int gw_auth_logout(PGconn *c, const char *token)
 {
     char sha[67];
-    const char *p[] = {sha};
-    int r;
 
     token_sha(token, sha);
-    r = exec_count(c, "DELETE FROM sessions WHERE token_sha256 = $1::bytea", 1, p);
-    return r < 0 ? r : 0;
+    return gw_db_auth_session_delete(c, sha);
 }
 
 int gw_auth_user_add(PGconn *c, const char *username, enum gw_role role, const char *password)
 {
     char hash[GW_AUTH_HASH_MAX];
-    const char *p[] = {username, gw_auth_role_name(role), hash};
-    PGresult *res;
     int r;
 
     if (role == GW_ROLE_NONE)
@@ -354,62 +284,21 @@ int gw_auth_user_add(PGconn *c, const char *username, enum gw_role role, const c
     r = gw_auth_password_hash(password, hash, sizeof(hash));
     if (r < 0)
         return r;
-    res = PQexecParams(c,
-                       "INSERT INTO users (username, role, password_hash)"
-                       " VALUES ($1, $2::user_role, $3) ON CONFLICT (username) DO NOTHING",
-                       3, NULL, p, NULL, NULL, 0);
-    r = gw_db_status(c, res, PGRES_COMMAND_OK);
-    if (r == 0 && strcmp(PQcmdTuples(res), "1") != 0)
-        r = -EEXIST;
-    else if (r == -EPROTO && PQresultErrorField(res, PG_DIAG_SQLSTATE) &&
-             strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23514") == 0)
-        r = -EINVAL; /* check constraint: the user name */
-    PQclear(res);
-    return r;
-}
-
-/* Runs a statement returning rows; returns how many, or -EIO/-EPROTO. */
-static int exec_rows(PGconn *c, const char *sql, int n, const char *const *params)
-{
-    PGresult *res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-    int r = gw_db_status(c, res, PGRES_TUPLES_OK);
-
-    if (r == 0)
-        r = PQntuples(res);
-    PQclear(res);
-    return r;
+    return gw_db_auth_user_add(c, username, gw_auth_role_name(role), hash);
 }
 
 int gw_auth_user_passwd(PGconn *c, const char *username, const char *password)
 {
     char hash[GW_AUTH_HASH_MAX];
-    const char *p[] = {username, hash};
     int r;
 
     r = gw_auth_password_hash(password, hash, sizeof(hash));
     if (r < 0)
         return r;
-    r = exec_rows(c,
-                  "WITH u AS (UPDATE users SET password_hash = $2, password_set_at = now(),"
-                  "   failed_logins = 0, locked_until = NULL WHERE username = $1"
-                  "   RETURNING user_id),"
-                  " d AS (DELETE FROM sessions WHERE user_id IN (SELECT user_id FROM u))"
-                  " SELECT 1 FROM u",
-                  2, p);
-    return r < 0 ? r : r == 1 ? 0 : -ENOENT;
+    return gw_db_auth_user_passwd(c, username, hash);
 }
 
 int gw_auth_user_disable(PGconn *c, const char *username)
 {
-    const char *p[] = {username};
-    int r;
-
-    /* Sessions end with the account: a disabled clerk's open page stops working at once. */
-    r = exec_rows(c,
-                  "WITH u AS (UPDATE users SET disabled = true WHERE username = $1"
-                  "   RETURNING user_id),"
-                  " d AS (DELETE FROM sessions WHERE user_id IN (SELECT user_id FROM u))"
-                  " SELECT 1 FROM u",
-                  1, p);
-    return r < 0 ? r : r == 1 ? 0 : -ENOENT;
+    return gw_db_auth_user_disable(c, username);
 }

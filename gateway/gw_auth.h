@@ -8,8 +8,8 @@
  * state must echo in `X-CSRF-Token`. Failed logins make the account wait (gw_auth_backoff_s).
  *
  * The parsing helpers are pure and thread-safe. The functions taking a PGconn block: run them on a
- * db-pool thread or in a command, never on an event loop. This module does not speak HTTP and does
- * not log.
+ * db-pool thread or in a command, never on an event loop. Their statements are in db/db_auth.c;
+ * this module keeps the rules (hashing, tokens, backoff). It does not speak HTTP and does not log.
  */
 #ifndef GW_AUTH_H
 #define GW_AUTH_H

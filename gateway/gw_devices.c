@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db_devices.h"
+#include "db_events.h"
 #include "gw_db.h"
 #include "gw_error.h"
 #include "gw_keys.h"
@@ -155,27 +157,28 @@ static void save_snapshot(struct gw_devices *d, json_t *arr)
     free(s);
 }
 
+static void add_device(void *arg, const char *id, const char *public_key, const char *actas,
+                       bool revoked)
+{
+    json_t *arr = arg;
+
+    if (arr)
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b}", "device_id", id, "public_key",
+                                             public_key, "actas", actas, "revoked", revoked));
+}
+
 /* Reloads from PostgreSQL. Returns 0 or -EIO. */
 static int reload(struct gw_devices *d, PGconn *pg)
 {
-    PGresult *res = PQexec(pg, "SELECT device_id::text, public_key, actas, revoked_at IS NOT NULL"
-                               " FROM devices ORDER BY device_id");
-    json_t *arr;
+    json_t *arr = json_array();
     struct dev *v;
     size_t n;
     int r = -EIO;
 
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        PQclear(res);
+    if (gw_db_devices_load(pg, add_device, arr) < 0) {
+        json_decref(arr);
         return -EIO;
     }
-    arr = json_array();
-    for (int i = 0; arr && i < PQntuples(res); i++)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b}", "device_id",
-                                             PQgetvalue(res, i, 0), "public_key",
-                                             PQgetvalue(res, i, 1), "actas", PQgetvalue(res, i, 2),
-                                             "revoked", PQgetvalue(res, i, 3)[0] == 't'));
-    PQclear(res);
     if (arr && parse_devices(arr, &v, &n) == 0) {
         replace_table(d, v, n);
         save_snapshot(d, arr);
@@ -215,7 +218,7 @@ static void *devices_main(void *arg)
         if (!pg) {
             pg = gw_db_connect(d->conninfo, NULL, 0);
             if (pg) {
-                PQclear(PQexec(pg, "LISTEN devices_changed"));
+                (void)gw_db_devices_listen(pg);
                 again = true;
             }
         }
@@ -252,16 +255,16 @@ static void *devices_main(void *arg)
         /* Wait for a NOTIFY; wake every 250 ms to see stop and reload requests. */
         {
             struct pollfd p = {.fd = PQsocket(pg), .events = POLLIN};
-            PGnotify *n;
+            int n;
 
             if (poll(&p, 1, 250) > 0) {
-                if (!PQconsumeInput(pg)) {
+                n = gw_db_notifies_drain(pg, true);
+                if (n < 0) {
                     PQfinish(pg);
                     pg = NULL;
                     continue;
                 }
-                while ((n = PQnotifies(pg))) {
-                    PQfreemem(n);
+                if (n > 0) {
                     pthread_mutex_lock(&d->mu);
                     d->reload = true;
                     pthread_mutex_unlock(&d->mu);

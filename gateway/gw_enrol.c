@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db_devices.h"
 #include "gw_api.h"
 #include "gw_db.h"
 #include "gw_devices.h"
@@ -58,7 +59,7 @@ struct enrol {
 static void enrol_work(struct gw_work *w, void *thread_ctx)
 {
     struct enrol *e = (struct enrol *)w;
-    PGconn *pg = gw_api_db_conn(thread_ctx);
+    PGconn *pg = gw_db_thread_conn(thread_ctx);
 
     e->rc = pg ? gw_db_enrol(pg, e->code_sha, e->pubkey, e->label, e->device_id, e->actas,
                              sizeof(e->actas), e->enrolled_at)

@@ -10,9 +10,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "db_events.h"
+#include "db_review.h"
 #include "gw_db.h"
 #include "gw_log.h"
-#include "gw_review.h"
 #include "gw_app.h"
 #include "gw_h2.h"
 
@@ -104,7 +105,7 @@ static bool send_counts(struct gw_events *ev, PGconn *pg)
     char *json = NULL, *sse;
     size_t n;
 
-    if (gw_review_counts_json(pg, &json) < 0)
+    if (gw_db_review_counts_json(pg, &json) < 0)
         return false;
     n = strlen(json) + 32;
     sse = malloc(n);
@@ -125,20 +126,14 @@ static void *run(void *arg)
 
     while (!ev->stopping) {
         struct pollfd p[2];
-        PGnotify *n;
         bool any = false;
+        int n;
 
         if (!pg) {
             pg = gw_db_connect(ev->conninfo, NULL, 0);
-            if (pg) {
-                PGresult *res = PQexec(pg, "LISTEN photo_queued; LISTEN review_changed;"
-                                           " LISTEN acta_accepted");
-
-                if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-                    PQfinish(pg);
-                    pg = NULL;
-                }
-                PQclear(res);
+            if (pg && gw_db_events_listen(pg) < 0) {
+                PQfinish(pg);
+                pg = NULL;
             }
             if (!pg) {
                 backoff = backoff ? (backoff * 2 > 10000 ? 10000 : backoff * 2) : 250;
@@ -154,16 +149,16 @@ static void *run(void *arg)
             poll(p, 2, GW_EVENTS_HEARTBEAT_S * 1000);
             if (ev->stopping)
                 break;
-            if (PQconsumeInput(pg) == 0) {
-                PQfinish(pg);
-                pg = NULL;
-                continue;
-            }
         }
-        while ((n = PQnotifies(pg))) {
+        /* After poll(), read what arrived; a new connection sends the counts anyway. */
+        n = gw_db_notifies_drain(pg, !any);
+        if (n < 0) {
+            PQfinish(pg);
+            pg = NULL;
+            continue;
+        }
+        if (n > 0)
             any = true;
-            PQfreemem(n);
-        }
         /* With or without news, a heartbeat: it also retires closed subscribers. */
         if (!send_counts(ev, pg)) {
             PQfinish(pg);

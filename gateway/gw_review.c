@@ -8,12 +8,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "gw_api.h"
-#include "gw_db.h"
 #include "gw_error.h"
-#include "gw_events.h"
 #include "gw_log.h"
 #include "gw_receipt.h"
+#include "gw_review_job.h"
 #include "gw_app.h"
 #include "gw_h2.h"
 #include "gw_static.h"
@@ -99,597 +97,6 @@ out:
     return ok ? 0 : -EINVAL;
 }
 
-/* ---- db side ---- */
-
-/* Runs |sql| that returns one text value (JSON built by PostgreSQL); copies it to |*ret|. */
-static int query_text(PGconn *pg, const char *sql, int n, const char *const *params, char **ret)
-{
-    PGresult *res = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
-    int r = gw_db_status(pg, res, PGRES_TUPLES_OK);
-
-    if (r == 0 && (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)))
-        r = -ENOENT;
-    if (r == 0 && !(*ret = strdup(PQgetvalue(res, 0, 0))))
-        r = -ENOMEM;
-    PQclear(res);
-    return r;
-}
-
-int gw_review_counts_json(PGconn *pg, char **ret_json)
-{
-    return query_text(
-        pg,
-        "SELECT json_build_object("
-        " 'waiting', count(*) FILTER (WHERE state = 'waiting'"
-        "   AND (lease_expires IS NULL OR lease_expires < now())),"
-        " 'in_review', count(*) FILTER (WHERE state = 'waiting' AND lease_expires >= now()),"
-        " 'accepted', count(*) FILTER (WHERE state = 'accepted'),"
-        " 'rejected', count(*) FILTER (WHERE state = 'rejected'),"
-        " 'retake', count(*) FILTER (WHERE state = 'retake'),"
-        " 'duplicate', count(*) FILTER (WHERE state = 'duplicate'),"
-        " 'flagged', count(*) FILTER (WHERE state = 'waiting' AND flag IS NOT NULL),"
-        " 'processing', (SELECT count(*) FROM photos"
-        "   WHERE status IN ('received', 'processing')))::text"
-        " FROM verification_queue",
-        0, NULL, ret_json);
-}
-
-int gw_review_progress_json(PGconn *pg, char **ret_json)
-{
-    /* Counted per clave (an acta), not per photo: a clave is verified once one of its photos is
-     * accepted; rejected or retake only while none is. */
-    return query_text(
-        pg,
-        "WITH cl AS ("
-        "  SELECT p.clave_acta, bool_or(q.state = 'accepted') AS acc,"
-        "   bool_or(q.state = 'rejected') AS rej, bool_or(q.state = 'retake') AS ret"
-        "  FROM photos p LEFT JOIN verification_queue q USING (photo_id) GROUP BY p.clave_acta),"
-        " j AS ("
-        "  SELECT c.state, c.district, c.municipality, cl.clave_acta IS NOT NULL AS rcv,"
-        "   coalesce(cl.acc, false) AS acc, coalesce(cl.rej AND NOT cl.acc, false) AS rej,"
-        "   coalesce(cl.ret AND NOT cl.acc, false) AS ret"
-        "  FROM catalog c LEFT JOIN cl USING (clave_acta)),"
-        " agg AS ("
-        "  SELECT grouping(state, district, municipality) AS g, state, district, municipality,"
-        "   count(*) AS expected, count(*) FILTER (WHERE rcv) AS received,"
-        "   count(*) FILTER (WHERE acc) AS verified, count(*) FILTER (WHERE rej) AS rejected,"
-        "   count(*) FILTER (WHERE ret) AS retake"
-        "  FROM j GROUP BY GROUPING SETS ((), (state, district), (state, municipality)))"
-        " SELECT json_build_object("
-        "  'total', json_build_object("
-        "    'expected', coalesce((SELECT expected FROM agg WHERE g = 7), 0),"
-        "    'received', coalesce((SELECT received FROM agg WHERE g = 7), 0),"
-        "    'verified', coalesce((SELECT verified FROM agg WHERE g = 7), 0),"
-        "    'rejected', coalesce((SELECT rejected FROM agg WHERE g = 7), 0),"
-        "    'retake', coalesce((SELECT retake FROM agg WHERE g = 7), 0),"
-        "    'out_of_catalogue', (SELECT count(*) FROM cl"
-        "       WHERE NOT EXISTS (SELECT 1 FROM catalog c WHERE c.clave_acta = cl.clave_acta)),"
-        "    'photos', (SELECT count(*) FROM photos)),"
-        "  'districts', coalesce((SELECT json_agg(json_build_object('state', state,"
-        "    'district', district, 'expected', expected, 'received', received,"
-        "    'verified', verified, 'rejected', rejected, 'retake', retake)"
-        "    ORDER BY state, district) FROM agg WHERE g = 1), '[]'),"
-        "  'municipalities', coalesce((SELECT json_agg(json_build_object('state', state,"
-        "    'municipality', municipality, 'expected', expected, 'received', received,"
-        "    'verified', verified, 'rejected', rejected, 'retake', retake)"
-        "    ORDER BY state, municipality) FROM agg WHERE g = 2), '[]'))::text",
-        0, NULL, ret_json);
-}
-
-int gw_review_check(PGconn *pg, const char *token, enum gw_role need, const char **ret_why)
-{
-    struct gw_session sess;
-    int r;
-
-    if (!token[0]) {
-        *ret_why = "log in first: POST /v1/login";
-        return GW_E_UNAUTHENTICATED;
-    }
-    if (!pg) {
-        *ret_why = "the database is unreachable; retry later";
-        return GW_E_UNAVAILABLE;
-    }
-    r = gw_auth_session_load(pg, token, &sess);
-    if (r == -ENOENT) {
-        *ret_why = "the session has expired or ended; log in again";
-        return GW_E_UNAUTHENTICATED;
-    }
-    if (r < 0) {
-        *ret_why = "the database is unreachable; retry later";
-        return GW_E_UNAVAILABLE;
-    }
-    if (sess.role < need) {
-        *ret_why = need == GW_ROLE_CLERK ? "this needs a clerk account"
-                                         : "this needs a supervisor account";
-        return GW_E_FORBIDDEN;
-    }
-    return 0;
-}
-
-/* ---- jobs ---- */
-
-enum op {
-    OP_LOGIN,
-    OP_LOGOUT,
-    OP_SESSION,
-    OP_CLAIM,
-    OP_DECIDE,
-    OP_RELEASE,
-    OP_REOPEN,
-    OP_HISTORY,
-    OP_PRIORITY,
-    OP_PROGRESS,
-    OP_EVENTS,
-};
-
-struct job {
-    struct gw_work work; /* first */
-    struct gw_stream *s;
-    enum op op;
-    enum gw_role need;
-    bool mutating, bearer, tls;
-    char token[GW_AUTH_TOKEN_LEN + 1];
-    char csrf[GW_AUTH_TOKEN_LEN + 1]; /* X-CSRF-Token as sent */
-    char photo_id[GW_PHOTO_ID_LEN + 1];
-    unsigned lease_s;
-    /* inputs parsed on the loop */
-    char username[65];
-    char password[GW_AUTH_PASSWORD_MAX + 1];
-    struct gw_review_decision dec;
-    char filter_photo[GW_PHOTO_ID_LEN + 1], filter_clave[24], filter_user[65];
-    int limit;
-    long prio_state, prio_district, prio_weight;
-    char prio_municipality[128];
-    /* results */
-    struct gw_session sess;
-    int err;
-    char detail[200];
-    int status;
-    char *out; /* JSON, malloc'd */
-    unsigned retry_s;
-    char peer[GW_THROTTLE_ADDR_MAX]; /* OP_LOGIN: the client's address, for gw_throttle */
-};
-
-static void fail(struct job *j, int err, const char *detail)
-{
-    j->err = err;
-    snprintf(j->detail, sizeof(j->detail), "%s", detail ? detail : "");
-}
-
-static void db_fail(struct job *j, int r)
-{
-    fail(j, r == -EIO ? GW_E_UNAVAILABLE : GW_E_INTERNAL,
-         r == -EIO ? "the database is unreachable; retry later" : "database error");
-}
-
-static void do_claim(struct job *j, PGconn *pg)
-{
-    char uid[24], lease[16];
-    const char *p1[] = {uid, lease};
-    const char *p2[2];
-    char photo[GW_PHOTO_ID_LEN + 1], clave[24];
-    json_t *doc;
-    PGresult *res;
-    char *detail = NULL;
-    int r;
-
-    snprintf(uid, sizeof(uid), "%lld", (long long)j->sess.user_id);
-    snprintf(lease, sizeof(lease), "%u", j->lease_s);
-    res = PQexecParams(pg,
-                       "SELECT photo_id, clave_acta, lease_token, to_char(lease_expires AT TIME"
-                       " ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), flag"
-                       " FROM review_claim($1, $2)",
-                       2, NULL, p1, NULL, NULL, 0);
-    r = gw_db_status(pg, res, PGRES_TUPLES_OK);
-    if (r < 0) {
-        PQclear(res);
-        db_fail(j, r);
-        return;
-    }
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        j->status = 204;
-        return;
-    }
-    snprintf(photo, sizeof(photo), "%s", PQgetvalue(res, 0, 0));
-    snprintf(clave, sizeof(clave), "%s", PQgetvalue(res, 0, 1));
-    p2[0] = photo;
-    p2[1] = clave;
-    r = query_text(
-        pg,
-        "SELECT json_build_object("
-        " 'photo', (SELECT json_build_object('photo_id', p.photo_id, 'clave_acta', p.clave_acta,"
-        "   'sha256', encode(p.sha256, 'hex'), 'review_sha256', encode(p.review_sha256, 'hex'),"
-        "   'received_at', p.received_text, 'source', p.source,"
-        "   'width', p.review_width, 'height', p.review_height,"
-        "   'review_url', '/v1/photos/' || p.photo_id || '/review.webp', 'metadata', p.metadata)"
-        "   FROM photos p WHERE p.photo_id = $1::uuid),"
-        " 'catalog', (SELECT row_to_json(c) FROM catalog c WHERE c.clave_acta = $2),"
-        " 'group', coalesce((SELECT json_agg(json_build_object('photo_id', p.photo_id,"
-        "   'status', p.status, 'review_state', q.state, 'flag', q.flag,"
-        "   'received_at', p.received_text, 'review_url', CASE WHEN p.review_sha256 IS NOT NULL"
-        "   THEN '/v1/photos/' || p.photo_id || '/review.webp' END) ORDER BY p.received_at)"
-        "   FROM photos p LEFT JOIN verification_queue q USING (photo_id)"
-        "   WHERE p.clave_acta = $2 AND p.photo_id <> $1::uuid), '[]'),"
-        " 'history', coalesce((SELECT json_agg(json_build_object('decision_id', d.decision_id,"
-        "   'photo_id', d.photo_id, 'decision', d.decision, 'reason', d.reason,"
-        "   'duplicate_of', d.duplicate_of, 'note', d.note, 'user', u.username,"
-        "   'decided_at', d.decided_at) ORDER BY d.decision_id)"
-        "   FROM review_decisions d JOIN users u USING (user_id) WHERE d.clave_acta = $2),"
-        "   '[]'))::text",
-        2, p2, &detail);
-    if (r < 0) {
-        PQclear(res);
-        db_fail(j, r);
-        return;
-    }
-    doc = json_loads(detail, 0, NULL);
-    free(detail);
-    if (!doc) {
-        PQclear(res);
-        fail(j, GW_E_INTERNAL, "could not build the claim");
-        return;
-    }
-    json_object_set_new(doc, "photo_id", json_string(photo));
-    json_object_set_new(doc, "clave_acta", json_string(clave));
-    json_object_set_new(doc, "lease_token", json_string(PQgetvalue(res, 0, 2)));
-    json_object_set_new(doc, "lease_expires", json_string(PQgetvalue(res, 0, 3)));
-    json_object_set_new(doc, "flag",
-                        PQgetisnull(res, 0, 4) ? json_null() : json_string(PQgetvalue(res, 0, 4)));
-    PQclear(res);
-    j->out = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(doc);
-    if (!j->out)
-        fail(j, GW_E_INTERNAL, NULL);
-    j->status = 200;
-}
-
-static void do_decide(struct job *j, PGconn *pg)
-{
-    char uid[24];
-    const char *p[] = {j->photo_id,   j->dec.lease_token,  uid,        j->dec.decision,
-                       j->dec.reason, j->dec.duplicate_of, j->dec.note};
-    PGresult *res;
-    const char *state;
-    int r;
-
-    snprintf(uid, sizeof(uid), "%lld", (long long)j->sess.user_id);
-    res = PQexecParams(pg,
-                       "SELECT review_decide($1::uuid, $2::uuid, $3, $4, nullif($5, ''),"
-                       " nullif($6, '')::uuid, nullif($7, ''))",
-                       7, NULL, p, NULL, NULL, 0);
-    r = gw_db_status(pg, res, PGRES_TUPLES_OK);
-    if (r == -EPROTO && PQresultErrorField(res, PG_DIAG_SQLSTATE) &&
-        strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23503") == 0) {
-        fail(j, GW_E_INVALID_DECISION, "duplicate_of names no known photo");
-    } else if (r == -EPROTO && PQresultErrorField(res, PG_DIAG_SQLSTATE) &&
-               strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23514") == 0) {
-        fail(j, GW_E_INVALID_DECISION, "a photo cannot be a duplicate of itself");
-    } else if (r < 0) {
-        db_fail(j, r);
-    } else {
-        state = PQgetvalue(res, 0, 0);
-        if (strcmp(state, "ok") == 0) {
-            json_t *o = json_pack("{s:s, s:s, s:s}", "photo_id", j->photo_id, "decision",
-                                  j->dec.decision, "decided_by", j->sess.username);
-
-            j->out = o ? json_dumps(o, JSON_COMPACT) : NULL;
-            json_decref(o);
-            j->status = j->out ? 200 : 0;
-            if (!j->out)
-                fail(j, GW_E_INTERNAL, NULL);
-        } else if (strcmp(state, "not_found") == 0) {
-            fail(j, GW_E_NOT_FOUND, "this photo is not in the verification queue");
-        } else if (strcmp(state, "decided") == 0) {
-            fail(j, GW_E_ALREADY_DECIDED, "this photo was already decided; claim another");
-        } else {
-            fail(j, GW_E_STALE_LEASE,
-                 "the lease token is not the current one (expired, released or taken over)");
-        }
-    }
-    PQclear(res);
-}
-
-static void do_release(struct job *j, PGconn *pg)
-{
-    char uid[24];
-    const char *p[] = {j->photo_id, j->dec.lease_token, uid};
-    PGresult *res;
-    int r;
-
-    snprintf(uid, sizeof(uid), "%lld", (long long)j->sess.user_id);
-    res = PQexecParams(pg,
-                       "WITH r AS (UPDATE verification_queue SET lease_token = NULL,"
-                       "   lease_user = NULL, lease_expires = NULL"
-                       "   WHERE photo_id = $1::uuid AND lease_token = $2::uuid"
-                       "   AND lease_user = $3 AND state = 'waiting'"
-                       "   AND lease_expires >= clock_timestamp() RETURNING photo_id)"
-                       " SELECT pg_notify('review_changed', photo_id::text) FROM r",
-                       3, NULL, p, NULL, NULL, 0);
-    r = gw_db_status(pg, res, PGRES_TUPLES_OK);
-    if (r < 0)
-        db_fail(j, r);
-    else if (PQntuples(res) != 1)
-        fail(j, GW_E_STALE_LEASE, "the lease token is not the current one");
-    else
-        j->status = 204;
-    PQclear(res);
-}
-
-static void do_reopen(struct job *j, PGconn *pg)
-{
-    char uid[24];
-    const char *p[] = {j->photo_id, uid, j->dec.note};
-    PGresult *res;
-    int r;
-
-    snprintf(uid, sizeof(uid), "%lld", (long long)j->sess.user_id);
-    res = PQexecParams(pg, "SELECT review_reopen($1::uuid, $2, nullif($3, ''))", 3, NULL, p, NULL,
-                       NULL, 0);
-    r = gw_db_status(pg, res, PGRES_TUPLES_OK);
-    if (r < 0) {
-        db_fail(j, r);
-    } else if (strcmp(PQgetvalue(res, 0, 0), "not_found") == 0) {
-        fail(j, GW_E_NOT_FOUND, "this photo is not in the verification queue");
-    } else if (strcmp(PQgetvalue(res, 0, 0), "waiting") == 0) {
-        fail(j, GW_E_NOT_DECIDED, "this photo is waiting already");
-    } else {
-        j->out = strdup("{\"state\":\"waiting\"}");
-        j->status = j->out ? 200 : 0;
-        if (!j->out)
-            fail(j, GW_E_INTERNAL, NULL);
-    }
-    PQclear(res);
-}
-
-static void do_history(struct job *j, PGconn *pg)
-{
-    char limit[16];
-    const char *p[] = {limit, j->filter_photo, j->filter_clave, j->filter_user};
-    int r;
-
-    snprintf(limit, sizeof(limit), "%d", j->limit);
-    r = query_text(pg,
-                   "SELECT coalesce(json_agg(h ORDER BY h.decision_id DESC), '[]')::text FROM ("
-                   " SELECT d.decision_id, d.photo_id, d.clave_acta, d.decision, d.reason,"
-                   "  d.duplicate_of, d.note, u.username AS user, u.role,"
-                   "  to_char(d.decided_at AT TIME ZONE 'UTC',"
-                   "   'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS decided_at,"
-                   "  q.state AS current_state"
-                   " FROM review_decisions d JOIN users u USING (user_id)"
-                   " JOIN verification_queue q USING (photo_id)"
-                   " WHERE ($2 = '' OR d.photo_id = nullif($2, '')::uuid)"
-                   "  AND ($3 = '' OR d.clave_acta = $3) AND ($4 = '' OR u.username = $4)"
-                   " ORDER BY d.decision_id DESC LIMIT $1::int) h",
-                   4, p, &j->out);
-    if (r < 0)
-        db_fail(j, r);
-    else
-        j->status = 200;
-}
-
-static void do_priority(struct job *j, PGconn *pg)
-{
-    char st[16], di[16], w[16], uid[24];
-    const char *p[] = {st, di, j->prio_municipality, w, uid};
-    PGresult *res;
-    int r;
-
-    snprintf(st, sizeof(st), "%ld", j->prio_state);
-    snprintf(di, sizeof(di), "%ld", j->prio_district);
-    snprintf(w, sizeof(w), "%ld", j->prio_weight);
-    snprintf(uid, sizeof(uid), "%lld", (long long)j->sess.user_id);
-    res = PQexecParams(
-        pg,
-        "WITH p AS (INSERT INTO review_priorities (state, district, municipality, weight, set_by)"
-        "   VALUES ($1::int, nullif($2::int, 0), nullif($3, ''), $4::int, $5) RETURNING *),"
-        " u AS (UPDATE verification_queue q SET priority = greatest(q.priority, p.weight)"
-        "   FROM p, catalog c WHERE c.clave_acta = q.clave_acta AND q.state = 'waiting'"
-        "   AND c.state = p.state AND (c.district = p.district OR c.municipality = p.municipality)"
-        "   RETURNING 1)"
-        " SELECT json_build_object('priority_id', (SELECT priority_id FROM p),"
-        "   'queued_photos', (SELECT count(*) FROM u))::text",
-        5, NULL, p, NULL, NULL, 0);
-    r = gw_db_status(pg, res, PGRES_TUPLES_OK);
-    if (r < 0) {
-        db_fail(j, r);
-    } else {
-        j->out = strdup(PQgetvalue(res, 0, 0));
-        j->status = j->out ? 200 : 0;
-        if (!j->out)
-            fail(j, GW_E_INTERNAL, NULL);
-    }
-    PQclear(res);
-}
-
-static void job_work(struct gw_work *w, void *thread_ctx)
-{
-    struct job *j = (struct job *)w;
-    PGconn *pg = gw_api_db_conn(thread_ctx);
-    const char *why = NULL;
-    int r;
-
-    if (!pg) {
-        fail(j, GW_E_UNAVAILABLE, "the database is unreachable; retry later");
-        return;
-    }
-    if (j->op == OP_LOGIN) {
-        r = gw_auth_login(pg, j->username, j->password, &j->sess, &j->retry_s);
-        explicit_bzero(j->password, sizeof(j->password));
-        if (r == -EACCES)
-            fail(j, GW_E_BAD_CREDENTIALS, "wrong user name or password");
-        else if (r == -EAGAIN)
-            fail(j, GW_E_LOGIN_LOCKED, "too many failed logins; wait before trying again");
-        else if (r < 0)
-            db_fail(j, r);
-        else
-            j->status = 200;
-        return;
-    }
-    r = j->token[0] ? gw_auth_session_load(pg, j->token, &j->sess) : -ENOENT;
-    if (r == -ENOENT) {
-        fail(j, GW_E_UNAUTHENTICATED,
-             j->token[0] ? "the session has expired or ended; log in again"
-                         : "log in first: POST /v1/login");
-        return;
-    }
-    if (r < 0) {
-        db_fail(j, r);
-        return;
-    }
-    if (j->sess.role < j->need) {
-        fail(j, GW_E_FORBIDDEN,
-             j->need == GW_ROLE_CLERK ? "this needs a clerk account"
-                                      : "this needs a supervisor account");
-        return;
-    }
-    /* Cookies ride along on cross-site requests; the CSRF token does not. */
-    if (j->mutating && !j->bearer && !gw_auth_equal(j->csrf, j->sess.csrf)) {
-        fail(j, GW_E_CSRF, "send the session's csrf_token in X-CSRF-Token");
-        return;
-    }
-    switch (j->op) {
-    case OP_LOGOUT:
-        r = gw_auth_logout(pg, j->token);
-        if (r < 0)
-            db_fail(j, r);
-        else
-            j->status = 204;
-        return;
-    case OP_SESSION:
-    case OP_EVENTS:
-        j->status = 200;
-        return;
-    case OP_CLAIM:
-        do_claim(j, pg);
-        return;
-    case OP_DECIDE:
-        do_decide(j, pg);
-        return;
-    case OP_RELEASE:
-        do_release(j, pg);
-        return;
-    case OP_REOPEN:
-        do_reopen(j, pg);
-        return;
-    case OP_HISTORY:
-        do_history(j, pg);
-        return;
-    case OP_PRIORITY:
-        do_priority(j, pg);
-        return;
-    case OP_PROGRESS:
-        r = gw_review_progress_json(pg, &j->out);
-        if (r < 0)
-            db_fail(j, r);
-        else
-            j->status = 200;
-        return;
-    case OP_LOGIN:
-        break;
-    }
-    (void)why;
-}
-
-#define NV(n, v)                                                                                   \
-    (nghttp2_nv)                                                                                   \
-    {                                                                                              \
-        (uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NO_COPY_NAME         \
-    }
-
-static char *session_json(const struct gw_session *sess, bool with_token)
-{
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "username", sess->username, "role",
-                          gw_auth_role_name(sess->role), "csrf_token", sess->csrf, "expires_at",
-                          sess->expires_at);
-    char *s;
-
-    if (o && with_token)
-        json_object_set_new(o, "token", json_string(sess->token));
-    s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(o);
-    return s;
-}
-
-/* A problem that tells the client when to try again (429 login-locked, 503 while busy). */
-static void respond_retry_later(struct gw_stream *s, int err, const char *detail, unsigned retry_s)
-{
-    char retry[16];
-    nghttp2_nv nv[2];
-    size_t len = 0;
-    char *body = gw_problem_json(err, detail, s->path, &len);
-
-    snprintf(retry, sizeof(retry), "%u", retry_s);
-    nv[0] = NV("cache-control", "no-store");
-    nv[1] = NV("retry-after", retry);
-    s->err = err;
-    gw_stream_respond(s, gw_err_status(err), "application/problem+json", (uint8_t *)body,
-                      body ? len : 0, nv, 2);
-}
-
-static void job_done(struct gw_work *w)
-{
-    struct job *j = (struct job *)w;
-    struct gw_stream *s = j->s;
-    struct gw_app *app = s->worker->app;
-    char cookie[192];
-    nghttp2_nv nv[3];
-    size_t n = 0;
-
-    nv[n++] = NV("cache-control", "no-store");
-    if (w->cancelled)
-        fail(j, GW_E_UNAVAILABLE, "shutting down");
-    if (j->op == OP_LOGIN) {
-        atomic_fetch_sub(&app->logins_queued, 1);
-        /* Wrong user or password: the address pays too (gw_throttle). */
-        if (j->err == GW_E_BAD_CREDENTIALS)
-            gw_throttle_failed(app->login_throttle, j->peer, gw_now_ms());
-    }
-    if (j->err == GW_E_LOGIN_LOCKED) {
-        respond_retry_later(s, j->err, j->detail, j->retry_s);
-    } else if (j->err) {
-        gw_stream_problem(s, j->err, j->detail[0] ? j->detail : NULL);
-    } else if (j->op == OP_LOGIN) {
-        char *body = session_json(&j->sess, true);
-
-        snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s",
-                 GW_AUTH_COOKIE, j->sess.token, GW_AUTH_SESSION_S, j->tls ? "; Secure" : "");
-        nv[n++] = NV("set-cookie", cookie);
-        gw_stream_respond(s, 200, "application/json", (uint8_t *)body, body ? strlen(body) : 0, nv,
-                          n);
-    } else if (j->op == OP_LOGOUT) {
-        snprintf(cookie, sizeof(cookie), "%s=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0%s",
-                 GW_AUTH_COOKIE, j->tls ? "; Secure" : "");
-        nv[n++] = NV("set-cookie", cookie);
-        gw_stream_respond(s, 204, NULL, NULL, 0, nv, n);
-    } else if (j->op == OP_SESSION) {
-        char *body = session_json(&j->sess, false);
-
-        gw_stream_respond(s, 200, "application/json", (uint8_t *)body, body ? strlen(body) : 0, nv,
-                          n);
-    } else if (j->op == OP_EVENTS) {
-        struct gw_events *ev = s->worker->app->events;
-
-        if (!ev || !s->conn) {
-            gw_stream_problem(s, GW_E_UNAVAILABLE, "live events are not available");
-        } else {
-            gw_stream_respond_stream(s, 200, "text/event-stream", nv, n);
-            if (gw_events_subscribe(ev, s) < 0)
-                gw_stream_end(s);
-        }
-    } else if (j->status == 204) {
-        gw_stream_respond(s, 204, NULL, NULL, 0, nv, n);
-    } else {
-        gw_stream_respond(s, j->status, "application/json", (uint8_t *)j->out,
-                          j->out ? strlen(j->out) : 0, nv, n);
-        j->out = NULL;
-    }
-    free(j->out);
-    gw_stream_unref(s);
-    explicit_bzero(j, sizeof(*j));
-    free(j);
-}
-
 /* ---- routing ---- */
 
 void gw_review_request_token(const struct gw_stream *s, char *ret_token)
@@ -701,45 +108,9 @@ void gw_review_request_token(const struct gw_stream *s, char *ret_token)
         ret_token[0] = '\0';
 }
 
-static struct job *job_new(struct gw_stream *s, enum op op, enum gw_role need, bool mutating)
-{
-    struct job *j = calloc(1, sizeof(*j));
-    const char *v;
-
-    if (!j) {
-        gw_stream_problem(s, GW_E_INTERNAL, NULL);
-        return NULL;
-    }
-    j->s = s;
-    j->op = op;
-    j->need = need;
-    j->mutating = mutating;
-    j->lease_s = s->worker->app->cfg->review_lease_s;
-    if (gw_auth_token_find(gw_stream_header(s, "cookie", NULL),
-                           gw_stream_header(s, "authorization", NULL), j->token, &j->bearer) < 0)
-        j->token[0] = '\0';
-    v = gw_stream_header(s, "x-csrf-token", NULL);
-    if (v)
-        snprintf(j->csrf, sizeof(j->csrf), "%s", v);
-    v = gw_stream_header(s, ":scheme", NULL);
-    j->tls = v && strcmp(v, "https") == 0;
-    return j;
-}
-
-static void job_submit(struct job *j)
-{
-    struct gw_app *app = j->s->worker->app;
-
-    gw_stream_ref(j->s);
-    /* Logins hash a password (Argon2id, tens of ms): they have their own threads, so a flood of
-     * them cannot hold the connections that queue, review and status requests need. */
-    gw_pool_submit(j->op == OP_LOGIN ? &app->auth : &app->db, &j->s->worker->loop, &j->work,
-                   job_work, job_done);
-}
-
 static void method_not_allowed(struct gw_stream *s, const char *allow)
 {
-    nghttp2_nv nv = NV("allow", allow);
+    nghttp2_nv nv = GW_REVIEW_NV("allow", allow);
     size_t len = 0;
     char *body = gw_problem_json(GW_E_METHOD, allow, s->path, &len);
 
@@ -795,22 +166,23 @@ static void on_login_body(struct gw_stream *s)
     const char *peer = gw_stream_peer_addr(s);
     unsigned wait = gw_throttle_wait(app->login_throttle, peer, gw_now_ms());
     json_t *o;
-    struct job *j;
+    struct gw_review_job *j;
 
     if (wait > 0) {
-        respond_retry_later(s, GW_E_LOGIN_LOCKED,
-                            "too many failed logins from this address; wait before trying again",
-                            wait);
+        gw_review_respond_retry_later(
+            s, GW_E_LOGIN_LOCKED,
+            "too many failed logins from this address; wait before trying again", wait);
         return;
     }
     if (atomic_load(&app->logins_queued) >= GW_REVIEW_LOGINS_QUEUED_MAX) {
-        respond_retry_later(s, GW_E_UNAVAILABLE, "too many logins at once; retry in a second", 1);
+        gw_review_respond_retry_later(s, GW_E_UNAVAILABLE,
+                                      "too many logins at once; retry in a second", 1);
         return;
     }
     o = body_object(s);
     if (!o)
         return;
-    j = job_new(s, OP_LOGIN, GW_ROLE_NONE, false);
+    j = gw_review_job_new(s, GW_REVIEW_OP_LOGIN, GW_ROLE_NONE, false);
     if (j && (!get_str(o, "username", j->username, sizeof(j->username)) ||
               !get_str(o, "password", j->password, sizeof(j->password)) || !j->username[0] ||
               !j->password[0] || s->body_len == 0)) {
@@ -822,14 +194,15 @@ static void on_login_body(struct gw_stream *s)
     if (j) {
         snprintf(j->peer, sizeof(j->peer), "%s", peer);
         atomic_fetch_add(&app->logins_queued, 1);
-        job_submit(j);
+        gw_review_job_submit(j);
     }
     if (s->body)
         explicit_bzero(s->body, s->body_len);
 }
 
 /* Parses /v1/review/{photo_id}/{decision|release|reopen}. Returns false for other paths. */
-static bool photo_op(const char *path, size_t len, enum op *ret_op, enum gw_role *ret_need)
+static bool photo_op(const char *path, size_t len, enum gw_review_op *ret_op,
+                     enum gw_role *ret_need)
 {
     const char *p = path + 11;
 
@@ -839,11 +212,11 @@ static bool photo_op(const char *path, size_t len, enum op *ret_op, enum gw_role
     *ret_need = GW_ROLE_CLERK;
     p += GW_PHOTO_ID_LEN;
     if (strcmp(p, "/decision") == 0 || strncmp(p, "/decision?", 10) == 0) {
-        *ret_op = OP_DECIDE;
+        *ret_op = GW_REVIEW_OP_DECIDE;
     } else if (strcmp(p, "/release") == 0 || strncmp(p, "/release?", 9) == 0) {
-        *ret_op = OP_RELEASE;
+        *ret_op = GW_REVIEW_OP_RELEASE;
     } else if (strcmp(p, "/reopen") == 0 || strncmp(p, "/reopen?", 8) == 0) {
-        *ret_op = OP_REOPEN;
+        *ret_op = GW_REVIEW_OP_REOPEN;
         *ret_need = GW_ROLE_SUPERVISOR;
     } else {
         return false;
@@ -855,22 +228,22 @@ static bool photo_op(const char *path, size_t len, enum op *ret_op, enum gw_role
  * the operation and photo id are read again from the path. */
 static void on_photo_body(struct gw_stream *s)
 {
-    struct job *j;
+    struct gw_review_job *j;
     json_t *o;
     const char *why = NULL;
-    enum op op;
+    enum gw_review_op op;
     enum gw_role need;
 
     if (!photo_op(s->path, strlen(s->path), &op, &need)) {
         gw_stream_problem(s, GW_E_NOT_FOUND, "no such endpoint");
         return;
     }
-    j = job_new(s, op, need, true);
+    j = gw_review_job_new(s, op, need, true);
     if (!j)
         return;
     memcpy(j->photo_id, s->path + 11, GW_PHOTO_ID_LEN);
     j->photo_id[GW_PHOTO_ID_LEN] = '\0';
-    if (j->op == OP_DECIDE) {
+    if (j->op == GW_REVIEW_OP_DECIDE) {
         if (gw_review_decision_parse((const char *)(s->body ? (char *)s->body : ""), s->body_len,
                                      &j->dec, &why) < 0) {
             if (s->body_len && !is_json_type(s->content_type))
@@ -880,7 +253,7 @@ static void on_photo_body(struct gw_stream *s)
             free(j);
             return;
         }
-        job_submit(j);
+        gw_review_job_submit(j);
         return;
     }
     o = body_object(s);
@@ -888,11 +261,11 @@ static void on_photo_body(struct gw_stream *s)
         free(j);
         return;
     }
-    if (j->op == OP_RELEASE) {
+    if (j->op == GW_REVIEW_OP_RELEASE) {
         if (!get_str(o, "lease_token", j->dec.lease_token, sizeof(j->dec.lease_token)) ||
             !is_uuid(j->dec.lease_token))
             why = "send {\"lease_token\": ...} as returned by the claim";
-    } else if (j->op == OP_REOPEN) {
+    } else if (j->op == GW_REVIEW_OP_REOPEN) {
         if (!get_str(o, "note", j->dec.note, sizeof(j->dec.note)))
             why = "note must be a string of at most 500 bytes";
     }
@@ -902,19 +275,19 @@ static void on_photo_body(struct gw_stream *s)
         free(j);
         return;
     }
-    job_submit(j);
+    gw_review_job_submit(j);
 }
 
 static void on_priority_body(struct gw_stream *s)
 {
-    struct job *j;
+    struct gw_review_job *j;
     json_t *o = body_object(s);
     json_t *st, *di, *we;
     bool ok;
 
     if (!o)
         return;
-    j = job_new(s, OP_PRIORITY, GW_ROLE_SUPERVISOR, true);
+    j = gw_review_job_new(s, GW_REVIEW_OP_PRIORITY, GW_ROLE_SUPERVISOR, true);
     if (!j) {
         json_decref(o);
         return;
@@ -941,7 +314,7 @@ static void on_priority_body(struct gw_stream *s)
         free(j);
         return;
     }
-    job_submit(j);
+    gw_review_job_submit(j);
 }
 
 /* Copies query parameter |name| of |s->path| into |dst|; false when absent or too long. */
@@ -969,7 +342,7 @@ static bool query_param(const struct gw_stream *s, const char *name, char *dst, 
 
 static void route_history(struct gw_stream *s)
 {
-    struct job *j = job_new(s, OP_HISTORY, GW_ROLE_SUPERVISOR, false);
+    struct gw_review_job *j = gw_review_job_new(s, GW_REVIEW_OP_HISTORY, GW_ROLE_SUPERVISOR, false);
     char limit[8];
     char *end;
     long v = 100;
@@ -990,7 +363,7 @@ static void route_history(struct gw_stream *s)
         return;
     }
     j->limit = (int)v;
-    job_submit(j);
+    gw_review_job_submit(j);
 }
 
 static bool is_page(const char *path, size_t len)
@@ -1012,7 +385,7 @@ static bool is_page(const char *path, size_t len)
 
 static void redirect(struct gw_stream *s, const char *to)
 {
-    nghttp2_nv nv = NV("location", to);
+    nghttp2_nv nv = GW_REVIEW_NV("location", to);
 
     gw_stream_respond(s, 303, NULL, NULL, 0, &nv, 1);
 }
@@ -1020,7 +393,7 @@ static void redirect(struct gw_stream *s, const char *to)
 bool gw_review_route(struct gw_stream *s, const char *path, size_t len)
 {
     bool get = strcmp(s->method, "GET") == 0, post = strcmp(s->method, "POST") == 0;
-    struct job *j;
+    struct gw_review_job *j;
 
     if (strcmp(path, "/") == 0 || is_page(path, len)) {
         if (!get && strcmp(s->method, "HEAD") != 0) {
@@ -1047,25 +420,28 @@ bool gw_review_route(struct gw_stream *s, const char *path, size_t len)
     if (strcmp(path, "/v1/logout") == 0) {
         if (!post)
             method_not_allowed(s, "POST");
-        else if ((j = job_new(s, OP_LOGOUT, GW_ROLE_CLERK, true)))
-            job_submit(j);
+        else if ((j = gw_review_job_new(s, GW_REVIEW_OP_LOGOUT, GW_ROLE_CLERK, true)))
+            gw_review_job_submit(j);
         return true;
     }
     if (strcmp(path, "/v1/session") == 0 || strcmp(path, "/v1/progress") == 0 ||
         strcmp(path, "/v1/review/events") == 0) {
-        enum op op = path[4] == 's' ? OP_SESSION : path[4] == 'p' ? OP_PROGRESS : OP_EVENTS;
+        enum gw_review_op op = path[4] == 's'   ? GW_REVIEW_OP_SESSION
+                               : path[4] == 'p' ? GW_REVIEW_OP_PROGRESS
+                                                : GW_REVIEW_OP_EVENTS;
 
         if (!get)
             method_not_allowed(s, "GET");
-        else if ((j = job_new(s, op, op == OP_SESSION ? GW_ROLE_NONE + 1 : GW_ROLE_CLERK, false)))
-            job_submit(j);
+        else if ((j = gw_review_job_new(
+                      s, op, op == GW_REVIEW_OP_SESSION ? GW_ROLE_NONE + 1 : GW_ROLE_CLERK, false)))
+            gw_review_job_submit(j);
         return true;
     }
     if (strcmp(path, "/v1/review/claim") == 0) {
         if (!post)
             method_not_allowed(s, "POST");
-        else if ((j = job_new(s, OP_CLAIM, GW_ROLE_CLERK, true)))
-            job_submit(j);
+        else if ((j = gw_review_job_new(s, GW_REVIEW_OP_CLAIM, GW_ROLE_CLERK, true)))
+            gw_review_job_submit(j);
         return true;
     }
     if (strcmp(path, "/v1/review/history") == 0) {
@@ -1083,7 +459,7 @@ bool gw_review_route(struct gw_stream *s, const char *path, size_t len)
         return true;
     }
     {
-        enum op op;
+        enum gw_review_op op;
         enum gw_role need;
 
         if (!photo_op(path, len, &op, &need))

@@ -7,15 +7,18 @@
  * hands the page paths (/, /login/, /review/, /dashboard/, /history/, /static/...) to gw_static.
  * Bodies are parsed and validated on the loop; every database step (session, role, CSRF check,
  * then the operation) runs as one job on the db pool, and the answer, or an RFC 9457 problem,
- * comes back on the stream's loop. The queue's rules themselves (leases, exactly-once decisions,
- * append-only history) are in PostgreSQL: schema/003_review.sql.
+ * comes back on the stream's loop. The statements are in db/db_review.c and db/db_auth.c; the
+ * queue's rules themselves (leases, exactly-once decisions, append-only history) are in
+ * PostgreSQL: schema/003_review.sql.
  *
  * Authentication: a session token from the `prep_session` cookie or `Authorization: Bearer`
  * (gw_auth). Cookie-authenticated POSTs must carry the session's CSRF token in `X-CSRF-Token`;
  * bearer requests need not (a browser never adds that header by itself). Roles: clerk <
  * supervisor < admin; every endpoint names the least role it accepts (docs/api.md).
  *
- * It does not serve photos (gw_api does, calling gw_review_check() for the clerk check).
+ * Two files: gw_review.c routes and parses requests on the loop; gw_review_job.c (its private
+ * header gw_review_job.h) runs each one on the db pool and answers. It does not serve photos
+ * (gw_api does, calling gw_review_check() for the clerk check).
  */
 #ifndef GW_REVIEW_H
 #define GW_REVIEW_H
@@ -68,18 +71,5 @@ void gw_review_request_token(const struct gw_stream *s, char *ret_token);
  * Blocking: db pool threads only.
  */
 int gw_review_check(PGconn *pg, const char *token, enum gw_role need, const char **ret_why);
-
-/*
- * Reads the queue counters as a JSON object into a new string |*ret_json| (caller frees): waiting,
- * in_review, accepted, rejected, retake, duplicate, flagged, processing. Returns 0, -ENOMEM, -EIO
- * or -EPROTO. Blocking.
- */
-int gw_review_counts_json(PGconn *pg, char **ret_json);
-
-/*
- * Reads the progress document of GET /v1/progress (totals, by district, by municipality) into a
- * new string |*ret_json|. Returns 0, -ENOMEM, -EIO or -EPROTO. Blocking.
- */
-int gw_review_progress_json(PGconn *pg, char **ret_json);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "db_photos.h"
 #include "gw_db.h"
 #include "gw_log.h"
 #include "img_error.h"

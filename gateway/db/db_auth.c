@@ -1,0 +1,181 @@
+#include "db_auth.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw_db.h"
+
+int gw_db_auth_user_find(PGconn *c, const char *username, struct gw_db_login *ret)
+{
+    const char *p[] = {username};
+    PGresult *res;
+    int r;
+
+    r = gw_db_run(c,
+                  "SELECT user_id, role, password_hash, disabled,"
+                  " ceil(extract(epoch FROM locked_until - now()))::int"
+                  " FROM users WHERE username = $1",
+                  1, p, PGRES_TUPLES_OK, &res);
+    if (r == 0 && PQntuples(res) == 1) {
+        struct gw_db_login l = {0};
+
+        l.user_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        snprintf(l.role, sizeof(l.role), "%s", PQgetvalue(res, 0, 1));
+        snprintf(l.password_hash, sizeof(l.password_hash), "%s", PQgetvalue(res, 0, 2));
+        l.disabled = PQgetvalue(res, 0, 3)[0] == 't';
+        l.wait_s = PQgetisnull(res, 0, 4) ? 0 : strtol(PQgetvalue(res, 0, 4), NULL, 10);
+        *ret = l;
+        r = 1;
+    }
+    PQclear(res);
+    return r;
+}
+
+int gw_db_auth_failures_next(PGconn *c, int64_t user_id, int *ret_next)
+{
+    char uid[24];
+    const char *p[] = {uid};
+    PGresult *res;
+    int r;
+
+    snprintf(uid, sizeof(uid), "%lld", (long long)user_id);
+    r = gw_db_run(c, "SELECT failed_logins + 1 FROM users WHERE user_id = $1", 1, p,
+                  PGRES_TUPLES_OK, &res);
+    if (r == 0 && PQntuples(res) != 1)
+        r = -ENOENT;
+    if (r == 0)
+        *ret_next = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return r;
+}
+
+int gw_db_auth_failed(PGconn *c, int64_t user_id, unsigned wait_s)
+{
+    char uid[24], secs[16];
+    const char *p[] = {uid, secs};
+    int r;
+
+    snprintf(uid, sizeof(uid), "%lld", (long long)user_id);
+    snprintf(secs, sizeof(secs), "%u", wait_s);
+    r = gw_db_cmd(c,
+                  "UPDATE users SET failed_logins = failed_logins + 1,"
+                  " locked_until = CASE WHEN $2::int > 0"
+                  "   THEN now() + make_interval(secs => $2::int) END"
+                  " WHERE user_id = $1",
+                  2, p);
+    return r < 0 ? r : 0;
+}
+
+int gw_db_auth_session_create(PGconn *c, int64_t user_id, const char *token_sha, const char *csrf,
+                              int life_s, struct gw_db_session *ret)
+{
+    char uid[24], life[16];
+    const char *p[] = {uid, token_sha, csrf, life};
+    PGresult *res;
+    int r;
+
+    snprintf(uid, sizeof(uid), "%lld", (long long)user_id);
+    snprintf(life, sizeof(life), "%d", life_s);
+    r = gw_db_run(c,
+                  "WITH u AS (UPDATE users SET failed_logins = 0, locked_until = NULL"
+                  "   WHERE user_id = $1 RETURNING user_id, username)"
+                  " INSERT INTO sessions (token_sha256, user_id, csrf_token, expires_at)"
+                  " SELECT $2::bytea, user_id, $3, now() + make_interval(secs => $4::int)"
+                  " FROM u RETURNING to_char(expires_at AT TIME ZONE 'UTC',"
+                  "   'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+                  " (SELECT username FROM users WHERE user_id = $1)",
+                  4, p, PGRES_TUPLES_OK, &res);
+    if (r == 0 && PQntuples(res) == 1) {
+        snprintf(ret->expires_at, sizeof(ret->expires_at), "%s", PQgetvalue(res, 0, 0));
+        snprintf(ret->username, sizeof(ret->username), "%s", PQgetvalue(res, 0, 1));
+    } else if (r == 0) {
+        r = -EPROTO;
+    }
+    PQclear(res);
+    return r;
+}
+
+int gw_db_auth_session_load(PGconn *c, const char *token_sha, struct gw_db_session *ret)
+{
+    const char *p[] = {token_sha};
+    PGresult *res;
+    int r;
+
+    r = gw_db_run(c,
+                  "SELECT u.user_id, u.username, u.role, s.csrf_token,"
+                  " to_char(s.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                  " FROM sessions s JOIN users u USING (user_id)"
+                  " WHERE s.token_sha256 = $1::bytea AND s.expires_at > now()"
+                  " AND NOT u.disabled",
+                  1, p, PGRES_TUPLES_OK, &res);
+    if (r == 0 && PQntuples(res) != 1)
+        r = -ENOENT;
+    if (r == 0) {
+        struct gw_db_session s = {0};
+
+        s.user_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        snprintf(s.username, sizeof(s.username), "%s", PQgetvalue(res, 0, 1));
+        snprintf(s.role, sizeof(s.role), "%s", PQgetvalue(res, 0, 2));
+        snprintf(s.csrf, sizeof(s.csrf), "%s", PQgetvalue(res, 0, 3));
+        snprintf(s.expires_at, sizeof(s.expires_at), "%s", PQgetvalue(res, 0, 4));
+        *ret = s;
+    }
+    PQclear(res);
+    return r;
+}
+
+int gw_db_auth_session_delete(PGconn *c, const char *token_sha)
+{
+    const char *p[] = {token_sha};
+    int r = gw_db_cmd(c, "DELETE FROM sessions WHERE token_sha256 = $1::bytea", 1, p);
+
+    return r < 0 ? r : 0;
+}
+
+int gw_db_auth_user_add(PGconn *c, const char *username, const char *role, const char *hash)
+{
+    const char *p[] = {username, role, hash};
+    PGresult *res;
+    int r;
+
+    r = gw_db_run(c,
+                  "INSERT INTO users (username, role, password_hash)"
+                  " VALUES ($1, $2::user_role, $3) ON CONFLICT (username) DO NOTHING",
+                  3, p, PGRES_COMMAND_OK, &res);
+    if (r == 0 && strcmp(PQcmdTuples(res), "1") != 0)
+        r = -EEXIST;
+    else if (r == -EPROTO && gw_db_sqlstate_is(res, "23514"))
+        r = -EINVAL; /* check constraint: the user name */
+    PQclear(res);
+    return r;
+}
+
+int gw_db_auth_user_passwd(PGconn *c, const char *username, const char *hash)
+{
+    const char *p[] = {username, hash};
+    int r = gw_db_rows(c,
+                       "WITH u AS (UPDATE users SET password_hash = $2, password_set_at = now(),"
+                       "   failed_logins = 0, locked_until = NULL WHERE username = $1"
+                       "   RETURNING user_id),"
+                       " d AS (DELETE FROM sessions WHERE user_id IN (SELECT user_id FROM u))"
+                       " SELECT 1 FROM u",
+                       2, p);
+
+    return r < 0 ? r : r == 1 ? 0 : -ENOENT;
+}
+
+int gw_db_auth_user_disable(PGconn *c, const char *username)
+{
+    const char *p[] = {username};
+    /* Sessions end with the account: a disabled clerk's open page stops working at once. */
+    int r = gw_db_rows(c,
+                       "WITH u AS (UPDATE users SET disabled = true WHERE username = $1"
+                       "   RETURNING user_id),"
+                       " d AS (DELETE FROM sessions WHERE user_id IN (SELECT user_id FROM u))"
+                       " SELECT 1 FROM u",
+                       1, p);
+
+    return r < 0 ? r : r == 1 ? 0 : -ENOENT;
+}

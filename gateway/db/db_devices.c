@@ -1,0 +1,91 @@
+#include "db_devices.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gw_db.h"
+#include "gw_receipt.h"
+
+int gw_db_enrol(PGconn *c, const char *code_sha, const char *pubkey_b64, const char *label,
+                char *ret_id, char *ret_actas, size_t actas_cap, char *ret_time)
+{
+    const char *p1[] = {code_sha};
+    const char *p2[4] = {pubkey_b64, label, NULL, code_sha};
+    PGresult *res;
+    int r;
+
+    r = gw_db_run(c, "BEGIN", 0, NULL, PGRES_COMMAND_OK, NULL);
+    if (r < 0)
+        return r;
+    r = gw_db_run(c,
+                  "SELECT actas FROM enrolment_codes WHERE code_sha256 = $1"
+                  " AND used_at IS NULL AND expires_at > now() FOR UPDATE",
+                  1, p1, PGRES_TUPLES_OK, &res);
+    if (r == 0 && PQntuples(res) != 1)
+        r = -EACCES;
+    if (r == 0)
+        snprintf(ret_actas, actas_cap, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (r < 0)
+        goto rollback;
+    p2[2] = ret_actas;
+    r = gw_db_run(c,
+                  "INSERT INTO devices (device_id, public_key, label, actas)"
+                  " VALUES (gen_random_uuid(), $1, $2, $3)"
+                  " RETURNING device_id::text,"
+                  " to_char(enrolled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                  3, p2, PGRES_TUPLES_OK, &res);
+    if (r == -EPROTO && gw_db_sqlstate_is(res, "23505"))
+        r = -EEXIST;
+    if (r == 0) {
+        snprintf(ret_id, GW_PHOTO_ID_LEN + 1, "%s", PQgetvalue(res, 0, 0));
+        snprintf(ret_time, GW_DB_DEVICE_TIME_LEN, "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    if (r < 0)
+        goto rollback;
+    {
+        const char *p3[] = {code_sha, ret_id};
+
+        r = gw_db_cmd(c,
+                      "UPDATE enrolment_codes SET used_at = now(), device_id = $2::uuid"
+                      " WHERE code_sha256 = $1",
+                      2, p3);
+    }
+    if (r < 0)
+        goto rollback;
+    return gw_db_run(c, "COMMIT", 0, NULL, PGRES_COMMAND_OK, NULL);
+rollback:
+    (void)gw_db_run(c, "ROLLBACK", 0, NULL, PGRES_COMMAND_OK, NULL);
+    return r;
+}
+
+int gw_db_devices_load(PGconn *c,
+                       void (*cb)(void *arg, const char *id, const char *public_key,
+                                  const char *actas, bool revoked),
+                       void *arg)
+{
+    PGresult *res;
+    int r, n;
+
+    r = gw_db_run(c,
+                  "SELECT device_id::text, public_key, actas, revoked_at IS NOT NULL"
+                  " FROM devices ORDER BY device_id",
+                  0, NULL, PGRES_TUPLES_OK, &res);
+    if (r < 0) {
+        PQclear(res);
+        return r;
+    }
+    n = PQntuples(res);
+    for (int i = 0; i < n; i++)
+        cb(arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+           PQgetvalue(res, i, 3)[0] == 't');
+    PQclear(res);
+    return n;
+}
+
+int gw_db_devices_listen(PGconn *c)
+{
+    return gw_db_run(c, "LISTEN devices_changed", 0, NULL, PGRES_COMMAND_OK, NULL);
+}

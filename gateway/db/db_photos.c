@@ -1,0 +1,246 @@
+#include "db_photos.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw_db.h"
+
+/* ---- the photo lifecycle ---- */
+
+int gw_db_ingest(PGconn *c, const struct gw_receipt *r)
+{
+    char bytes[24], width[16], height[16], sha[68], seq[24];
+    int n;
+    const char *params[] = {
+        r->photo_id,    r->clave,  sha, bytes,          width,          height,    r->received_at,
+        r->received_at, r->device, seq, r->ledger_prev, r->ledger_hash, r->sha256, r->signature};
+
+    snprintf(sha, sizeof(sha), "\\x%s", r->sha256);
+    snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)r->bytes);
+    snprintf(width, sizeof(width), "%u", r->width);
+    snprintf(height, sizeof(height), "%u", r->height);
+    snprintf(seq, sizeof(seq), "%llu", (unsigned long long)r->ledger_seq);
+    /* The photo and its ledger entry arrive together, in one statement. */
+    n = gw_db_cmd(c,
+                  "WITH p AS (INSERT INTO photos (photo_id, clave_acta, sha256, bytes, width,"
+                  "   height, received_at, received_text, source, ledger_seq, receipt_signature)"
+                  "   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10::bigint, 0),"
+                  "   NULLIF($14, '')) ON CONFLICT DO NOTHING)"
+                  " INSERT INTO ledger (seq, prev, hash, photo_id, clave_acta, device, sha256,"
+                  "   bytes, width, height, time)"
+                  " SELECT $10::bigint, $11, $12, $1::uuid, $2, $9, $13, $4::bigint, $5::int,"
+                  "   $6::int, $8::text WHERE $10::bigint > 0 ON CONFLICT DO NOTHING",
+                  14, params);
+    return n < 0 ? n : 0;
+}
+
+int gw_db_reset_processing(PGconn *c)
+{
+    int r = gw_db_cmd(c,
+                      "UPDATE photos SET status = 'received', claimed_at = NULL"
+                      " WHERE status = 'processing'",
+                      0, NULL);
+
+    return r < 0 ? r : 0;
+}
+
+int gw_db_claim(PGconn *c, int lease_s, struct gw_db_job *ret)
+{
+    char lease[16];
+    const char *params[] = {lease};
+    PGresult *res;
+    int r;
+
+    snprintf(lease, sizeof(lease), "%d", lease_s);
+    r = gw_db_run(c,
+                  "UPDATE photos SET status = 'processing', claimed_at = now(),"
+                  " attempts = attempts + 1"
+                  " WHERE photo_id = (SELECT photo_id FROM photos"
+                  "   WHERE status = 'received' OR (status = 'processing'"
+                  "     AND claimed_at < now() - make_interval(secs => $1::int))"
+                  "   ORDER BY received_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
+                  " RETURNING photo_id, clave_acta, encode(sha256, 'hex'), attempts",
+                  1, params, PGRES_TUPLES_OK, &res);
+    if (r == 0 && PQntuples(res) == 1) {
+        snprintf(ret->photo_id, sizeof(ret->photo_id), "%s", PQgetvalue(res, 0, 0));
+        snprintf(ret->clave, sizeof(ret->clave), "%s", PQgetvalue(res, 0, 1));
+        snprintf(ret->sha256, sizeof(ret->sha256), "%s", PQgetvalue(res, 0, 2));
+        ret->attempts = (int)strtol(PQgetvalue(res, 0, 3), NULL, 10);
+        r = 1;
+    }
+    PQclear(res);
+    return r;
+}
+
+int gw_db_finish(PGconn *c, const char *photo_id, const char *review_sha, size_t review_bytes,
+                 unsigned width, unsigned height, const char *metadata_json)
+{
+    char sha[68], bytes[24], w[16], h[16];
+    const char *params[] = {photo_id, sha, bytes, w, h, metadata_json};
+    PGresult *res;
+    int r;
+
+    snprintf(sha, sizeof(sha), "\\x%s", review_sha);
+    snprintf(bytes, sizeof(bytes), "%zu", review_bytes);
+    snprintf(w, sizeof(w), "%u", width);
+    snprintf(h, sizeof(h), "%u", height);
+    /* One statement, one implicit transaction: the photo is queued, enqueued and announced
+     * together or not at all. */
+    r = gw_db_run(c,
+                  "WITH p AS (UPDATE photos SET status = 'queued', status_reason = NULL,"
+                  "   review_sha256 = $2, review_bytes = $3, review_width = $4,"
+                  "   review_height = $5, metadata = $6::jsonb, processed_at = now()"
+                  "   WHERE photo_id = $1 RETURNING photo_id, clave_acta),"
+                  " q AS (INSERT INTO verification_queue (photo_id, clave_acta)"
+                  "   SELECT photo_id, clave_acta FROM p ON CONFLICT DO NOTHING)"
+                  " SELECT pg_notify('photo_queued', photo_id::text) FROM p",
+                  6, params, PGRES_TUPLES_OK, &res);
+    PQclear(res);
+    return r;
+}
+
+int gw_db_clave_signatures(PGconn *c, const char *clave, const char *photo_id,
+                           void (*cb)(void *arg, const char *id, const char *sha256,
+                                      const char *signature),
+                           void *arg)
+{
+    const char *params[] = {clave, photo_id};
+    PGresult *res;
+    int r, n;
+
+    /* The photos_clave index keeps this to the few photos of one acta. */
+    r = gw_db_run(c,
+                  "SELECT photo_id::text, encode(sha256, 'hex'), metadata->>'signature'"
+                  " FROM photos WHERE clave_acta = $1 AND photo_id <> $2::uuid"
+                  " AND metadata ? 'signature' ORDER BY received_at LIMIT 64",
+                  2, params, PGRES_TUPLES_OK, &res);
+    if (r < 0) {
+        PQclear(res);
+        return r;
+    }
+    n = PQntuples(res);
+    for (int i = 0; i < n; i++)
+        cb(arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+    PQclear(res);
+    return n;
+}
+
+int gw_db_fail(PGconn *c, const char *photo_id, const char *reason, const char *metadata_json)
+{
+    const char *params[] = {photo_id, reason, metadata_json ? metadata_json : "{}"};
+
+    int r = gw_db_cmd(c,
+                      "UPDATE photos SET status = 'failed', status_reason = $2,"
+                      " metadata = $3::jsonb, processed_at = now() WHERE photo_id = $1",
+                      3, params);
+
+    return r < 0 ? r : 0;
+}
+
+static json_t *int_or_null(PGresult *res, int col)
+{
+    if (PQgetisnull(res, 0, col))
+        return json_null();
+    return json_integer(strtoll(PQgetvalue(res, 0, col), NULL, 10));
+}
+
+int gw_db_photo_json(PGconn *c, const char *photo_id, char **ret_json, size_t *ret_len)
+{
+    const char *params[] = {photo_id};
+    PGresult *res;
+    json_t *o = NULL, *meta;
+    char *s;
+    int r;
+
+    r = gw_db_run(c,
+                  "SELECT p.photo_id, p.clave_acta, encode(p.sha256, 'hex'), p.bytes,"
+                  " p.received_text, p.status, p.status_reason, p.width, p.height,"
+                  " encode(p.review_sha256, 'hex'), p.review_bytes, p.review_width,"
+                  " p.review_height, p.metadata::text, q.state, d.decision, d.reason,"
+                  " to_char(d.decided_at AT TIME ZONE 'UTC',"
+                  "   'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                  " FROM photos p LEFT JOIN verification_queue q USING (photo_id)"
+                  " LEFT JOIN LATERAL (SELECT decision, reason, decided_at"
+                  "   FROM review_decisions r WHERE r.photo_id = p.photo_id"
+                  "   ORDER BY decision_id DESC LIMIT 1) d ON true"
+                  " WHERE p.photo_id = $1::uuid",
+                  1, params, PGRES_TUPLES_OK, &res);
+    if (r < 0)
+        goto out;
+    if (PQntuples(res) != 1) {
+        r = -ENOENT;
+        goto out;
+    }
+    r = -ENOMEM;
+    o = json_object();
+    if (!o)
+        goto out;
+    json_object_set_new(o, "photo_id", json_string(PQgetvalue(res, 0, 0)));
+    json_object_set_new(o, "clave_acta", json_string(PQgetvalue(res, 0, 1)));
+    json_object_set_new(o, "sha256", json_string(PQgetvalue(res, 0, 2)));
+    json_object_set_new(o, "bytes", int_or_null(res, 3));
+    json_object_set_new(o, "received_at", json_string(PQgetvalue(res, 0, 4)));
+    json_object_set_new(o, "status", json_string(PQgetvalue(res, 0, 5)));
+    if (!PQgetisnull(res, 0, 6))
+        json_object_set_new(o, "reason", json_string(PQgetvalue(res, 0, 6)));
+    json_object_set_new(o, "width", int_or_null(res, 7));
+    json_object_set_new(o, "height", int_or_null(res, 8));
+    if (!PQgetisnull(res, 0, 9)) {
+        char url[96];
+
+        snprintf(url, sizeof(url), "/v1/photos/%s/review.webp", photo_id);
+        json_object_set_new(o, "review",
+                            json_pack("{s:s, s:s, s:o, s:o, s:o, s:s}", "url", url, "sha256",
+                                      PQgetvalue(res, 0, 9), "bytes", int_or_null(res, 10), "width",
+                                      int_or_null(res, 11), "height", int_or_null(res, 12),
+                                      "format", "webp"));
+    } else {
+        json_object_set_new(o, "review", json_null());
+    }
+    meta = json_loads(PQgetvalue(res, 0, 13), 0, NULL);
+    json_object_set_new(o, "metadata", meta ? meta : json_object());
+    /* What verification decided, so the casilla learns of a retake request. */
+    if (!PQgetisnull(res, 0, 14)) {
+        json_t *v = json_pack("{s:s}", "state", PQgetvalue(res, 0, 14));
+
+        if (v && !PQgetisnull(res, 0, 15)) {
+            json_object_set_new(v, "decision", json_string(PQgetvalue(res, 0, 15)));
+            if (!PQgetisnull(res, 0, 16))
+                json_object_set_new(v, "reason", json_string(PQgetvalue(res, 0, 16)));
+            json_object_set_new(v, "decided_at", json_string(PQgetvalue(res, 0, 17)));
+        }
+        json_object_set_new(o, "verification", v);
+    }
+    s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (s) {
+        *ret_json = s;
+        *ret_len = strlen(s);
+        r = 0;
+    }
+out:
+    json_decref(o);
+    PQclear(res);
+    return r;
+}
+
+int gw_db_review_sha(PGconn *c, const char *photo_id, char *ret_sha)
+{
+    const char *params[] = {photo_id};
+    PGresult *res;
+    int r;
+
+    r = gw_db_run(c,
+                  "SELECT encode(review_sha256, 'hex') FROM photos"
+                  " WHERE photo_id = $1::uuid AND review_sha256 IS NOT NULL",
+                  1, params, PGRES_TUPLES_OK, &res);
+    if (r == 0) {
+        if (PQntuples(res) == 1)
+            snprintf(ret_sha, GW_SHA256_HEX_LEN + 1, "%s", PQgetvalue(res, 0, 0));
+        else
+            r = -ENOENT;
+    }
+    PQclear(res);
+    return r;
+}

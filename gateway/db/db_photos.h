@@ -1,0 +1,78 @@
+/*
+ * db_photos: the photo lifecycle in PostgreSQL, from ingest to the verification queue.
+ *
+ * The ingest stage records received photos (with their ledger entry); the processing stage
+ * claims them, looks up the duplicate signatures of the same acta, and marks each one queued or
+ * failed; the db pool reads a photo's status document and its review derivative's hash for
+ * GET /v1/photos/{id}. The rules of the photos table itself are in schema/001_photos.sql.
+ * Blocking functions on a connection owned by the caller (gw_db.h); this module does not decide
+ * what a failure means for the phone.
+ */
+#ifndef DB_PHOTOS_H
+#define DB_PHOTOS_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "gw_receipt.h"
+
+/* A photo claimed by the processing stage. */
+struct gw_db_job {
+    char photo_id[GW_PHOTO_ID_LEN + 1];
+    char clave[GW_CLAVE_MAX + 1];
+    char sha256[GW_SHA256_HEX_LEN + 1];
+    int attempts;
+};
+
+/* Records the received photo of receipt |r| and its ledger entry (idempotent). Returns 0, -EIO
+ * or -EPROTO. */
+int gw_db_ingest(PGconn *c, const struct gw_receipt *r);
+
+/*
+ * Returns photos that a previous run left half-processed to the queue. Only one gateway writes to
+ * a database (one per collection centre), so at start nothing else can be processing them.
+ * Returns 0, -EIO or -EPROTO.
+ */
+int gw_db_reset_processing(PGconn *c);
+
+/*
+ * Claims the oldest received photo (or one whose claim is older than |lease_s| seconds) for
+ * processing. Returns 1 with |*ret| filled, 0 when there is nothing to do, or -EIO/-EPROTO.
+ */
+int gw_db_claim(PGconn *c, int lease_s, struct gw_db_job *ret);
+
+/*
+ * In one transaction: stores the review derivative's hash |review_sha| (hex), size and
+ * dimensions and |metadata_json|, marks the photo queued, adds it to the verification queue and
+ * NOTIFYs channel "photo_queued" with the photo id. Returns 0, -EIO or -EPROTO.
+ */
+int gw_db_finish(PGconn *c, const char *photo_id, const char *review_sha, size_t review_bytes,
+                 unsigned width, unsigned height, const char *metadata_json);
+
+/*
+ * Calls |cb| (on the calling thread, before returning) with the id, hex SHA-256 and duplicate
+ * signature (metadata "signature") of each other photo of |clave| that has one, oldest first,
+ * at most 64. The strings live only during the call. Returns the number of rows, -EIO or
+ * -EPROTO.
+ */
+int gw_db_clave_signatures(PGconn *c, const char *clave, const char *photo_id,
+                           void (*cb)(void *arg, const char *id, const char *sha256,
+                                      const char *signature),
+                           void *arg);
+
+/* Marks the photo failed with |reason| (and |metadata_json|, may be NULL). Returns 0, -EIO or
+ * -EPROTO. */
+int gw_db_fail(PGconn *c, const char *photo_id, const char *reason, const char *metadata_json);
+
+/*
+ * Builds the JSON of GET /v1/photos/{id} for |photo_id| into a new string |*ret_json| of
+ * |*ret_len| bytes (caller frees). Returns 0, -ENOENT when PostgreSQL does not know the photo,
+ * -ENOMEM, -EIO or -EPROTO.
+ */
+int gw_db_photo_json(PGconn *c, const char *photo_id, char **ret_json, size_t *ret_len);
+
+/* Copies the review derivative's hex SHA-256 into |ret_sha| (GW_SHA256_HEX_LEN + 1 bytes).
+ * Returns 0, -ENOENT if there is none yet, -EIO or -EPROTO. */
+int gw_db_review_sha(PGconn *c, const char *photo_id, char *ret_sha);
+
+#endif

@@ -1,0 +1,138 @@
+#include "gw_db.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+PGconn *gw_db_connect(const char *conninfo, char *errbuf, size_t errcap)
+{
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {conninfo, "5", "prep-gateway", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+
+    if (c && PQstatus(c) == CONNECTION_OK)
+        return c;
+    if (errbuf) {
+        const char *m = c ? PQerrorMessage(c) : "out of memory";
+        size_t n = strcspn(m, "\n");
+
+        snprintf(errbuf, errcap, "%.*s", (int)n, m);
+    }
+    PQfinish(c);
+    return NULL;
+}
+
+int gw_db_status(PGconn *c, PGresult *res, ExecStatusType want)
+{
+    if (res && PQresultStatus(res) == want)
+        return 0;
+    return PQstatus(c) == CONNECTION_OK ? -EPROTO : -EIO;
+}
+
+int gw_db_run(PGconn *c, const char *sql, int n, const char *const *params, ExecStatusType want,
+              PGresult **ret_res)
+{
+    /* The simple protocol for parameterless text: migrations and LISTEN lists hold several
+     * statements, which PQexecParams() refuses. */
+    PGresult *res = params ? PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0) : PQexec(c, sql);
+    int r = gw_db_status(c, res, want);
+
+    if (ret_res)
+        *ret_res = res;
+    else
+        PQclear(res);
+    return r;
+}
+
+int gw_db_cmd(PGconn *c, const char *sql, int n, const char *const *params)
+{
+    PGresult *res;
+    int r = gw_db_run(c, sql, n, params, PGRES_COMMAND_OK, &res);
+
+    if (r == 0)
+        r = (int)strtol(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    return r;
+}
+
+int gw_db_rows(PGconn *c, const char *sql, int n, const char *const *params)
+{
+    PGresult *res;
+    int r = gw_db_run(c, sql, n, params, PGRES_TUPLES_OK, &res);
+
+    if (r == 0)
+        r = PQntuples(res);
+    PQclear(res);
+    return r;
+}
+
+int gw_db_text(PGconn *c, const char *sql, int n, const char *const *params, char **ret_text)
+{
+    PGresult *res;
+    char *s;
+    int r = gw_db_run(c, sql, n, params, PGRES_TUPLES_OK, &res);
+
+    if (r == 0 && (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)))
+        r = -ENOENT;
+    if (r == 0) {
+        s = strdup(PQgetvalue(res, 0, 0));
+        if (s)
+            *ret_text = s;
+        else
+            r = -ENOMEM;
+    }
+    PQclear(res);
+    return r;
+}
+
+bool gw_db_sqlstate_is(const PGresult *res, const char *state)
+{
+    const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+    return s && strcmp(s, state) == 0;
+}
+
+int gw_db_ping(PGconn *c)
+{
+    return gw_db_run(c, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, NULL) < 0 ? -EIO : 0;
+}
+
+/* ---- the thread context of the db and login pools ---- */
+
+struct thread_ctx {
+    const char *conninfo;
+    PGconn *pg;
+};
+
+void *gw_db_thread_init(void *arg)
+{
+    struct thread_ctx *c = calloc(1, sizeof(*c));
+
+    if (c)
+        c->conninfo = arg;
+    return c;
+}
+
+void gw_db_thread_fini(void *ctx)
+{
+    struct thread_ctx *c = ctx;
+
+    if (c)
+        PQfinish(c->pg);
+    free(c);
+}
+
+PGconn *gw_db_thread_conn(void *thread_ctx)
+{
+    struct thread_ctx *c = thread_ctx;
+
+    if (!c)
+        return NULL;
+    if (c->pg && PQstatus(c->pg) != CONNECTION_OK) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    if (!c->pg)
+        c->pg = gw_db_connect(c->conninfo, NULL, 0);
+    return c->pg;
+}
