@@ -152,7 +152,7 @@ int gw_cli_parse(const struct gw_cli *cli, int argc, char **argv, int *ret_first
 }
 
 int gw_cli_command(const struct gw_cli *cli, int argc, char **argv, const char *const *names,
-                   int *ret_index)
+                   int *ret_index, int *ret_first)
 {
     const char *cmd = argc > 1 ? argv[1] : NULL;
 
@@ -163,7 +163,7 @@ int gw_cli_command(const struct gw_cli *cli, int argc, char **argv, const char *
     for (int i = 0; cmd && names[i]; i++) {
         if (strcmp(cmd, names[i]) == 0) {
             *ret_index = i;
-            return 0;
+            return gw_cli_parse(cli, argc - 1, argv + 1, ret_first);
         }
     }
     gw_cli_usage(cli, stderr);
@@ -190,4 +190,15 @@ int gw_cli_parse_pubkey(const char *b64, struct gw_key *ret)
     if (gw_b64_decode(b64, pub, sizeof(pub)) != GW_KEY_PUB_LEN)
         return -EINVAL;
     return gw_key_from_public(pub, ret) < 0 ? -EINVAL : 0;
+}
+
+int gw_cli_load_key(const char *prog, const char *what, const char *path, bool create,
+                    struct gw_key *ret)
+{
+    int r = gw_key_load(path, create, ret);
+
+    if (r < 0)
+        fprintf(stderr, "%s: could not load the %s %s: %s\n", prog, what, path,
+                r == -EPERM ? "readable by others (chmod 600)" : strerror(-r));
+    return r;
 }

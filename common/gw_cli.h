@@ -52,6 +52,22 @@ struct gw_cli_opt {
     int (*call)(void *value, const char *arg);
 };
 
+/* Table entries on one line each: long name, where the value goes, the argument's name, the
+ * range, the help line (NULL when the usage's text describes the option). */
+#define GW_CLI_OPT_FLAG(nm, ptr, text)                                                             \
+    {                                                                                              \
+        .name = (nm), .kind = GW_CLI_FLAG, .value = (ptr), .help = (text)                          \
+    }
+#define GW_CLI_OPT_STRING(nm, ptr, argname, text)                                                  \
+    {                                                                                              \
+        .name = (nm), .kind = GW_CLI_STRING, .value = (ptr), .arg = (argname), .help = (text)      \
+    }
+#define GW_CLI_OPT_INT(nm, ptr, argname, min, max, text)                                           \
+    {                                                                                              \
+        .name = (nm), .kind = GW_CLI_INT, .value = (ptr), .arg = (argname), .help = (text),        \
+        .lo = (min), .hi = (max)                                                                   \
+    }
+
 /* The options every command that prints results or opens the database spells the same way. */
 #define GW_CLI_OPT_JSON(ptr)                                                                       \
     {                                                                                              \
@@ -89,12 +105,15 @@ void gw_cli_usage(const struct gw_cli *cli, FILE *out);
 int gw_cli_parse(const struct gw_cli *cli, int argc, char **argv, int *ret_first);
 
 /*
- * Finds the sub-command argv[1] among |names| (NULL-terminated) and stores its index in
- * |*ret_index|. Returns 0; 1 after printing the usage on stdout when argv[1] is --help or -h;
- * -EINVAL after printing it on stderr when argv[1] is missing or unknown.
+ * Finds the sub-command argv[1] among |names| (NULL-terminated), stores its index in
+ * |*ret_index|, then parses the options as gw_cli_parse() does on |argv| + 1, so that
+ * |*ret_first| (may be NULL) counts from the sub-command: its first operand is
+ * argv[*ret_first + 1]. Returns 0; 1 after printing the usage on stdout when argv[1] is --help
+ * or -h, or for --help after the sub-command; -EINVAL after printing the usage on stderr when
+ * argv[1] is missing or unknown, or gw_cli_parse()'s -EINVAL.
  */
 int gw_cli_command(const struct gw_cli *cli, int argc, char **argv, const char *const *names,
-                   int *ret_index);
+                   int *ret_index, int *ret_first);
 
 /* The exit status for a result |r| of gw_cli_parse() or gw_cli_command() that is not 0: 0 for
  * --help, 2 (bad usage) otherwise. */
@@ -123,5 +142,14 @@ int gw_cli_print_json(json_t *o, size_t flags);
  * into |*ret| (a public-only key: free it with gw_key_finish()). Returns 0, or -EINVAL.
  */
 int gw_cli_parse_pubkey(const char *b64, struct gw_key *ret);
+
+/*
+ * Loads the Ed25519 private key file |path| into |*ret| with gw_key_load(), making it first when
+ * |create|. On failure prints "|prog|: could not load the |what| PATH: REASON" on stderr, the
+ * reason for a key file that others may read being "readable by others (chmod 600)". Returns 0,
+ * or gw_key_load()'s negative errno.
+ */
+int gw_cli_load_key(const char *prog, const char *what, const char *path, bool create,
+                    struct gw_key *ret);
 
 #endif

@@ -565,11 +565,11 @@ int gw_cmd_audit(int argc, char **argv, const char *schema_dir, const char *web_
     struct gw_config cfg;
     bool as_json = false;
     const struct gw_cli_opt opts[] = {
-        {.name = "out", .kind = GW_CLI_STRING, .value = &out, .arg = "FILE"},
-        {.name = "data", .kind = GW_CLI_STRING, .value = &cfg.data_dir, .arg = "DIR"},
+        GW_CLI_OPT_STRING("out", &out, "FILE", NULL),
+        GW_CLI_OPT_STRING("data", &cfg.data_dir, "DIR", NULL),
         GW_CLI_OPT_DB(&cfg.db),
         {.name = "include", .kind = GW_CLI_CALL, .value = &inc, .arg = "PATH", .call = add_include},
-        {.name = "pubkey", .kind = GW_CLI_STRING, .value = &pubkey, .arg = "BASE64"},
+        GW_CLI_OPT_STRING("pubkey", &pubkey, "BASE64", NULL),
         GW_CLI_OPT_JSON(&as_json),
         {NULL},
     };
@@ -577,9 +577,7 @@ int gw_cmd_audit(int argc, char **argv, const char *schema_dir, const char *web_
     int r, sub, first;
 
     gw_config_defaults(&cfg);
-    r = gw_cli_command(&cli, argc, argv, subs, &sub);
-    if (r == 0)
-        r = gw_cli_parse(&cli, argc - 1, argv + 1, &first);
+    r = gw_cli_command(&cli, argc, argv, subs, &sub, &first);
     if (r != 0)
         return gw_cli_exit(r);
     if (sub == 0) {

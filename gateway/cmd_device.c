@@ -234,9 +234,9 @@ int gw_cmd_device(int argc, char **argv)
     struct gw_config cfg;
     bool as_json = false;
     const struct gw_cli_opt opts[] = {
-        {.name = "label", .kind = GW_CLI_STRING, .value = &label, .arg = "LABEL"},
-        {.name = "actas", .kind = GW_CLI_STRING, .value = &actas, .arg = "LIST"},
-        {.name = "expires", .kind = GW_CLI_STRING, .value = &expires, .arg = "DURATION"},
+        GW_CLI_OPT_STRING("label", &label, "LABEL", NULL),
+        GW_CLI_OPT_STRING("actas", &actas, "LIST", NULL),
+        GW_CLI_OPT_STRING("expires", &expires, "DURATION", NULL),
         GW_CLI_OPT_DB(&cfg.db),
         GW_CLI_OPT_JSON(&as_json),
         {NULL},
@@ -245,9 +245,7 @@ int gw_cmd_device(int argc, char **argv)
     int r, sub, first;
 
     gw_config_defaults(&cfg);
-    r = gw_cli_command(&cli, argc, argv, subs, &sub);
-    if (r == 0)
-        r = gw_cli_parse(&cli, argc - 1, argv + 1, &first);
+    r = gw_cli_command(&cli, argc, argv, subs, &sub, &first);
     if (r != 0)
         return gw_cli_exit(r);
     if (sub == 0)

@@ -13,25 +13,26 @@
 #include "gw_keys.h"
 #include "gw_receipt.h"
 
-int gw_cmd_opts_parse(const char *usage, int argc, char **argv, struct gw_cmd_opts *ret)
+int gw_cmd_opts_parse(const char *prog, const char *usage, int argc, char **argv,
+                      const char *const *subs, int *ret_sub, struct gw_cmd_opts *ret)
 {
     struct gw_cmd_opts o = {0};
     const struct gw_cli_opt opts[] = {
-        {.name = "data", .kind = GW_CLI_STRING, .value = &o.data, .arg = "DIR"},
+        GW_CLI_OPT_STRING("data", &o.data, "DIR", NULL),
         GW_CLI_OPT_DB(&o.db),
-        {.name = "pubkey", .kind = GW_CLI_STRING, .value = &o.pubkey, .arg = "BASE64"},
+        GW_CLI_OPT_STRING("pubkey", &o.pubkey, "BASE64", NULL),
         GW_CLI_OPT_JSON(&o.json),
-        {.name = "pem", .kind = GW_CLI_FLAG, .value = &o.pem},
+        GW_CLI_OPT_FLAG("pem", &o.pem, NULL),
         {NULL},
     };
-    const struct gw_cli cli = {.prog = "prep-gateway", .usage = usage, .opts = opts};
+    const struct gw_cli cli = {.prog = prog, .usage = usage, .opts = opts};
     struct gw_config cfg;
     int r;
 
     gw_config_defaults(&cfg);
     o.data = cfg.data_dir;
     o.db = cfg.db;
-    r = gw_cli_parse(&cli, argc, argv, &o.first_arg);
+    r = gw_cli_command(&cli, argc, argv, subs, ret_sub, &o.first_arg);
     *ret = o;
     return r;
 }
@@ -39,14 +40,9 @@ int gw_cmd_opts_parse(const char *usage, int argc, char **argv, struct gw_cmd_op
 int gw_cmd_load_key(const char *data, bool create, const char *who, struct gw_key *ret)
 {
     char path[4096];
-    int r;
 
     snprintf(path, sizeof(path), "%s/keys/gateway-ed25519.pem", data);
-    r = gw_key_load(path, create, ret);
-    if (r < 0)
-        fprintf(stderr, "%s: could not load the gateway key %s: %s\n", who, path,
-                r == -EPERM ? "readable by others (chmod 600)" : strerror(-r));
-    return r;
+    return gw_cli_load_key(who, "gateway key", path, create, ret);
 }
 
 /* ---- key ---- */
@@ -61,15 +57,12 @@ static const char key_usage[] =
 int gw_cmd_key(int argc, char **argv)
 {
     static const char *const subs[] = {"show", NULL};
-    const struct gw_cli cli = {.prog = "prep-gateway key", .usage = key_usage};
     struct gw_cmd_opts o;
     struct gw_key k;
     char b64[GW_KEY_PUB_B64 + 1];
     int r, sub;
 
-    r = gw_cli_command(&cli, argc, argv, subs, &sub);
-    if (r == 0)
-        r = gw_cmd_opts_parse(key_usage, argc - 1, argv + 1, &o);
+    r = gw_cmd_opts_parse("prep-gateway key", key_usage, argc, argv, subs, &sub, &o);
     if (r != 0)
         return gw_cli_exit(r);
     if (gw_cmd_load_key(o.data, false, "prep-gateway", &k) < 0)
@@ -99,16 +92,13 @@ static const char receipt_usage[] =
 int gw_cmd_receipt(int argc, char **argv)
 {
     static const char *const subs[] = {"verify", NULL};
-    const struct gw_cli cli = {.prog = "prep-gateway receipt", .usage = receipt_usage};
     struct gw_cmd_opts o;
     struct gw_key k;
     char why[600];
     const char *file;
     int r, sub;
 
-    r = gw_cli_command(&cli, argc, argv, subs, &sub);
-    if (r == 0)
-        r = gw_cmd_opts_parse(receipt_usage, argc - 1, argv + 1, &o);
+    r = gw_cmd_opts_parse("prep-gateway receipt", receipt_usage, argc, argv, subs, &sub, &o);
     if (r != 0)
         return gw_cli_exit(r);
     if (o.first_arg + 1 != argc - 1) {

@@ -208,13 +208,10 @@ static int ledger_checkpoint(const struct gw_cmd_opts *o)
 int gw_cmd_ledger(int argc, char **argv)
 {
     static const char *const subs[] = {"verify", "checkpoint", NULL};
-    const struct gw_cli cli = {.prog = "prep-gateway ledger", .usage = ledger_usage};
     struct gw_cmd_opts o;
     int r, sub;
 
-    r = gw_cli_command(&cli, argc, argv, subs, &sub);
-    if (r == 0)
-        r = gw_cmd_opts_parse(ledger_usage, argc - 1, argv + 1, &o);
+    r = gw_cmd_opts_parse("prep-gateway ledger", ledger_usage, argc, argv, subs, &sub, &o);
     if (r != 0)
         return gw_cli_exit(r);
     return sub == 0 ? ledger_verify(&o) : ledger_checkpoint(&o);

@@ -29,15 +29,17 @@ struct gw_cmd_opts {
     const char *db;
     const char *pubkey; /* base64 */
     bool json, pem;
-    int first_arg; /* index of the first operand */
+    int first_arg; /* the first operand is argv[first_arg + 1] */
 };
 
 /*
- * Parses --data, --db, --pubkey, --json and --pem of |argv| (|argv[0]| the sub-command) into
- * |*ret|, printing |usage| for --help or a usage error. Returns 0 to go on, or the non-zero
- * result of gw_cli_parse() (the exit status is gw_cli_exit() of it).
+ * Finds the sub-command argv[1] among |subs| (its index to |*ret_sub|) and parses the --data,
+ * --db, --pubkey, --json and --pem after it into |*ret| as gw_cli_command() does, printing
+ * |usage| for --help or a usage error; messages are prefixed by |prog|. Returns 0 to go on, or
+ * gw_cli_command()'s non-zero result (the exit status is gw_cli_exit() of it).
  */
-int gw_cmd_opts_parse(const char *usage, int argc, char **argv, struct gw_cmd_opts *ret);
+int gw_cmd_opts_parse(const char *prog, const char *usage, int argc, char **argv,
+                      const char *const *subs, int *ret_sub, struct gw_cmd_opts *ret);
 
 /*
  * Loads the gateway key DIR/keys/gateway-ed25519.pem of the data folder |data| into |*ret|,

@@ -114,10 +114,10 @@ int main(void)
         char *a4[] = {"key", "--help", NULL};
         int i = -1;
 
-        CHECK(gw_cli_command(&cli, 2, a1, names, &i) == 0 && i == 1);
-        CHECK(gw_cli_command(&cli, 2, a2, names, &i) == -EINVAL);
-        CHECK(gw_cli_command(&cli, 1, a3, names, &i) == -EINVAL);
-        CHECK(gw_cli_command(&cli, 2, a4, names, &i) == 1);
+        CHECK(gw_cli_command(&cli, 2, a1, names, &i, NULL) == 0 && i == 1);
+        CHECK(gw_cli_command(&cli, 2, a2, names, &i, NULL) == -EINVAL);
+        CHECK(gw_cli_command(&cli, 1, a3, names, &i, NULL) == -EINVAL);
+        CHECK(gw_cli_command(&cli, 2, a4, names, &i, NULL) == 1);
     }
 
     {
