@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_stats.h"
 #include "gw_cli.h"
 #include "gw_keys.h"
 #include "pu_h2.h"
@@ -119,13 +120,6 @@ out:
     return NULL;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
 static const char usage[] =
     "Usage: prep-load --server URL --state DIR --file PHOTO [-c CONNS=10]"
     " [-m STREAMS=5] [-n REQUESTS=50] [--claves K=1] [--entidad NN=14]\n"
@@ -133,49 +127,28 @@ static const char usage[] =
     "Signed uploads, as phones send them, from an enrolled device's state folder"
     " (prep-upload enrol).\n";
 
+/* An integer option whose bad value says only "see --help", as the other mistakes do. */
+#define INT_OPT(nm, letter, ptr, min, max)                                                         \
+    {                                                                                              \
+        .name = (nm), .short_name = (letter), .kind = GW_CLI_INT, .value = (ptr), .lo = (min),     \
+        .hi = (max), .bad = "see --help"                                                           \
+    }
+
 int main(int argc, char **argv)
 {
     struct run r = {.conns = 10, .streams = 5, .total = 50, .claves = 1, .entidad = 14};
     const char *server = NULL, *state = NULL, *why;
     bool json = false;
     const struct gw_cli_opt opts[] = {
-        {.name = "conns",
-         .short_name = 'c',
-         .kind = GW_CLI_INT,
-         .value = &r.conns,
-         .lo = 1,
-         .hi = 1000,
-         .bad = "see --help"},
-        {.name = "streams",
-         .short_name = 'm',
-         .kind = GW_CLI_INT,
-         .value = &r.streams,
-         .lo = 1,
-         .hi = 100,
-         .bad = "see --help"},
-        {.name = "requests",
-         .short_name = 'n',
-         .kind = GW_CLI_INT,
-         .value = &r.total,
-         .lo = 1,
-         .hi = 10000000,
-         .bad = "see --help"},
-        {.name = "claves",
-         .kind = GW_CLI_INT,
-         .value = &r.claves,
-         .lo = 1,
-         .hi = 9999,
-         .bad = "see --help"},
-        {.name = "entidad",
-         .kind = GW_CLI_INT,
-         .value = &r.entidad,
-         .lo = 1,
-         .hi = 32,
-         .bad = "see --help"},
-        {.name = "server", .kind = GW_CLI_STRING, .value = &server},
-        {.name = "state", .kind = GW_CLI_STRING, .value = &state},
-        {.name = "file", .kind = GW_CLI_STRING, .value = &r.file},
-        {.name = "insecure", .kind = GW_CLI_FLAG, .value = &r.opts.insecure},
+        INT_OPT("conns", 'c', &r.conns, 1, 1000),
+        INT_OPT("streams", 'm', &r.streams, 1, 100),
+        INT_OPT("requests", 'n', &r.total, 1, 10000000),
+        INT_OPT("claves", 0, &r.claves, 1, 9999),
+        INT_OPT("entidad", 0, &r.entidad, 1, 32),
+        GW_CLI_OPT_STRING("server", &server, "URL", NULL),
+        GW_CLI_OPT_STRING("state", &state, "DIR", NULL),
+        GW_CLI_OPT_STRING("file", &r.file, "PHOTO", NULL),
+        GW_CLI_OPT_FLAG("insecure", &r.opts.insecure, NULL),
         GW_CLI_OPT_JSON(&json),
         {NULL},
     };
@@ -207,8 +180,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < r.conns; i++)
         pthread_join(th[i], NULL);
     secs = (now_ms() - t0) / 1e3;
-    qsort(r.lat_ms, (size_t)r.nlat, sizeof(double), cmp_double);
-#define PCT(p) (r.nlat ? r.lat_ms[(size_t)((r.nlat - 1) * (p) / 100)] : 0.0)
+    bench_stats_sort(r.lat_ms, (size_t)r.nlat);
+#define PCT(p) bench_stats_pct(r.lat_ms, (size_t)r.nlat, (p))
     if (json)
         printf("{\"requests\":%d,\"done\":%d,\"seconds\":%.3f,\"req_per_s\":%.2f,\"mb_per_s\":%.1f,"
                "\"2xx\":%d,\"4xx\":%d,\"5xx\":%d,\"failed\":%d,\"p50_ms\":%.1f,\"p99_ms\":%.1f}\n",

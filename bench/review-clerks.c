@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_stats.h"
 #include "gw_cli.h"
 #include "pu_h2.h"
 
@@ -181,13 +182,6 @@ static void *clerk_main(void *arg)
     return NULL;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return x < y ? -1 : x > y;
-}
-
 static const char usage[] =
     "usage: review-clerks --server URL --tokens FILE --out FILE [--abandon-every K]"
     " [--idle-exit SEC]\n"
@@ -214,15 +208,15 @@ int main(int argc, char **argv)
     struct shared sh = {.abandon_every = 0, .idle_exit_s = 5};
     const char *server = NULL, *tokens = NULL, *out = NULL, *why;
     const struct gw_cli_opt opts[] = {
-        {.name = "server", .kind = GW_CLI_STRING, .value = &server},
-        {.name = "tokens", .kind = GW_CLI_STRING, .value = &tokens},
+        GW_CLI_OPT_STRING("server", &server, NULL, NULL),
+        GW_CLI_OPT_STRING("tokens", &tokens, NULL, NULL),
         {.name = "abandon-every", .kind = GW_CLI_INT, .value = &sh.abandon_every, .hi = INT_MAX},
         {.name = "idle-exit",
          .kind = GW_CLI_CALL,
          .value = &sh.idle_exit_s,
          .arg = "SEC",
          .call = parse_seconds},
-        {.name = "out", .kind = GW_CLI_STRING, .value = &out},
+        GW_CLI_OPT_STRING("out", &out, NULL, NULL),
         {.name = "think-ms", .kind = GW_CLI_INT, .value = &sh.think_ms, .hi = INT_MAX / 1000},
         {NULL},
     };
@@ -266,8 +260,8 @@ int main(int argc, char **argv)
         pthread_join(th[i], NULL);
     wall = now_s() - t0;
     fclose(sh.out);
-    qsort(sh.rtt, sh.nrtt, sizeof(double), cmp_double);
-#define PCT(p) (sh.nrtt ? sh.rtt[(size_t)((double)(sh.nrtt - 1) * (p) / 100.0)] : 0.0)
+    bench_stats_sort(sh.rtt, sh.nrtt);
+#define PCT(p) bench_stats_pct(sh.rtt, sh.nrtt, (p))
     printf("{\"clerks\":%d,\"claims\":%d,\"decisions\":%d,\"abandoned\":%d,\"errors\":%d,"
            "\"think_ms\":%d,\"wall_s\":%.1f,\"claim_roundtrip_ms\":{\"p50\":%.2f,\"p99\":%.2f,"
            "\"max\":%.2f}}\n",

@@ -104,14 +104,9 @@ int pu_state_load_device(const char *prog, const char *state, struct pu_device *
 int pu_state_load_key(const char *prog, const char *state, bool create, struct gw_key *ret)
 {
     char path[4096];
-    int r;
 
     snprintf(path, sizeof(path), "%s/device-ed25519.pem", state);
-    r = gw_key_load(path, create, ret);
-    if (r < 0)
-        fprintf(stderr, "%s: could not load the device key %s: %s\n", prog, path,
-                r == -EPERM ? "readable by others (chmod 600)" : strerror(-r));
-    return r;
+    return gw_cli_load_key(prog, "device key", path, create, ret);
 }
 
 int pu_state_keep_receipt(const char *state, const char *photo_id, const void *body, size_t len,

@@ -314,7 +314,7 @@ int gw_cmd_migrate(int argc, char **argv, const char *schema_dir)
     char usage[1024], err[512];
     const struct gw_cli_opt opts[] = {
         GW_CLI_OPT_DB(&cfg.db),
-        {.name = "schema", .kind = GW_CLI_STRING, .value = &schema, .arg = "DIR"},
+        GW_CLI_OPT_STRING("schema", &schema, "DIR", NULL),
         {NULL},
     };
     const struct gw_cli cli = {.prog = "prep-gateway migrate", .usage = usage, .opts = opts};
