@@ -110,9 +110,13 @@ int gw_cli_parse(const struct gw_cli *cli, int argc, char **argv, int *ret_first
     int c, r = 0;
 
     /* A leading '+' would stop at the first operand; sub-commands take options after them. */
-    for (; cli->opts && cli->opts[n].name && n < GW_CLI_OPTS_MAX; n++) {
+    for (; cli->opts && cli->opts[n].name; n++) {
         const struct gw_cli_opt *o = &cli->opts[n];
 
+        if (n == GW_CLI_OPTS_MAX) {
+            fprintf(stderr, "%s: more than %d options in the table\n", cli->prog, GW_CLI_OPTS_MAX);
+            return -EINVAL;
+        }
         lo[n] = (struct option){o->name, takes_arg(o) ? required_argument : no_argument, NULL,
                                 o->short_name ? o->short_name : LONG_ONLY_BASE + (int)n};
         if (o->short_name) {
@@ -146,7 +150,7 @@ int gw_cli_parse(const struct gw_cli *cli, int argc, char **argv, int *ret_first
         }
         r = store(cli, o, optarg);
     }
-    if (ret_first)
+    if (r == 0 && ret_first)
         *ret_first = optind;
     return r;
 }
@@ -162,8 +166,11 @@ int gw_cli_command(const struct gw_cli *cli, int argc, char **argv, const char *
     }
     for (int i = 0; cmd && names[i]; i++) {
         if (strcmp(cmd, names[i]) == 0) {
-            *ret_index = i;
-            return gw_cli_parse(cli, argc - 1, argv + 1, ret_first);
+            int r = gw_cli_parse(cli, argc - 1, argv + 1, ret_first);
+
+            if (r == 0)
+                *ret_index = i;
+            return r;
         }
     }
     gw_cli_usage(cli, stderr);

@@ -99,18 +99,19 @@ void gw_cli_usage(const struct gw_cli *cli, FILE *out);
  * entry says; operands are permuted after the options and the first one's index stored in
  * |*ret_first| (may be NULL). An option given twice keeps its last value.
  * Returns 0 to go on; 1 after printing the usage on stdout for --help; -EINVAL after printing
- * the usage (unknown option, missing argument) or a message (bad value) on stderr. |*ret_first|
- * is set in every case.
+ * the usage (unknown option, missing argument) or a message (bad value, a table of more than
+ * GW_CLI_OPTS_MAX entries) on stderr. |*ret_first| is set only when 0 is returned; the values
+ * stored before a failure stay stored.
  */
 int gw_cli_parse(const struct gw_cli *cli, int argc, char **argv, int *ret_first);
 
 /*
- * Finds the sub-command argv[1] among |names| (NULL-terminated), stores its index in
- * |*ret_index|, then parses the options as gw_cli_parse() does on |argv| + 1, so that
- * |*ret_first| (may be NULL) counts from the sub-command: its first operand is
- * argv[*ret_first + 1]. Returns 0; 1 after printing the usage on stdout when argv[1] is --help
- * or -h, or for --help after the sub-command; -EINVAL after printing the usage on stderr when
- * argv[1] is missing or unknown, or gw_cli_parse()'s -EINVAL.
+ * Finds the sub-command argv[1] among |names| (NULL-terminated), then parses the options as
+ * gw_cli_parse() does on |argv| + 1, so that |*ret_first| (may be NULL) counts from the
+ * sub-command: its first operand is argv[*ret_first + 1]. Stores the sub-command's index in
+ * |*ret_index| when 0 is returned. Returns 0; 1 after printing the usage on stdout when argv[1] is
+ * --help or -h, or for --help after the sub-command; -EINVAL after printing the usage on stderr
+ * when argv[1] is missing or unknown, or gw_cli_parse()'s -EINVAL.
  */
 int gw_cli_command(const struct gw_cli *cli, int argc, char **argv, const char *const *names,
                    int *ret_index, int *ret_first);

@@ -33,7 +33,8 @@ int gw_cmd_opts_parse(const char *prog, const char *usage, int argc, char **argv
     o.data = cfg.data_dir;
     o.db = cfg.db;
     r = gw_cli_command(&cli, argc, argv, subs, ret_sub, &o.first_arg);
-    *ret = o;
+    if (r == 0)
+        *ret = o;
     return r;
 }
 

@@ -36,7 +36,8 @@ struct gw_cmd_opts {
  * Finds the sub-command argv[1] among |subs| (its index to |*ret_sub|) and parses the --data,
  * --db, --pubkey, --json and --pem after it into |*ret| as gw_cli_command() does, printing
  * |usage| for --help or a usage error; messages are prefixed by |prog|. Returns 0 to go on, or
- * gw_cli_command()'s non-zero result (the exit status is gw_cli_exit() of it).
+ * gw_cli_command()'s non-zero result (the exit status is gw_cli_exit() of it; |*ret| is then
+ * untouched).
  */
 int gw_cmd_opts_parse(const char *prog, const char *usage, int argc, char **argv,
                       const char *const *subs, int *ret_sub, struct gw_cmd_opts *ret);

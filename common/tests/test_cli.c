@@ -101,7 +101,8 @@ int main(void)
     CHECK(parse("prog --count 10", &v, &first) == -EINVAL);
     CHECK(parse("prog -c abc", &v, &first) == -EINVAL);
     CHECK(parse("prog --call ok --call bad", &v, &first) == -EINVAL && v.calls == 2);
-    CHECK(parse("prog --nope", &v, &first) == -EINVAL);
+    first = -1;
+    CHECK(parse("prog --nope", &v, &first) == -EINVAL && first == -1); /* untouched */
     CHECK(parse("prog --name", &v, &first) == -EINVAL);
     CHECK(parse("prog --help --nope", &v, &first) == 1);
     CHECK(parse("prog -h", &v, &first) == 1);
@@ -115,7 +116,7 @@ int main(void)
         int i = -1;
 
         CHECK(gw_cli_command(&cli, 2, a1, names, &i, NULL) == 0 && i == 1);
-        CHECK(gw_cli_command(&cli, 2, a2, names, &i, NULL) == -EINVAL);
+        CHECK(gw_cli_command(&cli, 2, a2, names, &i, NULL) == -EINVAL && i == 1);
         CHECK(gw_cli_command(&cli, 1, a3, names, &i, NULL) == -EINVAL);
         CHECK(gw_cli_command(&cli, 2, a4, names, &i, NULL) == 1);
     }
