@@ -14,8 +14,8 @@
  * JSON summary goes to stdout.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_stats.h"
+#include "gw_cli.h"
 #include "pu_h2.h"
 
 struct shared {
@@ -180,26 +182,45 @@ static void *clerk_main(void *arg)
     return NULL;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
+static const char usage[] =
+    "usage: review-clerks --server URL --tokens FILE --out FILE [--abandon-every K]"
+    " [--idle-exit SEC]\n"
+    "                     [--think-ms T]\n";
 
-    return x < y ? -1 : x > y;
+/* --idle-exit SEC: a positive number of seconds, fractions allowed. */
+static int parse_seconds(void *value, const char *arg)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(arg, &end);
+    if (errno || end == arg || *end || !(v >= 0)) {
+        fprintf(stderr, "review-clerks: --idle-exit must be a number of seconds\n");
+        return -EINVAL;
+    }
+    *(double *)value = v;
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"server", required_argument, NULL, 's'},
-        {"tokens", required_argument, NULL, 't'},
-        {"abandon-every", required_argument, NULL, 'a'},
-        {"idle-exit", required_argument, NULL, 'i'},
-        {"out", required_argument, NULL, 'o'},
-        {"think-ms", required_argument, NULL, 'T'},
-        {NULL, 0, NULL, 0},
-    };
     struct shared sh = {.abandon_every = 0, .idle_exit_s = 5};
     const char *server = NULL, *tokens = NULL, *out = NULL, *why;
+    const struct gw_cli_opt opts[] = {
+        GW_CLI_OPT_STRING("server", &server, NULL, NULL),
+        GW_CLI_OPT_STRING("tokens", &tokens, NULL, NULL),
+        {.name = "abandon-every", .kind = GW_CLI_INT, .value = &sh.abandon_every, .hi = INT_MAX},
+        {.name = "idle-exit",
+         .kind = GW_CLI_CALL,
+         .value = &sh.idle_exit_s,
+         .arg = "SEC",
+         .call = parse_seconds},
+        GW_CLI_OPT_STRING("out", &out, NULL, NULL),
+        {.name = "think-ms", .kind = GW_CLI_INT, .value = &sh.think_ms, .hi = INT_MAX / 1000},
+        {NULL},
+    };
+    const struct gw_cli cli = {.prog = "review-clerks", .usage = usage, .opts = opts};
     struct clerk *clerks = NULL;
     pthread_t *th;
     char line[512];
@@ -208,32 +229,9 @@ int main(int argc, char **argv)
     FILE *f;
 
     pu_h2_opts_default(&sh.opts);
-    while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-        switch (o) {
-        case 's':
-            server = optarg;
-            break;
-        case 't':
-            tokens = optarg;
-            break;
-        case 'a':
-            sh.abandon_every = (int)strtol(optarg, NULL, 10);
-            break;
-        case 'i':
-            sh.idle_exit_s = strtod(optarg, NULL);
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case 'T':
-            sh.think_ms = (int)strtol(optarg, NULL, 10);
-            break;
-        default:
-            fprintf(stderr, "usage: review-clerks --server URL --tokens FILE --out FILE"
-                            " [--abandon-every K] [--idle-exit SEC]\n");
-            return 2;
-        }
-    }
+    o = gw_cli_parse(&cli, argc, argv, NULL);
+    if (o != 0)
+        return gw_cli_exit(o);
     if (!server || !tokens || !out || pu_url_parse(server, &sh.url, &why) < 0)
         return 2;
     f = fopen(tokens, "r");
@@ -262,8 +260,8 @@ int main(int argc, char **argv)
         pthread_join(th[i], NULL);
     wall = now_s() - t0;
     fclose(sh.out);
-    qsort(sh.rtt, sh.nrtt, sizeof(double), cmp_double);
-#define PCT(p) (sh.nrtt ? sh.rtt[(size_t)((double)(sh.nrtt - 1) * (p) / 100.0)] : 0.0)
+    bench_stats_sort(sh.rtt, sh.nrtt);
+#define PCT(p) bench_stats_pct(sh.rtt, sh.nrtt, (p))
     printf("{\"clerks\":%d,\"claims\":%d,\"decisions\":%d,\"abandoned\":%d,\"errors\":%d,"
            "\"think_ms\":%d,\"wall_s\":%.1f,\"claim_roundtrip_ms\":{\"p50\":%.2f,\"p99\":%.2f,"
            "\"max\":%.2f}}\n",

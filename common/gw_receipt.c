@@ -288,3 +288,31 @@ const char *gw_receipt_verify(const char *buf, size_t len, const struct gw_key *
         return "the signature does not match the receipt's fields";
     return NULL;
 }
+
+int gw_receipt_verify_file(const char *path, const struct gw_key *k, char *why, size_t cap)
+{
+    char *buf = malloc(GW_RECEIPT_FILE_MAX);
+    const char *bad;
+    FILE *f;
+    size_t len;
+
+    if (!buf) {
+        snprintf(why, cap, "could not read %s: %s", path, strerror(ENOMEM));
+        return -EINVAL;
+    }
+    f = fopen(path, "rb");
+    if (!f) {
+        snprintf(why, cap, "could not read %s: %s", path, strerror(errno));
+        free(buf);
+        return -EINVAL;
+    }
+    len = fread(buf, 1, GW_RECEIPT_FILE_MAX, f);
+    fclose(f);
+    bad = len == GW_RECEIPT_FILE_MAX ? "not a receipt (malformed JSON or fields)"
+                                     : gw_receipt_verify(buf, len, k, NULL);
+    free(buf);
+    if (!bad)
+        return 0;
+    snprintf(why, cap, "%s", bad);
+    return -EINVAL;
+}

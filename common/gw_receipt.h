@@ -110,4 +110,14 @@ struct gw_key;
 const char *gw_receipt_verify(const char *buf, size_t len, const struct gw_key *k,
                               struct gw_receipt *ret);
 
+#define GW_RECEIPT_FILE_MAX 8192 /* a longer file is not a receipt */
+
+/*
+ * gw_receipt_verify() on the receipt file |path|, as `prep-gateway receipt verify` and
+ * `prep-upload verify` read it: at most GW_RECEIPT_FILE_MAX bytes. Returns 0 when valid, or
+ * -EINVAL with the reason in |why| (|cap| bytes; "could not read PATH: ..." when it cannot be
+ * read). Thread-safe.
+ */
+int gw_receipt_verify_file(const char *path, const struct gw_key *k, char *why, size_t cap);
+
 #endif

@@ -1,7 +1,6 @@
 #include "cmd_admin.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,27 +8,31 @@
 #include <sys/stat.h>
 
 #include "gw_auth.h"
+#include "gw_cli.h"
+#include "gw_cli_db.h"
 #include "gw_config.h"
 #include "gw_db.h"
 
 #define CSV_HEADER "clave_acta,state,district,municipality,section,casilla_type,nominal_list"
 
-static void user_usage(FILE *out)
-{
-    fprintf(out,
-            "Usage: prep-gateway user add USERNAME --role clerk|supervisor|admin [--db CONNINFO]\n"
-            "       prep-gateway user passwd USERNAME [--db CONNINFO]\n"
-            "       prep-gateway user disable USERNAME [--db CONNINFO]\n"
-            "       prep-gateway user list [--json] [--db CONNINFO]\n"
-            "\n"
-            "Manages the accounts of the verification clerks. add and passwd read the password\n"
-            "from the first line of standard input (at least %d characters); it is stored as an\n"
-            "Argon2id hash. passwd and disable end the user's open sessions at once.\n"
-            "USERNAME: lowercase letters, digits, '.', '-', '_' (at most 64).\n"
-            "--db defaults to $PREP_DB, else the database ./run.sh set up ($PREP_VAR/conninfo).\n"
-            "Exit status: 0 done, 1 refused or failed, 2 usage.\n",
-            GW_AUTH_PASSWORD_MIN);
-}
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static const char user_usage[] =
+    "Usage: prep-gateway user add USERNAME --role clerk|supervisor|admin [--db CONNINFO]\n"
+    "       prep-gateway user passwd USERNAME [--db CONNINFO]\n"
+    "       prep-gateway user disable USERNAME [--db CONNINFO]\n"
+    "       prep-gateway user list [--json] [--db CONNINFO]\n"
+    "\n"
+    "Manages the accounts of the verification clerks. add and passwd read the password\n"
+    "from the first line of standard input (at least " STR(
+        GW_AUTH_PASSWORD_MIN) " characters); it is stored as an\n"
+                              "Argon2id hash. passwd and disable end the user's open sessions at "
+                              "once.\n"
+                              "USERNAME: lowercase letters, digits, '.', '-', '_' (at most 64).\n"
+                              "--db defaults to $PREP_DB, else the database ./run.sh set up "
+                              "($PREP_VAR/conninfo).\n"
+                              "Exit status: 0 done, 1 refused or failed, 2 usage.\n";
 
 /* Reads one line of stdin into |buf|, without its newline. */
 static int read_password(char *buf, size_t cap)
@@ -43,16 +46,6 @@ static int read_password(char *buf, size_t cap)
         return -E2BIG;
     buf[n] = '\0';
     return 0;
-}
-
-static PGconn *connect_or_say(const char *db, const char *cmd)
-{
-    char err[512];
-    PGconn *pg = gw_db_connect(db, err, sizeof(err));
-
-    if (!pg)
-        fprintf(stderr, "prep-gateway %s: could not connect: %s\n", cmd, err);
-    return pg;
 }
 
 static int user_list(PGconn *pg, bool json)
@@ -80,59 +73,51 @@ static int user_list(PGconn *pg, bool json)
     return rc;
 }
 
+/* --role: stops at an unknown role, as a usage error. */
+static int parse_role(void *value, const char *arg)
+{
+    enum gw_role *role = value;
+
+    *role = gw_auth_role_parse(arg);
+    if (*role == GW_ROLE_NONE) {
+        fprintf(stderr, "prep-gateway user: unknown role '%s'\n", arg);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int gw_cmd_user(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'},
-        {"role", required_argument, NULL, 'r'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     struct gw_config cfg;
     enum gw_role role = GW_ROLE_NONE;
     char password[GW_AUTH_PASSWORD_MAX + 2];
     const char *sub, *name = NULL, *why;
     bool json = false;
+    const struct gw_cli_opt opts[] = {
+        GW_CLI_OPT_DB(&cfg.db),
+        {.name = "role", .kind = GW_CLI_CALL, .value = &role, .arg = "ROLE", .call = parse_role},
+        GW_CLI_OPT_JSON(&json),
+        {NULL},
+    };
+    const struct gw_cli cli = {.prog = "prep-gateway user", .usage = user_usage, .opts = opts};
     PGconn *pg;
-    int o, r = 0;
+    int first, r = 0;
 
     gw_config_defaults(&cfg);
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'd':
-            cfg.db = optarg;
-            break;
-        case 'r':
-            role = gw_auth_role_parse(optarg);
-            if (role == GW_ROLE_NONE) {
-                fprintf(stderr, "prep-gateway user: unknown role '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            user_usage(stdout);
-            return 0;
-        default:
-            user_usage(stderr);
-            return 2;
-        }
-    }
-    if (optind >= argc) {
-        user_usage(stderr);
+    r = gw_cli_parse(&cli, argc, argv, &first);
+    if (r != 0)
+        return gw_cli_exit(r);
+    if (first >= argc) {
+        fputs(user_usage, stderr);
         return 2;
     }
-    sub = argv[optind];
+    sub = argv[first];
     if (strcmp(sub, "list") != 0) {
-        if (optind + 2 != argc) {
-            user_usage(stderr);
+        if (first + 2 != argc) {
+            fputs(user_usage, stderr);
             return 2;
         }
-        name = argv[optind + 1];
+        name = argv[first + 1];
     }
     if (strcmp(sub, "add") == 0 && role == GW_ROLE_NONE) {
         fprintf(stderr, "prep-gateway user add: --role is required\n");
@@ -141,7 +126,7 @@ int gw_cmd_user(int argc, char **argv)
     if (strcmp(sub, "add") != 0 && strcmp(sub, "passwd") != 0 && strcmp(sub, "disable") != 0 &&
         strcmp(sub, "list") != 0) {
         fprintf(stderr, "prep-gateway user: unknown command '%s'\n", sub);
-        user_usage(stderr);
+        fputs(user_usage, stderr);
         return 2;
     }
     if (strcmp(sub, "add") == 0 || strcmp(sub, "passwd") == 0) {
@@ -155,7 +140,7 @@ int gw_cmd_user(int argc, char **argv)
             return 1;
         }
     }
-    pg = connect_or_say(cfg.db, "user");
+    pg = gw_cli_db_connect(cfg.db, "prep-gateway user: could not connect");
     if (!pg)
         return 1;
     if (strcmp(sub, "list") == 0) {
@@ -188,18 +173,15 @@ int gw_cmd_user(int argc, char **argv)
 
 /* ---- catalog import ---- */
 
-static void catalog_usage(FILE *out)
-{
-    fprintf(out,
-            "Usage: prep-gateway catalog import FILE.csv [--json] [--db CONNINFO]\n"
-            "\n"
-            "Loads the catalogue of expected actas. FILE.csv is UTF-8 CSV whose first line is\n"
-            "  " CSV_HEADER "\n"
-            "(state 1-32; casilla_type B, C, E, S or V; nominal_list >= 0). Rows are inserted or\n"
-            "updated by clave_acta in one transaction: a file with any bad row changes nothing.\n"
-            "Photos already queued for claves now in the catalogue lose the fuera_de_catalogo\n"
-            "flag. Progress goes to stderr; --json prints the summary as JSON.\n");
-}
+static const char catalog_usage[] =
+    "Usage: prep-gateway catalog import FILE.csv [--json] [--db CONNINFO]\n"
+    "\n"
+    "Loads the catalogue of expected actas. FILE.csv is UTF-8 CSV whose first line is\n"
+    "  " CSV_HEADER "\n"
+    "(state 1-32; casilla_type B, C, E, S or V; nominal_list >= 0). Rows are inserted or\n"
+    "updated by clave_acta in one transaction: a file with any bad row changes nothing.\n"
+    "Photos already queued for claves now in the catalogue lose the fuera_de_catalogo\n"
+    "flag. Progress goes to stderr; --json prints the summary as JSON.\n";
 
 static int catalog_import(PGconn *pg, const char *file, bool json)
 {
@@ -299,43 +281,67 @@ fail:
 
 int gw_cmd_catalog(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     struct gw_config cfg;
     bool json = false;
+    const struct gw_cli_opt opts[] = {GW_CLI_OPT_DB(&cfg.db), GW_CLI_OPT_JSON(&json), {NULL}};
+    const struct gw_cli cli = {
+        .prog = "prep-gateway catalog", .usage = catalog_usage, .opts = opts};
     PGconn *pg;
-    int o, rc;
+    int first, rc;
 
     gw_config_defaults(&cfg);
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'd':
-            cfg.db = optarg;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            catalog_usage(stdout);
-            return 0;
-        default:
-            catalog_usage(stderr);
-            return 2;
-        }
-    }
-    if (optind + 2 != argc || strcmp(argv[optind], "import") != 0) {
-        catalog_usage(stderr);
+    rc = gw_cli_parse(&cli, argc, argv, &first);
+    if (rc != 0)
+        return gw_cli_exit(rc);
+    if (first + 2 != argc || strcmp(argv[first], "import") != 0) {
+        fputs(catalog_usage, stderr);
         return 2;
     }
-    pg = connect_or_say(cfg.db, "catalog import");
+    pg = gw_cli_db_connect(cfg.db, "prep-gateway catalog import: could not connect");
     if (!pg)
         return 1;
-    rc = catalog_import(pg, argv[optind + 1], json);
+    rc = catalog_import(pg, argv[first + 1], json);
     PQfinish(pg);
     return rc;
+}
+
+/* ---- migrate ---- */
+
+int gw_cmd_migrate(int argc, char **argv, const char *schema_dir)
+{
+    struct gw_config cfg;
+    const char *schema = schema_dir;
+    char usage[1024], err[512];
+    const struct gw_cli_opt opts[] = {
+        GW_CLI_OPT_DB(&cfg.db),
+        GW_CLI_OPT_STRING("schema", &schema, "DIR", NULL),
+        {NULL},
+    };
+    const struct gw_cli cli = {.prog = "prep-gateway migrate", .usage = usage, .opts = opts};
+    PGconn *pg;
+    int r;
+
+    snprintf(usage, sizeof(usage),
+             "Usage: prep-gateway migrate [--db CONNINFO] [--schema DIR]\n"
+             "\n"
+             "Applies the numbered migrations NNN_name.sql of DIR (default %s) that the\n"
+             "database has not recorded in schema_migrations, in order, each in its own\n"
+             "transaction. Running it again applies nothing. --db defaults to $PREP_DB, else\n"
+             "./run.sh's database ($PREP_VAR/conninfo).\n",
+             schema_dir);
+    gw_config_defaults(&cfg);
+    r = gw_cli_parse(&cli, argc, argv, NULL);
+    if (r != 0)
+        return gw_cli_exit(r);
+    pg = gw_cli_db_connect(cfg.db, "prep-gateway migrate: could not connect");
+    if (!pg)
+        return 1;
+    r = gw_db_migrate(pg, schema, stdout, err, sizeof(err));
+    PQfinish(pg);
+    if (r < 0) {
+        fprintf(stderr, "prep-gateway migrate: %s\n", err);
+        return 1;
+    }
+    printf("migrate: %d migration(s) applied, schema up to date\n", r);
+    return 0;
 }

@@ -5,7 +5,8 @@
  * admins (passwords are read from standard input, one line, never from the command line where
  * `ps` would show them); `prep-gateway catalog import FILE.csv` loads the catalogue of expected
  * actas. They connect to PostgreSQL directly (--db, default $PREP_DB) and need no running gateway.
- * Progress goes to stderr, results to stdout (JSON with --json).
+ * `prep-gateway migrate` applies the schema's migrations. Progress goes to stderr, results to
+ * stdout (JSON with --json).
  */
 #ifndef CMD_ADMIN_H
 #define CMD_ADMIN_H
@@ -15,5 +16,9 @@ int gw_cmd_user(int argc, char **argv);
 
 /* Runs `prep-gateway catalog ...` with |argv| starting at "catalog". Returns the exit status. */
 int gw_cmd_catalog(int argc, char **argv);
+
+/* Runs `prep-gateway migrate ...` with |argv| starting at "migrate"; |schema_dir| is the default
+ * of --schema. Returns the exit status. */
+int gw_cmd_migrate(int argc, char **argv, const char *schema_dir);
 
 #endif

@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <openssl/evp.h>
@@ -15,8 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd_provenance.h"
+#include "gw_cli.h"
+#include "gw_cli_db.h"
 #include "gw_config.h"
-#include "gw_db.h"
 #include "gw_keys.h"
 #include "gw_ledger.h"
 #include "gw_receipt.h"
@@ -221,23 +222,10 @@ oom:
 
 static int load_key(const char *data, const char *pubkey, struct gw_key *k, bool private_key)
 {
-    char path[PATH_MAX];
-    int r;
-
-    if (pubkey && !private_key) {
-        uint8_t pub[GW_KEY_PUB_LEN + 2];
-
-        if (gw_b64_decode(pubkey, pub, sizeof(pub)) != GW_KEY_PUB_LEN)
-            return -EINVAL;
-        return gw_key_from_public(pub, k);
-    }
-    snprintf(path, sizeof(path), "%s/keys/gateway-ed25519.pem", data);
+    if (pubkey && !private_key)
+        return gw_cli_parse_pubkey(pubkey, k);
     /* Signing before the first `serve` (the ceremony runs first) makes the key, as serve would. */
-    r = gw_key_load(path, private_key, k);
-    if (r < 0)
-        fprintf(stderr, "prep-gateway audit: could not load the gateway key %s: %s\n", path,
-                strerror(-r));
-    return r;
+    return gw_cmd_load_key(data, private_key, "prep-gateway audit", k);
 }
 
 static int cmd_manifest(const char *out, const char *data, const char **inc, int ninc,
@@ -398,14 +386,9 @@ static int cmd_verify(const char *path, const char *data, const char *pubkey, bo
         }
     }
     if (as_json) {
-        json_t *o = json_pack("{s:b, s:I, s:o}", "pass", problems == 0, "files",
-                              (json_int_t)listed.n, "problems", json_incref(report));
-        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-
-        if (s)
-            puts(s);
-        free(s);
-        json_decref(o);
+        gw_cli_print_json(json_pack("{s:b, s:I, s:o}", "pass", problems == 0, "files",
+                                    (json_int_t)listed.n, "problems", json_incref(report)),
+                          JSON_INDENT(2));
     } else {
         json_array_foreach(report, i, v)
             printf("%-8s %s\n", json_string_value(json_object_get(v, "status")),
@@ -448,21 +431,20 @@ static int count_dir(const char *data, const char *sub)
 
 static int cmd_zero(const char *data, const char *db, bool as_json)
 {
-    char err[256], path[PATH_MAX], t[GW_TIME_LEN + 1], b64[GW_KEY_SIG_B64 + 1];
-    PGconn *pg = gw_db_connect(db, err, sizeof(err));
+    char path[PATH_MAX], t[GW_TIME_LEN + 1], b64[GW_KEY_SIG_B64 + 1];
+    PGconn *pg = gw_cli_db_connect(db, "prep-gateway audit zero: could not connect");
     PGresult *res;
     json_t *counts = json_object();
     struct gw_key k;
     struct timespec now;
     struct stat st;
     uint8_t sig[GW_KEY_SIG_LEN];
-    char *text = NULL, *s;
+    char *text = NULL;
     size_t len = 0, cap = 4096;
     long long nonzero = 0;
     int r = 1;
 
     if (!pg) {
-        fprintf(stderr, "prep-gateway audit zero: could not connect: %s\n", err);
         json_decref(counts);
         return 1;
     }
@@ -532,13 +514,8 @@ static int cmd_zero(const char *data, const char *db, bool as_json)
             fprintf(stderr, " %s=%lld", key, (long long)json_integer_value(v));
         fprintf(stderr, "\n");
         if (as_json) {
-            json_t *o = json_pack("{s:b, s:s, s:O}", "zero", 0, "time", t, "counts", counts);
-
-            s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-            if (s)
-                puts(s);
-            free(s);
-            json_decref(o);
+            gw_cli_print_json(json_pack("{s:b, s:s, s:O}", "zero", 0, "time", t, "counts", counts),
+                              JSON_INDENT(2));
         }
         goto out;
     }
@@ -546,15 +523,10 @@ static int cmd_zero(const char *data, const char *db, bool as_json)
         goto out;
     gw_b64_encode(sig, sizeof(sig), b64);
     if (as_json) {
-        json_t *o =
-            json_pack("{s:b, s:s, s:O, s:s, s:s, s:s}", "zero", 1, "time", t, "counts", counts,
-                      "statement", text, "gateway_key", k.fingerprint, "signature", b64);
-
-        s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        if (s)
-            puts(s);
-        free(s);
-        json_decref(o);
+        gw_cli_print_json(json_pack("{s:b, s:s, s:O, s:s, s:s, s:s}", "zero", 1, "time", t,
+                                    "counts", counts, "statement", text, "gateway_key",
+                                    k.fingerprint, "signature", b64),
+                          JSON_INDENT(2));
     } else {
         printf("%sgateway_key=%s\nsignature=%s\n", text, k.fingerprint, b64);
     }
@@ -568,74 +540,60 @@ out:
     return r;
 }
 
+struct includes {
+    const char *v[MAX_INCLUDES];
+    int n;
+};
+
+static int add_include(void *value, const char *arg)
+{
+    struct includes *inc = value;
+
+    if (inc->n == MAX_INCLUDES) {
+        fprintf(stderr, "prep-gateway audit: at most %d --include\n", MAX_INCLUDES);
+        return -E2BIG;
+    }
+    inc->v[inc->n++] = arg;
+    return 0;
+}
+
 int gw_cmd_audit(int argc, char **argv, const char *schema_dir, const char *web_dir)
 {
-    static const struct option lo[] = {
-        {"out", required_argument, NULL, 'o'},    {"data", required_argument, NULL, 'd'},
-        {"db", required_argument, NULL, 'D'},     {"include", required_argument, NULL, 'i'},
-        {"pubkey", required_argument, NULL, 'k'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
-    };
-    const char *inc[MAX_INCLUDES], *out = NULL, *pubkey = NULL;
+    static const char *const subs[] = {"manifest", "verify", "zero", NULL};
+    struct includes inc = {.n = 0};
+    const char *out = NULL, *pubkey = NULL;
     struct gw_config cfg;
     bool as_json = false;
-    int ninc = 0, c;
+    const struct gw_cli_opt opts[] = {
+        GW_CLI_OPT_STRING("out", &out, "FILE", NULL),
+        GW_CLI_OPT_STRING("data", &cfg.data_dir, "DIR", NULL),
+        GW_CLI_OPT_DB(&cfg.db),
+        {.name = "include", .kind = GW_CLI_CALL, .value = &inc, .arg = "PATH", .call = add_include},
+        GW_CLI_OPT_STRING("pubkey", &pubkey, "BASE64", NULL),
+        GW_CLI_OPT_JSON(&as_json),
+        {NULL},
+    };
+    const struct gw_cli cli = {.prog = "prep-gateway audit", .usage = usage, .opts = opts};
+    int r, sub, first;
 
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
     gw_config_defaults(&cfg);
-    optind = 1;
-    while ((c = getopt_long(argc - 1, argv + 1, "h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'o':
-            out = optarg;
-            break;
-        case 'd':
-            cfg.data_dir = optarg;
-            break;
-        case 'D':
-            cfg.db = optarg;
-            break;
-        case 'i':
-            if (ninc == MAX_INCLUDES) {
-                fprintf(stderr, "prep-gateway audit: at most %d --include\n", MAX_INCLUDES);
-                return 2;
-            }
-            inc[ninc++] = optarg;
-            break;
-        case 'k':
-            pubkey = optarg;
-            break;
-        case 'j':
-            as_json = true;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            return 0;
-        default:
-            fputs(usage, stderr);
-            return 2;
-        }
-    }
-    if (strcmp(argv[1], "manifest") == 0) {
+    r = gw_cli_command(&cli, argc, argv, subs, &sub, &first);
+    if (r != 0)
+        return gw_cli_exit(r);
+    if (sub == 0) {
         if (!out) {
             fprintf(stderr, "prep-gateway audit manifest: --out FILE is required\n");
             return 2;
         }
-        return cmd_manifest(out, cfg.data_dir, inc, ninc, schema_dir, web_dir);
+        return cmd_manifest(out, cfg.data_dir, inc.v, inc.n, schema_dir, web_dir);
     }
-    if (strcmp(argv[1], "verify") == 0) {
-        /* getopt ran on argv + 1: its optind counts from there. */
-        if (optind + 2 != argc) {
+    if (sub == 1) {
+        /* gw_cli_parse() ran on argv + 1: |first| counts from there. */
+        if (first + 2 != argc) {
             fputs(usage, stderr);
             return 2;
         }
-        return cmd_verify(argv[optind + 1], cfg.data_dir, pubkey, as_json);
+        return cmd_verify(argv[first + 1], cfg.data_dir, pubkey, as_json);
     }
-    if (strcmp(argv[1], "zero") == 0)
-        return cmd_zero(cfg.data_dir, cfg.db, as_json);
-    fputs(usage, stderr);
-    return 2;
+    return cmd_zero(cfg.data_dir, cfg.db, as_json);
 }

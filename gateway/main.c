@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <getopt.h>
 
 #include "cmd_admin.h"
 #include "cmd_audit.h"
@@ -54,58 +53,6 @@ static void usage(FILE *out)
                  "  PREP_DB    PostgreSQL connection string for --db, instead of that file\n");
 }
 
-static int cmd_migrate(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'},
-        {"schema", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    struct gw_config cfg;
-    const char *schema = PREP_SCHEMA_DIR;
-    char err[512];
-    PGconn *pg;
-    int o, r;
-
-    gw_config_defaults(&cfg);
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'd':
-            cfg.db = optarg;
-            break;
-        case 's':
-            schema = optarg;
-            break;
-        case 'h':
-            printf(
-                "Usage: prep-gateway migrate [--db CONNINFO] [--schema DIR]\n"
-                "\n"
-                "Applies the numbered migrations NNN_name.sql of DIR (default %s) that the\n"
-                "database has not recorded in schema_migrations, in order, each in its own\n"
-                "transaction. Running it again applies nothing. --db defaults to $PREP_DB, else\n"
-                "./run.sh's database ($PREP_VAR/conninfo).\n",
-                PREP_SCHEMA_DIR);
-            return 0;
-        default:
-            return 2;
-        }
-    }
-    pg = gw_db_connect(cfg.db, err, sizeof(err));
-    if (!pg) {
-        fprintf(stderr, "prep-gateway migrate: could not connect: %s\n", err);
-        return 1;
-    }
-    r = gw_db_migrate(pg, schema, stdout, err, sizeof(err));
-    PQfinish(pg);
-    if (r < 0) {
-        fprintf(stderr, "prep-gateway migrate: %s\n", err);
-        return 1;
-    }
-    printf("migrate: %d migration(s) applied, schema up to date\n", r);
-    return 0;
-}
-
 static int cmd_serve(int argc, char **argv)
 {
     struct gw_config cfg;
@@ -138,30 +85,34 @@ static int cmd_serve(int argc, char **argv)
     return r;
 }
 
+static int cmd_migrate(int argc, char **argv)
+{
+    return gw_cmd_migrate(argc, argv, PREP_SCHEMA_DIR);
+}
+
+static int cmd_audit(int argc, char **argv)
+{
+    return gw_cmd_audit(argc, argv, PREP_SCHEMA_DIR, PREP_WEB_DIR);
+}
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv); /* |argv| starts at the command's name */
+} commands[] = {
+    {"serve", cmd_serve},        {"migrate", cmd_migrate},  {"user", gw_cmd_user},
+    {"catalog", gw_cmd_catalog}, {"key", gw_cmd_key},       {"device", gw_cmd_device},
+    {"audit", cmd_audit},        {"ledger", gw_cmd_ledger}, {"receipt", gw_cmd_receipt},
+};
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
         return 2;
     }
-    if (strcmp(argv[1], "serve") == 0)
-        return cmd_serve(argc - 1, argv + 1);
-    if (strcmp(argv[1], "migrate") == 0)
-        return cmd_migrate(argc - 1, argv + 1);
-    if (strcmp(argv[1], "user") == 0)
-        return gw_cmd_user(argc - 1, argv + 1);
-    if (strcmp(argv[1], "catalog") == 0)
-        return gw_cmd_catalog(argc - 1, argv + 1);
-    if (strcmp(argv[1], "key") == 0)
-        return gw_cmd_key(argc - 1, argv + 1);
-    if (strcmp(argv[1], "device") == 0)
-        return gw_cmd_device(argc - 1, argv + 1);
-    if (strcmp(argv[1], "audit") == 0)
-        return gw_cmd_audit(argc - 1, argv + 1, PREP_SCHEMA_DIR, PREP_WEB_DIR);
-    if (strcmp(argv[1], "ledger") == 0)
-        return gw_cmd_ledger(argc - 1, argv + 1);
-    if (strcmp(argv[1], "receipt") == 0)
-        return gw_cmd_receipt(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("prep-gateway %s\n", PREP_VERSION);
         return 0;

@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -23,6 +22,7 @@
 
 #include "dup.h"
 #include "exif.h"
+#include "gw_cli.h"
 #include "img_error.h"
 #include "jpeg_scan.h"
 #include "process.h"
@@ -368,139 +368,112 @@ static void print_text(const struct job *j)
     fputc('\n', stdout);
 }
 
-static void usage(FILE *f)
+static const char usage_head[] =
+    "usage: prep-image probe|process|hash FILE... [options]\n"
+    "\n"
+    "Runs the gateway's imaging code on JPEG files and prints one JSON object per file,\n"
+    "in argument order:\n"
+    "  probe    marker walk and limits, EXIF; no pixels decoded\n"
+    "  process  the whole pipeline: decode, orient, legibility, QR, resize, WebP\n"
+    "  hash     SHA-256 of the bytes and the content signature for duplicate checks\n"
+    "\n";
+
+static const char usage_end[] =
+    "  --help            this text\n"
+    "\n"
+    "Exit status: 0 when every file was accepted, 1 when any was refused, 2 on usage errors.\n"
+    "A summary line (files, seconds, photos/s) goes to stderr.\n";
+
+static int set_no_analyse(void *value, const char *arg)
 {
-    fputs(
-        "usage: prep-image probe|process|hash FILE... [options]\n"
-        "\n"
-        "Runs the gateway's imaging code on JPEG files and prints one JSON object per file,\n"
-        "in argument order:\n"
-        "  probe    marker walk and limits, EXIF; no pixels decoded\n"
-        "  process  the whole pipeline: decode, orient, legibility, QR, resize, WebP\n"
-        "  hash     SHA-256 of the bytes and the content signature for duplicate checks\n"
-        "\n"
-        "  --json            one compact JSON object per line (the default output is the same)\n"
-        "  --out DIR         process: write DIR/<name>.webp (.jpg with --format jpeg)\n"
-        "  --jobs N          files processed in parallel (default 1)\n"
-        "  --quality Q       WebP or JPEG quality 0..100 (default 75 WebP, 85 JPEG)\n"
-        "  --method M        WebP method 0..6 (default 2)\n"
-        "  --long-side N     long side of the WebP (default 2000)\n"
-        "  --no-analyse      skip legibility, signature and QR\n"
-        "  --format F        process: webp (default) or jpeg (progressive, the fallback)\n"
-        "  --max-bytes N     process: lower the quality until the output fits in N bytes\n"
-        "  --quiet           no progress lines on stderr\n"
-        "  --help            this text\n"
-        "\n"
-        "Exit status: 0 when every file was accepted, 1 when any was refused, 2 on usage errors.\n"
-        "A summary line (files, seconds, photos/s) goes to stderr.\n",
-        f);
+    ((struct run *)value)->opts.analyse = false;
+    return 0;
 }
 
-static int parse_int(const char *name, const char *s, long lo, long hi, long *ret)
+static int set_format(void *value, const char *arg)
 {
-    char *end;
-    long v;
+    struct run *rn = value;
 
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "prep-image: --%s must be an integer in %ld..%ld\n", name, lo, hi);
+    if (!strcmp(arg, "webp")) {
+        rn->opts.format = IMG_FORMAT_WEBP;
+    } else if (!strcmp(arg, "jpeg")) {
+        rn->opts.format = IMG_FORMAT_JPEG;
+    } else {
+        fprintf(stderr, "prep-image: --format is webp or jpeg\n");
         return -EINVAL;
     }
-    *ret = v;
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"json", no_argument, NULL, 'j'},         {"out", required_argument, NULL, 'o'},
-        {"jobs", required_argument, NULL, 'J'},   {"quality", required_argument, NULL, 'q'},
-        {"method", required_argument, NULL, 'm'}, {"long-side", required_argument, NULL, 'l'},
-        {"no-analyse", no_argument, NULL, 'A'},   {"quiet", no_argument, NULL, 'Q'},
-        {"format", required_argument, NULL, 'F'}, {"max-bytes", required_argument, NULL, 'B'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
-    };
     struct run rn;
-    long jobs = 1, v;
-    int opt, bad = 0;
+    int jobs = 1, quality = -1, method = -1, long_side = -1, max_bytes = -1;
+    const struct gw_cli_opt opts[] = {
+        GW_CLI_OPT_FLAG("json", &rn.json,
+                        "one compact JSON object per line (the default output is the same)"),
+        GW_CLI_OPT_STRING("out", &rn.out_dir, "DIR",
+                          "process: write DIR/<name>.webp (.jpg with --format jpeg)"),
+        GW_CLI_OPT_INT("jobs", &jobs, "N", 1, 64, "files processed in parallel (default 1)"),
+        GW_CLI_OPT_INT("quality", &quality, "Q", 0, 100,
+                       "WebP or JPEG quality 0..100 (default 75 WebP, 85 JPEG)"),
+        GW_CLI_OPT_INT("method", &method, "M", 0, 6, "WebP method 0..6 (default 2)"),
+        GW_CLI_OPT_INT("long-side", &long_side, "N", 0, 16383,
+                       "long side of the WebP (default 2000)"),
+        {.name = "no-analyse",
+         .kind = GW_CLI_CALL,
+         .value = &rn,
+         .call = set_no_analyse,
+         .help = "skip legibility, signature and QR"},
+        {.name = "format",
+         .kind = GW_CLI_CALL,
+         .value = &rn,
+         .arg = "F",
+         .call = set_format,
+         .help = "process: webp (default) or jpeg (progressive, the fallback)"},
+        GW_CLI_OPT_INT("max-bytes", &max_bytes, "N", 0, 1L << 30,
+                       "process: lower the quality until the output fits in N bytes"),
+        GW_CLI_OPT_FLAG("quiet", &rn.quiet, "no progress lines on stderr"),
+        {NULL},
+    };
+    const struct gw_cli cli = {.prog = "prep-image",
+                               .usage = usage_head,
+                               .usage_end = usage_end,
+                               .opts = opts,
+                               .help_column = 20};
+    int bad = 0, first, r;
     pthread_t *th;
     double t0, secs;
 
     memset(&rn, 0, sizeof(rn));
     img_process_opts_init(&rn.opts);
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'j':
-            rn.json = true;
-            break;
-        case 'o':
-            rn.out_dir = optarg;
-            break;
-        case 'J':
-            if (parse_int("jobs", optarg, 1, 64, &jobs) < 0)
-                return 2;
-            break;
-        case 'q':
-            if (parse_int("quality", optarg, 0, 100, &v) < 0)
-                return 2;
-            rn.opts.webp_quality = rn.opts.jpeg_quality = (int)v;
-            break;
-        case 'm':
-            if (parse_int("method", optarg, 0, 6, &v) < 0)
-                return 2;
-            rn.opts.webp_method = (int)v;
-            break;
-        case 'l':
-            if (parse_int("long-side", optarg, 0, 16383, &v) < 0)
-                return 2;
-            rn.opts.long_side = (uint32_t)v;
-            break;
-        case 'A':
-            rn.opts.analyse = false;
-            break;
-        case 'F':
-            if (!strcmp(optarg, "webp")) {
-                rn.opts.format = IMG_FORMAT_WEBP;
-            } else if (!strcmp(optarg, "jpeg")) {
-                rn.opts.format = IMG_FORMAT_JPEG;
-            } else {
-                fprintf(stderr, "prep-image: --format is webp or jpeg\n");
-                return 2;
-            }
-            break;
-        case 'B':
-            if (parse_int("max-bytes", optarg, 0, 1L << 30, &v) < 0)
-                return 2;
-            rn.opts.max_bytes = (size_t)v;
-            break;
-        case 'Q':
-            rn.quiet = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind >= argc) {
-        usage(stderr);
+    r = gw_cli_parse(&cli, argc, argv, &first);
+    if (r != 0)
+        return gw_cli_exit(r);
+    if (quality >= 0)
+        rn.opts.webp_quality = rn.opts.jpeg_quality = quality;
+    if (method >= 0)
+        rn.opts.webp_method = method;
+    if (long_side >= 0)
+        rn.opts.long_side = (uint32_t)long_side;
+    if (max_bytes >= 0)
+        rn.opts.max_bytes = (size_t)max_bytes;
+    if (first >= argc) {
+        gw_cli_usage(&cli, stderr);
         return 2;
     }
-    if (!strcmp(argv[optind], "probe"))
+    if (!strcmp(argv[first], "probe"))
         rn.cmd = CMD_PROBE;
-    else if (!strcmp(argv[optind], "process"))
+    else if (!strcmp(argv[first], "process"))
         rn.cmd = CMD_PROCESS;
-    else if (!strcmp(argv[optind], "hash"))
+    else if (!strcmp(argv[first], "hash"))
         rn.cmd = CMD_HASH;
     else {
-        fprintf(stderr, "prep-image: unknown command \"%s\"\n", argv[optind]);
-        usage(stderr);
+        fprintf(stderr, "prep-image: unknown command \"%s\"\n", argv[first]);
+        gw_cli_usage(&cli, stderr);
         return 2;
     }
-    rn.n = (size_t)(argc - optind - 1);
+    rn.n = (size_t)(argc - first - 1);
     if (rn.n == 0) {
         fprintf(stderr, "prep-image: no files given\n");
         return 2;
@@ -510,12 +483,12 @@ int main(int argc, char **argv)
     if (!rn.jobs || !th)
         return 1;
     for (size_t i = 0; i < rn.n; i++)
-        rn.jobs[i].path = argv[optind + 1 + (int)i];
+        rn.jobs[i].path = argv[first + 1 + (int)i];
     t0 = now_ms();
-    for (long i = 0; i < jobs; i++)
+    for (int i = 0; i < jobs; i++)
         if (pthread_create(&th[i], NULL, worker, &rn) != 0)
             return 1;
-    for (long i = 0; i < jobs; i++)
+    for (int i = 0; i < jobs; i++)
         pthread_join(th[i], NULL);
     secs = (now_ms() - t0) / 1e3;
     for (size_t i = 0; i < rn.n; i++) {
@@ -523,7 +496,7 @@ int main(int argc, char **argv)
         bad += !rn.jobs[i].ok;
         free(rn.jobs[i].out);
     }
-    fprintf(stderr, "prep-image: %zu files, %d refused, %.3f s, %.2f photos/s, %ld jobs\n", rn.n,
+    fprintf(stderr, "prep-image: %zu files, %d refused, %.3f s, %.2f photos/s, %d jobs\n", rn.n,
             bad, secs, secs > 0 ? (double)rn.n / secs : 0.0, jobs);
     free(rn.jobs);
     free(th);

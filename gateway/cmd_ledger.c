@@ -1,0 +1,218 @@
+/* `prep-gateway ledger verify|checkpoint` (see cmd_provenance.h). */
+#include "cmd_provenance.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gw_cli.h"
+#include "gw_cli_db.h"
+#include "gw_keys.h"
+#include "gw_ledger.h"
+#include "gw_receipt.h"
+
+static const char ledger_usage[] =
+    "Usage: prep-gateway ledger verify [--data DIR] [--db CONNINFO] [--json]\n"
+    "       prep-gateway ledger checkpoint [--data DIR] [--json]\n"
+    "\n"
+    "verify      walks the hash chain of DIR/ledger.jsonl and of the ledger table in\n"
+    "            PostgreSQL, recomputing every hash, and reports the first broken link; the\n"
+    "            two copies must agree entry by entry. Exit status 0 when both hold.\n"
+    "checkpoint  prints a statement of (length, head hash, time) signed with the gateway key,\n"
+    "            to publish or have witnessed.\n";
+
+static int open_ledger(const struct gw_cmd_opts *o)
+{
+    char path[4096];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/%s", o->data, GW_LEDGER_FILE);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        fprintf(stderr, "prep-gateway: could not open %s: %s\n", path, strerror(errno));
+    return fd;
+}
+
+/* Checks the PostgreSQL copy against itself and against the file's entries |file| (|n|). */
+static int verify_db(const struct gw_cmd_opts *o, int n_file, uint64_t *ret_rows, uint64_t *ret_bad,
+                     const char **ret_why, struct gw_ledger_entry *file)
+{
+    PGconn *pg = gw_cli_db_connect(o->db, "prep-gateway: could not connect to PostgreSQL");
+    PGresult *res;
+    struct gw_ledger_entry prev, e;
+    int rows;
+
+    if (!pg)
+        return -EIO;
+    res = PQexec(pg, "SELECT seq, prev, hash, photo_id, clave_acta, device, sha256, bytes, width,"
+                     " height, time FROM ledger ORDER BY seq");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "prep-gateway: could not read the ledger table: %s", PQerrorMessage(pg));
+        PQclear(res);
+        PQfinish(pg);
+        return -EIO;
+    }
+    rows = PQntuples(res);
+    *ret_rows = (uint64_t)rows;
+    for (int i = 0; i < rows; i++) {
+        memset(&e, 0, sizeof(e));
+        e.seq = strtoull(PQgetvalue(res, i, 0), NULL, 10);
+        snprintf(e.prev, sizeof(e.prev), "%s", PQgetvalue(res, i, 1));
+        snprintf(e.hash, sizeof(e.hash), "%s", PQgetvalue(res, i, 2));
+        snprintf(e.photo_id, sizeof(e.photo_id), "%s", PQgetvalue(res, i, 3));
+        snprintf(e.clave, sizeof(e.clave), "%s", PQgetvalue(res, i, 4));
+        snprintf(e.device, sizeof(e.device), "%s", PQgetvalue(res, i, 5));
+        snprintf(e.sha256, sizeof(e.sha256), "%s", PQgetvalue(res, i, 6));
+        e.bytes = strtoull(PQgetvalue(res, i, 7), NULL, 10);
+        e.width = (uint32_t)strtoul(PQgetvalue(res, i, 8), NULL, 10);
+        e.height = (uint32_t)strtoul(PQgetvalue(res, i, 9), NULL, 10);
+        snprintf(e.time, sizeof(e.time), "%s", PQgetvalue(res, i, 10));
+        /* Rows not ingested yet leave gaps at the end only: ingest follows the spool. */
+        *ret_why = gw_ledger_check_link(i > 0 ? &prev : NULL, &e);
+        if (!*ret_why && ((int)e.seq > n_file || strcmp(file[e.seq - 1].hash, e.hash) != 0))
+            *ret_why = "differs from the spool's ledger file";
+        if (*ret_why) {
+            *ret_bad = e.seq;
+            break;
+        }
+        prev = e;
+    }
+    PQclear(res);
+    PQfinish(pg);
+    return *ret_why ? -EBADMSG : 0;
+}
+
+/* Loads every entry of the (already verified) file into an array. */
+static struct gw_ledger_entry *load_all(int fd, int n)
+{
+    struct gw_ledger_entry *all = calloc(n > 0 ? (size_t)n : 1, sizeof(*all));
+    FILE *f = fdopen(dup(fd), "r");
+    char *line = NULL;
+    size_t cap = 0;
+    int i = 0;
+
+    if (!all || !f) {
+        free(all);
+        if (f)
+            fclose(f);
+        return NULL;
+    }
+    rewind(f);
+    while (i < n && getline(&line, &cap, f) > 0)
+        gw_ledger_parse(line, strlen(line), &all[i++]);
+    free(line);
+    fclose(f);
+    return all;
+}
+
+static int ledger_verify(const struct gw_cmd_opts *o)
+{
+    struct gw_ledger_entry last, *all;
+    uint64_t bad = 0, rows = 0;
+    const char *why = NULL, *db_why = NULL;
+    int fd = open_ledger(o), n, r;
+
+    if (fd < 0)
+        return 1;
+    n = gw_ledger_walk(fd, &last, NULL, &bad, &why);
+    if (n < 0 && n != -EBADMSG) {
+        fprintf(stderr, "prep-gateway: could not read the ledger: %s\n", strerror(-n));
+        close(fd);
+        return 1;
+    }
+    if (n == -EBADMSG) {
+        if (o->json)
+            gw_cli_print_json(json_pack("{s:b, s:s, s:I, s:s}", "valid", 0, "copy", "file", "seq",
+                                        (json_int_t)bad, "reason", why),
+                              JSON_INDENT(2));
+        else
+            printf("BROKEN ledger file at seq %llu: %s\n", (unsigned long long)bad, why);
+        close(fd);
+        return 1;
+    }
+    all = load_all(fd, n);
+    close(fd);
+    if (!all)
+        return 1;
+    r = verify_db(o, n, &rows, &bad, &db_why, all);
+    free(all);
+    if (r == -EIO)
+        return 1;
+    if (o->json) {
+        json_t *j =
+            json_pack("{s:b, s:s, s:i, s:s, s:I}", "valid", r == 0, "copy", "database", "entries",
+                      n, "head", n > 0 ? last.hash : "", "database_rows", (json_int_t)rows);
+
+        if (j && r != 0) {
+            json_object_set_new(j, "seq", json_integer((json_int_t)bad));
+            json_object_set_new(j, "reason", json_string(db_why));
+        }
+        gw_cli_print_json(j, JSON_INDENT(2));
+    } else if (r == 0)
+        printf("ledger valid: %d entries in the spool, %llu in PostgreSQL, head %s\n", n,
+               (unsigned long long)rows, n > 0 ? last.hash : "(empty)");
+    else
+        printf("BROKEN ledger table at seq %llu: %s\n", (unsigned long long)bad, db_why);
+    return r == 0 ? 0 : 1;
+}
+
+static int ledger_checkpoint(const struct gw_cmd_opts *o)
+{
+    struct gw_ledger_entry last;
+    struct gw_key k;
+    struct timespec now;
+    char t[GW_TIME_LEN + 1], text[512], b64[GW_KEY_SIG_B64 + 1];
+    uint8_t sig[GW_KEY_SIG_LEN];
+    const char *why = NULL;
+    uint64_t bad = 0;
+    int fd = open_ledger(o), n;
+    size_t len;
+
+    if (fd < 0)
+        return 1;
+    n = gw_ledger_walk(fd, &last, NULL, &bad, &why);
+    close(fd);
+    if (n < 0) {
+        fprintf(stderr, "prep-gateway: the ledger does not verify (seq %llu: %s)\n",
+                (unsigned long long)bad, why ? why : strerror(-n));
+        return 1;
+    }
+    if (gw_cmd_load_key(o->data, false, "prep-gateway", &k) < 0)
+        return 1;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gw_rfc3339(&now, t);
+    len = (size_t)snprintf(text, sizeof(text),
+                           "prep-casilla checkpoint v1\nlength=%d\nhead=%s\ntime=%s\n", n,
+                           n > 0 ? last.hash : "", t);
+    if (gw_key_sign(&k, text, len, sig) < 0) {
+        gw_key_finish(&k);
+        return 1;
+    }
+    gw_b64_encode(sig, sizeof(sig), b64);
+    if (o->json)
+        gw_cli_print_json(json_pack("{s:i, s:s, s:s, s:s, s:s}", "length", n, "head",
+                                    n > 0 ? last.hash : "", "time", t, "gateway_key", k.fingerprint,
+                                    "signature", b64),
+                          JSON_INDENT(2));
+    else
+        printf("%sgateway_key=%s\nsignature=%s\n", text, k.fingerprint, b64);
+    gw_key_finish(&k);
+    return 0;
+}
+
+int gw_cmd_ledger(int argc, char **argv)
+{
+    static const char *const subs[] = {"verify", "checkpoint", NULL};
+    struct gw_cmd_opts o;
+    int r, sub;
+
+    r = gw_cmd_opts_parse("prep-gateway ledger", ledger_usage, argc, argv, subs, &sub, &o);
+    if (r != 0)
+        return gw_cli_exit(r);
+    return sub == 0 ? ledger_verify(&o) : ledger_checkpoint(&o);
+}
