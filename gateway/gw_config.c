@@ -3,6 +3,7 @@
 #include "process.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,19 +114,6 @@ int gw_parse_size(const char *s, uint64_t *ret)
     return -EINVAL;
 }
 
-static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < (long)min || v > (long)max)
-        return -EINVAL;
-    *ret = (unsigned)v;
-    return 0;
-}
-
 void gw_config_usage(FILE *out)
 {
     struct gw_config d;
@@ -185,180 +173,130 @@ void gw_config_usage(FILE *out)
             d.webp_quality, d.webp_method, d.review_lease_s, d.login_address_free);
 }
 
-static const char *off_or(const char *s)
+/*
+ * Every `serve` option, with where it goes in struct gw_config and the values it accepts: one
+ * table for the parser (and for the configuration file that will read the same keys).
+ */
+enum key_kind {
+    K_ADDR,   /* const char *, "off" stores NULL */
+    K_STRING, /* const char * */
+    K_FLAG,   /* bool, no argument */
+    K_UINT,   /* unsigned (or uint32_t) in lo..hi */
+    K_INT,    /* int in lo..hi */
+    K_SIZE,   /* uint64_t, gw_parse_size() syntax, in lo..hi */
+};
+
+struct key {
+    const char *name;
+    enum key_kind kind;
+    size_t off;
+    uint64_t lo, hi;
+};
+
+#define KEY(nm, kind, field, lo, hi)                                                               \
+    {                                                                                              \
+        nm, kind, offsetof(struct gw_config, field), lo, hi                                        \
+    }
+
+static const struct key keys[] = {
+    KEY("h2c", K_ADDR, h2c_addr, 0, 0),
+    KEY("tls", K_ADDR, tls_addr, 0, 0),
+    KEY("cert", K_STRING, cert_file, 0, 0),
+    KEY("key", K_STRING, key_file, 0, 0),
+    KEY("db", K_STRING, db, 0, 0),
+    KEY("data", K_STRING, data_dir, 0, 0),
+    KEY("web", K_STRING, web_dir, 0, 0),
+    KEY("max-body", K_SIZE, max_body, 1, UINT64_MAX),
+    KEY("max-pixels", K_SIZE, max_pixels, 1, UINT64_MAX),
+    KEY("refusal-drain", K_SIZE, refusal_drain, 0, UINT64_MAX),
+    KEY("max-streams", K_UINT, max_streams, 1, 1000),
+    KEY("max-header-bytes", K_UINT, max_header_bytes, 1024, 1u << 20),
+    KEY("idle-timeout", K_UINT, idle_timeout, 1, 86400),
+    KEY("header-timeout", K_UINT, header_timeout, 1, 3600),
+    KEY("body-timeout", K_UINT, body_timeout, 1, 3600),
+    KEY("loops", K_UINT, loops, 1, 256),
+    KEY("workers", K_UINT, workers, 1, 256),
+    KEY("disk-threads", K_UINT, disk_threads, 1, 256),
+    KEY("db-threads", K_UINT, db_threads, 1, 64),
+    KEY("login-threads", K_UINT, login_threads, 1, 16),
+    KEY("login-address-free", K_UINT, login_address_free, 0, 100000),
+    KEY("long-side", K_UINT, long_side, 16, 16384),
+    KEY("webp-quality", K_INT, webp_quality, 1, 100),
+    KEY("webp-method", K_INT, webp_method, 0, 6),
+    KEY("review-lease", K_UINT, review_lease_s, 1, 86400),
+    KEY("signature-skew", K_UINT, signature_skew, 1, 86400),
+    KEY("insecure-open-uploads", K_FLAG, open_uploads, 0, 0),
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* K_UINT stores through unsigned * into the uint32_t fields too. */
+_Static_assert(sizeof(unsigned) == sizeof(uint32_t), "unsigned is 32 bits");
+
+/* Stores |arg| for |k| in |c|. Returns 0, or -EINVAL when |arg| is not a value |k| accepts. */
+static int set_key(struct gw_config *c, const struct key *k, const char *arg)
 {
-    return strcmp(s, "off") == 0 ? NULL : s;
+    char *field = (char *)c + k->off, *end;
+    uint64_t v = 0;
+    long n;
+
+    switch (k->kind) {
+    case K_ADDR:
+        *(const char **)field = strcmp(arg, "off") == 0 ? NULL : arg;
+        return 0;
+    case K_STRING:
+        *(const char **)field = arg;
+        return 0;
+    case K_FLAG:
+        *(bool *)field = true;
+        return 0;
+    case K_SIZE:
+        if (gw_parse_size(arg, &v) < 0 || v < k->lo || v > k->hi)
+            return -EINVAL;
+        *(uint64_t *)field = v;
+        return 0;
+    case K_UINT:
+    case K_INT:
+        errno = 0;
+        n = strtol(arg, &end, 10);
+        if (errno || end == arg || *end || n < (long)k->lo || n > (long)k->hi)
+            return -EINVAL;
+        if (k->kind == K_INT)
+            *(int *)field = (int)n;
+        else
+            *(unsigned *)field = (unsigned)n;
+        return 0;
+    }
+    return -EINVAL;
 }
 
 int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
 {
-    enum {
-        O_H2C = 256,
-        O_TLS,
-        O_CERT,
-        O_KEY,
-        O_DB,
-        O_DATA,
-        O_MAX_BODY,
-        O_MAX_PIXELS,
-        O_MAX_STREAMS,
-        O_MAX_HEADER,
-        O_IDLE,
-        O_HEADER_T,
-        O_BODY_T,
-        O_LOOPS,
-        O_WORKERS,
-        O_DISK,
-        O_LONG_SIDE,
-        O_WEBP_Q,
-        O_WEB,
-        O_REVIEW_LEASE,
-        O_OPEN_UPLOADS,
-        O_SIG_SKEW,
-        O_DB_THREADS,
-        O_WEBP_METHOD,
-        O_LOGIN_THREADS,
-        O_LOGIN_FREE,
-        O_REFUSAL_DRAIN,
-    };
-    static const struct option opts[] = {
-        {"h2c", required_argument, NULL, O_H2C},
-        {"tls", required_argument, NULL, O_TLS},
-        {"cert", required_argument, NULL, O_CERT},
-        {"key", required_argument, NULL, O_KEY},
-        {"db", required_argument, NULL, O_DB},
-        {"data", required_argument, NULL, O_DATA},
-        {"max-body", required_argument, NULL, O_MAX_BODY},
-        {"max-pixels", required_argument, NULL, O_MAX_PIXELS},
-        {"refusal-drain", required_argument, NULL, O_REFUSAL_DRAIN},
-        {"max-streams", required_argument, NULL, O_MAX_STREAMS},
-        {"max-header-bytes", required_argument, NULL, O_MAX_HEADER},
-        {"idle-timeout", required_argument, NULL, O_IDLE},
-        {"header-timeout", required_argument, NULL, O_HEADER_T},
-        {"body-timeout", required_argument, NULL, O_BODY_T},
-        {"loops", required_argument, NULL, O_LOOPS},
-        {"workers", required_argument, NULL, O_WORKERS},
-        {"disk-threads", required_argument, NULL, O_DISK},
-        {"long-side", required_argument, NULL, O_LONG_SIDE},
-        {"webp-quality", required_argument, NULL, O_WEBP_Q},
-        {"web", required_argument, NULL, O_WEB},
-        {"review-lease", required_argument, NULL, O_REVIEW_LEASE},
-        {"insecure-open-uploads", no_argument, NULL, O_OPEN_UPLOADS},
-        {"signature-skew", required_argument, NULL, O_SIG_SKEW},
-        {"db-threads", required_argument, NULL, O_DB_THREADS},
-        {"webp-method", required_argument, NULL, O_WEBP_METHOD},
-        {"login-threads", required_argument, NULL, O_LOGIN_THREADS},
-        {"login-address-free", required_argument, NULL, O_LOGIN_FREE},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int o, bad = 0;
-    unsigned u = 0;
-    uint64_t sz = 0;
+    struct option opts[NKEYS + 3];
+    int o;
 
+    for (size_t i = 0; i < NKEYS; i++)
+        opts[i] =
+            (struct option){keys[i].name, keys[i].kind == K_FLAG ? no_argument : required_argument,
+                            NULL, 256 + (int)i};
+    opts[NKEYS] = (struct option){"verbose", no_argument, NULL, 'v'};
+    opts[NKEYS + 1] = (struct option){"help", no_argument, NULL, 'h'};
+    opts[NKEYS + 2] = (struct option){NULL, 0, NULL, 0};
     optind = 1;
     while ((o = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
-        switch (o) {
-        case O_H2C:
-            c->h2c_addr = off_or(optarg);
-            break;
-        case O_TLS:
-            c->tls_addr = off_or(optarg);
-            break;
-        case O_CERT:
-            c->cert_file = optarg;
-            break;
-        case O_KEY:
-            c->key_file = optarg;
-            break;
-        case O_DB:
-            c->db = optarg;
-            break;
-        case O_DATA:
-            c->data_dir = optarg;
-            break;
-        case O_MAX_BODY:
-            bad = gw_parse_size(optarg, &sz) < 0 || sz == 0;
-            c->max_body = sz;
-            break;
-        case O_MAX_PIXELS:
-            bad = gw_parse_size(optarg, &sz) < 0 || sz == 0;
-            c->max_pixels = sz;
-            break;
-        case O_REFUSAL_DRAIN:
-            bad = gw_parse_size(optarg, &sz) < 0;
-            c->refusal_drain = sz;
-            break;
-        case O_MAX_STREAMS:
-            bad = parse_uint(optarg, 1, 1000, &c->max_streams);
-            break;
-        case O_MAX_HEADER:
-            bad = parse_uint(optarg, 1024, 1u << 20, &c->max_header_bytes);
-            break;
-        case O_IDLE:
-            bad = parse_uint(optarg, 1, 86400, &c->idle_timeout);
-            break;
-        case O_HEADER_T:
-            bad = parse_uint(optarg, 1, 3600, &c->header_timeout);
-            break;
-        case O_BODY_T:
-            bad = parse_uint(optarg, 1, 3600, &c->body_timeout);
-            break;
-        case O_LOOPS:
-            bad = parse_uint(optarg, 1, 256, &c->loops);
-            break;
-        case O_WORKERS:
-            bad = parse_uint(optarg, 1, 256, &c->workers);
-            break;
-        case O_DISK:
-            bad = parse_uint(optarg, 1, 256, &c->disk_threads);
-            break;
-        case O_LONG_SIDE:
-            bad = parse_uint(optarg, 16, 16384, &u);
-            c->long_side = u;
-            break;
-        case O_WEBP_Q:
-            bad = parse_uint(optarg, 1, 100, &u);
-            c->webp_quality = (int)u;
-            break;
-        case O_OPEN_UPLOADS:
-            c->open_uploads = true;
-            break;
-        case O_SIG_SKEW:
-            bad = parse_uint(optarg, 1, 86400, &c->signature_skew);
-            break;
-        case O_DB_THREADS:
-            bad = parse_uint(optarg, 1, 64, &c->db_threads);
-            break;
-        case O_LOGIN_THREADS:
-            bad = parse_uint(optarg, 1, 16, &c->login_threads);
-            break;
-        case O_LOGIN_FREE:
-            bad = parse_uint(optarg, 0, 100000, &c->login_address_free);
-            break;
-        case O_WEBP_METHOD:
-            bad = parse_uint(optarg, 0, 6, &u);
-            c->webp_method = (int)u;
-            break;
-        case O_WEB:
-            c->web_dir = optarg;
-            break;
-        case O_REVIEW_LEASE:
-            bad = parse_uint(optarg, 1, 86400, &c->review_lease_s);
-            break;
-        case 'v':
-            break; /* read by main */
-        case 'h':
+        if (o == 'v')
+            continue; /* read by main */
+        if (o == 'h') {
             gw_config_usage(out);
             return 1;
-        default:
+        }
+        if (o < 256 || o >= 256 + (int)NKEYS) {
             fprintf(stderr, "prep-gateway serve: see --help\n");
             return -EINVAL;
         }
-        if (bad) {
-            fprintf(stderr, "prep-gateway serve: invalid value for --%s: %s\n",
-                    opts[o - O_H2C].name, optarg);
+        if (set_key(c, &keys[o - 256], optarg) < 0) {
+            fprintf(stderr, "prep-gateway serve: invalid value for --%s: %s\n", keys[o - 256].name,
+                    optarg);
             return -EINVAL;
         }
     }

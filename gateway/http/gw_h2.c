@@ -20,6 +20,26 @@
 #include "gw_log.h"
 #include "gw_metrics.h"
 
+/* Doubly linked lists through the |prev| and |next| members (systemd's LIST_*). */
+#define LIST_PREPEND(head, item)                                                                   \
+    do {                                                                                           \
+        (item)->prev = NULL;                                                                       \
+        (item)->next = (head);                                                                     \
+        if (head)                                                                                  \
+            (head)->prev = (item);                                                                 \
+        (head) = (item);                                                                           \
+    } while (0)
+#define LIST_REMOVE(head, item)                                                                    \
+    do {                                                                                           \
+        if ((item)->prev)                                                                          \
+            (item)->prev->next = (item)->next;                                                     \
+        else                                                                                       \
+            (head) = (item)->next;                                                                 \
+        if ((item)->next)                                                                          \
+            (item)->next->prev = (item)->prev;                                                     \
+        (item)->prev = (item)->next = NULL;                                                        \
+    } while (0)
+
 static uint64_t next_conn_id(void)
 {
     static _Atomic uint64_t seq;
@@ -49,10 +69,7 @@ static struct gw_stream *stream_new(struct gw_conn *c, int32_t id)
     s->refs = 1;
     s->content_length = -1;
     s->start_ms = s->progress_ms = gw_now_ms();
-    s->next = c->streams;
-    if (c->streams)
-        c->streams->prev = s;
-    c->streams = s;
+    LIST_PREPEND(c->streams, s);
     c->nstreams++;
     return s;
 }
@@ -81,13 +98,7 @@ static void stream_detach(struct gw_stream *s)
 
     if (!c)
         return;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        c->streams = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->prev = s->next = NULL;
+    LIST_REMOVE(c->streams, s);
     c->nstreams--;
     if (s->handler && s->handler->on_detach)
         s->handler->on_detach(s);
@@ -313,12 +324,7 @@ static void conn_free(struct gw_conn *c)
 
     while (c->streams)
         stream_detach(c->streams);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    LIST_REMOVE(w->conns, c);
     nghttp2_session_del(c->h2);
     if (c->flush)
         event_free(c->flush);
@@ -487,10 +493,7 @@ int gw_h2_conn_new(struct gw_worker *w, struct bufferevent *bev, bool tls,
     c->id = next_conn_id();
     c->tls = tls;
     c->accepted_ms = c->active_ms = gw_now_ms();
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
+    LIST_PREPEND(w->conns, c);
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     gw_log(GW_LOG_DEBUG, "msg=\"connection accepted\" conn=%llu peer=%s tls=%d",

@@ -142,9 +142,21 @@ out:
     return e;
 }
 
-static int worker_init(struct gw_listen *l, struct gw_listen_worker *lw, unsigned id)
+/* A listener on this loop for a dup of |fd|, or NULL. */
+static struct evconnlistener *listen_dup(struct gw_listen_worker *lw, int fd)
 {
     unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE;
+    int d = dup(fd);
+    struct evconnlistener *el =
+        d < 0 ? NULL : evconnlistener_new(lw->w.loop.base, on_accept, lw, flags, -1, d);
+
+    if (!el && d >= 0)
+        close(d);
+    return el;
+}
+
+static int worker_init(struct gw_listen *l, struct gw_listen_worker *lw, unsigned id)
+{
     struct timeval one_s = {1, 0};
     int r = gw_loop_init(&lw->w.loop);
 
@@ -157,26 +169,9 @@ static int worker_init(struct gw_listen *l, struct gw_listen_worker *lw, unsigne
         return r;
     /* Every loop accepts on its own dup of the one listening socket; the kernel hands each new
      * connection to one of them. */
-    if (l->h2c_fd >= 0) {
-        int fd = dup(l->h2c_fd);
-
-        lw->h2c = fd < 0 ? NULL : evconnlistener_new(lw->w.loop.base, on_accept, lw, flags, -1, fd);
-        if (!lw->h2c) {
-            if (fd >= 0)
-                close(fd);
-            return -ENOMEM;
-        }
-    }
-    if (l->tls_fd >= 0) {
-        int fd = dup(l->tls_fd);
-
-        lw->tls = fd < 0 ? NULL : evconnlistener_new(lw->w.loop.base, on_accept, lw, flags, -1, fd);
-        if (!lw->tls) {
-            if (fd >= 0)
-                close(fd);
-            return -ENOMEM;
-        }
-    }
+    if ((l->h2c_fd >= 0 && !(lw->h2c = listen_dup(lw, l->h2c_fd))) ||
+        (l->tls_fd >= 0 && !(lw->tls = listen_dup(lw, l->tls_fd))))
+        return -ENOMEM;
     lw->tick = event_new(lw->w.loop.base, -1, EV_PERSIST, on_tick, lw);
     if (!lw->tick || event_add(lw->tick, &one_s) < 0)
         return -ENOMEM;
