@@ -75,6 +75,19 @@ out:
     return r;
 }
 
+/* Fills the public half of |k| and hands it to |ret|, or frees it (|ret| untouched). */
+static int key_done(struct gw_key *k, struct gw_key *ret)
+{
+    int r = fill_public(k);
+
+    if (r < 0) {
+        gw_key_finish(k);
+        return r;
+    }
+    *ret = *k;
+    return 0;
+}
+
 int gw_key_load(const char *path, bool create, struct gw_key *ret)
 {
     struct gw_key k = {0};
@@ -102,30 +115,17 @@ int gw_key_load(const char *path, bool create, struct gw_key *ret)
         gw_key_finish(&k);
         return -EINVAL;
     }
-    r = fill_public(&k);
-    if (r < 0) {
-        gw_key_finish(&k);
-        return r;
-    }
-    *ret = k;
-    return 0;
+    return key_done(&k, ret);
 }
 
 int gw_key_from_public(const uint8_t *pub, struct gw_key *ret)
 {
     struct gw_key k = {0};
-    int r;
 
     k.pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, GW_KEY_PUB_LEN);
     if (!k.pkey)
         return -EINVAL;
-    r = fill_public(&k);
-    if (r < 0) {
-        gw_key_finish(&k);
-        return r;
-    }
-    *ret = k;
-    return 0;
+    return key_done(&k, ret);
 }
 
 void gw_key_finish(struct gw_key *k)

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import tempfile
 
+from ppm import read_ppm
+
 # The gateway's problem types (fixtures/README.md) and the imaging error behind each.
 PROBLEM_TO_ERROR = {
     "empty-body": {"NOT_JPEG"},
@@ -38,23 +40,6 @@ def run(prep, cmd, files, *extra):
     out = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
     check(len(out) == len(files), f"{cmd}: {len(out)} results for {len(files)} files")
     return r.returncode, {os.path.basename(d["file"]): d for d in out}
-
-
-def read_ppm(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    parts, pos = [], 0
-    while len(parts) < 4:
-        while data[pos:pos + 1].isspace():
-            pos += 1
-        end = pos
-        while not data[end:end + 1].isspace():
-            end += 1
-        parts.append(data[pos:end])
-        pos = end
-    pos += 1
-    w, h = int(parts[1]), int(parts[2])
-    return w, h, data[pos:]
 
 
 def corner_means(w, h, px):

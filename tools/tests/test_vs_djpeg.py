@@ -25,6 +25,8 @@ import subprocess
 import sys
 import tempfile
 
+from ppm import read_ppm
+
 MIN_SSIM = 0.98
 MAX_MEAN_SHIFT = 6.0  # levels, per channel
 WEBP_QUALITY = 95
@@ -83,23 +85,6 @@ def exif_orientation_or_raise(tiff):
         if tag == 0x0112 and typ == 3:
             return struct.unpack(end + "H", tiff[e + 8:e + 10])[0]
     return 1
-
-
-def read_ppm(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    fields, pos = [], 0
-    while len(fields) < 4:
-        while data[pos:pos + 1].isspace():
-            pos += 1
-        end = pos
-        while not data[end:end + 1].isspace():
-            end += 1
-        fields.append(data[pos:end])
-        pos = end
-    assert fields[0] == b"P6" and fields[3] == b"255", path
-    w, h = int(fields[1]), int(fields[2])
-    return w, h, data[pos + 1:pos + 1 + 3 * w * h]
 
 
 def write_ppm(path, w, h, px):
