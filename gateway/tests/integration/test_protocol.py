@@ -414,27 +414,29 @@ class FloodTest(GatewayTestCase):
         self.blast(s, pairs)
         self.assertIn(GOAWAY, self.assertCut(s, "rapid reset"))
 
+    def flood_without_reading(self, opening, burst, what):
+        """Sends |opening|, then |burst| 2400 times without reading a byte: the gateway must
+        stop taking it, cut the connection and not grow by 16 MiB or more."""
+        s = self.connect()
+        s.sendall(opening)
+        before = self.rss_kib()
+        sent = self.blast(s, (burst for _ in range(2400)))
+        self.assertLess(sent, 2400, f"the gateway took every {what} without reading a reply")
+        self.assertCut(s, f"{what} flood")
+        self.assertLess(self.rss_kib() - before, 16 << 10, "the flood grew the gateway's memory")
+
     def test_ping_flood_without_reading(self):
         """40 MB of frames that each need an answer, from a client that never reads: far more
         answers than the socket buffers hold, so they pile up in the gateway unless it stops."""
-        s = self.connect()
-        s.sendall(PREFACE + frame(SETTINGS, 0, 0))
-        before = self.rss_kib()
-        burst = b"".join(frame(PING, 0, 0, struct.pack(">Q", i)) for i in range(1000))
-        sent = self.blast(s, (burst for _ in range(2400)))
-        self.assertLess(sent, 2400, "the gateway took every PING without reading a reply")
-        self.assertCut(s, "PING flood")
-        self.assertLess(self.rss_kib() - before, 16 << 10, "the flood grew the gateway's memory")
+        self.flood_without_reading(
+            PREFACE + frame(SETTINGS, 0, 0),
+            b"".join(frame(PING, 0, 0, struct.pack(">Q", i)) for i in range(1000)), "PING")
 
     def test_settings_flood(self):
-        s = self.connect()
-        s.sendall(PREFACE)
-        before = self.rss_kib()
-        burst = b"".join(frame(SETTINGS, 0, 0, struct.pack(">HI", 0x3, 100)) for _ in range(1000))
-        sent = self.blast(s, (burst for _ in range(2400)))
-        self.assertLess(sent, 2400, "the gateway took every SETTINGS without reading an ACK")
-        self.assertCut(s, "SETTINGS flood")
-        self.assertLess(self.rss_kib() - before, 16 << 10, "the flood grew the gateway's memory")
+        self.flood_without_reading(
+            PREFACE,
+            b"".join(frame(SETTINGS, 0, 0, struct.pack(">HI", 0x3, 100)) for _ in range(1000)),
+            "SETTINGS")
 
     def test_continuation_flood(self):
         """CVE-2024-27316 class: a header block that never ends, in many small pieces."""
