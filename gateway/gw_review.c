@@ -390,6 +390,32 @@ static void redirect(struct gw_stream *s, const char *to)
     gw_stream_respond(s, 303, NULL, NULL, 0, &nv, 1);
 }
 
+/*
+ * The fixed API paths: a POST or a GET, answered by reading a JSON body (|on_body|), by a route
+ * of its own (|serve|), or else by the db-pool job |op| for a session of at least |need| (a POST
+ * also needs the CSRF token).
+ */
+struct route {
+    const char *path;
+    bool post;
+    void (*on_body)(struct gw_stream *s);
+    void (*serve)(struct gw_stream *s);
+    enum gw_review_op op;
+    enum gw_role need;
+};
+
+static const struct route routes[] = {
+    {"/v1/login", true, on_login_body, NULL, GW_REVIEW_OP_LOGIN, GW_ROLE_NONE},
+    {"/v1/logout", true, NULL, NULL, GW_REVIEW_OP_LOGOUT, GW_ROLE_CLERK},
+    {"/v1/session", false, NULL, NULL, GW_REVIEW_OP_SESSION, GW_ROLE_NONE + 1},
+    {"/v1/progress", false, NULL, NULL, GW_REVIEW_OP_PROGRESS, GW_ROLE_CLERK},
+    {"/v1/review/events", false, NULL, NULL, GW_REVIEW_OP_EVENTS, GW_ROLE_CLERK},
+    {"/v1/review/claim", true, NULL, NULL, GW_REVIEW_OP_CLAIM, GW_ROLE_CLERK},
+    {"/v1/review/history", false, NULL, route_history, GW_REVIEW_OP_HISTORY, GW_ROLE_SUPERVISOR},
+    {"/v1/review/priority", true, on_priority_body, NULL, GW_REVIEW_OP_PRIORITY,
+     GW_ROLE_SUPERVISOR},
+};
+
 bool gw_review_route(struct gw_stream *s, const char *path, size_t len)
 {
     bool get = strcmp(s->method, "GET") == 0, post = strcmp(s->method, "POST") == 0;
@@ -410,52 +436,19 @@ bool gw_review_route(struct gw_stream *s, const char *path, size_t len)
         }
         return true;
     }
-    if (strcmp(path, "/v1/login") == 0) {
-        if (!post)
-            method_not_allowed(s, "POST");
-        else
-            gw_stream_read_body(s, GW_REVIEW_BODY_MAX, on_login_body);
-        return true;
-    }
-    if (strcmp(path, "/v1/logout") == 0) {
-        if (!post)
-            method_not_allowed(s, "POST");
-        else if ((j = gw_review_job_new(s, GW_REVIEW_OP_LOGOUT, GW_ROLE_CLERK, true)))
-            gw_review_job_submit(j);
-        return true;
-    }
-    if (strcmp(path, "/v1/session") == 0 || strcmp(path, "/v1/progress") == 0 ||
-        strcmp(path, "/v1/review/events") == 0) {
-        enum gw_review_op op = path[4] == 's'   ? GW_REVIEW_OP_SESSION
-                               : path[4] == 'p' ? GW_REVIEW_OP_PROGRESS
-                                                : GW_REVIEW_OP_EVENTS;
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const struct route *rt = &routes[i];
 
-        if (!get)
-            method_not_allowed(s, "GET");
-        else if ((j = gw_review_job_new(
-                      s, op, op == GW_REVIEW_OP_SESSION ? GW_ROLE_NONE + 1 : GW_ROLE_CLERK, false)))
+        if (strcmp(path, rt->path) != 0)
+            continue;
+        if (!(rt->post ? post : get))
+            method_not_allowed(s, rt->post ? "POST" : "GET");
+        else if (rt->on_body)
+            gw_stream_read_body(s, GW_REVIEW_BODY_MAX, rt->on_body);
+        else if (rt->serve)
+            rt->serve(s);
+        else if ((j = gw_review_job_new(s, rt->op, rt->need, rt->post)))
             gw_review_job_submit(j);
-        return true;
-    }
-    if (strcmp(path, "/v1/review/claim") == 0) {
-        if (!post)
-            method_not_allowed(s, "POST");
-        else if ((j = gw_review_job_new(s, GW_REVIEW_OP_CLAIM, GW_ROLE_CLERK, true)))
-            gw_review_job_submit(j);
-        return true;
-    }
-    if (strcmp(path, "/v1/review/history") == 0) {
-        if (!get)
-            method_not_allowed(s, "GET");
-        else
-            route_history(s);
-        return true;
-    }
-    if (strcmp(path, "/v1/review/priority") == 0) {
-        if (!post)
-            method_not_allowed(s, "POST");
-        else
-            gw_stream_read_body(s, GW_REVIEW_BODY_MAX, on_priority_body);
         return true;
     }
     {

@@ -183,11 +183,45 @@ static void do_priority(struct gw_review_job *j, PGconn *pg)
         j->status = 200;
 }
 
+static void do_logout(struct gw_review_job *j, PGconn *pg)
+{
+    int r = gw_auth_logout(pg, j->token);
+
+    if (r < 0)
+        db_fail(j, r);
+    else
+        j->status = 204;
+}
+
+/* The session itself is the answer (GET /v1/session), or starts the event stream. */
+static void do_session(struct gw_review_job *j, PGconn *pg)
+{
+    j->status = 200;
+}
+
+static void do_progress(struct gw_review_job *j, PGconn *pg)
+{
+    int r = gw_db_review_progress_json(pg, &j->out);
+
+    if (r < 0)
+        db_fail(j, r);
+    else
+        j->status = 200;
+}
+
+/* What each operation does once the session, role and CSRF token passed (login has none). */
+static void (*const operations[])(struct gw_review_job *j, PGconn *pg) = {
+    [GW_REVIEW_OP_LOGOUT] = do_logout,     [GW_REVIEW_OP_SESSION] = do_session,
+    [GW_REVIEW_OP_EVENTS] = do_session,    [GW_REVIEW_OP_CLAIM] = do_claim,
+    [GW_REVIEW_OP_DECIDE] = do_decide,     [GW_REVIEW_OP_RELEASE] = do_release,
+    [GW_REVIEW_OP_REOPEN] = do_reopen,     [GW_REVIEW_OP_HISTORY] = do_history,
+    [GW_REVIEW_OP_PRIORITY] = do_priority, [GW_REVIEW_OP_PROGRESS] = do_progress,
+};
+
 static void job_work(struct gw_work *w, void *thread_ctx)
 {
     struct gw_review_job *j = (struct gw_review_job *)w;
     PGconn *pg = gw_db_thread_conn(thread_ctx);
-    const char *why = NULL;
     int r;
 
     if (!pg) {
@@ -229,47 +263,8 @@ static void job_work(struct gw_work *w, void *thread_ctx)
         fail(j, GW_E_CSRF, "send the session's csrf_token in X-CSRF-Token");
         return;
     }
-    switch (j->op) {
-    case GW_REVIEW_OP_LOGOUT:
-        r = gw_auth_logout(pg, j->token);
-        if (r < 0)
-            db_fail(j, r);
-        else
-            j->status = 204;
-        return;
-    case GW_REVIEW_OP_SESSION:
-    case GW_REVIEW_OP_EVENTS:
-        j->status = 200;
-        return;
-    case GW_REVIEW_OP_CLAIM:
-        do_claim(j, pg);
-        return;
-    case GW_REVIEW_OP_DECIDE:
-        do_decide(j, pg);
-        return;
-    case GW_REVIEW_OP_RELEASE:
-        do_release(j, pg);
-        return;
-    case GW_REVIEW_OP_REOPEN:
-        do_reopen(j, pg);
-        return;
-    case GW_REVIEW_OP_HISTORY:
-        do_history(j, pg);
-        return;
-    case GW_REVIEW_OP_PRIORITY:
-        do_priority(j, pg);
-        return;
-    case GW_REVIEW_OP_PROGRESS:
-        r = gw_db_review_progress_json(pg, &j->out);
-        if (r < 0)
-            db_fail(j, r);
-        else
-            j->status = 200;
-        return;
-    case GW_REVIEW_OP_LOGIN:
-        break;
-    }
-    (void)why;
+    if (j->op < sizeof(operations) / sizeof(operations[0]) && operations[j->op])
+        operations[j->op](j, pg);
 }
 
 static char *session_json(const struct gw_session *sess, bool with_token)
