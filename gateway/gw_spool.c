@@ -1,5 +1,6 @@
 #include "gw_spool.h"
 
+#include "gw_file.h"
 #include "gw_keys.h"
 #include "gw_ledger.h"
 
@@ -567,56 +568,13 @@ int gw_spool_pending_done(struct gw_spool *s, const char *photo_id)
     return 0;
 }
 
-static int read_file(int dfd, const char *name, size_t max, uint8_t **ret_buf, size_t *ret_len)
-{
-    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    uint8_t *buf;
-    size_t len = 0;
-    int e;
-
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) < 0) {
-        e = -errno;
-        close(fd);
-        return e;
-    }
-    if ((uint64_t)st.st_size > max) {
-        close(fd);
-        return -EFBIG;
-    }
-    buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
-    if (!buf) {
-        close(fd);
-        return -ENOMEM;
-    }
-    while (len < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            e = n < 0 ? -errno : -EIO;
-            free(buf);
-            close(fd);
-            return e;
-        }
-        len += (size_t)n;
-    }
-    close(fd);
-    *ret_buf = buf;
-    *ret_len = len;
-    return 0;
-}
-
 int gw_spool_original_read(struct gw_spool *s, const char *sha_hex, size_t max, uint8_t **ret_buf,
                            size_t *ret_len)
 {
     char name[80];
 
     snprintf(name, sizeof(name), "%s.jpg", sha_hex);
-    return read_file(s->originals, name, max, ret_buf, ret_len);
+    return gw_file_read_at(s->originals, name, max, ret_buf, ret_len);
 }
 
 int gw_spool_review_read(struct gw_spool *s, const char *sha_hex, size_t max, uint8_t **ret_buf,
@@ -625,7 +583,7 @@ int gw_spool_review_read(struct gw_spool *s, const char *sha_hex, size_t max, ui
     char name[80];
 
     snprintf(name, sizeof(name), "%s.webp", sha_hex);
-    return read_file(s->review, name, max, ret_buf, ret_len);
+    return gw_file_read_at(s->review, name, max, ret_buf, ret_len);
 }
 
 int gw_spool_review_write(struct gw_spool *s, const uint8_t *buf, size_t len, char *ret_sha)

@@ -23,6 +23,7 @@
 #include "dup.h"
 #include "exif.h"
 #include "gw_cli.h"
+#include "gw_file.h"
 #include "img_error.h"
 #include "jpeg_scan.h"
 #include "process.h"
@@ -97,46 +98,6 @@ static void put_jstr(struct str *s, const char *v)
     put(s, "\"");
 }
 
-static int read_file(const char *path, uint8_t **ret, size_t *ret_len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    uint8_t *buf;
-    size_t have = 0;
-
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) < 0 || st.st_size < 0 || (uint64_t)st.st_size > MAX_FILE_BYTES) {
-        int e = errno ? errno : EFBIG;
-
-        close(fd);
-        return -e;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (!buf) {
-        close(fd);
-        return -ENOMEM;
-    }
-    while (have < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + have, (size_t)st.st_size - have);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            int e = r < 0 ? errno : EIO;
-
-            free(buf);
-            close(fd);
-            return -e;
-        }
-        have += (size_t)r;
-    }
-    close(fd);
-    *ret = buf;
-    *ret_len = have;
-    return 0;
-}
-
 static void put_info(struct str *s, const struct img_jpeg_info *in)
 {
     put(s,
@@ -147,25 +108,19 @@ static void put_info(struct str *s, const struct img_jpeg_info *in)
 static void put_exif(struct str *s, const struct img_exif *e, bool valid)
 {
     put(s, "\"exif\":{\"orientation\":%u,\"valid\":%s", e->orientation, valid ? "true" : "false");
-    if (e->make[0]) {
-        put(s, ",\"make\":");
-        put_jstr(s, e->make);
-    }
-    if (e->model[0]) {
-        put(s, ",\"model\":");
-        put_jstr(s, e->model);
-    }
-    if (e->software[0]) {
-        put(s, ",\"software\":");
-        put_jstr(s, e->software);
-    }
-    if (e->datetime_original[0]) {
-        put(s, ",\"datetime_original\":");
-        put_jstr(s, e->datetime_original);
-    }
-    if (e->offset_time_original[0]) {
-        put(s, ",\"offset_time_original\":");
-        put_jstr(s, e->offset_time_original);
+    const struct {
+        const char *name, *value;
+    } texts[] = {{"make", e->make},
+                 {"model", e->model},
+                 {"software", e->software},
+                 {"datetime_original", e->datetime_original},
+                 {"offset_time_original", e->offset_time_original}};
+
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        if (!texts[i].value[0])
+            continue;
+        put(s, ",\"%s\":", texts[i].name);
+        put_jstr(s, texts[i].value);
     }
     if (e->has_gps) {
         put(s, ",\"gps\":{\"latitude\":%.6f,\"longitude\":%.6f", e->gps_lat, e->gps_lon);
@@ -249,7 +204,7 @@ static void do_one(struct run *rn, struct job *j)
 
     put(&s, "{\"file\":");
     put_jstr(&s, j->path);
-    rc = read_file(j->path, &buf, &len);
+    rc = gw_file_read_at(AT_FDCWD, j->path, MAX_FILE_BYTES, &buf, &len);
     if (rc < 0) {
         put(&s, ",\"ok\":false,\"error\":\"IO\",\"message\":");
         put_jstr(&s, strerror(-rc));
