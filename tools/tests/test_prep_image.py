@@ -11,7 +11,8 @@ import subprocess
 import sys
 import tempfile
 
-from ppm import read_ppm
+import testlib
+from testlib import check, read_ppm
 
 # The gateway's problem types (fixtures/README.md) and the imaging error behind each.
 PROBLEM_TO_ERROR = {
@@ -23,16 +24,6 @@ PROBLEM_TO_ERROR = {
     "unsupported-jpeg": {"UNSUPPORTED"},
     "too-many-scans": {"TOO_MANY_SCANS"},
 }
-
-failures = 0
-
-
-def check(cond, msg):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", msg, file=sys.stderr)
-
 
 def run(prep, cmd, files, *extra):
     r = subprocess.run([prep, cmd, "--json", "--quiet", *extra, *files], capture_output=True,
@@ -118,8 +109,8 @@ def main():
         check(r.returncode == 2, "unknown command is a usage error")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"test_prep_image: {len(rows)} fixtures, {failures} failures")
-    return 1 if failures else 0
+    print(f"test_prep_image: {len(rows)} fixtures, {testlib.failures} failures")
+    return 1 if testlib.failures else 0
 
 
 if __name__ == "__main__":

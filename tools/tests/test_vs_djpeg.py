@@ -25,7 +25,8 @@ import subprocess
 import sys
 import tempfile
 
-from ppm import read_ppm
+import testlib
+from testlib import check, read_ppm
 
 MIN_SSIM = 0.98
 MAX_MEAN_SHIFT = 6.0  # levels, per channel
@@ -34,16 +35,6 @@ TWINS = {"cmyk_plain.jpg": "cmyk.jpg"}
 # The files the selection below must find, so that the test cannot pass on an empty list.
 EXPECTED = {"testimgari.jpg", "cmyk.jpg", "cmyk_plain.jpg", "ycck.jpg", "ycck_arithmetic.jpg",
             "arithmetic.jpg", "arithmetic_progressive.jpg", "ok_scans_253.jpg"}
-
-failures = 0
-
-
-def check(cond, msg):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", msg, file=sys.stderr)
-
 
 def headers(data):
     """SOF marker, component count, Adobe APP14 seen, EXIF orientation (1 without EXIF)."""
@@ -199,8 +190,8 @@ def main():
                     check(False, "%s: %s" % (tag, e))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d files, %d failures" % (len(chosen), failures))
-    return 1 if failures else 0
+    print("%d files, %d failures" % (len(chosen), testlib.failures))
+    return 1 if testlib.failures else 0
 
 
 if __name__ == "__main__":

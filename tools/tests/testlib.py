@@ -1,5 +1,17 @@
-"""Reading the binary PPM (P6, maxval 255) files that acta-gen and djpeg write, for the tools'
-tests."""
+"""What the tools' tests share: soft checks that count failures, and reading the binary PPM (P6,
+maxval 255) files that acta-gen and djpeg write."""
+
+import sys
+
+failures = 0
+
+
+def check(cond, msg):
+    """Counts and reports a failed |cond|; the test goes on and exits 1 at the end."""
+    global failures
+    if not cond:
+        failures += 1
+        print("FAIL:", msg, file=sys.stderr)
 
 
 def read_ppm(path):
