@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "db_auth.h"
 #include "gw_auth.h"
 #include "gw_cli.h"
 #include "gw_cli_db.h"
@@ -48,29 +49,30 @@ static int read_password(char *buf, size_t cap)
     return 0;
 }
 
+static void print_user(void *arg, const char *username, const char *role, const char *state)
+{
+    (void)arg;
+    printf("%-24s %-11s %s\n", username, role, state);
+}
+
 static int user_list(PGconn *pg, bool json)
 {
-    PGresult *res = PQexec(pg, json ? "SELECT coalesce(json_agg(json_build_object('username',"
-                                      " username, 'role', role, 'disabled', disabled,"
-                                      " 'created_at', created_at) ORDER BY username), '[]')"
-                                      " FROM users"
-                                    : "SELECT username, role, CASE WHEN disabled THEN"
-                                      " 'disabled' ELSE 'active' END FROM users"
-                                      " ORDER BY username");
-    int rc = 0;
+    char *doc = NULL;
+    int r;
 
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        fprintf(stderr, "prep-gateway user list: %s", PQerrorMessage(pg));
-        rc = 1;
-    } else if (json) {
-        printf("%s\n", PQgetvalue(res, 0, 0));
+    if (json) {
+        r = gw_db_auth_users_json(pg, &doc);
+        if (r == 0)
+            printf("%s\n", doc);
+        free(doc);
     } else {
-        for (int i = 0; i < PQntuples(res); i++)
-            printf("%-24s %-11s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-                   PQgetvalue(res, i, 2));
+        r = gw_db_auth_users_each(pg, print_user, NULL);
     }
-    PQclear(res);
-    return rc;
+    if (r < 0) {
+        fprintf(stderr, "prep-gateway user list: %s", PQerrorMessage(pg));
+        return 1;
+    }
+    return 0;
 }
 
 /* --role: stops at an unknown role, as a usage error. */

@@ -179,3 +179,37 @@ int gw_db_auth_user_disable(PGconn *c, const char *username)
 
     return r < 0 ? r : r == 1 ? 0 : -ENOENT;
 }
+
+int gw_db_auth_users_json(PGconn *c, char **ret_json)
+{
+    return gw_db_text(c,
+                      "SELECT coalesce(json_agg(json_build_object('username',"
+                      " username, 'role', role, 'disabled', disabled,"
+                      " 'created_at', created_at) ORDER BY username), '[]')"
+                      " FROM users",
+                      0, NULL, ret_json);
+}
+
+int gw_db_auth_users_each(PGconn *c,
+                          void (*cb)(void *arg, const char *username, const char *role,
+                                     const char *state),
+                          void *arg)
+{
+    PGresult *res;
+    int r, n;
+
+    r = gw_db_run(c,
+                  "SELECT username, role, CASE WHEN disabled THEN"
+                  " 'disabled' ELSE 'active' END FROM users"
+                  " ORDER BY username",
+                  0, NULL, PGRES_TUPLES_OK, &res);
+    if (r < 0) {
+        PQclear(res);
+        return r;
+    }
+    n = PQntuples(res);
+    for (int i = 0; i < n; i++)
+        cb(arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+    PQclear(res);
+    return n;
+}
