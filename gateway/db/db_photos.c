@@ -244,3 +244,39 @@ int gw_db_review_sha(PGconn *c, const char *photo_id, char *ret_sha)
     PQclear(res);
     return r;
 }
+
+int gw_db_ledger_each(PGconn *c, void (*cb)(void *arg, const struct gw_db_ledger_row *row),
+                      void *arg)
+{
+    PGresult *res;
+    int r, n;
+
+    r = gw_db_run(c,
+                  "SELECT seq, prev, hash, photo_id, clave_acta, device, sha256, bytes, width,"
+                  " height, time FROM ledger ORDER BY seq",
+                  0, NULL, PGRES_TUPLES_OK, &res);
+    if (r < 0) {
+        PQclear(res);
+        return r;
+    }
+    n = PQntuples(res);
+    for (int i = 0; i < n; i++) {
+        const struct gw_db_ledger_row row = {
+            .seq = PQgetvalue(res, i, 0),
+            .prev = PQgetvalue(res, i, 1),
+            .hash = PQgetvalue(res, i, 2),
+            .photo_id = PQgetvalue(res, i, 3),
+            .clave = PQgetvalue(res, i, 4),
+            .device = PQgetvalue(res, i, 5),
+            .sha256 = PQgetvalue(res, i, 6),
+            .bytes = PQgetvalue(res, i, 7),
+            .width = PQgetvalue(res, i, 8),
+            .height = PQgetvalue(res, i, 9),
+            .time = PQgetvalue(res, i, 10),
+        };
+
+        cb(arg, &row);
+    }
+    PQclear(res);
+    return n;
+}
