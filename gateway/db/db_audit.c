@@ -16,13 +16,17 @@ static bool listed(const char *const *names, const char *name)
     return false;
 }
 
+static void copy_count(void *arg, const PGresult *res, int i)
+{
+    *(long long *)arg = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+}
+
 /* Counts the rows of |table|, quoted as an identifier. Returns 0, -ENOMEM, -EIO or -EPROTO. */
 static int count_rows(PGconn *c, const char *table, long long *ret_rows)
 {
     static const char head[] = "SELECT count(*) FROM ";
     char *quoted = PQescapeIdentifier(c, table, strlen(table)), *sql;
     size_t cap;
-    PGresult *res;
     int r;
 
     /* libpq refuses a name that is not valid in the connection's encoding (or runs out of
@@ -37,13 +41,8 @@ static int count_rows(PGconn *c, const char *table, long long *ret_rows)
     }
     snprintf(sql, cap, "%s%s", head, quoted);
     PQfreemem(quoted);
-    r = gw_db_run(c, sql, 0, NULL, PGRES_TUPLES_OK, &res);
+    r = gw_db_one(c, sql, 0, NULL, -EPROTO, copy_count, ret_rows);
     free(sql);
-    if (r == 0 && PQntuples(res) != 1)
-        r = -EPROTO;
-    if (r == 0)
-        *ret_rows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
     return r;
 }
 

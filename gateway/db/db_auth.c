@@ -190,26 +190,28 @@ int gw_db_auth_users_json(PGconn *c, char **ret_json)
                       0, NULL, ret_json);
 }
 
+struct users_each {
+    void (*cb)(void *arg, const char *username, const char *role, const char *state);
+    void *arg;
+};
+
+static void user_row(void *arg, const PGresult *res, int i)
+{
+    const struct users_each *u = arg;
+
+    u->cb(u->arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+}
+
 int gw_db_auth_users_each(PGconn *c,
                           void (*cb)(void *arg, const char *username, const char *role,
                                      const char *state),
                           void *arg)
 {
-    PGresult *res;
-    int r, n;
+    struct users_each u = {cb, arg};
 
-    r = gw_db_run(c,
-                  "SELECT username, role, CASE WHEN disabled THEN"
-                  " 'disabled' ELSE 'active' END FROM users"
-                  " ORDER BY username",
-                  0, NULL, PGRES_TUPLES_OK, &res);
-    if (r < 0) {
-        PQclear(res);
-        return r;
-    }
-    n = PQntuples(res);
-    for (int i = 0; i < n; i++)
-        cb(arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
-    PQclear(res);
-    return n;
+    return gw_db_each(c,
+                      "SELECT username, role, CASE WHEN disabled THEN"
+                      " 'disabled' ELSE 'active' END FROM users"
+                      " ORDER BY username",
+                      0, NULL, user_row, &u);
 }

@@ -21,6 +21,15 @@ int gw_db_catalog_import_put(PGconn *c, const char *buf, size_t n)
     return PQputCopyData(c, buf, (int)n) == 1 ? 0 : -EIO;
 }
 
+static void copy_counts(void *arg, const PGresult *res, int i)
+{
+    struct gw_db_catalog_counts *ret = arg;
+
+    ret->inserted = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+    ret->updated = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+    ret->unflagged = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+}
+
 int gw_db_catalog_import_end(PGconn *c, struct gw_db_catalog_counts *ret)
 {
     PGresult *res;
@@ -36,7 +45,7 @@ int gw_db_catalog_import_end(PGconn *c, struct gw_db_catalog_counts *ret)
     /* libpq takes no new statement before PQgetResult() has returned NULL. */
     while ((res = PQgetResult(c)))
         PQclear(res);
-    r = gw_db_run(
+    return gw_db_one(
         c,
         "WITH up AS (INSERT INTO catalog SELECT clave_acta, state::smallint,"
         "   district::smallint, municipality, section::int, casilla_type, nominal_list::int"
@@ -48,16 +57,7 @@ int gw_db_catalog_import_end(PGconn *c, struct gw_db_catalog_counts *ret)
         "   WHERE q.clave_acta = c.clave_acta AND q.flag = 'fuera_de_catalogo' RETURNING 1)"
         " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),"
         "  (SELECT count(*) FROM fl) FROM up",
-        0, NULL, PGRES_TUPLES_OK, &res);
-    if (r == 0 && PQntuples(res) != 1)
-        r = -EPROTO;
-    if (r == 0) {
-        ret->inserted = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        ret->updated = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-        ret->unflagged = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-    }
-    PQclear(res);
-    return r;
+        0, NULL, -EPROTO, copy_counts, ret);
 }
 
 int gw_db_catalog_import_commit(PGconn *c)

@@ -12,7 +12,7 @@
  * message is then in PQerrorMessage().
  *
  * This module does not speak HTTP, does not log and keeps no globals. Statements run through
- * gw_db_run() and its three shorthands, so that status checks and PQclear() are in one place.
+ * gw_db_run() and its shorthands, so that status checks and PQclear() are in one place.
  */
 #ifndef GW_DB_H
 #define GW_DB_H
@@ -60,6 +60,14 @@ int gw_db_run(PGconn *c, const char *sql, int n, const char *const *params, Exec
  *
  * gw_db_rows() runs a statement that returns rows (PGRES_TUPLES_OK) and returns how many.
  *
+ * gw_db_each() is gw_db_rows() that also calls |row| (on the calling thread, before returning)
+ * with the result and each row's index, in order, once the statement has succeeded (never on
+ * failure); |res| lives only during the call and must not be cleared by |row|.
+ *
+ * gw_db_one() runs a statement that returns one row and calls |row| as gw_db_each() does with
+ * it (index 0), then returns 0; when there is no row or more than one it returns |none| (a
+ * negative code of the caller's choice) without calling |row|.
+ *
  * gw_db_text() runs a statement that returns rows and copies the first column of the first row
  * into a new string |*ret_text| (caller frees); -ENOENT when there is no row or the value is SQL
  * NULL, -ENOMEM when the copy fails; |*ret_text| is untouched on failure.
@@ -68,6 +76,10 @@ int gw_db_run(PGconn *c, const char *sql, int n, const char *const *params, Exec
  */
 int gw_db_cmd(PGconn *c, const char *sql, int n, const char *const *params);
 int gw_db_rows(PGconn *c, const char *sql, int n, const char *const *params);
+int gw_db_each(PGconn *c, const char *sql, int n, const char *const *params,
+               void (*row)(void *arg, const PGresult *res, int i), void *arg);
+int gw_db_one(PGconn *c, const char *sql, int n, const char *const *params, int none,
+              void (*row)(void *arg, const PGresult *res, int i), void *arg);
 int gw_db_text(PGconn *c, const char *sql, int n, const char *const *params, char **ret_text);
 
 /*
