@@ -2,14 +2,15 @@
  * gw_db: the gateway's one way into PostgreSQL: connections, the query helper, and the thread
  * context of the db pool.
  *
- * Every statement the gateway runs lives in this folder (gateway/db/), split by concern:
- * db_migrate (schema migrations), db_photos (the photo lifecycle), db_review (the verification
- * queue), db_auth (accounts and sessions), db_devices (enrolment and the device list) and
- * db_events (LISTEN and notifications). Each function takes a connection owned by the calling
- * thread (pool and stage threads each keep their own PGconn) and blocks until PostgreSQL answers:
- * never call them on an event loop. Failures return -EIO when the connection is unusable (the
- * caller reconnects, with backoff) and -EPROTO for a statement that PostgreSQL refused; the
- * message is then in PQerrorMessage().
+ * Every statement the gateway and its commands run lives in this folder (gateway/db/), split by
+ * concern: db_migrate (schema migrations), db_photos (the photo lifecycle and the ledger table),
+ * db_review (the verification queue), db_auth (accounts and sessions), db_devices (enrolment
+ * codes, enrolment and the device list), db_events (LISTEN and notifications), db_catalog (the
+ * catalogue import) and db_audit (audit zero's table counts). Each function takes a connection
+ * owned by the calling thread (pool and stage threads each keep their own PGconn; a command its
+ * only one) and blocks until PostgreSQL answers: never call them on an event loop. Failures return
+ * -EIO when the connection is unusable (the caller reconnects, with backoff) and -EPROTO for a
+ * statement that PostgreSQL refused; the message is then in PQerrorMessage().
  *
  * This module does not speak HTTP, does not log and keeps no globals. Statements run through
  * gw_db_run() and its shorthands, so that status checks and PQclear() are in one place.
