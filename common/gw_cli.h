@@ -6,7 +6,7 @@
  * sub-command word; integers parsed with strtol, an end pointer, errno and a range; JSON on
  * stdout; a base64 --pubkey.
  *
- * It does not connect to PostgreSQL (that is gateway/gw_cli_db, so that the client does not link
+ * It does not connect to PostgreSQL (that is gateway/cmd/gw_cli_db, so that the client does not link
  * libpq), knows no defaults (the caller fills the values before parsing) and never exits: the
  * caller turns the result into an exit status with gw_cli_exit(). Messages go to stderr prefixed
  * by the program's name, usage to stdout for --help and to stderr on a usage error. Not

@@ -1,6 +1,6 @@
 /*
  * prep-gateway: the command line. Parses options and wires the modules together; the work is
- * done in the gw_* modules.
+ * done in the gw_* modules, and every command but serve in cmd/.
  */
 #include <errno.h>
 #include <event2/event.h>

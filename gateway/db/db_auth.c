@@ -179,3 +179,39 @@ int gw_db_auth_user_disable(PGconn *c, const char *username)
 
     return r < 0 ? r : r == 1 ? 0 : -ENOENT;
 }
+
+int gw_db_auth_users_json(PGconn *c, char **ret_json)
+{
+    return gw_db_text(c,
+                      "SELECT coalesce(json_agg(json_build_object('username',"
+                      " username, 'role', role, 'disabled', disabled,"
+                      " 'created_at', created_at) ORDER BY username), '[]')"
+                      " FROM users",
+                      0, NULL, ret_json);
+}
+
+struct users_each {
+    void (*cb)(void *arg, const char *username, const char *role, const char *state);
+    void *arg;
+};
+
+static void user_row(void *arg, const PGresult *res, int i)
+{
+    const struct users_each *u = arg;
+
+    u->cb(u->arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+}
+
+int gw_db_auth_users_each(PGconn *c,
+                          void (*cb)(void *arg, const char *username, const char *role,
+                                     const char *state),
+                          void *arg)
+{
+    struct users_each u = {cb, arg};
+
+    return gw_db_each(c,
+                      "SELECT username, role, CASE WHEN disabled THEN"
+                      " 'disabled' ELSE 'active' END FROM users"
+                      " ORDER BY username",
+                      0, NULL, user_row, &u);
+}

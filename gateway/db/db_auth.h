@@ -4,7 +4,8 @@
  * gw_auth owns the rules (Argon2id hashes, token generation, the login backoff); this module only
  * reads and writes rows for it. Sessions are known here only by the SHA-256 of their token, passed
  * as the bytea literal "\x<64 hex digits>"; roles travel as their SQL names ("clerk",
- * "supervisor", "admin"). Blocking functions on a connection owned by the caller (gw_db.h).
+ * "supervisor", "admin"). The account administration of `prep-gateway user` (cmd_admin)
+ * goes through here too. Blocking functions on a connection owned by the caller (gw_db.h).
  */
 #ifndef DB_AUTH_H
 #define DB_AUTH_H
@@ -71,5 +72,21 @@ int gw_db_auth_session_delete(PGconn *c, const char *token_sha);
 int gw_db_auth_user_add(PGconn *c, const char *username, const char *role, const char *hash);
 int gw_db_auth_user_passwd(PGconn *c, const char *username, const char *hash);
 int gw_db_auth_user_disable(PGconn *c, const char *username);
+
+/*
+ * The account list of `prep-gateway user list`, in username order. gw_db_auth_users_json()
+ * stores a new string (caller frees) in |*ret_json|: a JSON array of {username, role, disabled,
+ * created_at}, "[]" when there are no users; |*ret_json| is untouched on failure. Returns 0,
+ * -ENOMEM, -EIO or -EPROTO.
+ *
+ * gw_db_auth_users_each() calls |cb| (on the calling thread, before returning) with each
+ * account's username, role and state ("active" or "disabled"); the strings live only during the
+ * call. Returns the number of accounts, -EIO or -EPROTO (|cb| is then never called).
+ */
+int gw_db_auth_users_json(PGconn *c, char **ret_json);
+int gw_db_auth_users_each(PGconn *c,
+                          void (*cb)(void *arg, const char *username, const char *role,
+                                     const char *state),
+                          void *arg);
 
 #endif

@@ -61,28 +61,92 @@ rollback:
     return r;
 }
 
+struct devices_load {
+    void (*cb)(void *arg, const char *id, const char *public_key, const char *actas, bool revoked);
+    void *arg;
+};
+
+static void load_row(void *arg, const PGresult *res, int i)
+{
+    const struct devices_load *l = arg;
+
+    l->cb(l->arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+          PQgetvalue(res, i, 3)[0] == 't');
+}
+
 int gw_db_devices_load(PGconn *c,
                        void (*cb)(void *arg, const char *id, const char *public_key,
                                   const char *actas, bool revoked),
                        void *arg)
 {
-    PGresult *res;
-    int r, n;
+    struct devices_load l = {cb, arg};
 
-    r = gw_db_run(c,
-                  "SELECT device_id::text, public_key, actas, revoked_at IS NOT NULL"
-                  " FROM devices ORDER BY device_id",
-                  0, NULL, PGRES_TUPLES_OK, &res);
-    if (r < 0) {
-        PQclear(res);
-        return r;
-    }
-    n = PQntuples(res);
-    for (int i = 0; i < n; i++)
-        cb(arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
-           PQgetvalue(res, i, 3)[0] == 't');
-    PQclear(res);
-    return n;
+    return gw_db_each(c,
+                      "SELECT device_id::text, public_key, actas, revoked_at IS NOT NULL"
+                      " FROM devices ORDER BY device_id",
+                      0, NULL, load_row, &l);
+}
+
+static void copy_expires(void *arg, const PGresult *res, int i)
+{
+    snprintf(arg, GW_DB_DEVICE_TIME_LEN, "%s", PQgetvalue(res, i, 0));
+}
+
+int gw_db_enrol_code_add(PGconn *c, const char *code_sha, const char *label, const char *actas,
+                         long life_s, char *ret_expires)
+{
+    char secs[24];
+    const char *p[] = {code_sha, label, actas, secs};
+
+    snprintf(secs, sizeof(secs), "%ld", life_s);
+    return gw_db_one(c,
+                     "INSERT INTO enrolment_codes (code_sha256, label, actas, expires_at)"
+                     " VALUES ($1, $2, $3, now() + make_interval(secs => $4::int))"
+                     " RETURNING to_char(expires_at AT TIME ZONE 'UTC',"
+                     " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                     4, p, -EPROTO, copy_expires, ret_expires);
+}
+
+struct devices_list {
+    void (*cb)(void *arg, const char *id, const char *label, const char *actas,
+               const char *enrolled_at, const char *revoked_at);
+    void *arg;
+};
+
+static void list_row(void *arg, const PGresult *res, int i)
+{
+    const struct devices_list *l = arg;
+    const char *revoked = PQgetvalue(res, i, 4);
+
+    l->cb(l->arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+          PQgetvalue(res, i, 3), revoked[0] ? revoked : NULL);
+}
+
+int gw_db_devices_list(PGconn *c,
+                       void (*cb)(void *arg, const char *id, const char *label, const char *actas,
+                                  const char *enrolled_at, const char *revoked_at),
+                       void *arg)
+{
+    struct devices_list l = {cb, arg};
+
+    return gw_db_each(c,
+                      "SELECT device_id::text, label, actas,"
+                      " to_char(enrolled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+                      " coalesce(to_char(revoked_at AT TIME ZONE 'UTC',"
+                      " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')"
+                      " FROM devices ORDER BY enrolled_at",
+                      0, NULL, list_row, &l);
+}
+
+int gw_db_device_revoke(PGconn *c, const char *device_id)
+{
+    const char *p[] = {device_id};
+    int r = gw_db_rows(c,
+                       "UPDATE devices SET revoked_at = coalesce(revoked_at, now())"
+                       " WHERE device_id = $1::uuid RETURNING device_id",
+                       1, p);
+
+    return r < 0 ? r : r == 0 ? -ENOENT : 0;
 }
 
 int gw_db_devices_listen(PGconn *c)

@@ -101,30 +101,32 @@ int gw_db_finish(PGconn *c, const char *photo_id, const char *review_sha, size_t
     return r;
 }
 
+struct signatures {
+    void (*cb)(void *arg, const char *id, const char *sha256, const char *signature);
+    void *arg;
+};
+
+static void signature_row(void *arg, const PGresult *res, int i)
+{
+    const struct signatures *sg = arg;
+
+    sg->cb(sg->arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+}
+
 int gw_db_clave_signatures(PGconn *c, const char *clave, const char *photo_id,
                            void (*cb)(void *arg, const char *id, const char *sha256,
                                       const char *signature),
                            void *arg)
 {
     const char *params[] = {clave, photo_id};
-    PGresult *res;
-    int r, n;
+    struct signatures sg = {cb, arg};
 
     /* The photos_clave index keeps this to the few photos of one acta. */
-    r = gw_db_run(c,
-                  "SELECT photo_id::text, encode(sha256, 'hex'), metadata->>'signature'"
-                  " FROM photos WHERE clave_acta = $1 AND photo_id <> $2::uuid"
-                  " AND metadata ? 'signature' ORDER BY received_at LIMIT 64",
-                  2, params, PGRES_TUPLES_OK, &res);
-    if (r < 0) {
-        PQclear(res);
-        return r;
-    }
-    n = PQntuples(res);
-    for (int i = 0; i < n; i++)
-        cb(arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
-    PQclear(res);
-    return n;
+    return gw_db_each(c,
+                      "SELECT photo_id::text, encode(sha256, 'hex'), metadata->>'signature'"
+                      " FROM photos WHERE clave_acta = $1 AND photo_id <> $2::uuid"
+                      " AND metadata ? 'signature' ORDER BY received_at LIMIT 64",
+                      2, params, signature_row, &sg);
 }
 
 int gw_db_fail(PGconn *c, const char *photo_id, const char *reason, const char *metadata_json)
@@ -243,4 +245,40 @@ int gw_db_review_sha(PGconn *c, const char *photo_id, char *ret_sha)
     }
     PQclear(res);
     return r;
+}
+
+struct ledger_each {
+    void (*cb)(void *arg, const struct gw_db_ledger_row *row);
+    void *arg;
+};
+
+static void ledger_row(void *arg, const PGresult *res, int i)
+{
+    const struct ledger_each *l = arg;
+    const struct gw_db_ledger_row row = {
+        .seq = PQgetvalue(res, i, 0),
+        .prev = PQgetvalue(res, i, 1),
+        .hash = PQgetvalue(res, i, 2),
+        .photo_id = PQgetvalue(res, i, 3),
+        .clave = PQgetvalue(res, i, 4),
+        .device = PQgetvalue(res, i, 5),
+        .sha256 = PQgetvalue(res, i, 6),
+        .bytes = PQgetvalue(res, i, 7),
+        .width = PQgetvalue(res, i, 8),
+        .height = PQgetvalue(res, i, 9),
+        .time = PQgetvalue(res, i, 10),
+    };
+
+    l->cb(l->arg, &row);
+}
+
+int gw_db_ledger_each(PGconn *c, void (*cb)(void *arg, const struct gw_db_ledger_row *row),
+                      void *arg)
+{
+    struct ledger_each l = {cb, arg};
+
+    return gw_db_each(c,
+                      "SELECT seq, prev, hash, photo_id, clave_acta, device, sha256, bytes, width,"
+                      " height, time FROM ledger ORDER BY seq",
+                      0, NULL, ledger_row, &l);
 }

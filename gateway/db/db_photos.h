@@ -4,7 +4,8 @@
  * The ingest stage records received photos (with their ledger entry); the processing stage
  * claims them, looks up the duplicate signatures of the same acta, and marks each one queued or
  * failed; the db pool reads a photo's status document and its review derivative's hash for
- * GET /v1/photos/{id}. The rules of the photos table itself are in schema/001_photos.sql.
+ * GET /v1/photos/{id}; `prep-gateway ledger verify` (cmd_ledger) reads the ledger table back. The
+ * rules of the photos table itself are in schema/001_photos.sql.
  * Blocking functions on a connection owned by the caller (gw_db.h); this module does not decide
  * what a failure means for the phone.
  */
@@ -74,5 +75,22 @@ int gw_db_photo_json(PGconn *c, const char *photo_id, char **ret_json, size_t *r
 /* Copies the review derivative's hex SHA-256 into |ret_sha| (GW_SHA256_HEX_LEN + 1 bytes).
  * Returns 0, -ENOENT if there is none yet, -EIO or -EPROTO. */
 int gw_db_review_sha(PGconn *c, const char *photo_id, char *ret_sha);
+
+/*
+ * A row of the ledger table as PostgreSQL prints it: the columns of a ledger entry (gw_ledger.h)
+ * as text, so that this module needs no ledger code; checking the chain is the caller's work.
+ */
+struct gw_db_ledger_row {
+    const char *seq, *prev, *hash, *photo_id, *clave, *device, *sha256, *bytes, *width, *height,
+        *time;
+};
+
+/*
+ * Calls |cb| (on the calling thread, before returning) with each row of the ledger table, in seq
+ * order; the row and its strings live only during the call. Returns the number of rows, -EIO or
+ * -EPROTO (|cb| is then never called).
+ */
+int gw_db_ledger_each(PGconn *c, void (*cb)(void *arg, const struct gw_db_ledger_row *row),
+                      void *arg);
 
 #endif

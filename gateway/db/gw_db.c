@@ -44,45 +44,102 @@ int gw_db_run(PGconn *c, const char *sql, int n, const char *const *params, Exec
     return r;
 }
 
-int gw_db_cmd(PGconn *c, const char *sql, int n, const char *const *params)
+/*
+ * The shorthands below: runs |sql| as gw_db_run() does and, when it succeeded, returns what
+ * |take| makes of the result; the result is cleared here either way, so that each shorthand only
+ * says what it reads.
+ */
+static int run_take(PGconn *c, const char *sql, int n, const char *const *params,
+                    ExecStatusType want, int (*take)(PGresult *res, void *arg), void *arg)
 {
     PGresult *res;
-    int r = gw_db_run(c, sql, n, params, PGRES_COMMAND_OK, &res);
+    int r = gw_db_run(c, sql, n, params, want, &res);
 
     if (r == 0)
-        r = (int)strtol(PQcmdTuples(res), NULL, 10);
+        r = take(res, arg);
     PQclear(res);
     return r;
+}
+
+static int take_changed(PGresult *res, void *arg)
+{
+    (void)arg;
+    return (int)strtol(PQcmdTuples(res), NULL, 10);
+}
+
+int gw_db_cmd(PGconn *c, const char *sql, int n, const char *const *params)
+{
+    return run_take(c, sql, n, params, PGRES_COMMAND_OK, take_changed, NULL);
+}
+
+struct each {
+    void (*row)(void *arg, const PGresult *res, int i);
+    void *arg;
+};
+
+static int take_rows(PGresult *res, void *arg)
+{
+    const struct each *e = arg;
+    int n = PQntuples(res);
+
+    for (int i = 0; e && i < n; i++)
+        e->row(e->arg, res, i);
+    return n;
 }
 
 int gw_db_rows(PGconn *c, const char *sql, int n, const char *const *params)
 {
-    PGresult *res;
-    int r = gw_db_run(c, sql, n, params, PGRES_TUPLES_OK, &res);
+    return run_take(c, sql, n, params, PGRES_TUPLES_OK, take_rows, NULL);
+}
 
-    if (r == 0)
-        r = PQntuples(res);
-    PQclear(res);
-    return r;
+int gw_db_each(PGconn *c, const char *sql, int n, const char *const *params,
+               void (*row)(void *arg, const PGresult *res, int i), void *arg)
+{
+    struct each e = {row, arg};
+
+    return run_take(c, sql, n, params, PGRES_TUPLES_OK, take_rows, &e);
+}
+
+struct one {
+    int none;
+    void (*row)(void *arg, const PGresult *res, int i);
+    void *arg;
+};
+
+static int take_one(PGresult *res, void *arg)
+{
+    const struct one *o = arg;
+
+    if (PQntuples(res) != 1)
+        return o->none;
+    o->row(o->arg, res, 0);
+    return 0;
+}
+
+int gw_db_one(PGconn *c, const char *sql, int n, const char *const *params, int none,
+              void (*row)(void *arg, const PGresult *res, int i), void *arg)
+{
+    struct one o = {none, row, arg};
+
+    return run_take(c, sql, n, params, PGRES_TUPLES_OK, take_one, &o);
+}
+
+static int take_text(PGresult *res, void *arg)
+{
+    char **ret_text = arg, *s;
+
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+        return -ENOENT;
+    s = strdup(PQgetvalue(res, 0, 0));
+    if (!s)
+        return -ENOMEM;
+    *ret_text = s;
+    return 0;
 }
 
 int gw_db_text(PGconn *c, const char *sql, int n, const char *const *params, char **ret_text)
 {
-    PGresult *res;
-    char *s;
-    int r = gw_db_run(c, sql, n, params, PGRES_TUPLES_OK, &res);
-
-    if (r == 0 && (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)))
-        r = -ENOENT;
-    if (r == 0) {
-        s = strdup(PQgetvalue(res, 0, 0));
-        if (s)
-            *ret_text = s;
-        else
-            r = -ENOMEM;
-    }
-    PQclear(res);
-    return r;
+    return run_take(c, sql, n, params, PGRES_TUPLES_OK, take_text, ret_text);
 }
 
 bool gw_db_sqlstate_is(const PGresult *res, const char *state)

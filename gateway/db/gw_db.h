@@ -2,17 +2,18 @@
  * gw_db: the gateway's one way into PostgreSQL: connections, the query helper, and the thread
  * context of the db pool.
  *
- * Every statement the gateway runs lives in this folder (gateway/db/), split by concern:
- * db_migrate (schema migrations), db_photos (the photo lifecycle), db_review (the verification
- * queue), db_auth (accounts and sessions), db_devices (enrolment and the device list) and
- * db_events (LISTEN and notifications). Each function takes a connection owned by the calling
- * thread (pool and stage threads each keep their own PGconn) and blocks until PostgreSQL answers:
- * never call them on an event loop. Failures return -EIO when the connection is unusable (the
- * caller reconnects, with backoff) and -EPROTO for a statement that PostgreSQL refused; the
- * message is then in PQerrorMessage().
+ * Every statement the gateway and its commands run lives in this folder (gateway/db/), split by
+ * concern: db_migrate (schema migrations), db_photos (the photo lifecycle and the ledger table),
+ * db_review (the verification queue), db_auth (accounts and sessions), db_devices (enrolment
+ * codes, enrolment and the device list), db_events (LISTEN and notifications), db_catalog (the
+ * catalogue import) and db_audit (audit zero's table counts). Each function takes a connection
+ * owned by the calling thread (pool and stage threads each keep their own PGconn; a command its
+ * only one) and blocks until PostgreSQL answers: never call them on an event loop. Failures return
+ * -EIO when the connection is unusable (the caller reconnects, with backoff) and -EPROTO for a
+ * statement that PostgreSQL refused; the message is then in PQerrorMessage().
  *
  * This module does not speak HTTP, does not log and keeps no globals. Statements run through
- * gw_db_run() and its three shorthands, so that status checks and PQclear() are in one place.
+ * gw_db_run() and its shorthands, so that status checks and PQclear() are in one place.
  */
 #ifndef GW_DB_H
 #define GW_DB_H
@@ -60,6 +61,14 @@ int gw_db_run(PGconn *c, const char *sql, int n, const char *const *params, Exec
  *
  * gw_db_rows() runs a statement that returns rows (PGRES_TUPLES_OK) and returns how many.
  *
+ * gw_db_each() is gw_db_rows() that also calls |row| (on the calling thread, before returning)
+ * with the result and each row's index, in order, once the statement has succeeded (never on
+ * failure); |res| lives only during the call and must not be cleared by |row|.
+ *
+ * gw_db_one() runs a statement that returns one row and calls |row| as gw_db_each() does with
+ * it (index 0), then returns 0; when there is no row or more than one it returns |none| (a
+ * negative code of the caller's choice) without calling |row|.
+ *
  * gw_db_text() runs a statement that returns rows and copies the first column of the first row
  * into a new string |*ret_text| (caller frees); -ENOENT when there is no row or the value is SQL
  * NULL, -ENOMEM when the copy fails; |*ret_text| is untouched on failure.
@@ -68,6 +77,10 @@ int gw_db_run(PGconn *c, const char *sql, int n, const char *const *params, Exec
  */
 int gw_db_cmd(PGconn *c, const char *sql, int n, const char *const *params);
 int gw_db_rows(PGconn *c, const char *sql, int n, const char *const *params);
+int gw_db_each(PGconn *c, const char *sql, int n, const char *const *params,
+               void (*row)(void *arg, const PGresult *res, int i), void *arg);
+int gw_db_one(PGconn *c, const char *sql, int n, const char *const *params, int none,
+              void (*row)(void *arg, const PGresult *res, int i), void *arg);
 int gw_db_text(PGconn *c, const char *sql, int n, const char *const *params, char **ret_text);
 
 /*

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db_photos.h"
 #include "gw_cli.h"
 #include "gw_cli_db.h"
 #include "gw_keys.h"
@@ -38,53 +39,70 @@ static int open_ledger(const struct gw_cmd_opts *o)
     return fd;
 }
 
+/* The walk of the ledger table: the file's entries to compare with, and the first broken row. */
+struct db_walk {
+    const struct gw_ledger_entry *file;
+    int n_file, rows;
+    struct gw_ledger_entry prev;
+    const char *why;
+    uint64_t bad;
+};
+
+static void check_row(void *arg, const struct gw_db_ledger_row *row)
+{
+    struct db_walk *w = arg;
+    struct gw_ledger_entry e;
+
+    /* Rows after the first broken one are counted, not checked. */
+    if (w->why) {
+        w->rows++;
+        return;
+    }
+    memset(&e, 0, sizeof(e));
+    e.seq = strtoull(row->seq, NULL, 10);
+    snprintf(e.prev, sizeof(e.prev), "%s", row->prev);
+    snprintf(e.hash, sizeof(e.hash), "%s", row->hash);
+    snprintf(e.photo_id, sizeof(e.photo_id), "%s", row->photo_id);
+    snprintf(e.clave, sizeof(e.clave), "%s", row->clave);
+    snprintf(e.device, sizeof(e.device), "%s", row->device);
+    snprintf(e.sha256, sizeof(e.sha256), "%s", row->sha256);
+    e.bytes = strtoull(row->bytes, NULL, 10);
+    e.width = (uint32_t)strtoul(row->width, NULL, 10);
+    e.height = (uint32_t)strtoul(row->height, NULL, 10);
+    snprintf(e.time, sizeof(e.time), "%s", row->time);
+    /* Rows not ingested yet leave gaps at the end only: ingest follows the spool. */
+    w->why = gw_ledger_check_link(w->rows > 0 ? &w->prev : NULL, &e);
+    if (!w->why && ((int)e.seq > w->n_file || strcmp(w->file[e.seq - 1].hash, e.hash) != 0))
+        w->why = "differs from the spool's ledger file";
+    if (w->why)
+        w->bad = e.seq;
+    w->prev = e;
+    w->rows++;
+}
+
 /* Checks the PostgreSQL copy against itself and against the file's entries |file| (|n|). */
 static int verify_db(const struct gw_cmd_opts *o, int n_file, uint64_t *ret_rows, uint64_t *ret_bad,
                      const char **ret_why, struct gw_ledger_entry *file)
 {
     PGconn *pg = gw_cli_db_connect(o->db, "prep-gateway: could not connect to PostgreSQL");
-    PGresult *res;
-    struct gw_ledger_entry prev, e;
+    struct db_walk w = {.file = file, .n_file = n_file};
     int rows;
 
     if (!pg)
         return -EIO;
-    res = PQexec(pg, "SELECT seq, prev, hash, photo_id, clave_acta, device, sha256, bytes, width,"
-                     " height, time FROM ledger ORDER BY seq");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+    rows = gw_db_ledger_each(pg, check_row, &w);
+    if (rows < 0) {
         fprintf(stderr, "prep-gateway: could not read the ledger table: %s", PQerrorMessage(pg));
-        PQclear(res);
         PQfinish(pg);
         return -EIO;
     }
-    rows = PQntuples(res);
     *ret_rows = (uint64_t)rows;
-    for (int i = 0; i < rows; i++) {
-        memset(&e, 0, sizeof(e));
-        e.seq = strtoull(PQgetvalue(res, i, 0), NULL, 10);
-        snprintf(e.prev, sizeof(e.prev), "%s", PQgetvalue(res, i, 1));
-        snprintf(e.hash, sizeof(e.hash), "%s", PQgetvalue(res, i, 2));
-        snprintf(e.photo_id, sizeof(e.photo_id), "%s", PQgetvalue(res, i, 3));
-        snprintf(e.clave, sizeof(e.clave), "%s", PQgetvalue(res, i, 4));
-        snprintf(e.device, sizeof(e.device), "%s", PQgetvalue(res, i, 5));
-        snprintf(e.sha256, sizeof(e.sha256), "%s", PQgetvalue(res, i, 6));
-        e.bytes = strtoull(PQgetvalue(res, i, 7), NULL, 10);
-        e.width = (uint32_t)strtoul(PQgetvalue(res, i, 8), NULL, 10);
-        e.height = (uint32_t)strtoul(PQgetvalue(res, i, 9), NULL, 10);
-        snprintf(e.time, sizeof(e.time), "%s", PQgetvalue(res, i, 10));
-        /* Rows not ingested yet leave gaps at the end only: ingest follows the spool. */
-        *ret_why = gw_ledger_check_link(i > 0 ? &prev : NULL, &e);
-        if (!*ret_why && ((int)e.seq > n_file || strcmp(file[e.seq - 1].hash, e.hash) != 0))
-            *ret_why = "differs from the spool's ledger file";
-        if (*ret_why) {
-            *ret_bad = e.seq;
-            break;
-        }
-        prev = e;
+    if (w.why) {
+        *ret_bad = w.bad;
+        *ret_why = w.why;
     }
-    PQclear(res);
     PQfinish(pg);
-    return *ret_why ? -EBADMSG : 0;
+    return w.why ? -EBADMSG : 0;
 }
 
 /* Loads every entry of the (already verified) file into an array. */

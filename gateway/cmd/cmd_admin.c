@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "db_auth.h"
+#include "db_catalog.h"
 #include "gw_auth.h"
 #include "gw_cli.h"
 #include "gw_cli_db.h"
@@ -48,29 +50,30 @@ static int read_password(char *buf, size_t cap)
     return 0;
 }
 
+static void print_user(void *arg, const char *username, const char *role, const char *state)
+{
+    (void)arg;
+    printf("%-24s %-11s %s\n", username, role, state);
+}
+
 static int user_list(PGconn *pg, bool json)
 {
-    PGresult *res = PQexec(pg, json ? "SELECT coalesce(json_agg(json_build_object('username',"
-                                      " username, 'role', role, 'disabled', disabled,"
-                                      " 'created_at', created_at) ORDER BY username), '[]')"
-                                      " FROM users"
-                                    : "SELECT username, role, CASE WHEN disabled THEN"
-                                      " 'disabled' ELSE 'active' END FROM users"
-                                      " ORDER BY username");
-    int rc = 0;
+    char *doc = NULL;
+    int r;
 
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        fprintf(stderr, "prep-gateway user list: %s", PQerrorMessage(pg));
-        rc = 1;
-    } else if (json) {
-        printf("%s\n", PQgetvalue(res, 0, 0));
+    if (json) {
+        r = gw_db_auth_users_json(pg, &doc);
+        if (r == 0)
+            printf("%s\n", doc);
+        free(doc);
     } else {
-        for (int i = 0; i < PQntuples(res); i++)
-            printf("%-24s %-11s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-                   PQgetvalue(res, i, 2));
+        r = gw_db_auth_users_each(pg, print_user, NULL);
     }
-    PQclear(res);
-    return rc;
+    if (r < 0) {
+        fprintf(stderr, "prep-gateway user list: %s", PQerrorMessage(pg));
+        return 1;
+    }
+    return 0;
 }
 
 /* --role: stops at an unknown role, as a usage error. */
@@ -186,12 +189,11 @@ static const char catalog_usage[] =
 static int catalog_import(PGconn *pg, const char *file, bool json)
 {
     char buf[65536], header[256];
+    struct gw_db_catalog_counts counts;
     struct stat st;
-    PGresult *res;
     FILE *f;
     size_t n, sent = 0, total = 0;
     unsigned long long next = 0;
-    int rc = 1;
 
     f = fopen(file, "rb");
     if (!f || fstat(fileno(f), &st) < 0) {
@@ -210,20 +212,14 @@ static int catalog_import(PGconn *pg, const char *file, bool json)
         return 1;
     }
     sent = strlen(header);
-    res = PQexec(pg, "BEGIN; CREATE TEMP TABLE catalog_in (clave_acta text, state text,"
-                     " district text, municipality text, section text, casilla_type text,"
-                     " nominal_list text) ON COMMIT DROP;"
-                     " COPY catalog_in FROM STDIN (FORMAT csv)");
-    if (PQresultStatus(res) != PGRES_COPY_IN) {
+    if (gw_db_catalog_import_begin(pg) < 0) {
         fprintf(stderr, "prep-gateway catalog import: %s", PQerrorMessage(pg));
-        PQclear(res);
         fclose(f);
         return 1;
     }
-    PQclear(res);
     /* PostgreSQL parses the CSV (quotes, commas in municipality names); we stream the bytes. */
     while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-        if (PQputCopyData(pg, buf, (int)n) != 1)
+        if (gw_db_catalog_import_put(pg, buf, n) < 0)
             break;
         sent += n;
         if (sent >= next || sent == total) {
@@ -234,48 +230,20 @@ static int catalog_import(PGconn *pg, const char *file, bool json)
     }
     fprintf(stderr, "\n");
     fclose(f);
-    if (PQputCopyEnd(pg, NULL) != 1)
+    if (gw_db_catalog_import_end(pg, &counts) < 0)
         goto fail;
-    res = PQgetResult(pg);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        PQclear(res);
-        goto fail;
-    }
-    PQclear(res);
-    while ((res = PQgetResult(pg)))
-        PQclear(res);
-    res = PQexec(
-        pg, "WITH up AS (INSERT INTO catalog SELECT clave_acta, state::smallint,"
-            "   district::smallint, municipality, section::int, casilla_type, nominal_list::int"
-            "   FROM catalog_in ON CONFLICT (clave_acta) DO UPDATE SET state = excluded.state,"
-            "   district = excluded.district, municipality = excluded.municipality,"
-            "   section = excluded.section, casilla_type = excluded.casilla_type,"
-            "   nominal_list = excluded.nominal_list RETURNING (xmax = 0) AS inserted),"
-            " fl AS (UPDATE verification_queue q SET flag = NULL FROM catalog_in c"
-            "   WHERE q.clave_acta = c.clave_acta AND q.flag = 'fuera_de_catalogo' RETURNING 1)"
-            " SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),"
-            "  (SELECT count(*) FROM fl) FROM up");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        PQclear(res);
-        goto fail;
-    }
     if (json)
-        printf("{\"file\":\"%s\",\"inserted\":%s,\"updated\":%s,\"unflagged_photos\":%s}\n", file,
-               PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+        printf("{\"file\":\"%s\",\"inserted\":%lld,\"updated\":%lld,\"unflagged_photos\":%lld}\n",
+               file, counts.inserted, counts.updated, counts.unflagged);
     else
-        printf("catalog import: %s rows inserted, %s updated, %s queued photos back in the"
+        printf("catalog import: %lld rows inserted, %lld updated, %lld queued photos back in the"
                " catalogue\n",
-               PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
-    PQclear(res);
-    res = PQexec(pg, "COMMIT");
-    if (PQresultStatus(res) == PGRES_COMMAND_OK)
-        rc = 0;
-    PQclear(res);
-    if (rc == 0)
+               counts.inserted, counts.updated, counts.unflagged);
+    if (gw_db_catalog_import_commit(pg) == 0)
         return 0;
 fail:
     fprintf(stderr, "prep-gateway catalog import: %s: %s", file, PQerrorMessage(pg));
-    PQclear(PQexec(pg, "ROLLBACK"));
+    gw_db_catalog_import_abort(pg);
     return 1;
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cmd_provenance.h"
+#include "db_audit.h"
 #include "gw_cli.h"
 #include "gw_cli_db.h"
 #include "gw_config.h"
@@ -28,7 +29,7 @@
  * require them to be empty. Every other table of the public schema is operational. */
 static const char *const reference_tables[] = {
     "schema_migrations", "users",           "sessions", "catalog",
-    "review_priorities", "enrolment_codes", "devices",
+    "review_priorities", "enrolment_codes", "devices",  NULL,
 };
 
 static const char usage[] =
@@ -429,62 +430,48 @@ static int count_dir(const char *data, const char *sub)
     return n;
 }
 
+/* What audit zero gathers: the counts by name, the statement being signed. */
+struct zero {
+    json_t *counts;
+    char *text;
+    size_t len, cap;
+    long long nonzero;
+};
+
+static void add_table(void *arg, const char *table, long long n)
+{
+    struct zero *z = arg;
+
+    json_object_set_new(z->counts, table, json_integer(n));
+    z->nonzero += n > 0;
+    if (z->len + 128 < z->cap)
+        z->len += (size_t)snprintf(z->text + z->len, z->cap - z->len, "table %s=%lld\n", table, n);
+}
+
 static int cmd_zero(const char *data, const char *db, bool as_json)
 {
     char path[PATH_MAX], t[GW_TIME_LEN + 1], b64[GW_KEY_SIG_B64 + 1];
     PGconn *pg = gw_cli_db_connect(db, "prep-gateway audit zero: could not connect");
-    PGresult *res;
-    json_t *counts = json_object();
+    struct zero z = {.counts = json_object(), .cap = 4096};
     struct gw_key k;
     struct timespec now;
     struct stat st;
     uint8_t sig[GW_KEY_SIG_LEN];
-    char *text = NULL;
-    size_t len = 0, cap = 4096;
-    long long nonzero = 0;
     int r = 1;
 
     if (!pg) {
-        json_decref(counts);
+        json_decref(z.counts);
         return 1;
     }
-    res = PQexec(pg, "SELECT table_name FROM information_schema.tables"
-                     " WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
-                     " ORDER BY table_name");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        fprintf(stderr, "prep-gateway audit zero: %s", PQerrorMessage(pg));
-        goto out;
-    }
-    text = malloc(cap);
-    if (!text)
+    z.text = malloc(z.cap);
+    if (!z.text)
         goto out;
     clock_gettime(CLOCK_REALTIME, &now);
     gw_rfc3339(&now, t);
-    len = (size_t)snprintf(text, cap, "prep-casilla zero v1\ntime=%s\n", t);
-    for (int i = 0; i < PQntuples(res); i++) {
-        const char *table = PQgetvalue(res, i, 0);
-        char sql[256];
-        PGresult *c;
-        long long n;
-        bool reference = false;
-
-        for (size_t j = 0; j < sizeof(reference_tables) / sizeof(*reference_tables); j++)
-            reference |= strcmp(table, reference_tables[j]) == 0;
-        if (reference)
-            continue;
-        snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\"", table);
-        c = PQexec(pg, sql);
-        if (PQresultStatus(c) != PGRES_TUPLES_OK) {
-            fprintf(stderr, "prep-gateway audit zero: %s", PQerrorMessage(pg));
-            PQclear(c);
-            goto out;
-        }
-        n = strtoll(PQgetvalue(c, 0, 0), NULL, 10);
-        PQclear(c);
-        json_object_set_new(counts, table, json_integer(n));
-        nonzero += n > 0;
-        if (len + 128 < cap)
-            len += (size_t)snprintf(text + len, cap - len, "table %s=%lld\n", table, n);
+    z.len = (size_t)snprintf(z.text, z.cap, "prep-casilla zero v1\ntime=%s\n", t);
+    if (gw_db_audit_table_counts(pg, reference_tables, add_table, &z) < 0) {
+        fprintf(stderr, "prep-gateway audit zero: %s", PQerrorMessage(pg));
+        goto out;
     }
     /* The spool is a database too: receipts, pending entries and the ledger file. */
     {
@@ -494,48 +481,49 @@ static int cmd_zero(const char *data, const char *db, bool as_json)
         for (size_t j = 0; j < sizeof(dirs) / sizeof(*dirs); j++) {
             int n = count_dir(data, dirs[j]);
 
-            json_object_set_new(counts, dirs[j], json_integer(n));
-            nonzero += n > 0;
-            len += (size_t)snprintf(text + len, cap - len, "spool %s=%d\n", dirs[j], n);
+            json_object_set_new(z.counts, dirs[j], json_integer(n));
+            z.nonzero += n > 0;
+            z.len += (size_t)snprintf(z.text + z.len, z.cap - z.len, "spool %s=%d\n", dirs[j], n);
         }
         snprintf(path, sizeof(path), "%s/%s", data, GW_LEDGER_FILE);
-        json_object_set_new(counts, GW_LEDGER_FILE,
+        json_object_set_new(z.counts, GW_LEDGER_FILE,
                             json_integer(stat(path, &st) == 0 ? (json_int_t)st.st_size : 0));
-        nonzero += stat(path, &st) == 0 && st.st_size > 0;
-        len += (size_t)snprintf(text + len, cap - len, "spool %s bytes=%lld\n", GW_LEDGER_FILE,
-                                stat(path, &st) == 0 ? (long long)st.st_size : 0LL);
+        z.nonzero += stat(path, &st) == 0 && st.st_size > 0;
+        z.len +=
+            (size_t)snprintf(z.text + z.len, z.cap - z.len, "spool %s bytes=%lld\n", GW_LEDGER_FILE,
+                             stat(path, &st) == 0 ? (long long)st.st_size : 0LL);
     }
-    if (nonzero) {
+    if (z.nonzero) {
         const char *key;
         json_t *v;
 
         fprintf(stderr, "prep-gateway audit zero: NOT empty:");
-        json_object_foreach(counts, key, v) if (json_integer_value(v) > 0)
+        json_object_foreach(z.counts, key, v) if (json_integer_value(v) > 0)
             fprintf(stderr, " %s=%lld", key, (long long)json_integer_value(v));
         fprintf(stderr, "\n");
         if (as_json) {
-            gw_cli_print_json(json_pack("{s:b, s:s, s:O}", "zero", 0, "time", t, "counts", counts),
-                              JSON_INDENT(2));
+            gw_cli_print_json(
+                json_pack("{s:b, s:s, s:O}", "zero", 0, "time", t, "counts", z.counts),
+                JSON_INDENT(2));
         }
         goto out;
     }
-    if (load_key(data, NULL, &k, true) < 0 || gw_key_sign(&k, text, len, sig) < 0)
+    if (load_key(data, NULL, &k, true) < 0 || gw_key_sign(&k, z.text, z.len, sig) < 0)
         goto out;
     gw_b64_encode(sig, sizeof(sig), b64);
     if (as_json) {
         gw_cli_print_json(json_pack("{s:b, s:s, s:O, s:s, s:s, s:s}", "zero", 1, "time", t,
-                                    "counts", counts, "statement", text, "gateway_key",
+                                    "counts", z.counts, "statement", z.text, "gateway_key",
                                     k.fingerprint, "signature", b64),
                           JSON_INDENT(2));
     } else {
-        printf("%sgateway_key=%s\nsignature=%s\n", text, k.fingerprint, b64);
+        printf("%sgateway_key=%s\nsignature=%s\n", z.text, k.fingerprint, b64);
     }
     gw_key_finish(&k);
     r = 0;
 out:
-    free(text);
-    json_decref(counts);
-    PQclear(res);
+    free(z.text);
+    json_decref(z.counts);
     PQfinish(pg);
     return r;
 }

@@ -2,9 +2,9 @@
  * gw_cli_db: the database side of the command line, for the prep-gateway commands that talk to
  * PostgreSQL directly (user, catalog, migrate, device, ledger verify, audit zero). It opens a
  * connection from --db (the caller's default being gw_config_defaults()'s: $PREP_DB, else the
- * conninfo ./run.sh wrote) and says why it could not; it runs no SQL (the statements stay with
- * the commands and the gw_db module). A library of its own so that only the programs that use
- * the database link libpq: the client and the tools take common/gw_cli alone.
+ * conninfo ./run.sh wrote) and says why it could not; it runs no SQL (every statement is in
+ * gateway/db/, the commands call its functions). A library of its own so that only the programs
+ * that use the database link libpq: the client and the tools take common/gw_cli alone.
  */
 #ifndef GW_CLI_DB_H
 #define GW_CLI_DB_H

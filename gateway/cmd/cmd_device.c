@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "db_devices.h"
 #include "gw_clave.h"
 #include "gw_cli.h"
 #include "gw_cli_db.h"
@@ -94,13 +95,11 @@ static int device_code(const char *db, const char *label, const char *actas, con
 {
     static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"; /* Crockford base32 */
     uint8_t rnd[16];
-    char code[24], sha[GW_SHA256_HEX_LEN + 1], secs[24];
-    const char *params[4];
+    char code[24], sha[GW_SHA256_HEX_LEN + 1], expires_at[GW_DB_DEVICE_TIME_LEN];
     PGconn *pg;
-    PGresult *res;
     long dur;
     size_t o = 0;
-    int r = 1;
+    int r;
 
     if (!label || !actas || !expires || parse_duration(expires, &dur) < 0 || !valid_actas(actas)) {
         fprintf(stderr, "prep-gateway device code: needs --label, a valid --actas list and "
@@ -120,74 +119,72 @@ static int device_code(const char *db, const char *label, const char *actas, con
     pg = gw_cli_db_connect(db, "prep-gateway device: could not connect to PostgreSQL");
     if (!pg)
         return 1;
-    snprintf(secs, sizeof(secs), "%ld", dur);
-    params[0] = sha;
-    params[1] = label;
-    params[2] = actas;
-    params[3] = secs;
-    res = PQexecParams(pg,
-                       "INSERT INTO enrolment_codes (code_sha256, label, actas, expires_at)"
-                       " VALUES ($1, $2, $3, now() + make_interval(secs => $4::int))"
-                       " RETURNING to_char(expires_at AT TIME ZONE 'UTC',"
-                       " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-                       4, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+    r = gw_db_enrol_code_add(pg, sha, label, actas, dur, expires_at);
+    if (r < 0) {
         fprintf(stderr, "prep-gateway device code: %s", PQerrorMessage(pg));
     } else {
         if (as_json)
             gw_cli_print_json(json_pack("{s:s, s:s, s:s, s:s}", "code", code, "label", label,
-                                        "actas", actas, "expires_at", PQgetvalue(res, 0, 0)),
+                                        "actas", actas, "expires_at", expires_at),
                               JSON_INDENT(2));
         else
             printf("code:       %s\nlabel:      %s\nactas:      %s\nexpires_at: %s\n"
                    "(shown once: give it to the phone's operator)\n",
-                   code, label, actas, PQgetvalue(res, 0, 0));
-        r = 0;
+                   code, label, actas, expires_at);
     }
-    PQclear(res);
     PQfinish(pg);
-    return r;
+    return r < 0 ? 1 : 0;
+}
+
+struct device_list {
+    bool json; /* --json: collect the devices in |arr|; else print the table */
+    json_t *arr;
+    bool header; /* the table's header line is out */
+};
+
+static void print_header(struct device_list *l)
+{
+    if (!l->header)
+        printf("%-36s  %-20s  %-20s  %s\n", "DEVICE", "ENROLLED", "REVOKED", "LABEL / ACTAS");
+    l->header = true;
+}
+
+static void add_device(void *arg, const char *id, const char *label, const char *actas,
+                       const char *enrolled_at, const char *revoked_at)
+{
+    struct device_list *l = arg;
+
+    if (l->json) {
+        json_array_append_new(l->arr, json_pack("{s:s, s:s, s:s, s:s, s:s?}", "device_id", id,
+                                                "label", label, "actas", actas, "enrolled_at",
+                                                enrolled_at, "revoked_at", revoked_at));
+        return;
+    }
+    /* The rows arrive only once the statement succeeded: a failed list prints no header. */
+    print_header(l);
+    printf("%-36s  %-20s  %-20s  %s / %s\n", id, enrolled_at, revoked_at ? revoked_at : "-", label,
+           actas);
 }
 
 static int device_list(const char *db, bool as_json)
 {
     PGconn *pg = gw_cli_db_connect(db, "prep-gateway device: could not connect to PostgreSQL");
-    PGresult *res;
-    json_t *arr;
+    struct device_list l = {.json = as_json};
 
     if (!pg)
         return 1;
-    res = PQexec(pg, "SELECT device_id::text, label, actas,"
-                     " to_char(enrolled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-                     " coalesce(to_char(revoked_at AT TIME ZONE 'UTC',"
-                     " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')"
-                     " FROM devices ORDER BY enrolled_at");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+    if (as_json)
+        l.arr = json_array();
+    if (gw_db_devices_list(pg, add_device, &l) < 0) {
         fprintf(stderr, "prep-gateway device list: %s", PQerrorMessage(pg));
-        PQclear(res);
+        json_decref(l.arr);
         PQfinish(pg);
         return 1;
     }
-    arr = json_array();
-    if (!as_json)
-        printf("%-36s  %-20s  %-20s  %s\n", "DEVICE", "ENROLLED", "REVOKED", "LABEL / ACTAS");
-    for (int i = 0; i < PQntuples(res); i++) {
-        if (as_json)
-            json_array_append_new(
-                arr, json_pack("{s:s, s:s, s:s, s:s, s:s?}", "device_id", PQgetvalue(res, i, 0),
-                               "label", PQgetvalue(res, i, 1), "actas", PQgetvalue(res, i, 2),
-                               "enrolled_at", PQgetvalue(res, i, 3), "revoked_at",
-                               PQgetvalue(res, i, 4)[0] ? PQgetvalue(res, i, 4) : NULL));
-        else
-            printf("%-36s  %-20s  %-20s  %s / %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 3),
-                   PQgetvalue(res, i, 4)[0] ? PQgetvalue(res, i, 4) : "-", PQgetvalue(res, i, 1),
-                   PQgetvalue(res, i, 2));
-    }
     if (as_json)
-        gw_cli_print_json(json_pack("{s:o}", "devices", arr), JSON_INDENT(2));
+        gw_cli_print_json(json_pack("{s:o}", "devices", l.arr), JSON_INDENT(2));
     else
-        json_decref(arr);
-    PQclear(res);
+        print_header(&l); /* no devices: the header alone */
     PQfinish(pg);
     return 0;
 }
@@ -195,9 +192,7 @@ static int device_list(const char *db, bool as_json)
 static int device_revoke(const char *db, const char *id, bool as_json)
 {
     PGconn *pg = gw_cli_db_connect(db, "prep-gateway device: could not connect to PostgreSQL");
-    const char *params[] = {id};
-    PGresult *res;
-    int r = 1;
+    int r;
 
     if (!pg)
         return 1;
@@ -206,25 +201,17 @@ static int device_revoke(const char *db, const char *id, bool as_json)
         PQfinish(pg);
         return 2;
     }
-    res = PQexecParams(pg,
-                       "UPDATE devices SET revoked_at = coalesce(revoked_at, now())"
-                       " WHERE device_id = $1::uuid RETURNING device_id",
-                       1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        fprintf(stderr, "prep-gateway device revoke: %s", PQerrorMessage(pg));
-    else if (PQntuples(res) == 0)
+    r = gw_db_device_revoke(pg, id);
+    if (r == -ENOENT)
         fprintf(stderr, "prep-gateway device revoke: no device %s\n", id);
-    else {
-        if (as_json)
-            gw_cli_print_json(json_pack("{s:s, s:b}", "device_id", id, "revoked", 1),
-                              JSON_INDENT(2));
-        else
-            printf("revoked %s\n", id);
-        r = 0;
-    }
-    PQclear(res);
+    else if (r < 0)
+        fprintf(stderr, "prep-gateway device revoke: %s", PQerrorMessage(pg));
+    else if (as_json)
+        gw_cli_print_json(json_pack("{s:s, s:b}", "device_id", id, "revoked", 1), JSON_INDENT(2));
+    else
+        printf("revoked %s\n", id);
     PQfinish(pg);
-    return r;
+    return r < 0 ? 1 : 0;
 }
 
 int gw_cmd_device(int argc, char **argv)
