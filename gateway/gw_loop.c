@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_fifo.h"
+
 static struct gw_task *take_all(struct gw_loop *l)
 {
     struct gw_task *t;
@@ -76,14 +78,9 @@ void gw_loop_post(struct gw_loop *l, struct gw_task *task)
 {
     bool first;
 
-    task->next = NULL;
     pthread_mutex_lock(&l->mu);
     first = l->head == NULL;
-    if (l->tail)
-        l->tail->next = task;
-    else
-        l->head = task;
-    l->tail = task;
+    GW_FIFO_PUSH(l->head, l->tail, task);
     pthread_mutex_unlock(&l->mu);
     /* One activation drains everything queued, so only the first poster needs to wake the loop.
      * event_active() is thread-safe once evthread_use_pthreads() ran. */

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_fifo.h"
+
 static void run_done(struct gw_task *t)
 {
     struct gw_work *w = (struct gw_work *)t;
@@ -73,7 +75,6 @@ void gw_pool_submit(struct gw_pool *p, struct gw_loop *loop, struct gw_work *w, 
     w->work = work;
     w->done = done;
     w->loop = loop;
-    w->next = NULL;
     w->cancelled = false;
     pthread_mutex_lock(&p->mu);
     if (p->stopping) {
@@ -83,11 +84,7 @@ void gw_pool_submit(struct gw_pool *p, struct gw_loop *loop, struct gw_work *w, 
         gw_loop_post(loop, &w->task);
         return;
     }
-    if (p->tail)
-        p->tail->next = w;
-    else
-        p->head = w;
-    p->tail = w;
+    GW_FIFO_PUSH(p->head, p->tail, w);
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->mu);
 }

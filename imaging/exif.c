@@ -247,18 +247,15 @@ static void gps_entry(const struct tiff *t, const struct entry *en, struct gps *
     double h, m, s;
 
     switch (en->tag) {
-    case 0x0001:
+    case 0x0001: /* GPSLatitudeRef */
+    case 0x0003: /* GPSLongitudeRef */
         if (en->type == T_ASCII && en->count >= 1)
-            g->lat_ref = (char)t->p[en->off];
+            *(en->tag == 0x0001 ? &g->lat_ref : &g->lon_ref) = (char)t->p[en->off];
         break;
-    case 0x0002:
+    case 0x0002: /* GPSLatitude */
         g->lat_ok = degrees(t, en, &g->lat);
         break;
-    case 0x0003:
-        if (en->type == T_ASCII && en->count >= 1)
-            g->lon_ref = (char)t->p[en->off];
-        break;
-    case 0x0004:
+    case 0x0004: /* GPSLongitude */
         g->lon_ok = degrees(t, en, &g->lon);
         break;
     case 0x0005:

@@ -7,30 +7,28 @@
 
 #include "gw_db.h"
 
+static void login_row(void *arg, const PGresult *res, int i)
+{
+    struct gw_db_login *l = arg;
+
+    memset(l, 0, sizeof(*l));
+    l->user_id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+    snprintf(l->role, sizeof(l->role), "%s", PQgetvalue(res, i, 1));
+    snprintf(l->password_hash, sizeof(l->password_hash), "%s", PQgetvalue(res, i, 2));
+    l->disabled = PQgetvalue(res, i, 3)[0] == 't';
+    l->wait_s = PQgetisnull(res, i, 4) ? 0 : strtol(PQgetvalue(res, i, 4), NULL, 10);
+}
+
 int gw_db_auth_user_find(PGconn *c, const char *username, struct gw_db_login *ret)
 {
     const char *p[] = {username};
-    PGresult *res;
-    int r;
+    int r = gw_db_one(c,
+                      "SELECT user_id, role, password_hash, disabled,"
+                      " ceil(extract(epoch FROM locked_until - now()))::int"
+                      " FROM users WHERE username = $1",
+                      1, p, -ENOENT, login_row, ret);
 
-    r = gw_db_run(c,
-                  "SELECT user_id, role, password_hash, disabled,"
-                  " ceil(extract(epoch FROM locked_until - now()))::int"
-                  " FROM users WHERE username = $1",
-                  1, p, PGRES_TUPLES_OK, &res);
-    if (r == 0 && PQntuples(res) == 1) {
-        struct gw_db_login l = {0};
-
-        l.user_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        snprintf(l.role, sizeof(l.role), "%s", PQgetvalue(res, 0, 1));
-        snprintf(l.password_hash, sizeof(l.password_hash), "%s", PQgetvalue(res, 0, 2));
-        l.disabled = PQgetvalue(res, 0, 3)[0] == 't';
-        l.wait_s = PQgetisnull(res, 0, 4) ? 0 : strtol(PQgetvalue(res, 0, 4), NULL, 10);
-        *ret = l;
-        r = 1;
-    }
-    PQclear(res);
-    return r;
+    return r == 0 ? 1 : r == -ENOENT ? 0 : r;
 }
 
 int gw_db_auth_failures_next(PGconn *c, int64_t user_id, int *ret_next)
@@ -68,62 +66,56 @@ int gw_db_auth_failed(PGconn *c, int64_t user_id, unsigned wait_s)
     return r < 0 ? r : 0;
 }
 
+static void created_row(void *arg, const PGresult *res, int i)
+{
+    struct gw_db_session *sess = arg;
+
+    snprintf(sess->expires_at, sizeof(sess->expires_at), "%s", PQgetvalue(res, i, 0));
+    snprintf(sess->username, sizeof(sess->username), "%s", PQgetvalue(res, i, 1));
+}
+
 int gw_db_auth_session_create(PGconn *c, int64_t user_id, const char *token_sha, const char *csrf,
                               int life_s, struct gw_db_session *ret)
 {
     char uid[24], life[16];
     const char *p[] = {uid, token_sha, csrf, life};
-    PGresult *res;
-    int r;
 
     snprintf(uid, sizeof(uid), "%lld", (long long)user_id);
     snprintf(life, sizeof(life), "%d", life_s);
-    r = gw_db_run(c,
-                  "WITH u AS (UPDATE users SET failed_logins = 0, locked_until = NULL"
-                  "   WHERE user_id = $1 RETURNING user_id, username)"
-                  " INSERT INTO sessions (token_sha256, user_id, csrf_token, expires_at)"
-                  " SELECT $2::bytea, user_id, $3, now() + make_interval(secs => $4::int)"
-                  " FROM u RETURNING to_char(expires_at AT TIME ZONE 'UTC',"
-                  "   'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-                  " (SELECT username FROM users WHERE user_id = $1)",
-                  4, p, PGRES_TUPLES_OK, &res);
-    if (r == 0 && PQntuples(res) == 1) {
-        snprintf(ret->expires_at, sizeof(ret->expires_at), "%s", PQgetvalue(res, 0, 0));
-        snprintf(ret->username, sizeof(ret->username), "%s", PQgetvalue(res, 0, 1));
-    } else if (r == 0) {
-        r = -EPROTO;
-    }
-    PQclear(res);
-    return r;
+    return gw_db_one(c,
+                     "WITH u AS (UPDATE users SET failed_logins = 0, locked_until = NULL"
+                     "   WHERE user_id = $1 RETURNING user_id, username)"
+                     " INSERT INTO sessions (token_sha256, user_id, csrf_token, expires_at)"
+                     " SELECT $2::bytea, user_id, $3, now() + make_interval(secs => $4::int)"
+                     " FROM u RETURNING to_char(expires_at AT TIME ZONE 'UTC',"
+                     "   'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+                     " (SELECT username FROM users WHERE user_id = $1)",
+                     4, p, -EPROTO, created_row, ret);
+}
+
+static void session_row(void *arg, const PGresult *res, int i)
+{
+    struct gw_db_session *sess = arg;
+
+    memset(sess, 0, sizeof(*sess));
+    sess->user_id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+    snprintf(sess->username, sizeof(sess->username), "%s", PQgetvalue(res, i, 1));
+    snprintf(sess->role, sizeof(sess->role), "%s", PQgetvalue(res, i, 2));
+    snprintf(sess->csrf, sizeof(sess->csrf), "%s", PQgetvalue(res, i, 3));
+    snprintf(sess->expires_at, sizeof(sess->expires_at), "%s", PQgetvalue(res, i, 4));
 }
 
 int gw_db_auth_session_load(PGconn *c, const char *token_sha, struct gw_db_session *ret)
 {
     const char *p[] = {token_sha};
-    PGresult *res;
-    int r;
 
-    r = gw_db_run(c,
-                  "SELECT u.user_id, u.username, u.role, s.csrf_token,"
-                  " to_char(s.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-                  " FROM sessions s JOIN users u USING (user_id)"
-                  " WHERE s.token_sha256 = $1::bytea AND s.expires_at > now()"
-                  " AND NOT u.disabled",
-                  1, p, PGRES_TUPLES_OK, &res);
-    if (r == 0 && PQntuples(res) != 1)
-        r = -ENOENT;
-    if (r == 0) {
-        struct gw_db_session s = {0};
-
-        s.user_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        snprintf(s.username, sizeof(s.username), "%s", PQgetvalue(res, 0, 1));
-        snprintf(s.role, sizeof(s.role), "%s", PQgetvalue(res, 0, 2));
-        snprintf(s.csrf, sizeof(s.csrf), "%s", PQgetvalue(res, 0, 3));
-        snprintf(s.expires_at, sizeof(s.expires_at), "%s", PQgetvalue(res, 0, 4));
-        *ret = s;
-    }
-    PQclear(res);
-    return r;
+    return gw_db_one(c,
+                     "SELECT u.user_id, u.username, u.role, s.csrf_token,"
+                     " to_char(s.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                     " FROM sessions s JOIN users u USING (user_id)"
+                     " WHERE s.token_sha256 = $1::bytea AND s.expires_at > now()"
+                     " AND NOT u.disabled",
+                     1, p, -ENOENT, session_row, ret);
 }
 
 int gw_db_auth_session_delete(PGconn *c, const char *token_sha)

@@ -46,15 +46,24 @@ int gw_db_reset_processing(PGconn *c)
     return r < 0 ? r : 0;
 }
 
+static void job_row(void *arg, const PGresult *res, int i)
+{
+    struct gw_db_job *job = arg;
+
+    snprintf(job->photo_id, sizeof(job->photo_id), "%s", PQgetvalue(res, i, 0));
+    snprintf(job->clave, sizeof(job->clave), "%s", PQgetvalue(res, i, 1));
+    snprintf(job->sha256, sizeof(job->sha256), "%s", PQgetvalue(res, i, 2));
+    job->attempts = (int)strtol(PQgetvalue(res, i, 3), NULL, 10);
+}
+
 int gw_db_claim(PGconn *c, int lease_s, struct gw_db_job *ret)
 {
     char lease[16];
     const char *params[] = {lease};
-    PGresult *res;
     int r;
 
     snprintf(lease, sizeof(lease), "%d", lease_s);
-    r = gw_db_run(c,
+    r = gw_db_one(c,
                   "UPDATE photos SET status = 'processing', claimed_at = now(),"
                   " attempts = attempts + 1"
                   " WHERE photo_id = (SELECT photo_id FROM photos"
@@ -62,16 +71,8 @@ int gw_db_claim(PGconn *c, int lease_s, struct gw_db_job *ret)
                   "     AND claimed_at < now() - make_interval(secs => $1::int))"
                   "   ORDER BY received_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
                   " RETURNING photo_id, clave_acta, encode(sha256, 'hex'), attempts",
-                  1, params, PGRES_TUPLES_OK, &res);
-    if (r == 0 && PQntuples(res) == 1) {
-        snprintf(ret->photo_id, sizeof(ret->photo_id), "%s", PQgetvalue(res, 0, 0));
-        snprintf(ret->clave, sizeof(ret->clave), "%s", PQgetvalue(res, 0, 1));
-        snprintf(ret->sha256, sizeof(ret->sha256), "%s", PQgetvalue(res, 0, 2));
-        ret->attempts = (int)strtol(PQgetvalue(res, 0, 3), NULL, 10);
-        r = 1;
-    }
-    PQclear(res);
-    return r;
+                  1, params, -ENOENT, job_row, ret);
+    return r == 0 ? 1 : r == -ENOENT ? 0 : r;
 }
 
 int gw_db_finish(PGconn *c, const char *photo_id, const char *review_sha, size_t review_bytes,

@@ -6,35 +6,35 @@
 
 #include "gw_db.h"
 
+static void lease_row(void *arg, const PGresult *res, int i)
+{
+    struct gw_db_review_lease *l = arg;
+
+    memset(l, 0, sizeof(*l));
+    snprintf(l->photo_id, sizeof(l->photo_id), "%s", PQgetvalue(res, i, 0));
+    snprintf(l->clave, sizeof(l->clave), "%s", PQgetvalue(res, i, 1));
+    snprintf(l->lease_token, sizeof(l->lease_token), "%s", PQgetvalue(res, i, 2));
+    snprintf(l->lease_expires, sizeof(l->lease_expires), "%s", PQgetvalue(res, i, 3));
+    l->has_flag = !PQgetisnull(res, i, 4);
+    if (l->has_flag)
+        snprintf(l->flag, sizeof(l->flag), "%s", PQgetvalue(res, i, 4));
+}
+
 int gw_db_review_claim(PGconn *c, int64_t user_id, unsigned lease_s, struct gw_db_review_lease *ret)
 {
     char uid[24], lease[16];
     const char *p[] = {uid, lease};
-    PGresult *res;
     int r;
 
     snprintf(uid, sizeof(uid), "%lld", (long long)user_id);
     snprintf(lease, sizeof(lease), "%u", lease_s);
-    r = gw_db_run(c,
+    /* review_claim() returns at most one row: the photo claimed, or none when nothing waits. */
+    r = gw_db_one(c,
                   "SELECT photo_id, clave_acta, lease_token, to_char(lease_expires AT TIME"
                   " ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), flag"
                   " FROM review_claim($1, $2)",
-                  2, p, PGRES_TUPLES_OK, &res);
-    if (r == 0 && PQntuples(res) > 0) {
-        struct gw_db_review_lease l = {0};
-
-        snprintf(l.photo_id, sizeof(l.photo_id), "%s", PQgetvalue(res, 0, 0));
-        snprintf(l.clave, sizeof(l.clave), "%s", PQgetvalue(res, 0, 1));
-        snprintf(l.lease_token, sizeof(l.lease_token), "%s", PQgetvalue(res, 0, 2));
-        snprintf(l.lease_expires, sizeof(l.lease_expires), "%s", PQgetvalue(res, 0, 3));
-        l.has_flag = !PQgetisnull(res, 0, 4);
-        if (l.has_flag)
-            snprintf(l.flag, sizeof(l.flag), "%s", PQgetvalue(res, 0, 4));
-        *ret = l;
-        r = 1;
-    }
-    PQclear(res);
-    return r;
+                  2, p, -ENOENT, lease_row, ret);
+    return r == 0 ? 1 : r == -ENOENT ? 0 : r;
 }
 
 int gw_db_review_claim_detail(PGconn *c, const char *photo_id, const char *clave, char **ret_json)
