@@ -60,6 +60,7 @@ int gw_app_run(const struct gw_config *cfg, const char *version, const sigset_t 
     struct gw_key key = {0};
     struct gw_ledger ledger = {.fd = -1};
     char keypath[4096];
+    unsigned left;
     int r, sig = 0;
 
     memset(&app, 0, sizeof(app));
@@ -110,8 +111,16 @@ int gw_app_run(const struct gw_config *cfg, const char *version, const sigset_t 
         gw_log(GW_LOG_WARN, "msg=\"test build: fault injection through PREP_TEST_* variables is "
                             "compiled in; not for production\"");
 #endif
-        sigwait(signals, &sig);
-        gw_log(GW_LOG_INFO, "msg=\"shutting down\" signal=%d", sig);
+        /* SIGHUP: a renewed certificate, taken without dropping a connection. */
+        while (sigwait(signals, &sig) == 0 && sig == SIGHUP)
+            gw_listen_reload_tls(&app.listen);
+        gw_log(GW_LOG_INFO, "msg=\"shutting down\" signal=%d drain_s=%u", sig,
+               cfg->shutdown_timeout);
+        /* GOAWAY first: uploads in flight finish and get their receipts, new ones go elsewhere
+         * or retry; what is still open after the timeout is cut (it was never acknowledged). */
+        left = gw_listen_drain(&app.listen, cfg->shutdown_timeout * 1000u);
+        gw_log(left ? GW_LOG_WARN : GW_LOG_INFO, "msg=\"requests drained\" connections_left=%u",
+               left);
     }
     /* Events first: its thread posts to the loops that serve_stop() takes down; the subscribed
      * streams it still holds are released once no loop runs. */

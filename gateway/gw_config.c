@@ -78,6 +78,8 @@ void gw_config_defaults(struct gw_config *c)
         .idle_timeout = 60,
         .header_timeout = 10,
         .body_timeout = 30,
+        /* An upload of a 9 MB photo on 3G (about 2 Mbit/s) takes about 40 s. */
+        .shutdown_timeout = 60,
         .long_side = IMG_PROCESS_DEFAULT_LONG_SIDE,
         /* The imaging defaults, chosen from measurements (docs/imaging.md). */
         .webp_quality = IMG_PROCESS_DEFAULT_WEBP_QUALITY,
@@ -144,6 +146,8 @@ void gw_config_usage(FILE *out)
             "  --header-timeout SEC     time to send the preface and a header block (default "
             "%u)\n"
             "  --body-timeout SEC       time without upload progress (default %u)\n"
+            "  --shutdown-timeout SEC   on SIGTERM, time for requests in flight to finish after\n"
+            "                           the GOAWAY (default %u)\n"
             "Threads:\n"
             "  --loops N                event-loop threads (default %u)\n"
             "  --workers N              image-processing threads (default %u)\n"
@@ -168,9 +172,10 @@ void gw_config_usage(FILE *out)
             "  -h, --help               show this help\n",
             d.h2c_addr, d.tls_addr, d.db, d.data_dir, (unsigned long long)d.max_body,
             (unsigned long long)d.max_pixels, (unsigned long long)d.refusal_drain, d.max_streams,
-            d.max_header_bytes, d.idle_timeout, d.header_timeout, d.body_timeout, d.loops,
-            d.workers, d.disk_threads, d.db_threads, d.login_threads, d.signature_skew, d.long_side,
-            d.webp_quality, d.webp_method, d.review_lease_s, d.login_address_free);
+            d.max_header_bytes, d.idle_timeout, d.header_timeout, d.body_timeout,
+            d.shutdown_timeout, d.loops, d.workers, d.disk_threads, d.db_threads, d.login_threads,
+            d.signature_skew, d.long_side, d.webp_quality, d.webp_method, d.review_lease_s,
+            d.login_address_free);
 }
 
 /*
@@ -214,6 +219,7 @@ static const struct key keys[] = {
     KEY("idle-timeout", K_UINT, idle_timeout, 1, 86400),
     KEY("header-timeout", K_UINT, header_timeout, 1, 3600),
     KEY("body-timeout", K_UINT, body_timeout, 1, 3600),
+    KEY("shutdown-timeout", K_UINT, shutdown_timeout, 0, 3600),
     KEY("loops", K_UINT, loops, 1, 256),
     KEY("workers", K_UINT, workers, 1, 256),
     KEY("disk-threads", K_UINT, disk_threads, 1, 256),

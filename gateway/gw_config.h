@@ -33,6 +33,7 @@ struct gw_config {
     unsigned idle_timeout;     /* s without streams before a connection is closed */
     unsigned header_timeout;   /* s to deliver the preface and each header block */
     unsigned body_timeout;     /* s without body progress */
+    unsigned shutdown_timeout; /* s that SIGTERM waits for requests in flight */
     unsigned long_side;        /* review derivative */
     int webp_quality;
     int webp_method;

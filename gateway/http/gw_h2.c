@@ -325,6 +325,7 @@ static void conn_free(struct gw_conn *c)
     while (c->streams)
         stream_detach(c->streams);
     LIST_REMOVE(w->conns, c);
+    atomic_fetch_sub(&w->nconns, 1);
     nghttp2_session_del(c->h2);
     if (c->flush)
         event_free(c->flush);
@@ -440,6 +441,9 @@ static int session_init(struct gw_conn *c)
         nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0,
                                               (int32_t)cfg->conn_window) != 0)
         return -ENOMEM;
+    /* A handshake that finished while the gateway stops: no request will be taken. */
+    if (c->w->draining)
+        nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, NULL, 0);
     return 0;
 }
 
@@ -494,6 +498,7 @@ int gw_h2_conn_new(struct gw_worker *w, struct bufferevent *bev, bool tls,
     c->tls = tls;
     c->accepted_ms = c->active_ms = gw_now_ms();
     LIST_PREPEND(w->conns, c);
+    atomic_fetch_add(&w->nconns, 1);
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     gw_log(GW_LOG_DEBUG, "msg=\"connection accepted\" conn=%llu peer=%s tls=%d",
@@ -563,4 +568,26 @@ void gw_h2_worker_close_all(struct gw_worker *w)
 {
     while (w->conns)
         conn_free(w->conns);
+}
+
+void gw_h2_worker_goaway(struct gw_worker *w)
+{
+    struct gw_conn *c, *next;
+
+    w->draining = true;
+    for (c = w->conns; c; c = next) {
+        next = c->next;
+        if (!c->h2) {
+            conn_free(c);
+            continue;
+        }
+        /* Event streams never end by themselves: end them, the browser reconnects elsewhere. */
+        for (struct gw_stream *s = c->streams; s; s = s->next)
+            if (s->streaming)
+                gw_stream_end(s);
+        nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE,
+                              nghttp2_session_get_last_proc_stream_id(c->h2), NGHTTP2_NO_ERROR,
+                              NULL, 0);
+        conn_send(c); /* frees |c| at once when no stream is open */
+    }
 }

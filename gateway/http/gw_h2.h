@@ -18,6 +18,7 @@
 #define GW_H2_H
 
 #include <nghttp2/nghttp2.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +52,8 @@ struct gw_worker {
     struct gw_app *app; /* the application's state; opaque here, for handlers */
     unsigned id;
     struct gw_conn *conns;
+    atomic_uint nconns; /* connections open on this loop, readable from any thread */
+    bool draining;      /* gw_h2_worker_goaway() ran: connections end with their streams */
 };
 
 /*
@@ -192,6 +195,13 @@ int gw_h2_conn_new(struct gw_worker *w, struct bufferevent *bev, bool tls,
  * about once a second. |w|'s loop thread only.
  */
 void gw_h2_worker_tick(struct gw_worker *w, uint64_t now_ms);
+
+/*
+ * Sends every connection of |w| a GOAWAY (NO_ERROR, naming the last stream it took): no new
+ * request starts, the ones in flight go on, and each connection closes once its last stream has.
+ * A connection still in its TLS handshake closes at once. |w|'s loop thread only.
+ */
+void gw_h2_worker_goaway(struct gw_worker *w);
 
 /* Closes every connection of |w| at once. |w|'s loop thread, or any thread once it stopped. */
 void gw_h2_worker_close_all(struct gw_worker *w);

@@ -10,6 +10,8 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,19 @@
 
 #include "gw_config.h"
 #include "gw_log.h"
+
+/* The current TLS context, with a reference for the caller (SSL_CTX_free() it). Any thread. */
+static SSL_CTX *tls_ctx_get(struct gw_listen *l)
+{
+    SSL_CTX *ctx;
+
+    pthread_mutex_lock(&l->tls_mu);
+    ctx = l->ssl_ctx;
+    if (ctx)
+        SSL_CTX_up_ref(ctx);
+    pthread_mutex_unlock(&l->tls_mu);
+    return ctx;
+}
 
 static void on_accept(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa, int salen,
                       void *arg)
@@ -30,7 +45,10 @@ static void on_accept(struct evconnlistener *el, evutil_socket_t fd, struct sock
 
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (tls) {
-        SSL *ssl = SSL_new(lw->l->ssl_ctx);
+        SSL_CTX *ctx = tls_ctx_get(lw->l);
+        SSL *ssl = ctx ? SSL_new(ctx) : NULL;
+
+        SSL_CTX_free(ctx); /* |ssl| holds its own reference */
 
         bev = ssl ? bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                                    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
@@ -70,9 +88,9 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
-static int tls_init(struct gw_listen *l)
+/* A TLS context with the certificate and key of |cfg| read now, in |*ret|. */
+static int tls_load(const struct gw_config *cfg, SSL_CTX **ret)
 {
-    const struct gw_config *cfg = l->cfg;
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     char err[256];
 
@@ -94,7 +112,28 @@ static int tls_init(struct gw_listen *l)
         SSL_CTX_free(ctx);
         return -EINVAL;
     }
+    *ret = ctx;
+    return 0;
+}
+
+int gw_listen_reload_tls(struct gw_listen *l)
+{
+    SSL_CTX *ctx = NULL, *old;
+    int r;
+
+    if (!l->cfg || !l->cfg->tls_addr)
+        return 0;
+    r = tls_load(l->cfg, &ctx);
+    if (r < 0)
+        return r; /* logged; the old certificate stays in use */
+    /* New connections take the new context; each open one holds its own reference to the old
+     * one through its SSL object, so none is dropped. */
+    pthread_mutex_lock(&l->tls_mu);
+    old = l->ssl_ctx;
     l->ssl_ctx = ctx;
+    pthread_mutex_unlock(&l->tls_mu);
+    SSL_CTX_free(old);
+    gw_log(GW_LOG_INFO, "msg=\"TLS certificate reloaded\" cert=%s", l->cfg->cert_file);
     return 0;
 }
 
@@ -200,7 +239,8 @@ int gw_listen_start(struct gw_listen *l, const struct gw_config *cfg, const stru
     l->ops = ops;
     l->app = app;
     l->h2c_fd = l->tls_fd = -1;
-    if (cfg->tls_addr && (r = tls_init(l)) < 0)
+    pthread_mutex_init(&l->tls_mu, NULL);
+    if (cfg->tls_addr && (r = tls_load(cfg, &l->ssl_ctx)) < 0)
         return r;
     if (cfg->h2c_addr && (l->h2c_fd = listen_on(cfg->h2c_addr)) < 0) {
         r = l->h2c_fd;
@@ -229,6 +269,46 @@ int gw_listen_start(struct gw_listen *l, const struct gw_config *cfg, const stru
            cfg->h2c_addr ? cfg->h2c_addr : "off", cfg->tls_addr ? cfg->tls_addr : "off",
            cfg->loops);
     return 0;
+}
+
+/* On each loop: accept no more, and tell every connection to finish what it has. */
+static void drain_task(struct gw_task *t)
+{
+    struct gw_listen_worker *lw =
+        (struct gw_listen_worker *)((char *)t - offsetof(struct gw_listen_worker, drain));
+
+    /* Closing this loop's copies of the listening sockets (the main thread closes the
+     * originals) makes new connections fail at once instead of waiting in the backlog. */
+    if (lw->h2c)
+        evconnlistener_free(lw->h2c);
+    if (lw->tls)
+        evconnlistener_free(lw->tls);
+    lw->h2c = lw->tls = NULL;
+    gw_h2_worker_goaway(&lw->w);
+}
+
+unsigned gw_listen_drain(struct gw_listen *l, unsigned timeout_ms)
+{
+    uint64_t deadline = gw_now_ms() + timeout_ms;
+    unsigned left;
+
+    for (unsigned i = 0; i < l->nworkers; i++) {
+        l->workers[i].drain = (struct gw_task){.cb = drain_task};
+        gw_loop_post(&l->workers[i].w.loop, &l->workers[i].drain);
+    }
+    if (l->h2c_fd >= 0)
+        close(l->h2c_fd);
+    if (l->tls_fd >= 0)
+        close(l->tls_fd);
+    l->h2c_fd = l->tls_fd = -1;
+    for (;;) {
+        left = 0;
+        for (unsigned i = 0; i < l->nworkers; i++)
+            left += atomic_load(&l->workers[i].w.nconns);
+        if (left == 0 || gw_now_ms() >= deadline)
+            return left;
+        usleep(50 * 1000);
+    }
 }
 
 struct gw_loop *gw_listen_loop(struct gw_listen *l, unsigned i)
@@ -262,4 +342,5 @@ void gw_listen_free(struct gw_listen *l)
     l->h2c_fd = l->tls_fd = -1;
     SSL_CTX_free(l->ssl_ctx);
     l->ssl_ctx = NULL;
+    pthread_mutex_destroy(&l->tls_mu);
 }

@@ -10,6 +10,8 @@
 #ifndef GW_LISTEN_H
 #define GW_LISTEN_H
 
+#include <pthread.h>
+
 #include "gw_h2.h"
 
 struct evconnlistener;
@@ -22,13 +24,15 @@ struct gw_listen_worker {
     struct gw_listen *l;
     struct evconnlistener *h2c, *tls;
     struct event *tick;
+    struct gw_task drain; /* gw_listen_drain() */
 };
 
 struct gw_listen {
     const struct gw_config *cfg;
     const struct gw_h2_ops *ops; /* handed to every worker */
     struct gw_app *app;          /* likewise, opaque */
-    struct ssl_ctx_st *ssl_ctx;
+    struct ssl_ctx_st *ssl_ctx;  /* under tls_mu: SIGHUP replaces it */
+    pthread_mutex_t tls_mu;
     int h2c_fd, tls_fd;
     struct gw_listen_worker *workers;
     unsigned nworkers;
@@ -44,6 +48,22 @@ int gw_listen_start(struct gw_listen *l, const struct gw_config *cfg, const stru
 
 /* The loop of worker |i| (< l->nworkers), for posting tasks to it. */
 struct gw_loop *gw_listen_loop(struct gw_listen *l, unsigned i);
+
+/*
+ * Reads the certificate and key files of the configuration again and uses them for every new TLS
+ * connection; open connections go on with the ones they started with. Returns 0 (also without
+ * TLS), or a negative code after logging why, and then the old certificate stays in use. Main
+ * thread (SIGHUP).
+ */
+int gw_listen_reload_tls(struct gw_listen *l);
+
+/*
+ * Begins a graceful stop: every loop stops accepting and sends each connection a GOAWAY, so no new
+ * request starts while the ones in flight finish; connections close as their last stream does.
+ * Then waits up to |timeout_ms| for every connection to be gone, and returns how many are left
+ * (gw_listen_stop() closes those). Main thread.
+ */
+unsigned gw_listen_drain(struct gw_listen *l, unsigned timeout_ms);
 
 /*
  * Stops the loop threads (no callback runs on them afterwards), then closes every connection.

@@ -270,7 +270,9 @@ class Gateway:
         cmd = [self.env.gateway, "serve",
                "--h2c", f"127.0.0.1:{self.h2c_port}", "--tls", f"127.0.0.1:{self.tls_port}",
                "--cert", self.env.cert, "--key", self.env.key,
-               "--db", self.conninfo, "--data", self.data_dir] + self.extra_args
+               "--db", self.conninfo, "--data", self.data_dir,
+               # A stop waits for requests in flight; the suites' own stops need not wait long.
+               "--shutdown-timeout", "10"] + self.extra_args
         with open(log, "wb") as f:
             f.write(("# " + " ".join(cmd) + "\n").encode())
             f.flush()
