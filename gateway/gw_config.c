@@ -80,6 +80,13 @@ void gw_config_defaults(struct gw_config *c)
         .body_timeout = 30,
         /* An upload of a 9 MB photo on 3G (about 2 Mbit/s) takes about 40 s. */
         .shutdown_timeout = 60,
+        .tls_handshake_timeout = 10,
+        .first_request_timeout = 20,
+        .write_timeout = 30,
+        /* 2G sends about 5 KB/s; slowloris bodies a few bytes now and then. */
+        .min_body_rate = 1024,
+        /* Phones behind one carrier NAT share an address: a cap for floods, not for them. */
+        .max_conns_per_address = 128,
         .long_side = IMG_PROCESS_DEFAULT_LONG_SIDE,
         /* The imaging defaults, chosen from measurements (docs/imaging.md). */
         .webp_quality = IMG_PROCESS_DEFAULT_WEBP_QUALITY,
@@ -148,6 +155,14 @@ void gw_config_usage(FILE *out)
             "  --body-timeout SEC       time without upload progress (default %u)\n"
             "  --shutdown-timeout SEC   on SIGTERM, time for requests in flight to finish after\n"
             "                           the GOAWAY (default %u)\n"
+            "  --tls-handshake-timeout SEC  time to finish the TLS handshake (default %u)\n"
+            "  --first-request-timeout SEC  from connecting to the first request (default %u)\n"
+            "  --write-timeout SEC      time a response may wait for a peer that does not read\n"
+            "                           (default %u)\n"
+            "  --min-body-rate B/S      after --body-timeout, a body must average this (default\n"
+            "                           %u; 0 off)\n"
+            "  --max-conns-per-address N  open connections from one address (default %u; 0 no\n"
+            "                           cap)\n"
             "Threads:\n"
             "  --loops N                event-loop threads (default %u)\n"
             "  --workers N              image-processing threads (default %u)\n"
@@ -173,9 +188,10 @@ void gw_config_usage(FILE *out)
             d.h2c_addr, d.tls_addr, d.db, d.data_dir, (unsigned long long)d.max_body,
             (unsigned long long)d.max_pixels, (unsigned long long)d.refusal_drain, d.max_streams,
             d.max_header_bytes, d.idle_timeout, d.header_timeout, d.body_timeout,
-            d.shutdown_timeout, d.loops, d.workers, d.disk_threads, d.db_threads, d.login_threads,
-            d.signature_skew, d.long_side, d.webp_quality, d.webp_method, d.review_lease_s,
-            d.login_address_free);
+            d.shutdown_timeout, d.tls_handshake_timeout, d.first_request_timeout, d.write_timeout,
+            d.min_body_rate, d.max_conns_per_address, d.loops, d.workers, d.disk_threads,
+            d.db_threads, d.login_threads, d.signature_skew, d.long_side, d.webp_quality,
+            d.webp_method, d.review_lease_s, d.login_address_free);
 }
 
 /*
@@ -220,6 +236,11 @@ static const struct key keys[] = {
     KEY("header-timeout", K_UINT, header_timeout, 1, 3600),
     KEY("body-timeout", K_UINT, body_timeout, 1, 3600),
     KEY("shutdown-timeout", K_UINT, shutdown_timeout, 0, 3600),
+    KEY("tls-handshake-timeout", K_UINT, tls_handshake_timeout, 1, 3600),
+    KEY("first-request-timeout", K_UINT, first_request_timeout, 1, 3600),
+    KEY("write-timeout", K_UINT, write_timeout, 1, 3600),
+    KEY("min-body-rate", K_UINT, min_body_rate, 0, 1u << 30),
+    KEY("max-conns-per-address", K_UINT, max_conns_per_address, 0, 1000000),
     KEY("loops", K_UINT, loops, 1, 256),
     KEY("workers", K_UINT, workers, 1, 256),
     KEY("disk-threads", K_UINT, disk_threads, 1, 256),

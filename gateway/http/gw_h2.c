@@ -69,6 +69,7 @@ static struct gw_stream *stream_new(struct gw_conn *c, int32_t id)
     s->refs = 1;
     s->content_length = -1;
     s->start_ms = s->progress_ms = gw_now_ms();
+    c->requests++;
     LIST_PREPEND(c->streams, s);
     c->nstreams++;
     return s;
@@ -121,6 +122,8 @@ static ssize_t on_send(nghttp2_session *h2, const uint8_t *data, size_t len, int
 
     if (evbuffer_get_length(out) >= GW_H2_OUTPUT_MAX)
         return NGHTTP2_ERR_WOULDBLOCK;
+    if (evbuffer_get_length(out) == 0)
+        c->drained_ms = gw_now_ms(); /* the write-stall clock starts with the first byte queued */
     if (evbuffer_add(out, data, len) != 0)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     return (ssize_t)len;
@@ -220,6 +223,7 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
         return 0;
     if (frame->hd.type == NGHTTP2_HEADERS && !s->headers_done) {
         s->headers_done = true;
+        s->body_ms = c->active_ms;
         s->remote_closed = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
         if (s->err == GW_E_HEADERS_TOO_LARGE) {
             s->discard_body = true;
@@ -326,6 +330,8 @@ static void conn_free(struct gw_conn *c)
         stream_detach(c->streams);
     LIST_REMOVE(w->conns, c);
     atomic_fetch_sub(&w->nconns, 1);
+    if (w->conn_closed)
+        w->conn_closed(w, c->addr);
     nghttp2_session_del(c->h2);
     if (c->flush)
         event_free(c->flush);
@@ -393,7 +399,10 @@ static void on_read(struct bufferevent *bev, void *arg)
 /* The output drained: nghttp2 may have more that it held back with WOULDBLOCK. */
 static void on_write(struct bufferevent *bev, void *arg)
 {
-    conn_send(arg);
+    struct gw_conn *c = arg;
+
+    c->drained_ms = gw_now_ms();
+    conn_send(c);
 }
 
 static int session_init(struct gw_conn *c)
@@ -481,15 +490,17 @@ int gw_h2_conn_new(struct gw_worker *w, struct bufferevent *bev, bool tls,
     struct gw_conn *c = calloc(1, sizeof(*c));
     char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
 
+    getnameinfo(sa, (socklen_t)salen, host, sizeof(host), port, sizeof(port),
+                NI_NUMERICHOST | NI_NUMERICSERV);
     if (c)
         c->flush = event_new(w->loop.base, -1, 0, on_flush, c);
     if (!c || !c->flush) {
         free(c);
         bufferevent_free(bev);
+        if (w->conn_closed)
+            w->conn_closed(w, host);
         return -ENOMEM;
     }
-    getnameinfo(sa, (socklen_t)salen, host, sizeof(host), port, sizeof(port),
-                NI_NUMERICHOST | NI_NUMERICSERV);
     snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
     snprintf(c->addr, sizeof(c->addr), "%s", host);
     c->w = w;
@@ -513,14 +524,81 @@ int gw_h2_conn_new(struct gw_worker *w, struct bufferevent *bev, bool tls,
     return 0;
 }
 
-/* Once a second: enforce the idle, header and body timeouts. */
+static const char STOPPED_READING[] = "the peer stopped reading";
+
+enum overdue { ON_TIME, HEADERS_LATE, NOT_READ, STALLED, TOO_SLOW };
+
+/* Whether stream |s| must be cut at |now|: its header block, a response the peer does not take,
+ * its body's progress or rate. */
+static enum overdue stream_overdue(const struct gw_config *cfg, const struct gw_stream *s,
+                                   uint64_t now)
+{
+    if (!s->headers_done)
+        return now - s->start_ms > cfg->header_timeout * 1000ull ? HEADERS_LATE : ON_TIME;
+    if (s->responded && s->resp_off < s->resp_len &&
+        now - s->sent_ms > cfg->write_timeout * 1000ull)
+        return NOT_READ;
+    if (s->remote_closed)
+        return ON_TIME;
+    if (now - s->progress_ms > cfg->body_timeout * 1000ull)
+        return STALLED;
+    /* Apache's MinRate rule: after --body-timeout of grace, each --min-body-rate bytes buy one
+     * more second. A slow-body attack trickles just enough to beat the progress timeout. */
+    if (!s->responded && cfg->min_body_rate &&
+        now - s->body_ms > (cfg->body_timeout + s->req_bytes / cfg->min_body_rate) * 1000ull)
+        return TOO_SLOW;
+    return ON_TIME;
+}
+
+/* Why connection |c| must be closed at |now|, or NULL; cuts its overdue streams meanwhile. */
+static const char *conn_overdue(struct gw_conn *c, uint64_t now)
+{
+    const struct gw_config *cfg = c->w->cfg;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+
+    if (!c->h2)
+        return now - c->accepted_ms > cfg->tls_handshake_timeout * 1000ull
+                   ? "TLS handshake not finished in time"
+                   : NULL;
+    if (!c->got_settings && now - c->accepted_ms > cfg->header_timeout * 1000ull)
+        return "no HTTP/2 preface in time";
+    if (c->requests == 0 && now - c->accepted_ms > cfg->first_request_timeout * 1000ull)
+        return "no request in time";
+    if (c->nstreams == 0 && now - c->active_ms > cfg->idle_timeout * 1000ull)
+        return "idle";
+    if (evbuffer_get_length(out) > 0 && now - c->drained_ms > cfg->write_timeout * 1000ull)
+        return STOPPED_READING;
+    for (struct gw_stream *s = c->streams; s; s = s->next) {
+        enum overdue o = stream_overdue(cfg, s, now);
+
+        if (o == ON_TIME)
+            continue;
+        if (o == HEADERS_LATE)
+            return "header block not finished in time";
+        if (o == NOT_READ) {
+            /* A reader that never opens its window holds the response in memory: drop it. */
+            nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
+        } else {
+            /* A sender that stalled is not waited for again: reset once answered. */
+            s->stalled = true;
+            if (!s->responded)
+                gw_stream_problem(s, GW_E_TIMEOUT,
+                                  o == TOO_SLOW ? "the body arrives too slowly"
+                                                : "the body stalled");
+            else /* refused earlier, and the rest of the body never came */
+                nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
+        }
+        gw_h2_conn_flush_soon(c);
+    }
+    return NULL;
+}
+
 void gw_h2_worker_tick(struct gw_worker *w, uint64_t now)
 {
-    const struct gw_config *cfg = w->cfg;
     struct gw_conn *c, *next;
 
     for (c = w->conns; c; c = next) {
-        const char *why = NULL;
+        const char *why;
 
         next = c->next;
         if (c->closing_ms) {
@@ -529,29 +607,9 @@ void gw_h2_worker_tick(struct gw_worker *w, uint64_t now)
                 conn_free(c);
             continue;
         }
-        if (!c->got_settings && now - c->accepted_ms > cfg->header_timeout * 1000ull) {
-            why = "no HTTP/2 preface in time";
-        } else if (c->nstreams == 0 && now - c->active_ms > cfg->idle_timeout * 1000ull) {
-            why = "idle";
-        } else {
-            for (struct gw_stream *s = c->streams; s; s = s->next) {
-                if (!s->headers_done && now - s->start_ms > cfg->header_timeout * 1000ull) {
-                    why = "header block not finished in time";
-                    break;
-                }
-                if (!s->headers_done || s->remote_closed ||
-                    now - s->progress_ms <= cfg->body_timeout * 1000ull)
-                    continue;
-                /* A sender that stalled is not waited for again: reset once answered. */
-                s->stalled = true;
-                if (!s->responded)
-                    gw_stream_problem(s, GW_E_TIMEOUT, "the body stalled");
-                else /* refused earlier, and the rest of the body never came */
-                    nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
-                gw_h2_conn_flush_soon(c);
-            }
-        }
-        if (why && c->h2) {
+        why = conn_overdue(c, now);
+        /* A peer that stopped reading would not read a GOAWAY either. */
+        if (why && c->h2 && why != STOPPED_READING) {
             gw_log(GW_LOG_INFO, "msg=\"closing connection\" conn=%llu reason=\"%s\"",
                    (unsigned long long)c->id, why);
             /* GOAWAY, then the connection closes once it is written (conn_send). */
@@ -559,6 +617,8 @@ void gw_h2_worker_tick(struct gw_worker *w, uint64_t now)
             nghttp2_session_terminate_session(c->h2, NGHTTP2_NO_ERROR);
             conn_send(c);
         } else if (why) {
+            gw_log(GW_LOG_INFO, "msg=\"closing connection\" conn=%llu reason=\"%s\"",
+                   (unsigned long long)c->id, why);
             conn_free(c);
         }
     }

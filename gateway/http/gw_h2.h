@@ -54,6 +54,8 @@ struct gw_worker {
     struct gw_conn *conns;
     atomic_uint nconns; /* connections open on this loop, readable from any thread */
     bool draining;      /* gw_h2_worker_goaway() ran: connections end with their streams */
+    /* Called as each connection closes, with its client address (or NULL). */
+    void (*conn_closed)(struct gw_worker *w, const char *addr);
 };
 
 /*
@@ -86,7 +88,9 @@ struct gw_stream {
     uint32_t header_bytes;
     bool headers_done, remote_closed, responded, discard_body;
     uint64_t start_ms, progress_ms, req_bytes;
-    uint64_t drained;            /* body bytes dropped after the response (--refusal-drain) */
+    uint64_t body_ms; /* headers complete: the body may come from then on (--min-body-rate) */
+    uint64_t sent_ms; /* the response last sent bytes, or was started (--write-timeout) */
+    uint64_t drained; /* body bytes dropped after the response (--refusal-drain) */
     bool drain_stopped, stalled; /* RST_STREAM(NO_ERROR) sent; the body timed out */
     int status, err;
     uint8_t *resp;
@@ -184,7 +188,8 @@ void gw_stream_unref(struct gw_stream *s);
  * Serves a new connection on worker |w| over |bev| (which it takes over: freed with the
  * connection). |peer| is the client's address. A cleartext connection (|tls| false) starts its
  * session at once; a TLS one once the handshake completed and ALPN chose "h2", else it closes.
- * Returns 0, or -ENOMEM after freeing |bev|. |w|'s loop thread only.
+ * Returns 0, or -ENOMEM after freeing |bev| (and calling w->conn_closed). |w|'s loop thread
+ * only.
  */
 int gw_h2_conn_new(struct gw_worker *w, struct bufferevent *bev, bool tls,
                    const struct sockaddr *peer, int peerlen);

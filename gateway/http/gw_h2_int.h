@@ -25,6 +25,8 @@ struct gw_conn {
     struct gw_stream *streams;
     unsigned nstreams;
     uint64_t id, accepted_ms, active_ms;
+    uint64_t drained_ms; /* the output buffer was last empty then (write stall) */
+    unsigned requests;   /* streams begun (first request timeout) */
     bool tls, got_settings;
     uint64_t closing_ms; /* GOAWAY queued at this time; 0 while open */
     char peer[64];

@@ -42,6 +42,8 @@ ssize_t gw_h2_body_read(nghttp2_session *h2, int32_t stream_id, uint8_t *buf, si
     if (n)
         memcpy(buf, s->resp + s->resp_off, n);
     s->resp_off += n;
+    if (n)
+        s->sent_ms = gw_now_ms();
     if (s->resp_off == s->resp_len) {
         if (!s->streaming || s->stream_eof)
             *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -115,6 +117,7 @@ void gw_stream_respond_stream(struct gw_stream *s, int status, const char *conte
     if (!s->conn || s->responded || nextra > 8)
         return;
     s->responded = true;
+    s->sent_ms = gw_now_ms();
     s->streaming = true;
     s->status = status;
     snprintf(st, sizeof(st), "%d", status);
@@ -187,6 +190,7 @@ void gw_stream_respond(struct gw_stream *s, int status, const char *content_type
         return;
     }
     s->responded = true;
+    s->sent_ms = gw_now_ms();
     s->status = status;
     s->resp = body;
     s->resp_len = len;

@@ -59,7 +59,8 @@ def read_frames(sock, until_close_s):
 
 
 class LimitsTest(GatewayTestCase):
-    gateway_args = ("--idle-timeout", "2", "--header-timeout", "2", "--body-timeout", "2")
+    gateway_args = ("--idle-timeout", "2", "--header-timeout", "2", "--body-timeout", "2",
+                    "--tls-handshake-timeout", "2")
 
     def connect(self):
         s = socket.create_connection(("127.0.0.1", self.gw.h2c_port), timeout=5)

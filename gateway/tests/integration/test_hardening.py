@@ -1,0 +1,124 @@
+"""Slow and abusive clients, each cut by its own named limit while a legitimate client is served
+alongside: a body trickled just fast enough to beat --body-timeout (--min-body-rate), a reader
+that never opens its window (--write-timeout), a connection that never asks for anything
+(--first-request-timeout), and a connection flood from one address (--max-conns-per-address).
+Loopback only; the abusers use 127.0.0.2 as their address."""
+
+import os
+import re
+import socket
+import struct
+import subprocess
+import threading
+import time
+
+import test_protocol as tp
+from harness import CLAVE, GatewayTestCase, read_bytes, upload_path
+from test_signals import frames_until
+
+ATTACKER = "127.0.0.2"
+
+
+class HardeningTest(GatewayTestCase):
+    gateway_args = ("--body-timeout", "2", "--min-body-rate", "20000", "--write-timeout", "2",
+                    "--first-request-timeout", "2", "--max-conns-per-address", "5")
+
+    def attacker(self, port=None):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind((ATTACKER, 0))
+        s.settimeout(5)
+        s.connect(("127.0.0.1", port or self.gw.h2c_port))
+        self.addCleanup(s.close)
+        return s
+
+    def legit_upload(self, seed):
+        r = self.upload(self.env.gen_acta(seed=seed, width=800, height=600))
+        self.assertEqual(r.status, 201, r)
+        return r
+
+    def test_slow_body_is_cut(self):
+        data = read_bytes(os.path.join(self.env.fixtures, "small", "ok_o1.jpg"))
+        s = self.attacker()
+        block = (b"\x83\x86" + tp.hpack_literal(":path", upload_path(CLAVE)) +
+                 tp.hpack_literal(":authority", "127.0.0.1") +
+                 tp.hpack_literal("content-type", "image/jpeg") +
+                 tp.hpack_literal("content-length", str(len(data))))
+        s.sendall(tp.PREFACE + tp.frame(tp.SETTINGS, 0, 0) +
+                  tp.frame(tp.HEADERS, tp.END_HEADERS, 1, block))
+        t0 = time.monotonic()
+        stop = threading.Event()
+
+        def trickle():
+            # 2 KB/s: progress every half second, so only the rate rule can stop it.
+            off = 0
+            while not stop.is_set() and off < len(data) - 1000:
+                try:
+                    s.sendall(tp.frame(tp.DATA, 0, 1, data[off:off + 1000]))
+                except OSError:
+                    return
+                off += 1000
+                time.sleep(0.5)
+
+        th = threading.Thread(target=trickle)
+        th.start()
+        try:
+            self.legit_upload(701)  # served meanwhile
+            seen = frames_until(s, lambda t, f, sid: t in (tp.HEADERS, tp.RST_STREAM), 15)
+        finally:
+            stop.set()
+            th.join()
+        took = time.monotonic() - t0
+        self.assertIn(tp.HEADERS, [t for t, _, _ in seen], "the slow body was not answered")
+        self.assertLess(took, 10, "the slow body was not cut by the rate rule")
+        self.assertIn("problem=request-timeout", self.gw.stderr_text())
+        self.assertEqual(os.listdir(os.path.join(self.data_dir, "spool", "tmp")), [])
+
+    def test_reader_that_never_reads_is_cut(self):
+        s = self.attacker()
+        block = (b"\x82\x86" + tp.hpack_literal(":path", "/metrics") +
+                 tp.hpack_literal(":authority", "127.0.0.1"))
+        # A stream window of 0: the response can never be sent.
+        s.sendall(tp.PREFACE +
+                  tp.frame(tp.SETTINGS, 0, 0, struct.pack(">HI", tp.SETTINGS_INITIAL_WINDOW_SIZE,
+                                                          0)) +
+                  tp.frame(tp.HEADERS, tp.END_HEADERS | tp.END_STREAM, 1, block))
+        t0 = time.monotonic()
+        seen = frames_until(s, lambda t, f, sid: t == tp.RST_STREAM and sid == 1, 15)
+        self.assertIn((tp.RST_STREAM, 1), [(t, sid) for t, _, sid in seen],
+                      "a response nobody reads was kept")
+        self.assertLess(time.monotonic() - t0, 10)
+        self.legit_upload(702)
+
+    def test_connection_without_request_is_closed(self):
+        s = self.attacker()
+        s.sendall(tp.PREFACE + tp.frame(tp.SETTINGS, 0, 0))
+        types, closed = tp.read_frames(s, 10)
+        self.assertIn(tp.GOAWAY, types)
+        self.assertIn('reason="no request in time"', self.gw.stderr_text())
+
+    def test_connection_flood_from_one_address(self):
+        held = [self.attacker() for _ in range(5)]
+        for s in held:
+            s.sendall(tp.PREFACE + tp.frame(tp.SETTINGS, 0, 0))
+        # The sixth from that address is closed at once, before any HTTP/2.
+        extra = self.attacker()
+        extra.settimeout(3)
+        try:
+            got = extra.recv(100)
+        except ConnectionResetError:
+            got = b""
+        self.assertEqual(got, b"", "a sixth connection from one address was served")
+        self.assertIn("msg=\"connections refused\" peer=127.0.0.2", self.gw.stderr_text())
+        # Another address is not affected.
+        self.legit_upload(703)
+        # Once they close, that address may connect again.
+        for s in held:
+            s.close()
+        deadline = time.monotonic() + 5
+        while True:
+            s = self.attacker()
+            s.sendall(tp.PREFACE + tp.frame(tp.SETTINGS, 0, 0))
+            types, closed = tp.read_frames(s, 0.5)
+            if tp.SETTINGS in types:
+                break
+            self.assertLess(time.monotonic() - deadline, 0, "the address stays refused")
