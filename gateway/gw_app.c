@@ -37,6 +37,9 @@ static int serve_start(struct gw_app *app)
         gw_throttle_new(cfg->login_address_free, GW_AUTH_BACKOFF_MAX_S, GW_AUTH_BACKOFF_MAX_S);
     if (!app->login_throttle)
         return -ENOMEM;
+    r = gw_counts_init(&app->uploads, cfg->max_uploads_per_device);
+    if (r < 0)
+        return r;
     return gw_listen_start(&app->listen, cfg, &router, app);
 }
 
@@ -52,6 +55,7 @@ static void serve_stop(struct gw_app *app)
     gw_listen_free(&app->listen);
     gw_throttle_free(app->login_throttle);
     app->login_throttle = NULL;
+    gw_counts_finish(&app->uploads);
 }
 
 int gw_app_run(const struct gw_config *cfg, const char *version, const sigset_t *signals)

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 
 #include "gw_config.h"
+#include "gw_counts.h"
 #include "gw_listen.h"
 #include "gw_pool.h"
 #include "gw_spool.h"
@@ -37,6 +38,7 @@ struct gw_app {
                                    request; each thread has its PGconn */
     atomic_uint logins_queued;  /* logins submitted to |auth| and not answered yet */
     struct gw_throttle *login_throttle; /* failed logins per client address */
+    struct gw_counts uploads;           /* signed uploads in flight per device */
     struct gw_listen listen;            /* sockets, TLS and the loop threads */
 };
 

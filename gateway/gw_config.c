@@ -87,6 +87,8 @@ void gw_config_defaults(struct gw_config *c)
         .min_body_rate = 1024,
         /* Phones behind one carrier NAT share an address: a cap for floods, not for them. */
         .max_conns_per_address = 128,
+        /* A phone sends one photo at a time; a retry may overlap the upload it replaces. */
+        .max_uploads_per_device = 4,
         .long_side = IMG_PROCESS_DEFAULT_LONG_SIDE,
         /* The imaging defaults, chosen from measurements (docs/imaging.md). */
         .webp_quality = IMG_PROCESS_DEFAULT_WEBP_QUALITY,
@@ -163,6 +165,8 @@ void gw_config_usage(FILE *out)
             "                           %u; 0 off)\n"
             "  --max-conns-per-address N  open connections from one address (default %u; 0 no\n"
             "                           cap)\n"
+            "  --max-uploads-per-device N  signed uploads in flight for one device (default %u;\n"
+            "                           0 no cap)\n"
             "Threads:\n"
             "  --loops N                event-loop threads (default %u)\n"
             "  --workers N              image-processing threads (default %u)\n"
@@ -189,9 +193,9 @@ void gw_config_usage(FILE *out)
             (unsigned long long)d.max_pixels, (unsigned long long)d.refusal_drain, d.max_streams,
             d.max_header_bytes, d.idle_timeout, d.header_timeout, d.body_timeout,
             d.shutdown_timeout, d.tls_handshake_timeout, d.first_request_timeout, d.write_timeout,
-            d.min_body_rate, d.max_conns_per_address, d.loops, d.workers, d.disk_threads,
-            d.db_threads, d.login_threads, d.signature_skew, d.long_side, d.webp_quality,
-            d.webp_method, d.review_lease_s, d.login_address_free);
+            d.min_body_rate, d.max_conns_per_address, d.max_uploads_per_device, d.loops, d.workers,
+            d.disk_threads, d.db_threads, d.login_threads, d.signature_skew, d.long_side,
+            d.webp_quality, d.webp_method, d.review_lease_s, d.login_address_free);
 }
 
 /*
@@ -241,6 +245,7 @@ static const struct key keys[] = {
     KEY("write-timeout", K_UINT, write_timeout, 1, 3600),
     KEY("min-body-rate", K_UINT, min_body_rate, 0, 1u << 30),
     KEY("max-conns-per-address", K_UINT, max_conns_per_address, 0, 1000000),
+    KEY("max-uploads-per-device", K_UINT, max_uploads_per_device, 0, 100000),
     KEY("loops", K_UINT, loops, 1, 256),
     KEY("workers", K_UINT, workers, 1, 256),
     KEY("disk-threads", K_UINT, disk_threads, 1, 256),

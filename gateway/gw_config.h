@@ -29,17 +29,18 @@ struct gw_config {
     uint32_t max_streams;        /* SETTINGS_MAX_CONCURRENT_STREAMS */
     uint32_t stream_window;
     uint32_t conn_window;
-    uint32_t max_header_bytes;      /* decoded header bytes per request (name + value + 32 each) */
-    unsigned idle_timeout;          /* s without streams before a connection is closed */
-    unsigned header_timeout;        /* s to deliver the preface and each header block */
-    unsigned body_timeout;          /* s without body progress */
-    unsigned shutdown_timeout;      /* s that SIGTERM waits for requests in flight */
-    unsigned tls_handshake_timeout; /* s to finish the TLS handshake */
-    unsigned first_request_timeout; /* s from accepting a connection to its first request */
-    unsigned write_timeout;         /* s a response or the output may wait for the peer */
-    unsigned min_body_rate;         /* bytes/s a body must average after the grace; 0: off */
-    unsigned max_conns_per_address; /* open connections from one client address; 0: no cap */
-    unsigned long_side;             /* review derivative */
+    uint32_t max_header_bytes;       /* decoded header bytes per request (name + value + 32 each) */
+    unsigned idle_timeout;           /* s without streams before a connection is closed */
+    unsigned header_timeout;         /* s to deliver the preface and each header block */
+    unsigned body_timeout;           /* s without body progress */
+    unsigned shutdown_timeout;       /* s that SIGTERM waits for requests in flight */
+    unsigned tls_handshake_timeout;  /* s to finish the TLS handshake */
+    unsigned first_request_timeout;  /* s from accepting a connection to its first request */
+    unsigned write_timeout;          /* s a response or the output may wait for the peer */
+    unsigned min_body_rate;          /* bytes/s a body must average after the grace; 0: off */
+    unsigned max_conns_per_address;  /* open connections from one client address; 0: no cap */
+    unsigned max_uploads_per_device; /* signed uploads in flight for one device; 0: no cap */
+    unsigned long_side;              /* review derivative */
     int webp_quality;
     int webp_method;
     int lease_s;             /* processing claim older than this is taken over */

@@ -24,6 +24,7 @@ struct gw_upload {
     struct gw_app *app;
     enum op op;
     bool busy, opened, ended, failed, committed, detached;
+    bool counted; /* holds one of its device's --max-uploads-per-device */
     struct gw_spool_file file;
     struct img_jpeg_scan scan;
     uint64_t expect;
@@ -90,6 +91,8 @@ static int img_to_gw(int img_rc)
 
 static void upload_free(struct gw_upload *u)
 {
+    if (u->counted)
+        gw_counts_put(&u->app->uploads, u->receipt.device);
     u->s->data = NULL;
     gw_stream_unref(u->s);
     free(u->pending);
@@ -124,6 +127,14 @@ static void work(struct gw_work *w, void *ctx)
                 gw_devices_check(u->app->devices, &u->auth, u->receipt.device, u->digest, &u->why);
             if (u->auth_err)
                 break;
+            /* A device with more in flight than a phone ever sends is refused before its bytes
+             * reach the disk (--max-uploads-per-device). */
+            if (!gw_counts_take(&u->app->uploads, u->receipt.device)) {
+                u->auth_err = GW_E_TOO_MANY_UPLOADS;
+                u->why = "this device has too many uploads in flight; retry when they finish";
+                break;
+            }
+            u->counted = true;
         }
         u->rc = gw_spool_file_open(spool, u->expect, &u->file);
         break;

@@ -34,77 +34,10 @@ static SSL_CTX *tls_ctx_get(struct gw_listen *l)
     return ctx;
 }
 
-/* ---- connections per client address (--max-conns-per-address) ---- */
-
-static size_t addr_slot(const char *addr)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-
-    for (const char *p = addr; *p; p++)
-        h = (h ^ (uint8_t)*p) * 16777619u;
-    return h % GW_LISTEN_ADDR_SLOTS;
-}
-
-/*
- * Counts one more connection from |addr|: returns false when it already has the configured
- * number open. A table too full to track the address admits it (the cap is against one address
- * flooding, and thousands of addresses at once are the rate limits' business). Any loop thread.
- */
-static bool addr_admit(struct gw_listen *l, const char *addr)
-{
-    size_t i = addr_slot(addr), free_slot = GW_LISTEN_ADDR_SLOTS;
-    bool ok = true;
-
-    if (!l->cfg->max_conns_per_address)
-        return true;
-    pthread_mutex_lock(&l->addr_mu);
-    for (size_t probe = 0; probe < GW_LISTEN_ADDR_PROBES;
-         probe++, i = (i + 1) % GW_LISTEN_ADDR_SLOTS) {
-        struct gw_listen_addr *a = &l->addrs[i];
-
-        if (a->n == 0) {
-            if (free_slot == GW_LISTEN_ADDR_SLOTS)
-                free_slot = i;
-            if (!a->addr[0])
-                break; /* never used: |addr| is not further on */
-            continue;
-        }
-        if (strcmp(a->addr, addr) == 0) {
-            ok = a->n < l->cfg->max_conns_per_address;
-            a->n += ok;
-            free_slot = GW_LISTEN_ADDR_SLOTS + 1; /* counted */
-            break;
-        }
-    }
-    if (free_slot < GW_LISTEN_ADDR_SLOTS) {
-        snprintf(l->addrs[free_slot].addr, sizeof(l->addrs[free_slot].addr), "%s", addr);
-        l->addrs[free_slot].n = 1;
-    }
-    pthread_mutex_unlock(&l->addr_mu);
-    return ok;
-}
-
 /* A connection from |addr| closed (gw_h2 calls it on the connection's loop). */
 static void addr_release(struct gw_worker *w, const char *addr)
 {
-    struct gw_listen *l = ((struct gw_listen_worker *)w)->l;
-    size_t i = addr_slot(addr);
-
-    if (!l->cfg->max_conns_per_address)
-        return;
-    pthread_mutex_lock(&l->addr_mu);
-    for (size_t probe = 0; probe < GW_LISTEN_ADDR_PROBES;
-         probe++, i = (i + 1) % GW_LISTEN_ADDR_SLOTS) {
-        struct gw_listen_addr *a = &l->addrs[i];
-
-        if (a->n > 0 && strcmp(a->addr, addr) == 0) {
-            a->n--; /* at 0 the slot is free again; its name stays so that lookups go on past it */
-            break;
-        }
-        if (!a->addr[0])
-            break;
-    }
-    pthread_mutex_unlock(&l->addr_mu);
+    gw_counts_put(&((struct gw_listen_worker *)w)->l->conns_per_addr, addr);
 }
 
 static void on_accept(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa, int salen,
@@ -118,7 +51,7 @@ static void on_accept(struct evconnlistener *el, evutil_socket_t fd, struct sock
     int one = 1;
 
     getnameinfo(sa, (socklen_t)salen, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
-    if (!addr_admit(lw->l, host)) {
+    if (!gw_counts_take(&lw->l->conns_per_addr, host)) {
         /* Refused before any TLS or HTTP/2 work: the cheapest answer to a connection flood. */
         if (gw_now_ms() - lw->refusal_logged_ms > 1000) {
             gw_log(GW_LOG_WARN, "msg=\"connections refused\" peer=%s reason=\"more than %u open\"",
@@ -327,12 +260,8 @@ int gw_listen_start(struct gw_listen *l, const struct gw_config *cfg, const stru
     l->app = app;
     l->h2c_fd = l->tls_fd = -1;
     pthread_mutex_init(&l->tls_mu, NULL);
-    pthread_mutex_init(&l->addr_mu, NULL);
-    if (cfg->max_conns_per_address) {
-        l->addrs = calloc(GW_LISTEN_ADDR_SLOTS, sizeof(*l->addrs));
-        if (!l->addrs)
-            return -ENOMEM;
-    }
+    if ((r = gw_counts_init(&l->conns_per_addr, cfg->max_conns_per_address)) < 0)
+        return r;
     if (cfg->tls_addr && (r = tls_load(cfg, &l->ssl_ctx)) < 0)
         return r;
     if (cfg->h2c_addr && (l->h2c_fd = listen_on(cfg->h2c_addr)) < 0) {
@@ -436,7 +365,5 @@ void gw_listen_free(struct gw_listen *l)
     SSL_CTX_free(l->ssl_ctx);
     l->ssl_ctx = NULL;
     pthread_mutex_destroy(&l->tls_mu);
-    pthread_mutex_destroy(&l->addr_mu);
-    free(l->addrs);
-    l->addrs = NULL;
+    gw_counts_finish(&l->conns_per_addr);
 }

@@ -12,19 +12,12 @@
 
 #include <pthread.h>
 
+#include "gw_counts.h"
 #include "gw_h2.h"
 
 struct evconnlistener;
 struct event;
 struct ssl_ctx_st;
-
-#define GW_LISTEN_ADDR_SLOTS 8192 /* client addresses tracked at once for the connection cap */
-#define GW_LISTEN_ADDR_PROBES 64  /* slots looked at per address */
-
-struct gw_listen_addr {
-    char addr[46]; /* INET6_ADDRSTRLEN */
-    unsigned n;    /* connections open; 0: a free slot */
-};
 
 /* A loop thread: the protocol layer's worker, plus what accepts and ticks on it. */
 struct gw_listen_worker {
@@ -42,8 +35,7 @@ struct gw_listen {
     struct gw_app *app;          /* likewise, opaque */
     struct ssl_ctx_st *ssl_ctx;  /* under tls_mu: SIGHUP replaces it */
     pthread_mutex_t tls_mu;
-    struct gw_listen_addr *addrs; /* under addr_mu: --max-conns-per-address */
-    pthread_mutex_t addr_mu;
+    struct gw_counts conns_per_addr; /* --max-conns-per-address */
     int h2c_fd, tls_fd;
     struct gw_listen_worker *workers;
     unsigned nworkers;

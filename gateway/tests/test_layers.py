@@ -14,7 +14,7 @@ import os
 import re
 import sys
 
-HTTP_MAY_INCLUDE = {"gw_config.h", "gw_error.h", "gw_log.h", "gw_loop.h", "gw_metrics.h"}
+HTTP_MAY_INCLUDE = {"gw_config.h", "gw_counts.h", "gw_error.h", "gw_log.h", "gw_loop.h", "gw_metrics.h"}
 QUERY_CALLS = re.compile(r"\b(PQexec|PQexecParams|PQprepare|PQexecPrepared|PQsendQuery\w*|"
                          r"PQputCopyData|PQputCopyEnd|PQgetResult|PQnotifies|PQconsumeInput)\s*\(")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -1,7 +1,8 @@
 """Slow and abusive clients, each cut by its own named limit while a legitimate client is served
 alongside: a body trickled just fast enough to beat --body-timeout (--min-body-rate), a reader
 that never opens its window (--write-timeout), a connection that never asks for anything
-(--first-request-timeout), and a connection flood from one address (--max-conns-per-address).
+(--first-request-timeout), a connection flood from one address (--max-conns-per-address), and a
+device with more uploads in flight than a phone sends (--max-uploads-per-device).
 Loopback only; the abusers use 127.0.0.2 as their address."""
 
 import os
@@ -13,7 +14,7 @@ import threading
 import time
 
 import test_protocol as tp
-from harness import CLAVE, GatewayTestCase, read_bytes, upload_path
+from harness import CLAVE, GatewayTestCase, SignedTestCase, read_bytes, upload_path
 from test_signals import frames_until
 
 ATTACKER = "127.0.0.2"
@@ -122,3 +123,56 @@ class HardeningTest(GatewayTestCase):
             if tp.SETTINGS in types:
                 break
             self.assertLess(time.monotonic() - deadline, 0, "the address stays refused")
+
+
+def hpack_string(b):
+    """An HPACK string literal of any length (7-bit prefix integer, no Huffman coding)."""
+    n, out = len(b), bytearray()
+    if n < 127:
+        out.append(n)
+    else:
+        out.append(127)
+        n -= 127
+        while n >= 128:
+            out.append((n & 127) | 128)
+            n >>= 7
+        out.append(n)
+    return bytes(out) + b
+
+
+class DeviceCapTest(SignedTestCase):
+    gateway_args = ("--max-uploads-per-device", "2")
+
+    def start_signed(self, data):
+        """A signed upload of |data| whose body stops halfway: it stays in flight."""
+        s = socket.create_connection(("127.0.0.1", self.gw.h2c_port), timeout=5)
+        self.addCleanup(s.close)
+        block = b"\x83\x86" + tp.hpack_literal(":path", upload_path(CLAVE)) + \
+            tp.hpack_literal(":authority", "127.0.0.1") + \
+            tp.hpack_literal("content-type", "image/jpeg") + \
+            tp.hpack_literal("content-length", str(len(data)))
+        for line in self.headers(data):
+            name, value = line.split(": ", 1)
+            block += b"\x00" + hpack_string(name.lower().encode()) + hpack_string(value.encode())
+        s.sendall(tp.PREFACE + tp.frame(tp.SETTINGS, 0, 0) +
+                  tp.frame(tp.HEADERS, tp.END_HEADERS, 1, block) +
+                  tp.frame(tp.DATA, 0, 1, data[:16000]))
+        return s
+
+    def test_uploads_in_flight_per_device(self):
+        data = read_bytes(os.path.join(self.env.fixtures, "small", "ok_o1.jpg"))
+        # Two uploads of this device in flight (different bytes: different photos).
+        held = [self.start_signed(data + bytes([i]) * 10) for i in range(2)]
+        time.sleep(0.5)  # their signatures are checked on the disk pool
+        third = self.signed(data)
+        self.assertProblem(third, 429, "too-many-uploads")
+        # Once one ends (its connection drops), the device may upload again.
+        held[0].close()
+        deadline = time.monotonic() + 5
+        while True:
+            r = self.signed(data)
+            if r.status == 201:
+                break
+            self.assertProblem(r, 429, "too-many-uploads")
+            self.assertLess(time.monotonic(), deadline, "the device stays refused")
+            time.sleep(0.1)

@@ -1,0 +1,68 @@
+/* gw_counts: the cap per key, giving back, many keys, no cap, and several threads at once. */
+#include <pthread.h>
+#include <stdio.h>
+
+#include "gw_counts.h"
+#include "tap.h"
+
+static struct gw_counts shared;
+
+static void *taker(void *arg)
+{
+    for (int i = 0; i < 10000; i++) {
+        if (gw_counts_take(&shared, arg))
+            gw_counts_put(&shared, arg);
+    }
+    return NULL;
+}
+
+int main(void)
+{
+    struct gw_counts c;
+    char key[32];
+    pthread_t th[4];
+    int taken = 0;
+
+    CHECK(gw_counts_init(&c, 2) == 0);
+    CHECK(gw_counts_take(&c, "10.0.0.1"));
+    CHECK(gw_counts_take(&c, "10.0.0.1"));
+    CHECK(!gw_counts_take(&c, "10.0.0.1")); /* the cap */
+    CHECK(gw_counts_take(&c, "10.0.0.2"));  /* another key is not affected */
+    gw_counts_put(&c, "10.0.0.1");
+    CHECK(gw_counts_take(&c, "10.0.0.1")); /* given back, taken again */
+    CHECK(!gw_counts_take(&c, "10.0.0.1"));
+    /* Many keys at once: each is counted, and freed slots are reused. */
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof(key), "device-%d", i);
+        taken += gw_counts_take(&c, key);
+    }
+    CHECK(taken == 5000);
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof(key), "device-%d", i);
+        gw_counts_put(&c, key);
+    }
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof(key), "other-%d", i);
+        CHECK(gw_counts_take(&c, key));
+    }
+    gw_counts_finish(&c);
+
+    /* No cap: nothing is tracked and everything is admitted. */
+    CHECK(gw_counts_init(&c, 0) == 0);
+    for (int i = 0; i < 10; i++)
+        CHECK(gw_counts_take(&c, "x"));
+    gw_counts_put(&c, "x");
+    gw_counts_finish(&c);
+
+    /* Threads taking and giving back one key leave it with nothing held. */
+    CHECK(gw_counts_init(&shared, 1000) == 0);
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, taker, "k");
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 1000; i++)
+        CHECK(gw_counts_take(&shared, "k"));
+    CHECK(!gw_counts_take(&shared, "k"));
+    gw_counts_finish(&shared);
+    return TAP_DONE();
+}
