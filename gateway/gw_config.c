@@ -52,6 +52,88 @@ static const char *default_data(void)
     return buf;
 }
 
+/*
+ * Every `serve` option, with where it goes in struct gw_config, the values it accepts and its
+ * default: one table for the defaults, the parser (and the configuration file that will read the
+ * same keys). The reasons for the defaults are in docs/operations.md.
+ */
+enum key_kind {
+    K_ADDR,   /* const char *, "off" stores NULL */
+    K_STRING, /* const char * */
+    K_FLAG,   /* bool, no argument */
+    K_UINT,   /* unsigned (or uint32_t) in lo..hi */
+    K_INT,    /* int in lo..hi */
+    K_SIZE,   /* uint64_t, gw_parse_size() syntax, in lo..hi */
+};
+
+struct key {
+    const char *name;
+    enum key_kind kind;
+    size_t off;
+    uint64_t lo, hi, def; /* |def| for the numeric kinds; strings get theirs in the code */
+};
+
+#define KEY(nm, kind, field, lo, hi, def)                                                          \
+    {                                                                                              \
+        nm, kind, offsetof(struct gw_config, field), lo, hi, def                                   \
+    }
+
+static const struct key keys[] = {
+    KEY("h2c", K_ADDR, h2c_addr, 0, 0, 0),
+    KEY("tls", K_ADDR, tls_addr, 0, 0, 0),
+    KEY("cert", K_STRING, cert_file, 0, 0, 0),
+    KEY("key", K_STRING, key_file, 0, 0, 0),
+    KEY("db", K_STRING, db, 0, 0, 0),
+    KEY("data", K_STRING, data_dir, 0, 0, 0),
+    KEY("web", K_STRING, web_dir, 0, 0, 0),
+    KEY("max-body", K_SIZE, max_body, 1, UINT64_MAX, 20u << 20),
+    KEY("max-pixels", K_SIZE, max_pixels, 1, UINT64_MAX, 50000000),
+    KEY("refusal-drain", K_SIZE, refusal_drain, 0, UINT64_MAX, 32u << 20),
+    KEY("max-streams", K_UINT, max_streams, 1, 1000, 8),
+    KEY("max-header-bytes", K_UINT, max_header_bytes, 1024, 1u << 20, 16u << 10),
+    KEY("idle-timeout", K_UINT, idle_timeout, 1, 86400, 60),
+    KEY("header-timeout", K_UINT, header_timeout, 1, 3600, 10),
+    KEY("body-timeout", K_UINT, body_timeout, 1, 3600, 30),
+    KEY("shutdown-timeout", K_UINT, shutdown_timeout, 0, 3600, 60),
+    KEY("tls-handshake-timeout", K_UINT, tls_handshake_timeout, 1, 3600, 10),
+    KEY("first-request-timeout", K_UINT, first_request_timeout, 1, 3600, 20),
+    KEY("write-timeout", K_UINT, write_timeout, 1, 3600, 30),
+    KEY("min-body-rate", K_UINT, min_body_rate, 0, 1u << 30, 1024),
+    KEY("max-conns-per-address", K_UINT, max_conns_per_address, 0, 1000000, 128),
+    KEY("max-uploads-per-device", K_UINT, max_uploads_per_device, 0, 100000, 4),
+    KEY("loops", K_UINT, loops, 1, 256, 2),
+    KEY("workers", K_UINT, workers, 1, 256, 2),
+    KEY("disk-threads", K_UINT, disk_threads, 1, 256, 4),
+    KEY("db-threads", K_UINT, db_threads, 1, 64, 4),
+    KEY("login-threads", K_UINT, login_threads, 1, 16, 1),
+    KEY("login-address-free", K_UINT, login_address_free, 0, 100000, 20),
+    KEY("long-side", K_UINT, long_side, 16, 16384, IMG_PROCESS_DEFAULT_LONG_SIDE),
+    /* The imaging defaults, chosen from measurements (docs/imaging.md). */
+    KEY("webp-quality", K_INT, webp_quality, 1, 100, IMG_PROCESS_DEFAULT_WEBP_QUALITY),
+    KEY("webp-method", K_INT, webp_method, 0, 6, IMG_PROCESS_DEFAULT_WEBP_METHOD),
+    KEY("review-lease", K_UINT, review_lease_s, 1, 86400, 300),
+    KEY("signature-skew", K_UINT, signature_skew, 1, 86400, 300),
+    KEY("insecure-open-uploads", K_FLAG, open_uploads, 0, 0, 0),
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* K_UINT stores through unsigned * into the uint32_t fields too. */
+_Static_assert(sizeof(unsigned) == sizeof(uint32_t), "unsigned is 32 bits");
+
+/* Stores the number |v| (already in range) for the numeric key |k| in |c|. */
+static void store_number(struct gw_config *c, const struct key *k, uint64_t v)
+{
+    char *field = (char *)c + k->off;
+
+    if (k->kind == K_SIZE)
+        *(uint64_t *)field = v;
+    else if (k->kind == K_INT)
+        *(int *)field = (int)v;
+    else
+        *(unsigned *)field = (unsigned)v;
+}
+
 void gw_config_defaults(struct gw_config *c)
 {
     *c = (struct gw_config){
@@ -59,45 +141,14 @@ void gw_config_defaults(struct gw_config *c)
         .tls_addr = "127.0.0.1:8443",
         .db = default_db(),
         .data_dir = default_data(),
-        .loops = 2,
-        .workers = 2,
-        .disk_threads = 4,
-        .db_threads = 4,
-        .login_threads = 1,
-        /* A CATD's clerks may share one address: room for their typos, not for a spray. */
-        .login_address_free = 20,
-        .max_body = 20u << 20,
-        .max_pixels = 50000000,
-        /* Enough for any photo a phone sends, so that every client can read a refusal that came
-         * before its body was done (docs/api.md, "Refusals before the body"). */
-        .refusal_drain = 32u << 20,
-        .max_streams = 8,
         .stream_window = 256u << 10,
         .conn_window = 1u << 20,
-        .max_header_bytes = 16u << 10,
-        .idle_timeout = 60,
-        .header_timeout = 10,
-        .body_timeout = 30,
-        /* An upload of a 9 MB photo on 3G (about 2 Mbit/s) takes about 40 s. */
-        .shutdown_timeout = 60,
-        .tls_handshake_timeout = 10,
-        .first_request_timeout = 20,
-        .write_timeout = 30,
-        /* 2G sends about 5 KB/s; slowloris bodies a few bytes now and then. */
-        .min_body_rate = 1024,
-        /* Phones behind one carrier NAT share an address: a cap for floods, not for them. */
-        .max_conns_per_address = 128,
-        /* A phone sends one photo at a time; a retry may overlap the upload it replaces. */
-        .max_uploads_per_device = 4,
-        .long_side = IMG_PROCESS_DEFAULT_LONG_SIDE,
-        /* The imaging defaults, chosen from measurements (docs/imaging.md). */
-        .webp_quality = IMG_PROCESS_DEFAULT_WEBP_QUALITY,
-        .webp_method = IMG_PROCESS_DEFAULT_WEBP_METHOD,
-        .lease_s = 300,
-        .review_lease_s = 300,
-        .signature_skew = 300,
         .initial_window = 64u << 10,
+        .lease_s = 300,
     };
+    for (size_t i = 0; i < NKEYS; i++)
+        if (keys[i].kind == K_UINT || keys[i].kind == K_INT || keys[i].kind == K_SIZE)
+            store_number(c, &keys[i], keys[i].def);
 }
 
 int gw_parse_size(const char *s, uint64_t *ret)
@@ -198,73 +249,6 @@ void gw_config_usage(FILE *out)
             d.webp_quality, d.webp_method, d.review_lease_s, d.login_address_free);
 }
 
-/*
- * Every `serve` option, with where it goes in struct gw_config and the values it accepts: one
- * table for the parser (and for the configuration file that will read the same keys).
- */
-enum key_kind {
-    K_ADDR,   /* const char *, "off" stores NULL */
-    K_STRING, /* const char * */
-    K_FLAG,   /* bool, no argument */
-    K_UINT,   /* unsigned (or uint32_t) in lo..hi */
-    K_INT,    /* int in lo..hi */
-    K_SIZE,   /* uint64_t, gw_parse_size() syntax, in lo..hi */
-};
-
-struct key {
-    const char *name;
-    enum key_kind kind;
-    size_t off;
-    uint64_t lo, hi;
-};
-
-#define KEY(nm, kind, field, lo, hi)                                                               \
-    {                                                                                              \
-        nm, kind, offsetof(struct gw_config, field), lo, hi                                        \
-    }
-
-static const struct key keys[] = {
-    KEY("h2c", K_ADDR, h2c_addr, 0, 0),
-    KEY("tls", K_ADDR, tls_addr, 0, 0),
-    KEY("cert", K_STRING, cert_file, 0, 0),
-    KEY("key", K_STRING, key_file, 0, 0),
-    KEY("db", K_STRING, db, 0, 0),
-    KEY("data", K_STRING, data_dir, 0, 0),
-    KEY("web", K_STRING, web_dir, 0, 0),
-    KEY("max-body", K_SIZE, max_body, 1, UINT64_MAX),
-    KEY("max-pixels", K_SIZE, max_pixels, 1, UINT64_MAX),
-    KEY("refusal-drain", K_SIZE, refusal_drain, 0, UINT64_MAX),
-    KEY("max-streams", K_UINT, max_streams, 1, 1000),
-    KEY("max-header-bytes", K_UINT, max_header_bytes, 1024, 1u << 20),
-    KEY("idle-timeout", K_UINT, idle_timeout, 1, 86400),
-    KEY("header-timeout", K_UINT, header_timeout, 1, 3600),
-    KEY("body-timeout", K_UINT, body_timeout, 1, 3600),
-    KEY("shutdown-timeout", K_UINT, shutdown_timeout, 0, 3600),
-    KEY("tls-handshake-timeout", K_UINT, tls_handshake_timeout, 1, 3600),
-    KEY("first-request-timeout", K_UINT, first_request_timeout, 1, 3600),
-    KEY("write-timeout", K_UINT, write_timeout, 1, 3600),
-    KEY("min-body-rate", K_UINT, min_body_rate, 0, 1u << 30),
-    KEY("max-conns-per-address", K_UINT, max_conns_per_address, 0, 1000000),
-    KEY("max-uploads-per-device", K_UINT, max_uploads_per_device, 0, 100000),
-    KEY("loops", K_UINT, loops, 1, 256),
-    KEY("workers", K_UINT, workers, 1, 256),
-    KEY("disk-threads", K_UINT, disk_threads, 1, 256),
-    KEY("db-threads", K_UINT, db_threads, 1, 64),
-    KEY("login-threads", K_UINT, login_threads, 1, 16),
-    KEY("login-address-free", K_UINT, login_address_free, 0, 100000),
-    KEY("long-side", K_UINT, long_side, 16, 16384),
-    KEY("webp-quality", K_INT, webp_quality, 1, 100),
-    KEY("webp-method", K_INT, webp_method, 0, 6),
-    KEY("review-lease", K_UINT, review_lease_s, 1, 86400),
-    KEY("signature-skew", K_UINT, signature_skew, 1, 86400),
-    KEY("insecure-open-uploads", K_FLAG, open_uploads, 0, 0),
-};
-
-#define NKEYS (sizeof(keys) / sizeof(keys[0]))
-
-/* K_UINT stores through unsigned * into the uint32_t fields too. */
-_Static_assert(sizeof(unsigned) == sizeof(uint32_t), "unsigned is 32 bits");
-
 /* Stores |arg| for |k| in |c|. Returns 0, or -EINVAL when |arg| is not a value |k| accepts. */
 static int set_key(struct gw_config *c, const struct key *k, const char *arg)
 {
@@ -285,7 +269,7 @@ static int set_key(struct gw_config *c, const struct key *k, const char *arg)
     case K_SIZE:
         if (gw_parse_size(arg, &v) < 0 || v < k->lo || v > k->hi)
             return -EINVAL;
-        *(uint64_t *)field = v;
+        store_number(c, k, v);
         return 0;
     case K_UINT:
     case K_INT:
@@ -293,10 +277,7 @@ static int set_key(struct gw_config *c, const struct key *k, const char *arg)
         n = strtol(arg, &end, 10);
         if (errno || end == arg || *end || n < (long)k->lo || n > (long)k->hi)
             return -EINVAL;
-        if (k->kind == K_INT)
-            *(int *)field = (int)n;
-        else
-            *(unsigned *)field = (unsigned)n;
+        store_number(c, k, (uint64_t)n);
         return 0;
     }
     return -EINVAL;

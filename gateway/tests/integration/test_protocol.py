@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import socket
+import ssl
 import struct
 import subprocess
 import time
@@ -32,15 +33,16 @@ def hpack_literal(name, value):
     return b"\x00" + bytes([len(n)]) + n + bytes([len(v)]) + v
 
 
-def read_frames(sock, until_close_s):
-    """Reads frames until the peer closes or |until_close_s| passes. Returns (types, closed)."""
+def frames_until(sock, want, timeout=10.0):
+    """Reads frames until one satisfies |want(type, flags, stream_id)|, the peer closes or
+    |timeout| passes. Returns (the frames as (type, flags, stream_id), closed)."""
     sock.settimeout(0.2)
-    buf, types, closed = b"", [], False
-    deadline = time.monotonic() + until_close_s
+    buf, seen, closed = b"", [], False
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             chunk = sock.recv(65536)
-        except socket.timeout:
+        except (socket.timeout, ssl.SSLWantReadError):
             continue
         except ConnectionResetError:
             closed = True
@@ -53,9 +55,18 @@ def read_frames(sock, until_close_s):
             length = int.from_bytes(buf[:3], "big")
             if len(buf) < 9 + length:
                 break
-            types.append(buf[3])
+            f = (buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF)
+            seen.append(f)
             buf = buf[9 + length:]
-    return types, closed
+            if want(*f):
+                return seen, closed
+    return seen, closed
+
+
+def read_frames(sock, until_close_s):
+    """Reads frames until the peer closes or |until_close_s| passes. Returns (types, closed)."""
+    seen, closed = frames_until(sock, lambda t, f, sid: False, until_close_s)
+    return [t for t, _, _ in seen], closed
 
 
 class LimitsTest(GatewayTestCase):
