@@ -15,11 +15,21 @@
 #define BLOCK 16
 #define SHIFT_MAX 2
 
-/* Side, in cells, of the window in which the compare looks for the largest difference: part of
- * one handwritten digit. */
+/* The window, in cells, in which the compare looks for the largest difference: part of one
+ * handwritten digit, taller than wide like the digits. Each cell's difference is first reduced by
+ * a quarter of the local edge strength (what a quarter-cell misalignment of a printed line leaves
+ * over) and by one ink level: a cell whose ink sits at a level boundary rounds one way in one shot
+ * and the other way in the next, and a window of such cells would otherwise weigh as much as a
+ * faint stroke. */
 #define TOLERANCE 0.25f
+#define LEVEL_SLACK 1.0f
 #define WIN_W 2
-#define WIN_H 2
+#define WIN_H 3
+
+/* How far, in cells, a cell looks for its paper. Two cells reach the paper around a printed box
+ * three cells thick, whose middle would otherwise see only the box's own edges and read a few
+ * levels light or dark depending on how the cells fall on it. */
+#define PAPER_REACH 2
 
 /* Tiles (in cells per side) for the paper of cells that see no paper nearby. */
 #define TILE 8
@@ -77,7 +87,7 @@ static double sample(const struct img_image *gray, double x, double y)
 
 /*
  * The ink map of the sheet |quad| in |gray| into |ret|: each cell's mean luma through the
- * homography, against as its paper the brightest quarter-cell within the 3x3 cells around it, so
+ * homography, against as its paper the brightest quarter-cell within the 5x5 cells around it, so
  * that a shadow or a gradient across the sheet changes the paper, not the ink. A cell with no
  * paper that close (inside the fiducial, a logo) takes the brightest paper of the tiles around
  * it instead: its own "paper" would be ink, and its ink would swing with the light.
@@ -121,8 +131,8 @@ static bool ink_map(const struct img_image *gray, const double quad[8], uint8_t 
             int paper = 0, far = 0, ty = gy / TILE, tx = gx / TILE;
             double ink;
 
-            for (int y = gy - 1; y <= gy + 1; y++)
-                for (int x = gx - 1; x <= gx + 1; x++)
+            for (int y = gy - PAPER_REACH; y <= gy + PAPER_REACH; y++)
+                for (int x = gx - PAPER_REACH; x <= gx + PAPER_REACH; x++)
                     if (x >= 0 && y >= 0 && x < IMG_DUP_INK_W && y < IMG_DUP_INK_H &&
                         bright[y * IMG_DUP_INK_W + x] > paper)
                         paper = bright[y * IMG_DUP_INK_W + x];
@@ -255,7 +265,7 @@ static double ink_distance(const uint8_t *a, const uint8_t *b)
                     float gy = fabsf((float)p[IMG_DUP_INK_W] - (float)p[-IMG_DUP_INK_W]) / 2.0f;
                     float d = fabsf(a[y * IMG_DUP_INK_W + x] - shifted(b, x, y, qx, qy));
 
-                    d -= TOLERANCE * (gx + gy);
+                    d -= TOLERANCE * (gx + gy) + LEVEL_SLACK;
                     res[y * IMG_DUP_INK_W + x] = d > 0.0f ? d : 0.0f;
                 }
             }

@@ -33,16 +33,17 @@
 
 /* Calibrated thresholds (docs/imaging.md lists the same numbers). */
 #define IMG_DUP_REENCODE_MAX 3.0 /* mean absolute thumbnail difference, levels */
-#define IMG_DUP_RESHOT_MAX 0.09  /* ink-map distance: at most this is the same sheet */
+#define IMG_DUP_RESHOT_MAX 0.027 /* ink-map distance: at most this is the same sheet */
 
 /* Length of img_dup_to_hex()'s output without the NUL: the version byte and the thumbnail as two
  * hex digits a byte, the ink map as one digit a cell. */
 #define IMG_DUP_HEX_LEN (2 * (1 + IMG_DUP_THUMB * IMG_DUP_THUMB) + IMG_DUP_INK_W * IMG_DUP_INK_H)
 
 /* The ink map's method, stored as the signature's first byte (0: no sheet). Version 1 was a 64x48
- * map of bytes through a bilinear corner map (6,658 hex digits, which no longer parse); maps of
+ * map of bytes through a bilinear corner map (6,658 hex digits, which no longer parse); version 2
+ * took each cell's paper from the 3x3 cells around it (same length, still parses). Maps of
  * different versions are never compared. */
-#define IMG_DUP_VERSION 2
+#define IMG_DUP_VERSION 3
 
 struct img_dup_sig {
     bool has_sheet;  /* the ink map is meaningful */
@@ -71,8 +72,9 @@ int img_dup_signature(const struct img_image *gray, const struct img_legibility 
  * Compares two signatures of photos filed under the same clave: writes the thumbnail distance
  * (mean absolute difference, 0..255) to |ret_thumb| and the ink-map distance to |ret_ink| (both
  * may be NULL), and returns the kind. The ink distance is the largest mean difference of the
- * aligned maps over any 2x2 cells (about a third of a handwritten digit), beyond what a
- * quarter-cell misalignment of an edge explains, as a share of full ink: 0 equal .. 1; 1 when
+ * aligned maps over any 2x3 cells (about half a handwritten digit), beyond what a quarter-cell
+ * misalignment of an edge and one level of rounding explain, as a share of full ink: 0 equal .. 1;
+ * 1 when
  * either has no sheet or the maps' versions differ. Symmetric up to rounding. Thread-safe; costs
  * about 0.6 ms.
  */
