@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "db_photos.h"
@@ -461,12 +462,36 @@ static int process_one(struct gw_stage *st, PGconn *pg, const struct gw_db_job *
     return rc == -EIO ? -EIO : 0;
 }
 
+/* A token unique to one worker of one process: 128 random bits, in the shape of a UUID. */
+static void worker_token(char *ret)
+{
+    uint8_t b[16] = {0};
+    char hex[33];
+
+    /* getrandom() without flags blocks until the pool is ready, and does not fail short for 16
+     * bytes; should it fail anyway, the time and thread still make the token this worker's. */
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+        struct timespec ts;
+        pthread_t self = pthread_self();
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        memcpy(b, &ts, sizeof(b) < sizeof(ts) ? sizeof(b) : sizeof(ts));
+        memcpy(b + 8, &self, sizeof(self) < 8 ? sizeof(self) : 8);
+    }
+    gw_hex(b, sizeof(b), hex);
+    snprintf(ret, GW_PHOTO_ID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+             hex + 16, hex + 20);
+}
+
 static void *worker_main(void *arg)
 {
     struct gw_stage *st = arg;
     PGconn *pg = NULL;
     unsigned backoff = 0;
+    char worker[GW_PHOTO_ID_LEN + 1]; /* the token this worker claims photos with */
+    bool broke = false;               /* the connection broke: give back our claims */
 
+    worker_token(worker);
     pthread_mutex_lock(&st->mu);
     while (!st->stopping) {
         struct gw_db_job job;
@@ -479,9 +504,18 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&st->mu);
         if (!pg)
             pg = gw_db_connect(st->cfg->db, NULL, 0);
-        rc = pg ? gw_db_claim(pg, st->cfg->lease_s, &job) : -EIO;
-        if (rc == 1)
-            rc = process_one(st, pg, &job);
+        /* After a broken connection, what this worker claimed goes back to the queue first,
+         * instead of waiting out its 300 s processing lease: the claim may have committed while
+         * its answer was lost. */
+        rc = pg && broke ? gw_db_release_mine(pg, worker) : pg ? 0 : -EIO;
+        if (rc == 0)
+            broke = false;
+        if (rc == 0)
+            rc = gw_db_claim(pg, st->cfg->lease_s, worker, &job);
+        if (rc == 1 && process_one(st, pg, &job) == -EIO)
+            rc = -EIO; /* else one done: look for the next at once, a backlog drains at speed */
+        if (rc == -EIO)
+            broke = true;
         pthread_mutex_lock(&st->mu);
         if (rc < 0) {
             PQfinish(pg);

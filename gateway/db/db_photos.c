@@ -46,6 +46,18 @@ int gw_db_reset_processing(PGconn *c)
     return r < 0 ? r : 0;
 }
 
+int gw_db_release_mine(PGconn *c, const char *worker)
+{
+    const char *p[] = {worker};
+    int r = gw_db_cmd(c,
+                      "UPDATE photos SET status = 'received', claimed_at = NULL, claimed_by = NULL,"
+                      " attempts = greatest(attempts - 1, 0)"
+                      " WHERE status = 'processing' AND claimed_by = $1",
+                      1, p);
+
+    return r < 0 ? r : 0;
+}
+
 static void job_row(void *arg, const PGresult *res, int i)
 {
     struct gw_db_job *job = arg;
@@ -56,22 +68,22 @@ static void job_row(void *arg, const PGresult *res, int i)
     job->attempts = (int)strtol(PQgetvalue(res, i, 3), NULL, 10);
 }
 
-int gw_db_claim(PGconn *c, int lease_s, struct gw_db_job *ret)
+int gw_db_claim(PGconn *c, int lease_s, const char *worker, struct gw_db_job *ret)
 {
     char lease[16];
-    const char *params[] = {lease};
+    const char *params[] = {lease, worker};
     int r;
 
     snprintf(lease, sizeof(lease), "%d", lease_s);
     r = gw_db_one(c,
-                  "UPDATE photos SET status = 'processing', claimed_at = now(),"
+                  "UPDATE photos SET status = 'processing', claimed_at = now(), claimed_by = $2,"
                   " attempts = attempts + 1"
                   " WHERE photo_id = (SELECT photo_id FROM photos"
                   "   WHERE status = 'received' OR (status = 'processing'"
                   "     AND claimed_at < now() - make_interval(secs => $1::int))"
                   "   ORDER BY received_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
                   " RETURNING photo_id, clave_acta, encode(sha256, 'hex'), attempts",
-                  1, params, -ENOENT, job_row, ret);
+                  2, params, -ENOENT, job_row, ret);
     return r == 0 ? 1 : r == -ENOENT ? 0 : r;
 }
 

@@ -37,10 +37,20 @@ int gw_db_ingest(PGconn *c, const struct gw_receipt *r);
 int gw_db_reset_processing(PGconn *c);
 
 /*
- * Claims the oldest received photo (or one whose claim is older than |lease_s| seconds) for
- * processing. Returns 1 with |*ret| filled, 0 when there is nothing to do, or -EIO/-EPROTO.
+ * Gives back every processing claim that |worker| (the token it claims with) holds: status
+ * 'processing' again 'received', the attempt not counted. For a worker whose connection broke in
+ * the middle of a claim or of the processing: the claim may have committed while its answer was
+ * lost, and the photo is taken up again at once instead of after its lease. Returns 0, -EIO or
+ * -EPROTO.
  */
-int gw_db_claim(PGconn *c, int lease_s, struct gw_db_job *ret);
+int gw_db_release_mine(PGconn *c, const char *worker);
+
+/*
+ * Claims the oldest received photo (or one whose claim is older than |lease_s| seconds) for
+ * processing, as |worker| (a token unique to the calling worker). Returns 1 with |*ret| filled, 0
+ * when there is nothing to do, or -EIO/-EPROTO.
+ */
+int gw_db_claim(PGconn *c, int lease_s, const char *worker, struct gw_db_job *ret);
 
 /*
  * In one transaction: stores the review derivative's hash |review_sha| (hex), size and

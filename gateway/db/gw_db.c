@@ -1,6 +1,7 @@
 #include "gw_db.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,11 +23,32 @@ PGconn *gw_db_connect(const char *conninfo, char *errbuf, size_t errcap)
     return NULL;
 }
 
+/*
+ * Whether a failed statement failed for the connection's sake, not its own: the server went away
+ * mid-statement (libpq reports it without a SQLSTATE, and may not have marked the connection bad
+ * yet), or sent class 08 (connection exception) or 57P01..57P03 (shutting down, crashed,
+ * starting). A retry on a new connection may then succeed.
+ */
+static bool connection_lost(PGconn *c, const PGresult *res)
+{
+    const char *state;
+
+    if (PQstatus(c) != CONNECTION_OK || !res)
+        return true;
+    if (PQresultStatus(res) != PGRES_FATAL_ERROR)
+        return false; /* a result of another kind than asked: the statement's fault */
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (!state)
+        return true;
+    return strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+           strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0;
+}
+
 int gw_db_status(PGconn *c, PGresult *res, ExecStatusType want)
 {
     if (res && PQresultStatus(res) == want)
         return 0;
-    return PQstatus(c) == CONNECTION_OK ? -EPROTO : -EIO;
+    return connection_lost(c, res) ? -EIO : -EPROTO;
 }
 
 int gw_db_run(PGconn *c, const char *sql, int n, const char *const *params, ExecStatusType want,

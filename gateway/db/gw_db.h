@@ -34,7 +34,9 @@ PGconn *gw_db_connect(const char *conninfo, char *errbuf, size_t errcap);
 
 /*
  * Maps a finished statement |res| on |c| to 0 (it has status |want|), -EIO (the connection is
- * lost: reconnect) or -EPROTO (PostgreSQL refused it). |res| may be NULL (out of memory, or the
+ * lost: reconnect and retry; also when the server went away in the middle of the statement, or
+ * answered with SQLSTATE class 08 or 57P01..57P03, before libpq marks the connection bad) or
+ * -EPROTO (PostgreSQL refused the statement itself). |res| may be NULL (out of memory, or the
  * connection broke). Does not clear |res|.
  */
 int gw_db_status(PGconn *c, PGresult *res, ExecStatusType want);
