@@ -150,7 +150,7 @@ int main(int argc, char **argv)
         GW_CLI_OPT_STRING("file", &r.file, "PHOTO", NULL),
         GW_CLI_OPT_FLAG("insecure", &r.opts.insecure, NULL),
         GW_CLI_OPT_JSON(&json),
-        {NULL},
+        GW_CLI_OPT_END,
     };
     const struct gw_cli cli = {.prog = "prep-load", .usage = usage, .opts = opts};
     char hash_why[256];

@@ -218,7 +218,7 @@ int main(int argc, char **argv)
          .call = parse_seconds},
         GW_CLI_OPT_STRING("out", &out, NULL, NULL),
         {.name = "think-ms", .kind = GW_CLI_INT, .value = &sh.think_ms, .hi = INT_MAX / 1000},
-        {NULL},
+        GW_CLI_OPT_END,
     };
     const struct gw_cli cli = {.prog = "review-clerks", .usage = usage, .opts = opts};
     struct clerk *clerks = NULL;

@@ -201,7 +201,7 @@ static void cmd_cli_init(struct cmd_cli *c, struct opts *o, enum cmd cmd)
         c->opts[i] = rows[i].opt;
         c->opts[i].help = rows[i].help[cmd];
     }
-    c->opts[NOPTS] = (struct gw_cli_opt){NULL};
+    c->opts[NOPTS] = (struct gw_cli_opt)GW_CLI_OPT_END;
     c->cli = (struct gw_cli){
         .prog = PROG, .usage = usage_head[cmd], .usage_end = usage_end[cmd], .opts = c->opts};
 }

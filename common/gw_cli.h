@@ -6,8 +6,8 @@
  * sub-command word; integers parsed with strtol, an end pointer, errno and a range; JSON on
  * stdout; a base64 --pubkey.
  *
- * It does not connect to PostgreSQL (that is gateway/cmd/gw_cli_db, so that the client does not link
- * libpq), knows no defaults (the caller fills the values before parsing) and never exits: the
+ * It does not connect to PostgreSQL (that is gateway/cmd/gw_cli_db, so that the client does not
+ * link libpq), knows no defaults (the caller fills the values before parsing) and never exits: the
  * caller turns the result into an exit status with gw_cli_exit(). Messages go to stderr prefixed
  * by the program's name, usage to stdout for --help and to stderr on a usage error. Not
  * thread-safe: getopt_long's state is global.
@@ -66,6 +66,12 @@ struct gw_cli_opt {
     {                                                                                              \
         .name = (nm), .kind = GW_CLI_INT, .value = (ptr), .arg = (argname), .help = (text),        \
         .lo = (min), .hi = (max)                                                                   \
+    }
+
+/* The entry that ends every table (designated, so that no compiler warns of missing fields). */
+#define GW_CLI_OPT_END                                                                             \
+    {                                                                                              \
+        .name = NULL                                                                               \
     }
 
 /* The options every command that prints results or opens the database spells the same way. */

@@ -389,7 +389,7 @@ int main(int argc, char **argv)
         GW_CLI_OPT_INT("max-bytes", &max_bytes, "N", 0, 1L << 30,
                        "process: lower the quality until the output fits in N bytes"),
         GW_CLI_OPT_FLAG("quiet", &rn.quiet, "no progress lines on stderr"),
-        {NULL},
+        GW_CLI_OPT_END,
     };
     const struct gw_cli cli = {.prog = "prep-image",
                                .usage = usage_head,

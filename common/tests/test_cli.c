@@ -32,7 +32,7 @@ static int parse(const char *line, struct vals *v, int *ret_first)
         {.name = "progress", .kind = GW_CLI_SET, .value = &v->progress, .set = 1},
         {.name = "no-progress", .kind = GW_CLI_SET, .value = &v->progress, .set = 0},
         {.name = "call", .kind = GW_CLI_CALL, .value = v, .arg = "X", .call = count_call},
-        {NULL},
+        GW_CLI_OPT_END,
     };
     const struct gw_cli cli = {.prog = "test-cli", .usage = "Usage: t\n", .opts = opts};
     static char buf[256];
@@ -59,7 +59,7 @@ static void check_usage(void)
         {.name = "quiet", .help = "two\nlines"},
         {.name = "a-very-long-option", .kind = GW_CLI_STRING, .arg = "ARGUMENT", .help = "below"},
         {.name = "silent"},
-        {NULL},
+        GW_CLI_OPT_END,
     };
     const struct gw_cli cli = {.usage = "Usage: x\n", .usage_end = "end\n", .opts = opts};
     char *text = NULL;

@@ -100,7 +100,7 @@ int gw_cmd_user(int argc, char **argv)
         GW_CLI_OPT_DB(&cfg.db),
         {.name = "role", .kind = GW_CLI_CALL, .value = &role, .arg = "ROLE", .call = parse_role},
         GW_CLI_OPT_JSON(&json),
-        {NULL},
+        GW_CLI_OPT_END,
     };
     const struct gw_cli cli = {.prog = "prep-gateway user", .usage = user_usage, .opts = opts};
     PGconn *pg;
@@ -251,7 +251,8 @@ int gw_cmd_catalog(int argc, char **argv)
 {
     struct gw_config cfg;
     bool json = false;
-    const struct gw_cli_opt opts[] = {GW_CLI_OPT_DB(&cfg.db), GW_CLI_OPT_JSON(&json), {NULL}};
+    const struct gw_cli_opt opts[] = {GW_CLI_OPT_DB(&cfg.db), GW_CLI_OPT_JSON(&json),
+                                      GW_CLI_OPT_END};
     const struct gw_cli cli = {
         .prog = "prep-gateway catalog", .usage = catalog_usage, .opts = opts};
     PGconn *pg;
@@ -283,7 +284,7 @@ int gw_cmd_migrate(int argc, char **argv, const char *schema_dir)
     const struct gw_cli_opt opts[] = {
         GW_CLI_OPT_DB(&cfg.db),
         GW_CLI_OPT_STRING("schema", &schema, "DIR", NULL),
-        {NULL},
+        GW_CLI_OPT_END,
     };
     const struct gw_cli cli = {.prog = "prep-gateway migrate", .usage = usage, .opts = opts};
     PGconn *pg;

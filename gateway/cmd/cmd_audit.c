@@ -559,7 +559,7 @@ int gw_cmd_audit(int argc, char **argv, const char *schema_dir, const char *web_
         {.name = "include", .kind = GW_CLI_CALL, .value = &inc, .arg = "PATH", .call = add_include},
         GW_CLI_OPT_STRING("pubkey", &pubkey, "BASE64", NULL),
         GW_CLI_OPT_JSON(&as_json),
-        {NULL},
+        GW_CLI_OPT_END,
     };
     const struct gw_cli cli = {.prog = "prep-gateway audit", .usage = usage, .opts = opts};
     int r, sub, first;

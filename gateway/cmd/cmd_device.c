@@ -226,7 +226,7 @@ int gw_cmd_device(int argc, char **argv)
         GW_CLI_OPT_STRING("expires", &expires, "DURATION", NULL),
         GW_CLI_OPT_DB(&cfg.db),
         GW_CLI_OPT_JSON(&as_json),
-        {NULL},
+        GW_CLI_OPT_END,
     };
     const struct gw_cli cli = {.prog = "prep-gateway device", .usage = device_usage, .opts = opts};
     int r, sub, first;

@@ -23,7 +23,7 @@ int gw_cmd_opts_parse(const char *prog, const char *usage, int argc, char **argv
         GW_CLI_OPT_STRING("pubkey", &o.pubkey, "BASE64", NULL),
         GW_CLI_OPT_JSON(&o.json),
         GW_CLI_OPT_FLAG("pem", &o.pem, NULL),
-        {NULL},
+        GW_CLI_OPT_END,
     };
     const struct gw_cli cli = {.prog = prog, .usage = usage, .opts = opts};
     struct gw_config cfg;

@@ -35,7 +35,9 @@ class OutageTest(GatewayTestCase):
         base = os.path.join(cls.env.tmp, f"outage-{os.getpid()}")
         cls.pg_data, cls.pg_sock = base + "-pg", base + "-sock"
         cls.pg_port = str(5500 + os.getpid() % 400)
-        lib("prep_pg_start", "--fast", cls.pg_data, cls.pg_sock, cls.pg_port)
+        # Durable, unlike the shared test cluster (fsync and synchronous_commit off there): an
+        # immediate shutdown must not take back what PostgreSQL said was committed.
+        lib("prep_pg_start", cls.pg_data, cls.pg_sock, cls.pg_port)
         lib("prep_createdb", cls.pg_sock, cls.pg_port, "outage")
         cls.outage_db = lib("prep_conninfo", cls.pg_sock, cls.pg_port, "outage")
         cls.bindir = lib("prep_pg_bindir")
@@ -62,7 +64,7 @@ class OutageTest(GatewayTestCase):
     def pg(self, mode):
         """Stops the test's cluster with pg_ctl -m |mode| (fast, immediate), or starts it."""
         if mode == "start":
-            lib("prep_pg_start", "--fast", self.pg_data, self.pg_sock, self.pg_port)
+            lib("prep_pg_start", self.pg_data, self.pg_sock, self.pg_port)
         else:
             lib('prep_pg_run "$(prep_pg_bindir)/pg_ctl" -D', f"'{self.pg_data}'", "-m", mode,
                 "-w -t 60 stop >/dev/null")
