@@ -2,7 +2,9 @@
 alongside: a body trickled just fast enough to beat --body-timeout (--min-body-rate), a reader
 that never opens its window (--write-timeout), a connection that never asks for anything
 (--first-request-timeout), a connection flood from one address (--max-conns-per-address), and a
-device with more uploads in flight than a phone sends (--max-uploads-per-device).
+device with more uploads in flight than a phone sends (--max-uploads-per-device); and two attacks
+the fixed limits stop: an HPACK bomb (SETTINGS_MAX_HEADER_LIST_SIZE) and streams over
+SETTINGS_MAX_CONCURRENT_STREAMS.
 Loopback only; the abusers use 127.0.0.2 as their address."""
 
 import os
@@ -96,6 +98,44 @@ class HardeningTest(GatewayTestCase):
         types, closed = tp.read_frames(s, 10)
         self.assertIn(tp.GOAWAY, types)
         self.assertIn('reason="no request in time"', self.gw.stderr_text())
+
+    def test_hpack_bomb_is_cut(self):
+        # One 4 KB header put in the HPACK dynamic table, then referenced 200 times with a byte
+        # each: 800 KB of decoded headers from a 4 KB header block.
+        s = self.attacker()
+        big = b"x" * 4000
+        block = (b"\x82\x86" + tp.hpack_literal(":path", "/healthz") +
+                 tp.hpack_literal(":authority", "127.0.0.1") +
+                 b"\x40" + hpack_string(b"x-bomb") + hpack_string(big))
+        block += b"\xbe" * 200  # indexed field 62: the newest dynamic table entry
+        s.sendall(tp.PREFACE + tp.frame(tp.SETTINGS, 0, 0) +
+                  tp.frame(tp.HEADERS, tp.END_HEADERS | tp.END_STREAM, 1, block))
+        seen, closed = tp.frames_until(
+            s, lambda t, f, sid: (t == tp.HEADERS and sid == 1) or t in (tp.GOAWAY,
+                                                                        tp.RST_STREAM), 10)
+        self.assertTrue(seen and seen[-1][0] in (tp.HEADERS, tp.GOAWAY, tp.RST_STREAM),
+                        f"the bomb was neither refused nor cut: {seen}")
+        if seen[-1][0] == tp.HEADERS:
+            self.assertIn("status=431", self.gw.stderr_text())
+        self.assertTrue(self.gw.alive())
+        self.legit_upload(704)
+
+    def test_streams_over_the_limit_are_refused(self):
+        # SETTINGS_MAX_CONCURRENT_STREAMS is 8: a ninth open stream is refused, the eight go on.
+        s = self.attacker()
+        out = tp.PREFACE + tp.frame(tp.SETTINGS, 0, 0)
+        for i in range(9):
+            block = (b"\x83\x86" + tp.hpack_literal(":path", upload_path(CLAVE)) +
+                     tp.hpack_literal(":authority", "127.0.0.1") +
+                     tp.hpack_literal("content-type", "image/jpeg") +
+                     tp.hpack_literal("content-length", "100000"))
+            out += tp.frame(tp.HEADERS, tp.END_HEADERS, 1 + 2 * i, block)
+        s.sendall(out)
+        seen, closed = tp.frames_until(s, lambda t, f, sid: t == tp.RST_STREAM and sid == 17, 10)
+        self.assertIn((tp.RST_STREAM, 17), [(t, sid) for t, _, sid in seen],
+                      "a ninth concurrent stream was taken")
+        self.assertTrue(self.gw.alive())
+        self.legit_upload(705)
 
     def test_connection_flood_from_one_address(self):
         held = [self.attacker() for _ in range(5)]
