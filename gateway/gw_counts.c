@@ -19,6 +19,16 @@ int gw_counts_init(struct gw_counts *c, unsigned cap)
     return 0;
 }
 
+int gw_counts_init_rate(struct gw_counts *c, unsigned burst, unsigned per_s)
+{
+    int r = gw_counts_init(c, burst && per_s ? burst : 0);
+
+    /* In rate mode a hit weighs 1000 and |per_s| * 1000 drain each second: whole numbers. */
+    c->cap *= 1000;
+    c->per_s = c->cap ? per_s : 0;
+    return r;
+}
+
 void gw_counts_finish(struct gw_counts *c)
 {
     if (!c->slots)
@@ -37,8 +47,17 @@ static size_t first_slot(const char *key)
     return h % GW_COUNTS_SLOTS;
 }
 
+/* Rate mode: what |s| held drains at c->per_s hits a second since it was last looked at. */
+static void drain(const struct gw_counts *c, struct gw_counts_slot *s, uint64_t now_ms)
+{
+    uint64_t gone = now_ms > s->last_ms ? (now_ms - s->last_ms) * c->per_s : 0;
+
+    s->n = gone >= s->n ? 0 : s->n - gone;
+    s->last_ms = now_ms;
+}
+
 /* The slot holding |key| (n > 0), else NULL; |*ret_free| gets the first free slot seen. */
-static struct gw_counts_slot *find(struct gw_counts *c, const char *key,
+static struct gw_counts_slot *find(struct gw_counts *c, const char *key, uint64_t now_ms,
                                    struct gw_counts_slot **ret_free)
 {
     size_t i = first_slot(key);
@@ -47,6 +66,8 @@ static struct gw_counts_slot *find(struct gw_counts *c, const char *key,
     for (size_t probe = 0; probe < GW_COUNTS_PROBES; probe++, i = (i + 1) % GW_COUNTS_SLOTS) {
         struct gw_counts_slot *s = &c->slots[i];
 
+        if (c->per_s && s->n > 0)
+            drain(c, s, now_ms);
         if (s->n > 0 && strncmp(s->key, key, GW_COUNTS_KEY_MAX) == 0)
             return s;
         if (s->n == 0 && !*ret_free)
@@ -65,7 +86,7 @@ bool gw_counts_take(struct gw_counts *c, const char *key)
     if (!c->slots)
         return true;
     pthread_mutex_lock(&c->mu);
-    s = find(c, key, &free_slot);
+    s = find(c, key, 0, &free_slot);
     if (s) {
         ok = s->n < c->cap;
         s->n += ok;
@@ -84,8 +105,29 @@ void gw_counts_put(struct gw_counts *c, const char *key)
     if (!c->slots)
         return;
     pthread_mutex_lock(&c->mu);
-    s = find(c, key, &free_slot);
+    s = find(c, key, 0, &free_slot);
     if (s)
         s->n--;
     pthread_mutex_unlock(&c->mu);
+}
+
+bool gw_counts_hit(struct gw_counts *c, const char *key, uint64_t now_ms)
+{
+    struct gw_counts_slot *s, *free_slot;
+    bool ok = true;
+
+    if (!c->slots)
+        return true;
+    pthread_mutex_lock(&c->mu);
+    s = find(c, key, now_ms, &free_slot);
+    if (s) {
+        ok = s->n + 1000 <= c->cap;
+        s->n += ok ? 1000 : 0;
+    } else if (free_slot) {
+        snprintf(free_slot->key, sizeof(free_slot->key), "%s", key);
+        free_slot->n = 1000;
+        free_slot->last_ms = now_ms;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return ok;
 }

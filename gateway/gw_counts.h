@@ -1,6 +1,9 @@
 /*
  * gw_counts: how many of something each key holds at once, under a cap: the connections of one
- * client address (gw_listen), the uploads in flight of one device (gw_upload).
+ * client address (gw_listen), the uploads in flight of one device (gw_upload). The same table
+ * also serves as a rate limit (gw_counts_init_rate()): each key's count then drains by itself at
+ * a fixed rate, a leaky bucket, so the cap bounds bursts and the rate the long run: new
+ * connections per second from one address.
  *
  * A fixed open-addressing table under one mutex, so any thread may take and give back. Keys are
  * short strings (an address, a device id). A key whose count falls to 0 frees its slot. When the
@@ -12,6 +15,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #define GW_COUNTS_SLOTS 8192 /* keys tracked at once */
 #define GW_COUNTS_PROBES 64  /* slots looked at per key */
@@ -19,17 +23,31 @@
 
 struct gw_counts_slot {
     char key[GW_COUNTS_KEY_MAX + 1];
-    unsigned n; /* 0: a free slot (its key stays so that lookups go on past it) */
+    uint64_t n;       /* 0: a free slot (its key stays so that lookups go on past it) */
+    uint64_t last_ms; /* rate mode: when |n| was last drained */
 };
 
 struct gw_counts {
     pthread_mutex_t mu;
     struct gw_counts_slot *slots;
-    unsigned cap; /* at most this many per key; 0: no cap, nothing is tracked */
+    uint64_t cap;   /* at most this much per key; 0: no cap, nothing is tracked */
+    unsigned per_s; /* rate mode: hits per second that drain away; 0: a plain count */
 };
 
 /* Prepares |c| in caller memory for at most |cap| per key (0: no cap). Returns 0 or -ENOMEM. */
 int gw_counts_init(struct gw_counts *c, unsigned cap);
+
+/*
+ * Prepares |c| as a rate limit: each key may make |burst| hits at once and |per_s| a second in
+ * the long run (0 for either: no limit). Returns 0 or -ENOMEM.
+ */
+int gw_counts_init_rate(struct gw_counts *c, unsigned burst, unsigned per_s);
+
+/*
+ * Counts one hit of |key| at monotonic time |now_ms| on a rate limit: returns true, or false when
+ * it is over the limit (nothing counted). Any thread.
+ */
+bool gw_counts_hit(struct gw_counts *c, const char *key, uint64_t now_ms);
 
 /* Frees what gw_counts_init() made. Accepts a zeroed |c|. */
 void gw_counts_finish(struct gw_counts *c);

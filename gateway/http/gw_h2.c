@@ -216,6 +216,23 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
     c->active_ms = gw_now_ms();
     if (frame->hd.type == NGHTTP2_SETTINGS)
         c->got_settings = true;
+    /* SETTINGS and PING that each need an answer: a client may send a few; a flood of them costs
+     * the loop an answer apiece, and a peer that does not read them fills the socket buffers
+     * with megabytes of ACKs before nghttp2's own queue limit is reached. */
+    if ((frame->hd.type == NGHTTP2_SETTINGS || frame->hd.type == NGHTTP2_PING) &&
+        !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+        if (c->active_ms - c->ctrl_since_ms >= 1000) {
+            c->ctrl_since_ms = c->active_ms;
+            c->ctrl_frames = 0;
+        }
+        if (++c->ctrl_frames > GW_H2_CONTROL_FRAMES_PER_S) {
+            gw_log(GW_LOG_INFO,
+                   "msg=\"closing connection\" conn=%llu reason=\"control frame"
+                   " flood\"",
+                   (unsigned long long)c->id);
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
+    }
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
         return 0;
     s = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);

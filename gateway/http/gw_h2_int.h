@@ -15,6 +15,9 @@
 /* Past this much unsent output, nghttp2 is told to wait: a peer that does not read (or floods us
  * with frames that need answers) cannot make the gateway buffer without bound. */
 #define GW_H2_OUTPUT_MAX (1u << 20)
+/* SETTINGS and PING frames (not ACKs) one connection may send a second; past it, it is closed. A
+ * client sends a handful (its settings, a keep-alive ping now and then). */
+#define GW_H2_CONTROL_FRAMES_PER_S 100
 
 struct gw_conn {
     struct gw_worker *w;
@@ -25,8 +28,10 @@ struct gw_conn {
     struct gw_stream *streams;
     unsigned nstreams;
     uint64_t id, accepted_ms, active_ms;
-    uint64_t drained_ms; /* the output buffer was last empty then (write stall) */
-    unsigned requests;   /* streams begun (first request timeout) */
+    uint64_t drained_ms;    /* the output buffer was last empty then (write stall) */
+    unsigned requests;      /* streams begun (first request timeout) */
+    uint64_t ctrl_since_ms; /* SETTINGS and PING needing an answer: counted per second */
+    unsigned ctrl_frames;
     bool tls, got_settings;
     uint64_t closing_ms; /* GOAWAY queued at this time; 0 while open */
     char peer[64];

@@ -51,6 +51,19 @@ static void on_accept(struct evconnlistener *el, evutil_socket_t fd, struct sock
     int one = 1;
 
     getnameinfo(sa, (socklen_t)salen, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
+    /* A client that reconnects as fast as it is cut (the floods) is turned away here, before
+     * any TLS or HTTP/2 work, once past its burst. */
+    if (!gw_counts_hit(&lw->l->conn_rate, host, gw_now_ms())) {
+        if (gw_now_ms() - lw->refusal_logged_ms > 1000) {
+            gw_log(GW_LOG_WARN,
+                   "msg=\"connections refused\" peer=%s reason=\"more than %u a"
+                   " second\"",
+                   host, lw->l->cfg->conn_rate_per_address);
+            lw->refusal_logged_ms = gw_now_ms();
+        }
+        evutil_closesocket(fd);
+        return;
+    }
     if (!gw_counts_take(&lw->l->conns_per_addr, host)) {
         /* Refused before any TLS or HTTP/2 work: the cheapest answer to a connection flood. */
         if (gw_now_ms() - lw->refusal_logged_ms > 1000) {
@@ -260,7 +273,9 @@ int gw_listen_start(struct gw_listen *l, const struct gw_config *cfg, const stru
     l->app = app;
     l->h2c_fd = l->tls_fd = -1;
     pthread_mutex_init(&l->tls_mu, NULL);
-    if ((r = gw_counts_init(&l->conns_per_addr, cfg->max_conns_per_address)) < 0)
+    if ((r = gw_counts_init(&l->conns_per_addr, cfg->max_conns_per_address)) < 0 ||
+        (r = gw_counts_init_rate(&l->conn_rate, 4 * cfg->conn_rate_per_address,
+                                 cfg->conn_rate_per_address)) < 0)
         return r;
     if (cfg->tls_addr && (r = tls_load(cfg, &l->ssl_ctx)) < 0)
         return r;
@@ -366,4 +381,5 @@ void gw_listen_free(struct gw_listen *l)
     l->ssl_ctx = NULL;
     pthread_mutex_destroy(&l->tls_mu);
     gw_counts_finish(&l->conns_per_addr);
+    gw_counts_finish(&l->conn_rate);
 }

@@ -36,6 +36,7 @@ struct gw_listen {
     struct ssl_ctx_st *ssl_ctx;  /* under tls_mu: SIGHUP replaces it */
     pthread_mutex_t tls_mu;
     struct gw_counts conns_per_addr; /* --max-conns-per-address */
+    struct gw_counts conn_rate;      /* --conn-rate-per-address */
     int h2c_fd, tls_fd;
     struct gw_listen_worker *workers;
     unsigned nworkers;

@@ -54,6 +54,24 @@ int main(void)
     gw_counts_put(&c, "x");
     gw_counts_finish(&c);
 
+    /* A rate limit: a burst of 3, then 2 a second. */
+    CHECK(gw_counts_init_rate(&c, 3, 2) == 0);
+    for (int i = 0; i < 3; i++)
+        CHECK(gw_counts_hit(&c, "10.0.0.1", 1000));
+    CHECK(!gw_counts_hit(&c, "10.0.0.1", 1000));
+    CHECK(gw_counts_hit(&c, "10.0.0.2", 1000));  /* another key has its own bucket */
+    CHECK(!gw_counts_hit(&c, "10.0.0.1", 1400)); /* 0.8 of a hit drained: not enough */
+    CHECK(gw_counts_hit(&c, "10.0.0.1", 1500));  /* one whole hit drained */
+    CHECK(!gw_counts_hit(&c, "10.0.0.1", 1500));
+    CHECK(gw_counts_hit(&c, "10.0.0.1", 3000) && gw_counts_hit(&c, "10.0.0.1", 3000) &&
+          gw_counts_hit(&c, "10.0.0.1", 3000)); /* drained empty: the whole burst again */
+    CHECK(!gw_counts_hit(&c, "10.0.0.1", 3000));
+    gw_counts_finish(&c);
+    CHECK(gw_counts_init_rate(&c, 0, 5) == 0); /* no limit */
+    for (int i = 0; i < 100; i++)
+        CHECK(gw_counts_hit(&c, "x", 0));
+    gw_counts_finish(&c);
+
     /* Threads taking and giving back one key leave it with nothing held. */
     CHECK(gw_counts_init(&shared, 1000) == 0);
     for (int i = 0; i < 4; i++)

@@ -4,7 +4,8 @@ that never opens its window (--write-timeout), a connection that never asks for 
 (--first-request-timeout), a connection flood from one address (--max-conns-per-address), and a
 device with more uploads in flight than a phone sends (--max-uploads-per-device); and two attacks
 the fixed limits stop: an HPACK bomb (SETTINGS_MAX_HEADER_LIST_SIZE) and streams over
-SETTINGS_MAX_CONCURRENT_STREAMS.
+SETTINGS_MAX_CONCURRENT_STREAMS; and a storm of reconnections from one address
+(--conn-rate-per-address).
 Loopback only; the abusers use 127.0.0.2 as their address."""
 
 import os
@@ -120,6 +121,21 @@ class HardeningTest(GatewayTestCase):
         self.assertTrue(self.gw.alive())
         self.legit_upload(704)
 
+    def test_control_frame_flood_is_cut(self):
+        # A few PINGs are answered; more than 100 a second close the connection, even from a
+        # client that reads every answer.
+        s = self.attacker()
+        s.sendall(tp.PREFACE + tp.frame(tp.SETTINGS, 0, 0) +
+                  b"".join(tp.frame(0x6, 0, 0, struct.pack(">Q", i)) for i in range(20)))
+        seen, closed = tp.frames_until(s, lambda t, f, sid: False, 1.0)
+        self.assertEqual(sum(1 for t, f, _ in seen if t == 0x6 and f & tp.ACK), 20)
+        self.assertFalse(closed)
+        s.sendall(b"".join(tp.frame(0x6, 0, 0, struct.pack(">Q", i)) for i in range(150)))
+        seen, closed = tp.frames_until(s, lambda t, f, sid: False, 3.0)
+        self.assertTrue(closed, "a control frame flood was served")
+        self.assertIn('reason="control frame flood"', self.gw.stderr_text())
+        self.legit_upload(707)
+
     def test_streams_over_the_limit_are_refused(self):
         # SETTINGS_MAX_CONCURRENT_STREAMS is 8: a ninth open stream is refused, the eight go on.
         s = self.attacker()
@@ -216,3 +232,34 @@ class DeviceCapTest(SignedTestCase):
             self.assertProblem(r, 429, "too-many-uploads")
             self.assertLess(time.monotonic(), deadline, "the device stays refused")
             time.sleep(0.1)
+
+
+class ConnectionRateTest(GatewayTestCase):
+    gateway_args = ("--conn-rate-per-address", "5")  # bursts of 20, then 5 a second
+
+    def test_reconnect_storm_is_turned_away(self):
+        socks = []
+        for _ in range(60):  # within well under a second
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((ATTACKER, 0))
+            s.settimeout(2)
+            s.connect(("127.0.0.1", self.gw.h2c_port))
+            self.addCleanup(s.close)
+            try:
+                s.sendall(tp.PREFACE + tp.frame(tp.SETTINGS, 0, 0))
+            except OSError:
+                pass  # already closed by the gateway
+            socks.append(s)
+        served = 0
+        for s in socks:
+            try:
+                types, closed = tp.read_frames(s, 0.3)
+            except OSError:
+                continue
+            served += tp.SETTINGS in types
+        self.assertLess(served, 35, "a reconnect storm was served in full")
+        self.assertGreaterEqual(served, 20, "the burst was not served")
+        self.assertIn("reason=\"more than 5 a second\"", self.gw.stderr_text())
+        # Another address is not affected.
+        r = self.upload(self.env.gen_acta(seed=706, width=800, height=600))
+        self.assertEqual(r.status, 201, r)

@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""bench/attacks.py: a legitimate phone's uploads while the gateway is attacked, one attack class
+at a time, against the same phone with no attack.
+
+Builds build/ (release), starts a durable PostgreSQL of its own and the gateway with its default
+limits on loopback, enrols one device, then for the baseline and for each attack runs
+bench/prep-load (signed uploads from that device, one at a time, each a new photo) while the
+attack runs from 127.0.0.2, and prints per attack the legitimate uploads that succeeded and their
+p50/p99 against the baseline. The goal (issue 10): >= 99 % succeed and p99 < 3x the baseline.
+Every attack loop is bounded in time and sends only to 127.0.0.1.
+
+usage: bench/attacks.py [--uploads N=100] [--write]   (--write: the table into docs/operations.md)
+"""
+
+import argparse
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.join(ROOT, "gateway", "tests", "integration"))
+import test_protocol as tp  # noqa: E402  (frame and HPACK helpers, no test is run from here)
+
+ATTACKER = "127.0.0.2"
+MARK_BEGIN, MARK_END = "<!-- attacks:begin -->", "<!-- attacks:end -->"
+
+
+def lib(*words):
+    """A shell line with scripts/lib.sh loaded; returns its stdout."""
+    p = subprocess.run(["bash", "-c", f". {ROOT}/scripts/lib.sh; " + " ".join(words)],
+                       stdout=subprocess.PIPE, env=dict(os.environ, PREP_LOG_PREFIX="attacks"),
+                       cwd=ROOT, timeout=1200)
+    if p.returncode != 0:
+        sys.exit(f"bench/attacks.py: failed: {' '.join(words)}")
+    return p.stdout.decode().strip()
+
+
+# --- attacks: each is a loop that runs until |stop| is set ---------------------------------------
+
+def connect(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((ATTACKER, 0))
+    s.settimeout(2)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def get_block(path="/healthz"):
+    return b"\x82\x86" + tp.hpack_literal(":path", path) + tp.hpack_literal(":authority", "x")
+
+
+def upload_block(length):
+    return (b"\x83\x86" + tp.hpack_literal(":path", "/v1/actas/140338B010002/photos") +
+            tp.hpack_literal(":authority", "x") + tp.hpack_literal("content-type", "image/jpeg") +
+            tp.hpack_literal("content-length", str(length)))
+
+
+def hpack_string(b):
+    n, out = len(b), bytearray()
+    if n < 127:
+        out.append(n)
+    else:
+        out.append(127)
+        n -= 127
+        while n >= 128:
+            out.append((n & 127) | 128)
+            n >>= 7
+        out.append(n)
+    return bytes(out) + b
+
+
+def session(port, stop, body):
+    """Opens attacker connections one after the other and runs |body(sock, stop)| on each."""
+    while not stop.is_set():
+        try:
+            s = connect(port)
+        except OSError:
+            time.sleep(0.01)
+            continue
+        try:
+            s.sendall(tp.PREFACE + tp.frame(tp.SETTINGS, 0, 0))
+            body(s, stop)
+        except OSError:
+            pass  # cut by the gateway: that is the point; open another
+        finally:
+            s.close()
+
+
+def rapid_reset(s, stop):
+    sid = 1
+    while not stop.is_set() and sid < 20000:
+        s.sendall(tp.frame(tp.HEADERS, tp.END_HEADERS | tp.END_STREAM, sid, get_block()) +
+                  tp.frame(tp.RST_STREAM, 0, sid, struct.pack(">I", 8)))
+        sid += 2
+
+
+def continuation_flood(s, stop):
+    s.sendall(tp.frame(tp.HEADERS, 0, 1, b"\x82\x86"))
+    for i in range(100000):
+        if stop.is_set():
+            return
+        s.sendall(tp.frame(0x9, 0, 1, tp.hpack_literal(f"x-{i % 1000}", "y")))
+
+
+def hpack_bomb(s, stop):
+    block = get_block() + b"\x40" + hpack_string(b"x-bomb") + hpack_string(b"x" * 4000)
+    s.sendall(tp.frame(tp.HEADERS, tp.END_HEADERS | tp.END_STREAM, 1, block + b"\xbe" * 1000))
+    tp.read_frames(s, 0.5)
+
+
+def settings_flood(s, stop):
+    burst = b"".join(tp.frame(tp.SETTINGS, 0, 0, struct.pack(">HI", 3, 100)) for _ in range(500))
+    while not stop.is_set():
+        s.sendall(burst)
+
+
+def ping_flood(s, stop):
+    burst = b"".join(tp.frame(0x6, 0, 0, struct.pack(">Q", i)) for i in range(500))
+    while not stop.is_set():
+        s.sendall(burst)
+
+
+def slowloris(s, stop):
+    # A header block that never ends, one small CONTINUATION now and then.
+    s.sendall(tp.frame(tp.HEADERS, 0, 1, b"\x82\x86"))
+    while not stop.wait(1.0):
+        s.sendall(tp.frame(0x9, 0, 1, tp.hpack_literal("x-slow", "y")))
+
+
+def slow_body(s, stop):
+    s.sendall(tp.frame(tp.HEADERS, tp.END_HEADERS, 1, upload_block(1000000)) +
+              tp.frame(tp.DATA, 0, 1, b"\xff\xd8"))
+    while not stop.wait(0.5):
+        s.sendall(tp.frame(tp.DATA, 0, 1, b"\x00" * 100))
+
+
+def zero_window(s, stop):
+    s.sendall(tp.frame(tp.SETTINGS, 0, 0, struct.pack(">HI", tp.SETTINGS_INITIAL_WINDOW_SIZE, 0)))
+    for sid in range(1, 16, 2):
+        s.sendall(tp.frame(tp.HEADERS, tp.END_HEADERS | tp.END_STREAM, sid, get_block("/metrics")))
+    while not stop.wait(0.5):
+        pass
+
+
+def stream_limit(s, stop):
+    for sid in range(1, 41, 2):
+        s.sendall(tp.frame(tp.HEADERS, tp.END_HEADERS, sid, upload_block(100000)))
+    while not stop.wait(0.5):
+        pass
+
+
+def connection_flood(port, stop):
+    held = []
+    while not stop.is_set():
+        try:
+            held.append(connect(port))
+        except OSError:
+            time.sleep(0.01)
+        if len(held) > 400:
+            for s in held:
+                s.close()
+            held = []
+    for s in held:
+        s.close()
+
+
+ATTACKS = [
+    ("Rapid Reset (CVE-2023-44487)", rapid_reset, 2),
+    ("CONTINUATION flood", continuation_flood, 2),
+    ("HPACK bomb", hpack_bomb, 2),
+    ("SETTINGS flood, never reading", settings_flood, 2),
+    ("PING flood, never reading", ping_flood, 2),
+    ("slowloris (header block never ends)", slowloris, 50),
+    ("slow body", slow_body, 50),
+    ("zero-window reader", zero_window, 20),
+    ("stream-limit abuse", stream_limit, 10),
+    ("connection flood from one address", None, 2),
+]
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+def legit(port, state, photo, n):
+    p = subprocess.run([os.path.join(ROOT, "build", "bench", "prep-load"), "--server",
+                        f"http://127.0.0.1:{port}", "--state", state, "--file", photo, "-c", "1",
+                        "-m", "1", "-n", str(n), "--claves", str(n), "--entidad", "14", "--json"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    if p.returncode not in (0, 1) or not p.stdout.strip():
+        sys.exit(f"prep-load failed: {p.stderr.decode()[-500:]}")
+    return json.loads(p.stdout.decode().strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--uploads", type=int, default=100)
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args()
+
+    lib("prep_deps; prep_build build -Dbuildtype=release >&2")
+    scratch = tempfile.mkdtemp(prefix="prep-bench-attacks.")
+    os.chmod(scratch, 0o755)
+    pg_port, gw = "5498", None
+    try:
+        lib("prep_pg_start", f"{scratch}/pg", f"{scratch}/run", pg_port)
+        lib("prep_createdb", f"{scratch}/run", pg_port, "bench")
+        db = lib("prep_conninfo", f"{scratch}/run", pg_port, "bench")
+        gwbin = os.path.join(ROOT, "build", "gateway", "prep-gateway")
+        subprocess.run([gwbin, "migrate", "--db", db], check=True, stdout=subprocess.DEVNULL)
+        port = 20000 + os.getpid() % 20000
+        log = open(os.path.join(scratch, "gateway.log"), "wb")
+        gw = subprocess.Popen([gwbin, "serve", "--h2c", f"127.0.0.1:{port}", "--tls", "off",
+                               "--db", db, "--data", f"{scratch}/data"], stderr=log)
+        for _ in range(100):
+            if subprocess.run(["curl", "-fsS", "--http2-prior-knowledge", "-o", "/dev/null",
+                               f"http://127.0.0.1:{port}/healthz"],
+                              stderr=subprocess.DEVNULL).returncode == 0:
+                break
+            time.sleep(0.1)
+        code = json.loads(subprocess.run(
+            [gwbin, "device", "code", "--db", db, "--label", "bench", "--actas", "14*",
+             "--expires", "1h", "--json"], check=True, stdout=subprocess.PIPE).stdout)["code"]
+        state = os.path.join(scratch, "device")
+        subprocess.run([os.path.join(ROOT, "build", "client", "prep-upload"), "enrol", "--code",
+                        code, "--server", f"http://127.0.0.1:{port}", "--state", state],
+                       check=True, stdout=subprocess.DEVNULL)
+        time.sleep(1)  # the device reaches the gateway's copy
+        def photo(seed):
+            """A phone-sized photo of its own for each round: every upload is a new photo for
+            the gateway to process, in every round alike."""
+            path = os.path.join(scratch, f"photo-{seed}.jpg")
+            subprocess.run([os.path.join(ROOT, "build", "fixtures", "acta-gen"), "--out", path,
+                            "--seed", str(seed)], check=True, stderr=subprocess.DEVNULL)
+            return path
+
+        size = os.path.getsize(photo(7))
+
+        rows = []
+        base = legit(port, state, photo(7), args.uploads)
+        rows.append(("no attack", base))
+        print(f"no attack: {base['2xx']}/{args.uploads}, p50 {base['p50_ms']} ms, "
+              f"p99 {base['p99_ms']} ms", file=sys.stderr)
+        for i, (name, body, threads) in enumerate(ATTACKS):
+            path = photo(8 + i)
+            time.sleep(3)  # processing of the previous round settles
+            stop = threading.Event()
+            if body is None:
+                ts = [threading.Thread(target=connection_flood, args=(port, stop))
+                      for _ in range(threads)]
+            else:
+                ts = [threading.Thread(target=session, args=(port, stop, body))
+                      for _ in range(threads)]
+            for t in ts:
+                t.daemon = True
+                t.start()
+            time.sleep(1)
+            try:
+                r = legit(port, state, path, args.uploads)
+            finally:
+                stop.set()
+                for t in ts:
+                    t.join(timeout=10)
+            alive = gw.poll() is None
+            rows.append((name, r))
+            print(f"{name}: {r['2xx']}/{args.uploads}, p99 {r['p99_ms']} ms, gateway "
+                  f"{'alive' if alive else 'DEAD'}", file=sys.stderr)
+            if not alive:
+                sys.exit("the gateway died")
+    finally:
+        if gw is not None:
+            gw.terminate()
+            gw.wait(timeout=90)
+        lib("prep_pg_stop", f"{scratch}/pg", ">/dev/null 2>&1 || true")
+
+    n = args.uploads
+    out = [f"Command: `bench/attacks.py --uploads {n}` (release build, h2c, PostgreSQL with fsync "
+           f"on, 2 cores, {time.strftime('%Y-%m-%d')}). The legitimate phone: bench/prep-load, "
+           f"{n} signed uploads one after the other, each a new photo of about {size} bytes; "
+           "attackers "
+           "from 127.0.0.2 with the gateway's default limits.", "",
+           "| attack | legitimate uploads that succeeded | p50 ms | p99 ms | p99 / no attack | "
+           "goal (>= 99 %, < 3x) |", "|---|---|---|---|---|---|"]
+    for name, r in rows:
+        ratio = r["p99_ms"] / base["p99_ms"] if base["p99_ms"] else 0
+        ok = r["2xx"] >= 0.99 * n and (name == "no attack" or ratio < 3)
+        out.append(f"| {name} | {r['2xx']}/{n} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | "
+                   f"{ratio:.2f}x | {'met' if ok else 'NOT met'} |")
+    text = "\n".join(out)
+    print(text)
+    if args.write:
+        path = os.path.join(ROOT, "docs", "operations.md")
+        doc = open(path).read()
+        a, b = doc.index(MARK_BEGIN) + len(MARK_BEGIN), doc.index(MARK_END)
+        open(path, "w").write(doc[:a] + "\n" + text + "\n" + doc[b:])
+
+
+if __name__ == "__main__":
+    main()
