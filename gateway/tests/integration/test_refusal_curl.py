@@ -1,9 +1,10 @@
 """Early refusals that stock clients can read: Debian 12's curl 7.88 uploads a 4 MB photo that the
 gateway refuses before it has read the body (a bad clave 400, unsigned 401, a clave the device is
 not enrolled for 403, too large 413, not a JPEG 415) and must still get the status and the problem
-document, and so must Chromium's fetch. The gateway reads and drops the rest of a refused body up to --refusal-drain and resets
-the stream only past it (docs/api.md, "Refusals before the body"). curl and prep-upload stop
-sending by themselves once the answer is in; nghttp goes on, and shows the drain and its bound."""
+document, and so must Chromium's fetch. The gateway reads and drops the rest of a refused body up
+to --refusal-drain and resets the stream only past it (docs/api.md, "Refusals before the body").
+curl and prep-upload stop sending by themselves once the answer is in; nghttp goes on, and shows
+the drain and its bound."""
 
 import json
 import os
