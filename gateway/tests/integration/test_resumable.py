@@ -12,7 +12,7 @@ import socket
 import subprocess
 import time
 
-from harness import CLAVE, SignedTestCase, curl_request, read_bytes, upload_path
+from harness import GatewayTestCase, SignedTestCase, curl_request, read_bytes, upload_path
 from test_protocol import PREFACE, frame, frames_until, hpack_literal
 
 UPLOAD_LOCATION = re.compile(r"^/v1/uploads/[0-9a-f]{32}$")
@@ -273,3 +273,28 @@ class ResumableTest(SignedTestCase):
                       "the old stream must be refused once the upload was taken over")
         self.wait_status(receipt["photo_id"], "queued")
         self.assertEqual(self.photo_rows(receipt["photo_id"]), 1)
+
+
+class CurlDocTest(GatewayTestCase):
+    """The curl sequence of docs/api.md, run as written (only PHOTO and GW changed)."""
+
+    def test_docs_curl_sequence(self):
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "..", "docs",
+                               "api.md")) as f:
+            doc = f.read()
+        block = doc.split("<!-- resumable-curl:begin -->")[1].split("<!-- resumable-curl:end -->")[0]
+        script = block.split("```sh\n", 1)[1].rsplit("```", 1)[0]
+        self.assertTrue(script.startswith("PHOTO=acta.jpg GW=http://127.0.0.1:8080\n"), script)
+        photo = self.env.gen_acta(seed=1510, width=3000, height=2250)
+        script = f"set -euo pipefail\nPHOTO={photo} GW={self.gw.url('')}\n" + \
+            script.split("\n", 1)[1]
+        work = os.path.join(self.env.tmp, "curl-doc")
+        os.makedirs(work, exist_ok=True)
+        p = subprocess.run(["bash", "-c", script], cwd=work, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        receipt = json.loads(p.stdout)
+        data = read_bytes(photo)
+        self.assertEqual(receipt["sha256"], hashlib.sha256(data).hexdigest())
+        self.assertEqual(receipt["bytes"], len(data))
+        self.wait_status(receipt["photo_id"], "queued", timeout=30)
