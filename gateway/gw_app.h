@@ -39,6 +39,7 @@ struct gw_app {
     struct gw_pool auth;        /* logins (Argon2id), apart so that a flood of them stalls no other
                                    request; each thread has its PGconn */
     atomic_uint logins_queued;  /* logins submitted to |auth| and not answered yet */
+    atomic_ullong buffered;     /* bytes of upload buffers in memory (--max-buffered) */
     struct gw_throttle *login_throttle; /* failed logins per client address */
     struct gw_counts uploads;           /* signed uploads in flight per device */
     struct gw_listen listen;            /* sockets, TLS and the loop threads */

@@ -89,6 +89,7 @@ static const struct key keys[] = {
     KEY("max-body", K_SIZE, max_body, 1, UINT64_MAX, 20u << 20),
     KEY("max-pixels", K_SIZE, max_pixels, 1, UINT64_MAX, 50000000),
     KEY("refusal-drain", K_SIZE, refusal_drain, 0, UINT64_MAX, 32u << 20),
+    KEY("max-buffered", K_SIZE, max_buffered, 65536, UINT64_MAX, 256u << 20),
     KEY("max-streams", K_UINT, max_streams, 1, 1000, 8),
     KEY("max-header-bytes", K_UINT, max_header_bytes, 1024, 1u << 20, 16u << 10),
     KEY("idle-timeout", K_UINT, idle_timeout, 1, 86400, 60),
@@ -202,6 +203,9 @@ void gw_config_usage(FILE *out)
             "  --max-pixels N           largest declared width x height (default %llu)\n"
             "  --refusal-drain SIZE     after an early refusal, read and drop at most this much\n"
             "                           more of the body before resetting it (default %llu bytes)\n"
+            "  --max-buffered SIZE      upload bytes held in memory on their way to the disk,\n"
+            "                           all uploads together; past it new uploads get 503\n"
+            "                           (default %llu bytes)\n"
             "  --max-streams N          concurrent streams per connection (default %u)\n"
             "  --max-header-bytes N     decoded header bytes per request (default %u)\n"
             "  --idle-timeout SEC       close connections idle this long (default %u)\n"
@@ -247,13 +251,13 @@ void gw_config_usage(FILE *out)
             "  -v, --verbose            log debug lines too\n"
             "  -h, --help               show this help\n",
             d.h2c_addr, d.tls_addr, d.db, d.data_dir, (unsigned long long)d.max_body,
-            (unsigned long long)d.max_pixels, (unsigned long long)d.refusal_drain, d.max_streams,
-            d.max_header_bytes, d.idle_timeout, d.header_timeout, d.body_timeout,
-            d.shutdown_timeout, d.tls_handshake_timeout, d.first_request_timeout, d.write_timeout,
-            d.min_body_rate, d.max_conns_per_address, d.max_uploads_per_device,
-            d.conn_rate_per_address, d.upload_expiry, d.loops, d.workers, d.disk_threads,
-            d.db_threads, d.login_threads, d.signature_skew, d.long_side, d.webp_quality,
-            d.webp_method, d.review_lease_s, d.login_address_free);
+            (unsigned long long)d.max_pixels, (unsigned long long)d.refusal_drain,
+            (unsigned long long)d.max_buffered, d.max_streams, d.max_header_bytes, d.idle_timeout,
+            d.header_timeout, d.body_timeout, d.shutdown_timeout, d.tls_handshake_timeout,
+            d.first_request_timeout, d.write_timeout, d.min_body_rate, d.max_conns_per_address,
+            d.max_uploads_per_device, d.conn_rate_per_address, d.upload_expiry, d.loops, d.workers,
+            d.disk_threads, d.db_threads, d.login_threads, d.signature_skew, d.long_side,
+            d.webp_quality, d.webp_method, d.review_lease_s, d.login_address_free);
 }
 
 /* Stores |arg| for |k| in |c|. Returns 0, or -EINVAL when |arg| is not a value |k| accepts. */

@@ -26,6 +26,7 @@ struct gw_config {
     uint64_t max_body;           /* bytes per upload */
     uint64_t max_pixels;         /* declared by the JPEG header */
     uint64_t refusal_drain;      /* body bytes read and dropped after an early refusal */
+    uint64_t max_buffered;       /* upload buffers in memory, all uploads together */
     uint32_t max_streams;        /* SETTINGS_MAX_CONCURRENT_STREAMS */
     uint32_t stream_window;
     uint32_t conn_window;

@@ -114,6 +114,7 @@ static bool holds_disk(const struct gw_upload *u)
 
 static void upload_free(struct gw_upload *u)
 {
+    atomic_fetch_sub(&u->app->buffered, (unsigned long long)(u->pending_cap + u->inflight_cap));
     EVP_MD_CTX_free(u->md);
     if (u->counted)
         gw_counts_put(&u->app->uploads, u->receipt.device);
@@ -595,6 +596,14 @@ void gw_upload_start(struct gw_stream *s, const struct gw_upload_req *req,
         gw_stream_problem(s, GW_E_INTERNAL, NULL);
         return;
     }
+    /* Each upload holds at most about two stream windows; all of them together are bounded
+     * too, so that many slow phones cannot make the gateway hold more than --max-buffered. */
+    if (atomic_load(&app->buffered) >= app->cfg->max_buffered) {
+        free(u);
+        gw_stream_problem(s, GW_E_UNAVAILABLE,
+                          "the gateway holds too many upload bytes in memory; retry shortly");
+        return;
+    }
     img_limits_init(&lim);
     lim.max_pixels = app->cfg->max_pixels;
     img_jpeg_scan_init(&u->scan, &lim);
@@ -649,6 +658,7 @@ static void on_data(struct gw_stream *s, const uint8_t *data, size_t len)
             gw_stream_consume(s, len);
             return;
         }
+        atomic_fetch_add(&u->app->buffered, (unsigned long long)(cap - u->pending_cap));
         u->pending = grown;
         u->pending_cap = cap;
     }
