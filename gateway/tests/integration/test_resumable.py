@@ -298,3 +298,44 @@ class CurlDocTest(GatewayTestCase):
         self.assertEqual(receipt["sha256"], hashlib.sha256(data).hexdigest())
         self.assertEqual(receipt["bytes"], len(data))
         self.wait_status(receipt["photo_id"], "queued", timeout=30)
+
+
+class ShutdownTest(SignedTestCase):
+    """SIGTERM while a resumable upload is in flight: the gateway drains, cuts what did not
+    finish within --shutdown-timeout, exits 0, and after the restart the upload goes on from
+    what reached the disk."""
+
+    gateway_args = ("--shutdown-timeout", "2")
+
+    def test_sigterm_leaves_the_upload_resumable(self):
+        photo = self.env.gen_acta(seed=1520, width=3000, height=2250)
+        data = read_bytes(photo)
+        hdrs = {k.lower(): v.strip() for k, v in (h.split(":", 1) for h in
+                                                  self.headers(photo))}
+        block = b"".join(hpack_literal(n, v) for n, v in [
+            (":method", "POST"), (":scheme", "http"), (":authority", "localhost"),
+            (":path", upload_path()), ("content-type", "image/jpeg"),
+            ("content-length", str(len(data))), ("upload-complete", "?1"), *hdrs.items()])
+        uploads = os.path.join(self.data_dir, "spool", "uploads")
+        before = set(os.listdir(uploads))
+        s = socket.create_connection(("127.0.0.1", self.gw.h2c_port), timeout=10)
+        s.sendall(PREFACE + frame(4, 0, 0) + frame(1, 4, 1, block))
+        frames_until(s, lambda t, fl, sid: t == 1 and sid == 1)  # the 104
+        for off in range(0, 48000, 16000):
+            s.sendall(frame(0, 0, 1, data[off:off + 16000]))
+        time.sleep(0.5)
+        token = [f for f in set(os.listdir(uploads)) - before if f.endswith(".json")][0][:32]
+        self.assertEqual(self.gw.stop(), 0, "SIGTERM must drain and exit 0")
+        s.close()
+        self.gw.start()
+        location = f"/v1/uploads/{token}"
+        h = curl_request(self.gw, "HEAD", location)
+        self.assertEqual(h.status, 204, h)
+        offset = int(h.headers["upload-offset"])
+        self.assertEqual(offset, 48000, "what reached the disk before the cut is kept")
+        r = curl_request(self.gw, "PATCH", location,
+                         self._body_file(data[offset:]),
+                         ["Content-Type: application/partial-upload",
+                          f"Upload-Offset: {offset}", "Upload-Complete: ?1"])
+        self.assertIn(r.status, (200, 201), r)
+        self.assertEqual(r.json()["sha256"], hashlib.sha256(data).hexdigest())
