@@ -457,11 +457,13 @@ int gw_resume_complete(struct gw_resumes *rs, struct gw_resume_hold *h, struct g
     e = commit(arg, f);
     if (e < 0)
         goto out;
+    /* The photo is committed (its receipt issued) whatever follows. Should the state not be
+     * saved (a full disk), the part stays and the upload still looks incomplete at its full
+     * length: an empty completing append then gets the same receipt from the spool. */
     m->complete = true;
     snprintf(m->photo_id, sizeof(m->photo_id), "%s", photo_id);
-    e = meta_save(rs, m);
-    if (e == 0 && unlinkat(rs->dir, part, 0) < 0)
-        e = -errno;
+    if (meta_save(rs, m) == 0)
+        unlinkat(rs->dir, part, 0);
 out:
     hold_unlock(h);
     return e;
