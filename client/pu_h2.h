@@ -25,16 +25,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PU_URL_HOST_MAX 256
+#include "pu_url.h"
+
 #define PU_H2_MAX_HEADERS 16         /* request header fields besides the pseudo-headers */
 #define PU_H2_BODY_MAX_DEFAULT 65536 /* response body cap: receipts and problems are small */
-
-struct pu_url {
-    bool tls;                            /* https:// */
-    char host[PU_URL_HOST_MAX];          /* without brackets for IPv6 literals */
-    char port[8];                        /* "8080"; the scheme's default when absent */
-    char authority[PU_URL_HOST_MAX + 8]; /* host[:port] as written, for :authority */
-};
 
 struct pu_h2_opts {
     int connect_timeout_ms; /* TCP connect and TLS handshake */
@@ -77,12 +71,6 @@ struct pu_h2_request {
     size_t resp_cap;
     uint64_t body_off;
 };
-
-/*
- * Parses |url| ("http://host[:port][/...]" or "https://..."; the path is ignored) into |ret|.
- * Returns 0, or -EINVAL with a static reason in |*ret_why|.
- */
-int pu_url_parse(const char *url, struct pu_url *ret, const char **ret_why);
 
 /* Fills |o| with the defaults: 10 s to connect, 30 s without progress, verified TLS, 64 KiB. */
 void pu_h2_opts_default(struct pu_h2_opts *o);
