@@ -252,14 +252,22 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     if (namelen == 7 && memcmp(name, ":status", 7) == 0) {
         int st = 0;
 
+        /* nghttp2 has checked that it is three digits. */
         for (size_t i = 0; i < valuelen && i < 3; i++)
             st = st * 10 + (value[i] - '0');
+        req->header_status = st;
         /* Informational responses (1xx) are followed by the final one. */
         if (st >= 200)
             req->status = st;
-    } else if (namelen == 12 && memcmp(name, "content-type", 12) == 0) {
-        snprintf(req->content_type, sizeof(req->content_type), "%.*s", (int)valuelen, value);
+        return 0;
     }
+    if (name[0] == ':')
+        return 0;
+    if (req->header_status >= 200 && namelen == 12 && memcmp(name, "content-type", 12) == 0)
+        snprintf(req->content_type, sizeof(req->content_type), "%.*s", (int)valuelen, value);
+    if (req->on_header)
+        req->on_header(req, req->header_status, (const char *)name, namelen, (const char *)value,
+                       valuelen, req->header_arg);
     return 0;
 }
 
@@ -333,14 +341,14 @@ static ssize_t read_body(nghttp2_session *s, int32_t stream_id, uint8_t *buf, si
                          uint32_t *flags, nghttp2_data_source *src, void *arg)
 {
     struct pu_h2_request *req = src->ptr;
-    uint64_t left = req->body_len - req->body_off;
+    uint64_t left = req->body_len - req->body_sent;
     size_t want = left < len ? (size_t)left : len;
     ssize_t n = 0;
 
     if (want > 0) {
         if (req->body_fd >= 0) {
             do
-                n = pread(req->body_fd, buf, want, (off_t)req->body_off);
+                n = pread(req->body_fd, buf, want, (off_t)(req->body_offset + req->body_sent));
             while (n < 0 && errno == EINTR);
             /* A file that shrank since its length was announced cannot be sent. */
             if (n <= 0) {
@@ -349,13 +357,13 @@ static ssize_t read_body(nghttp2_session *s, int32_t stream_id, uint8_t *buf, si
             }
         } else {
             n = (ssize_t)want;
-            memcpy(buf, (const uint8_t *)req->body + req->body_off, want);
+            memcpy(buf, (const uint8_t *)req->body + req->body_sent, want);
         }
-        req->body_off += (uint64_t)n;
+        req->body_sent += (uint64_t)n;
         if (req->on_progress)
-            req->on_progress(req, req->body_off, req->progress_arg);
+            req->on_progress(req, req->body_sent, req->progress_arg);
     }
-    if (req->body_off == req->body_len)
+    if (req->body_sent == req->body_len)
         *flags |= NGHTTP2_DATA_FLAG_EOF;
     return n;
 }
@@ -457,8 +465,9 @@ int pu_h2_submit(struct pu_h2_conn *c, struct pu_h2_request *req)
                                NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
     req->status = 0;
     req->error = 0;
+    req->header_status = 0;
     req->done = req->complete = false;
-    req->body_off = 0;
+    req->body_sent = 0;
     id = nghttp2_submit_request(c->h2, NULL, nv, n,
                                 req->body_len > 0 || req->body_fd >= 0 ? &prov : NULL, req);
     if (id < 0)
@@ -606,5 +615,6 @@ void pu_h2_request_finish(struct pu_h2_request *req)
     req->error = 0;
     req->done = req->complete = false;
     req->stream_id = 0;
-    req->body_off = 0;
+    req->header_status = 0;
+    req->body_sent = 0;
 }
