@@ -17,6 +17,7 @@
 #include "gw_log.h"
 #include "gw_metrics.h"
 #include "gw_receipt.h"
+#include "gw_resumable.h"
 #include "gw_review.h"
 #include "gw_app.h"
 #include "gw_h2.h"
@@ -246,6 +247,7 @@ static void route_upload(struct gw_stream *s, const char *clave, size_t clave_le
     char buf[GW_CLAVE_MAX + 1], detail[128];
     const char *why = NULL, *sig_input;
     struct gw_upload_auth auth;
+    struct gw_upload_req req = {.clave = buf};
 
     if (!gw_clave_valid(clave, clave_len, &why)) {
         gw_stream_problem(s, GW_E_INVALID_CLAVE, why);
@@ -292,11 +294,17 @@ static void route_upload(struct gw_stream *s, const char *clave, size_t clave_le
         gw_stream_problem(s, GW_E_TOO_LARGE, detail);
         return;
     }
-    if (s->content_length <= 0) {
+    if (gw_resumable_fields(s, &req) < 0)
+        return;
+    if (s->content_length < 0)
+        s->content_length = 0; /* END_STREAM on the headers */
+    /* A resumable upload may begin with no bytes (Upload-Complete: ?0): the draft's "careful
+     * creation". A photo cannot be empty. */
+    if (s->content_length == 0 && (!req.resumable || req.complete)) {
         gw_stream_problem(s, GW_E_EMPTY_BODY, "the body is empty");
         return;
     }
-    gw_upload_start(s, buf, sig_input ? &auth : NULL);
+    gw_upload_start(s, &req, sig_input ? &auth : NULL);
 }
 
 void gw_api_route(struct gw_stream *s)
@@ -354,11 +362,19 @@ void gw_api_route(struct gw_stream *s)
     }
     if (strncmp(path, "/v1/actas/", 10) == 0 && len > 17 && strcmp(end - 7, "/photos") == 0) {
         p = path + 10;
+        if (strcmp(s->method, "OPTIONS") == 0) {
+            gw_resumable_options(s);
+            return;
+        }
         if (strcmp(s->method, "POST") != 0) {
-            method_not_allowed(s, "POST");
+            method_not_allowed(s, "POST, OPTIONS");
             return;
         }
         route_upload(s, p, (size_t)(end - 7 - p));
+        return;
+    }
+    if (strncmp(path, "/v1/uploads/", 12) == 0) {
+        gw_resumable_route(s, path + 12, len - 12);
         return;
     }
     if (strncmp(path, "/v1/photos/", 11) == 0) {

@@ -13,6 +13,7 @@
 #include "gw_keys.h"
 #include "gw_ledger.h"
 #include "gw_log.h"
+#include "gw_resume.h"
 #include "gw_stage.h"
 #include "gw_throttle.h"
 
@@ -104,6 +105,8 @@ int gw_app_run(const struct gw_config *cfg, const char *version, const sigset_t 
     if (r == 0)
         r = gw_stage_start(cfg, &app.spool, &app.stage);
     if (r == 0)
+        r = gw_resumes_start(&app.spool, cfg->upload_expiry, &app.resumes);
+    if (r == 0)
         r = gw_events_new(&app, cfg->db, &app.events);
     if (r == 0)
         r = serve_start(&app);
@@ -132,6 +135,7 @@ int gw_app_run(const struct gw_config *cfg, const char *version, const sigset_t 
     serve_stop(&app);
     gw_events_free(app.events);
     gw_stage_stop(app.stage);
+    gw_resumes_stop(app.resumes);
     gw_devices_stop(app.devices);
     gw_ledger_close(&ledger);
     gw_key_finish(&key);

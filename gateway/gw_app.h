@@ -22,6 +22,7 @@
 struct gw_devices;
 struct gw_events;
 struct gw_key;
+struct gw_resumes;
 struct gw_stage;
 struct gw_throttle;
 
@@ -29,6 +30,7 @@ struct gw_app {
     const struct gw_config *cfg;
     struct gw_spool spool;
     struct gw_stage *stage;
+    struct gw_resumes *resumes; /* resumable uploads' resources and holds (gw_resume) */
     struct gw_events *events;   /* live counters for SSE (gw_events) */
     struct gw_devices *devices; /* enrolled devices, for signed uploads */
     const struct gw_key *key;   /* the gateway's signing key (receipts, GET /v1/gateway-key) */

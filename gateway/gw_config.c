@@ -102,6 +102,7 @@ static const struct key keys[] = {
     KEY("max-conns-per-address", K_UINT, max_conns_per_address, 0, 1000000, 128),
     KEY("max-uploads-per-device", K_UINT, max_uploads_per_device, 0, 100000, 4),
     KEY("conn-rate-per-address", K_UINT, conn_rate_per_address, 0, 100000, 20),
+    KEY("upload-expiry", K_UINT, upload_expiry, 60, 30 * 86400, 86400),
     KEY("loops", K_UINT, loops, 1, 256, 2),
     KEY("workers", K_UINT, workers, 1, 256, 2),
     KEY("disk-threads", K_UINT, disk_threads, 1, 256, 4),
@@ -221,6 +222,8 @@ void gw_config_usage(FILE *out)
             "                           0 no cap)\n"
             "  --conn-rate-per-address N  new connections a second from one address, in bursts\n"
             "                           of up to 4N (default %u; 0 off)\n"
+            "  --upload-expiry SEC      a resumable upload not completed this long after it\n"
+            "                           began is removed (default %u)\n"
             "Threads:\n"
             "  --loops N                event-loop threads (default %u)\n"
             "  --workers N              image-processing threads (default %u)\n"
@@ -248,9 +251,9 @@ void gw_config_usage(FILE *out)
             d.max_header_bytes, d.idle_timeout, d.header_timeout, d.body_timeout,
             d.shutdown_timeout, d.tls_handshake_timeout, d.first_request_timeout, d.write_timeout,
             d.min_body_rate, d.max_conns_per_address, d.max_uploads_per_device,
-            d.conn_rate_per_address, d.loops, d.workers, d.disk_threads, d.db_threads,
-            d.login_threads, d.signature_skew, d.long_side, d.webp_quality, d.webp_method,
-            d.review_lease_s, d.login_address_free);
+            d.conn_rate_per_address, d.upload_expiry, d.loops, d.workers, d.disk_threads,
+            d.db_threads, d.login_threads, d.signature_skew, d.long_side, d.webp_quality,
+            d.webp_method, d.review_lease_s, d.login_address_free);
 }
 
 /* Stores |arg| for |k| in |c|. Returns 0, or -EINVAL when |arg| is not a value |k| accepts. */

@@ -40,6 +40,7 @@ struct gw_config {
     unsigned min_body_rate;          /* bytes/s a body must average after the grace; 0: off */
     unsigned max_conns_per_address;  /* open connections from one client address; 0: no cap */
     unsigned max_uploads_per_device; /* signed uploads in flight for one device; 0: no cap */
+    unsigned upload_expiry;          /* s: lifetime of a resumable upload resource */
     unsigned conn_rate_per_address;  /* new connections a second from one address; 0: off */
     unsigned long_side;              /* review derivative */
     int webp_quality;

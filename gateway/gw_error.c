@@ -47,11 +47,12 @@ int gw_err_from_name(const char *name)
     return 0;
 }
 
-char *gw_problem_json(int err, const char *detail, const char *instance, size_t *ret_len)
+char *gw_problem_json_members(int err, const char *detail, const char *instance,
+                              const char *members, size_t *ret_len)
 {
     const struct entry *e = lookup(err);
     char type[96];
-    json_t *o;
+    json_t *o, *m;
     char *s;
 
     snprintf(type, sizeof(type), "/problems/%s", e->name);
@@ -63,9 +64,18 @@ char *gw_problem_json(int err, const char *detail, const char *instance, size_t 
         json_object_set_new(o, "detail", json_string("(detail not valid UTF-8)"));
     if (instance && json_object_set_new(o, "instance", json_string(instance)) < 0)
         json_object_set_new(o, "instance", json_string("(path not valid UTF-8)"));
+    m = members ? json_loads(members, 0, NULL) : NULL;
+    if (json_is_object(m))
+        json_object_update_missing(o, m);
+    json_decref(m);
     s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     if (s && ret_len)
         *ret_len = strlen(s);
     return s;
+}
+
+char *gw_problem_json(int err, const char *detail, const char *instance, size_t *ret_len)
+{
+    return gw_problem_json_members(err, detail, instance, NULL, ret_len);
 }

@@ -17,6 +17,8 @@
     XX(INVALID_CLAVE, "invalid-clave-acta", 400, "Invalid CLAVE_ACTA")                             \
     XX(EMPTY_BODY, "empty-body", 400, "Empty body")                                                \
     XX(DIGEST_MISMATCH, "digest-mismatch", 400, "Content-Digest does not match the body")          \
+    XX(UPLOAD_COMPLETED, "completed-upload", 400, "Upload is completed")                           \
+    XX(UPLOAD_LENGTH, "inconsistent-upload-length", 400, "Inconsistent upload length values")      \
     XX(UNAUTHENTICATED, "unauthenticated", 401, "Authentication required")                         \
     XX(BAD_CREDENTIALS, "invalid-credentials", 401, "Invalid username or password")                \
     XX(SIGNATURE_REQUIRED, "signature-required", 401, "Signed upload required")                    \
@@ -30,12 +32,15 @@
     XX(CLAVE_NOT_ENROLLED, "clave-not-enrolled", 403, "Clave outside the device's enrolment")      \
     XX(ENROLMENT_REFUSED, "enrolment-refused", 403, "Enrolment code refused")                      \
     XX(NOT_FOUND, "not-found", 404, "Not found")                                                   \
+    XX(UPLOAD_NOT_FOUND, "upload-not-found", 404, "No such upload")                                \
     XX(METHOD, "method-not-allowed", 405, "Method not allowed")                                    \
     XX(TIMEOUT, "request-timeout", 408, "Request timeout")                                         \
     XX(STALE_LEASE, "stale-lease", 409, "Lease not held")                                          \
     XX(ALREADY_DECIDED, "already-decided", 409, "Photo already decided")                           \
     XX(NOT_DECIDED, "not-decided", 409, "Photo not decided")                                       \
     XX(DEVICE_EXISTS, "device-key-enrolled", 409, "Key already enrolled")                          \
+    XX(UPLOAD_OFFSET, "mismatching-upload-offset", 409, "Mismatching upload offset")               \
+    XX(UPLOAD_SUPERSEDED, "upload-superseded", 409, "Another request took this upload over")       \
     XX(LENGTH_REQUIRED, "length-required", 411, "Content-Length required")                         \
     XX(TOO_LARGE, "payload-too-large", 413, "Payload too large")                                   \
     XX(MEDIA_TYPE, "unsupported-media-type", 415, "Unsupported media type")                        \
@@ -83,5 +88,12 @@ int gw_err_from_name(const char *name);
  * the result with free(). Thread-safe.
  */
 char *gw_problem_json(int err, const char *detail, const char *instance, size_t *ret_len);
+
+/*
+ * Like gw_problem_json() with the extension members of the JSON object |members| (e.g.
+ * {"expected-offset":10}, may be NULL) added after the standard ones, which they cannot replace.
+ */
+char *gw_problem_json_members(int err, const char *detail, const char *instance,
+                              const char *members, size_t *ret_len);
 
 #endif

@@ -71,7 +71,7 @@ int gw_spool_open(struct gw_spool *s, const char *data_dir)
 {
     int spool, store, r;
 
-    s->root = s->tmp = s->pending = s->receipts = s->originals = s->review = -1;
+    s->root = s->tmp = s->pending = s->receipts = s->uploads = s->originals = s->review = -1;
     s->ledger = NULL;
     s->key = NULL;
     if (mkdir(data_dir, 0750) < 0 && errno != EEXIST)
@@ -90,6 +90,7 @@ int gw_spool_open(struct gw_spool *s, const char *data_dir)
     s->tmp = open_dir(spool, "tmp");
     s->pending = open_dir(spool, "pending");
     s->receipts = open_dir(spool, "receipts");
+    s->uploads = open_dir(spool, "uploads");
     s->originals = open_dir(store, "originals");
     s->review = open_dir(store, "review");
     r = sync_dir(spool);
@@ -107,6 +108,8 @@ int gw_spool_open(struct gw_spool *s, const char *data_dir)
         return s->pending;
     if (s->receipts < 0)
         return s->receipts;
+    if (s->uploads < 0)
+        return s->uploads;
     if (s->originals < 0)
         return s->originals;
     if (s->review < 0)
@@ -118,7 +121,8 @@ int gw_spool_open(struct gw_spool *s, const char *data_dir)
 
 void gw_spool_close(struct gw_spool *s)
 {
-    int *fds[] = {&s->root, &s->tmp, &s->pending, &s->receipts, &s->originals, &s->review};
+    int *fds[] = {&s->root,    &s->tmp,       &s->pending, &s->receipts,
+                  &s->uploads, &s->originals, &s->review};
 
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
         if (*fds[i] >= 0)

@@ -3,6 +3,7 @@
  *
  * Layout under the data folder:
  *   spool/tmp/                 uploads being received, removed on failure and at start
+ *   spool/uploads/<token>.*    resumable uploads' partial bytes and state (gw_resume), kept
  *   spool/pending/<id>.json    receipts not yet recorded in PostgreSQL (the ingest stage's queue)
  *   spool/receipts/<id>.json   every receipt ever issued (answers retries without PostgreSQL)
  *   store/originals/<sha>.jpg  the bytes the phone sent, content-addressed
@@ -28,7 +29,7 @@ struct gw_ledger;
 struct gw_key;
 
 struct gw_spool {
-    int root, tmp, pending, receipts, originals, review; /* directory fds */
+    int root, tmp, pending, receipts, uploads, originals, review; /* directory fds */
     struct gw_ledger *ledger; /* NULL: receipts are neither chained nor signed (unit tests) */
     const struct gw_key *key;
 };

@@ -1,6 +1,7 @@
 #include "gw_upload.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #include "gw_h2.h"
 #include "gw_log.h"
 #include "gw_metrics.h"
+#include "gw_resumable.h"
+#include "gw_resume.h"
 #include "gw_stage.h"
 #include "img_error.h"
 #include "jpeg_scan.h"
@@ -45,6 +48,15 @@ struct gw_upload {
     struct gw_upload_auth auth;
     int auth_err; /* GW_E_* from gw_devices_check(), 0 when authorised */
     uint8_t digest[32];
+    /* Resumable uploads (gw_resume): the creating POST or an appending PATCH. */
+    struct gw_upload_req req;
+    char token[GW_UPLOAD_TOKEN_LEN + 1];
+    struct gw_resume_meta meta;
+    struct gw_resume_hold hold; /* hold.lease set while this request holds the upload */
+    struct evp_md_ctx_st *md;   /* SHA-256 of the whole photo, prefix included */
+    uint64_t offset;            /* bytes of the upload before the next write */
+    uint64_t expected;          /* 409: the offset the resource has */
+    bool invalidate;            /* the bytes were refused: remove the upload resource */
 };
 
 static void submit(struct gw_upload *u, enum op op);
@@ -89,8 +101,20 @@ static int img_to_gw(int img_rc)
     }
 }
 
+static bool resumable(const struct gw_upload *u)
+{
+    return u->req.resumable;
+}
+
+/* Holds something on disk that a pool job must release. */
+static bool holds_disk(const struct gw_upload *u)
+{
+    return u->file.fd >= 0 || u->hold.lease;
+}
+
 static void upload_free(struct gw_upload *u)
 {
+    EVP_MD_CTX_free(u->md);
     if (u->counted)
         gw_counts_put(&u->app->uploads, u->receipt.device);
     u->s->data = NULL;
@@ -105,7 +129,7 @@ static void maybe_free(struct gw_upload *u)
 {
     if (!u->detached || u->busy)
         return;
-    if (u->file.fd >= 0) {
+    if (holds_disk(u)) {
         submit(u, OP_ABORT);
         return;
     }
@@ -114,27 +138,254 @@ static void maybe_free(struct gw_upload *u)
 
 /* ---- pool thread ---- */
 
+/* A device with more in flight than a phone ever sends is refused before its bytes reach the
+ * disk (--max-uploads-per-device). */
+static bool take_device_slot(struct gw_upload *u)
+{
+    if (!gw_counts_take(&u->app->uploads, u->receipt.device)) {
+        u->auth_err = GW_E_TOO_MANY_UPLOADS;
+        u->why = "this device has too many uploads in flight; retry when they finish";
+        return false;
+    }
+    u->counted = true;
+    return true;
+}
+
+static int md_start(struct gw_upload *u)
+{
+    u->md = EVP_MD_CTX_new();
+    return u->md && EVP_DigestInit_ex(u->md, EVP_sha256(), NULL) == 1 ? 0 : -ENOMEM;
+}
+
+/* gw_resume_read()'s callback: the bytes before an append go through the hash and the scan. */
+static int replay(void *arg, const uint8_t *buf, size_t n)
+{
+    struct gw_upload *u = arg;
+
+    u->img_rc = img_jpeg_scan_feed(&u->scan, buf, n, &u->why);
+    if (u->img_rc < 0)
+        return -EILSEQ;
+    return EVP_DigestUpdate(u->md, buf, n) == 1 ? 0 : -ENOMEM;
+}
+
+/* The bytes are refused: the upload resource goes now, before the refusal is sent. */
+static void refuse_bytes(struct gw_upload *u)
+{
+    u->invalidate = true;
+    gw_resume_delete(u->app->resumes, &u->hold);
+}
+
+/* The length this request implies: Upload-Length, or the end of a completing request. */
+static bool implied_length(const struct gw_upload *u, uint64_t start, uint64_t *ret)
+{
+    if (u->req.has_length) {
+        *ret = u->req.length;
+        return true;
+    }
+    if (u->req.complete && u->s->content_length >= 0) {
+        *ret = start + (uint64_t)u->s->content_length;
+        return true;
+    }
+    return false;
+}
+
+/* Checks this request against the lengths known: the draft's inconsistent-upload-length. */
+static bool length_consistent(struct gw_upload *u, uint64_t start)
+{
+    uint64_t len = 0;
+    bool has = implied_length(u, start, &len);
+
+    if (has && u->meta.has_length && len != u->meta.length)
+        return false;
+    if (has && !u->meta.has_length) {
+        u->meta.has_length = true;
+        u->meta.length = len;
+    }
+    if (u->meta.has_length && u->s->content_length >= 0 &&
+        start + (uint64_t)u->s->content_length > u->meta.length)
+        return false;
+    return true;
+}
+
+static void resumable_create(struct gw_upload *u)
+{
+    memset(&u->meta, 0, sizeof(u->meta));
+    snprintf(u->meta.clave, sizeof(u->meta.clave), "%s", u->receipt.clave);
+    snprintf(u->meta.device, sizeof(u->meta.device), "%s", u->receipt.device);
+    if (u->signed_upload) {
+        u->meta.has_sha = true;
+        memcpy(u->meta.sha, u->digest, 32);
+    }
+    if (!length_consistent(u, 0)) {
+        u->auth_err = GW_E_UPLOAD_LENGTH;
+        u->why = "Upload-Length and Content-Length disagree";
+        return;
+    }
+    u->rc = md_start(u);
+    if (u->rc == 0)
+        u->rc = gw_resume_create(u->app->resumes, &u->meta, &u->hold);
+    if (u->rc == 0)
+        memcpy(u->token, u->meta.token, sizeof(u->token));
+}
+
+static void resumable_append(struct gw_upload *u)
+{
+    uint64_t at = 0;
+    int e = gw_resume_take(u->app->resumes, u->token, &u->meta, &u->hold, &at);
+
+    u->expected = at;
+    if (e == -ENOENT) {
+        u->auth_err = GW_E_UPLOAD_NOT_FOUND;
+        u->why = "no such upload: it expired, was cancelled, or never existed";
+        return;
+    }
+    if (e < 0) {
+        u->rc = e;
+        return;
+    }
+    if (u->meta.complete) {
+        u->auth_err = u->s->content_length > 0 ? GW_E_UPLOAD_LENGTH : GW_E_UPLOAD_COMPLETED;
+        u->why = "this upload is already complete";
+        return;
+    }
+    if (u->req.offset != at) {
+        u->auth_err = GW_E_UPLOAD_OFFSET;
+        u->why = "Upload-Offset is not the upload's offset: send from expected-offset";
+        return;
+    }
+    if (!length_consistent(u, at) ||
+        (u->meta.has_length && u->meta.length > u->app->cfg->max_body)) {
+        u->auth_err = u->meta.has_length && u->meta.length > u->app->cfg->max_body
+                          ? GW_E_TOO_LARGE
+                          : GW_E_UPLOAD_LENGTH;
+        u->why = "the lengths of this upload's requests disagree";
+        return;
+    }
+    snprintf(u->receipt.clave, sizeof(u->receipt.clave), "%s", u->meta.clave);
+    snprintf(u->receipt.device, sizeof(u->receipt.device), "%s", u->meta.device);
+    u->signed_upload = u->meta.has_sha;
+    memcpy(u->digest, u->meta.sha, 32);
+    if (u->meta.device[0] && !take_device_slot(u))
+        return;
+    /* A length learnt now is kept for the next append (and for HEAD). */
+    u->rc = gw_resume_save(u->app->resumes, &u->hold, &u->meta);
+    if (u->rc == 0)
+        u->rc = md_start(u);
+    if (u->rc == 0)
+        u->rc = gw_resume_read(&u->hold, at, replay, u);
+    if (u->rc == -EILSEQ) {
+        u->rc = 0;
+        refuse_bytes(u); /* the JPEG was bad already: the upload cannot be completed */
+    }
+    u->offset = at;
+}
+
+static int resumable_commit_cb(void *arg, struct gw_spool_file *f)
+{
+    struct gw_upload *u = arg;
+
+    return gw_spool_commit(&u->app->spool, f, u->signed_upload ? u->digest : NULL, &u->receipt,
+                           &u->existed);
+}
+
+static void resumable_write(struct gw_upload *u)
+{
+    u->img_rc = img_jpeg_scan_feed(&u->scan, u->inflight, u->inflight_len, &u->why);
+    if (u->img_rc < 0) {
+        refuse_bytes(u);
+        return;
+    }
+    if (u->meta.has_length && u->offset + u->inflight_len > u->meta.length) {
+        u->auth_err = GW_E_UPLOAD_LENGTH;
+        u->why = "more bytes than the upload's length";
+        refuse_bytes(u);
+        return;
+    }
+    u->rc = gw_resume_write(&u->hold, u->offset, u->inflight, u->inflight_len);
+    if (u->rc == 0 && EVP_DigestUpdate(u->md, u->inflight, u->inflight_len) != 1)
+        u->rc = -ENOMEM;
+    if (u->rc == 0)
+        u->offset += u->inflight_len;
+}
+
+static void resumable_end(struct gw_upload *u)
+{
+    struct gw_spool_file f = {.fd = -1};
+
+    if (!u->req.complete) {
+        /* Not the last part: acknowledge a durable offset. */
+        u->rc = gw_resume_sync(&u->hold);
+        return;
+    }
+    if (u->meta.has_length && u->offset != u->meta.length) {
+        u->auth_err = GW_E_UPLOAD_LENGTH;
+        u->why = "the upload ended before its length";
+        return;
+    }
+    u->img_rc = img_jpeg_scan_end(&u->scan, &u->why);
+    if (u->img_rc < 0) {
+        refuse_bytes(u);
+        return;
+    }
+    u->receipt.width = u->scan.info.width;
+    u->receipt.height = u->scan.info.height;
+    f.md = u->md;
+    f.bytes = u->offset;
+    u->md = NULL; /* the spool file owns it from here */
+    u->rc = gw_resume_complete(u->app->resumes, &u->hold, &u->meta, &f, resumable_commit_cb, u,
+                               u->receipt.photo_id);
+    if (f.md)
+        EVP_MD_CTX_free(f.md); /* when the commit was not reached */
+    if (u->rc == -EBADMSG)
+        refuse_bytes(u);
+    if (u->rc == 0 && !u->existed)
+        gw_stage_received(u->app->stage, u->receipt.photo_id);
+}
+
 static void work(struct gw_work *w, void *ctx)
 {
     struct gw_upload *u = (struct gw_upload *)w;
     struct gw_spool *spool = &u->app->spool;
 
+    if (resumable(u)) {
+        switch (u->op) {
+        case OP_OPEN:
+            if (u->req.token) {
+                resumable_append(u);
+                break;
+            }
+            if (u->signed_upload) {
+                u->auth_err = gw_devices_check(u->app->devices, &u->auth, u->receipt.device,
+                                               u->digest, &u->why);
+                if (u->auth_err || !take_device_slot(u))
+                    break;
+            }
+            resumable_create(u);
+            break;
+        case OP_WRITE:
+#ifdef GW_TEST_HOOKS
+            test_slow_disk();
+#endif
+            resumable_write(u);
+            break;
+        case OP_COMMIT:
+            resumable_end(u);
+            break;
+        case OP_ABORT:
+            /* The partial bytes stay for a later append (refused ones went already). */
+            gw_resume_drop(u->app->resumes, &u->hold);
+            break;
+        }
+        return;
+    }
     switch (u->op) {
     case OP_OPEN:
         /* The signature is checked before the file exists and before the window widens. */
         if (u->signed_upload) {
             u->auth_err =
                 gw_devices_check(u->app->devices, &u->auth, u->receipt.device, u->digest, &u->why);
-            if (u->auth_err)
+            if (u->auth_err || !take_device_slot(u))
                 break;
-            /* A device with more in flight than a phone ever sends is refused before its bytes
-             * reach the disk (--max-uploads-per-device). */
-            if (!gw_counts_take(&u->app->uploads, u->receipt.device)) {
-                u->auth_err = GW_E_TOO_MANY_UPLOADS;
-                u->why = "this device has too many uploads in flight; retry when they finish";
-                break;
-            }
-            u->counted = true;
         }
         u->rc = gw_spool_file_open(spool, u->expect, &u->file);
         break;
@@ -180,7 +431,13 @@ static void fail(struct gw_upload *u, int err, const char *detail)
         /* Bytes held back for the disk are not wanted any more: free their window. */
         gw_stream_consume(u->s, u->pending_len);
         u->pending_len = 0;
-        gw_stream_problem(u->s, err, detail);
+        if (resumable(u))
+            gw_resumable_problem(
+                u->s, err, detail,
+                err == GW_E_UPLOAD_OFFSET ? (uint64_t[]){u->expected, u->req.offset} : NULL,
+                u->op == OP_COMMIT && u->req.complete);
+        else
+            gw_stream_problem(u->s, err, detail);
     }
 }
 
@@ -189,18 +446,20 @@ static void respond_receipt(struct gw_upload *u)
     char location[64];
     size_t len = 0;
     char *json = gw_receipt_json(&u->receipt, "received", &len);
-    nghttp2_nv loc = {(uint8_t *)"location", (uint8_t *)location, 8, 0,
-                      NGHTTP2_NV_FLAG_NO_COPY_NAME};
+    nghttp2_nv nv[2] = {
+        {(uint8_t *)"location", (uint8_t *)location, 8, 0, NGHTTP2_NV_FLAG_NO_COPY_NAME},
+        GW_RESUMABLE_NV("upload-complete", "?1")};
 
     if (!json) {
         gw_stream_problem(u->s, GW_E_INTERNAL, NULL);
         return;
     }
-    loc.valuelen =
+    nv[0].valuelen =
         (size_t)snprintf(location, sizeof(location), "/v1/photos/%s", u->receipt.photo_id);
     gw_metrics_upload(!u->existed);
-    gw_stream_respond(u->s, u->existed ? 200 : 201, "application/json", (uint8_t *)json, len, &loc,
-                      1);
+    /* A resumable upload's final answer says it is complete (the draft), and is the receipt. */
+    gw_stream_respond(u->s, u->existed ? 200 : 201, "application/json", (uint8_t *)json, len, nv,
+                      resumable(u) ? 2 : 1);
 }
 
 static void kick(struct gw_upload *u)
@@ -213,7 +472,7 @@ static void kick(struct gw_upload *u)
     if (u->s->responded) {
         /* Answered by someone else (the body timeout): this upload must not be kept. */
         u->failed = true;
-        if (u->file.fd >= 0)
+        if (holds_disk(u))
             submit(u, OP_ABORT);
         return;
     }
@@ -239,8 +498,10 @@ static void done(struct gw_work *w)
 
     u->busy = false;
     if (w->cancelled) {
-        /* Shutting down: nothing will answer the phone, which retries; drop the partial file. */
+        /* Shutting down: nothing will answer the phone, which retries; drop the partial file
+         * (a resumable upload's stays, for the append after the restart). */
         gw_spool_file_abort(&u->app->spool, &u->file);
+        gw_resume_drop(u->app->resumes, &u->hold);
         u->detached = true;
         maybe_free(u);
         return;
@@ -256,8 +517,13 @@ static void done(struct gw_work *w)
                    strerror(-u->rc));
             fail(u, u->rc == -ENOSPC ? GW_E_STORAGE : GW_E_INTERNAL,
                  u->rc == -ENOSPC ? "the gateway's disk is full" : NULL);
+        } else if (u->invalidate) {
+            fail(u, img_to_gw(u->img_rc), u->why);
         } else {
             u->opened = true;
+            /* The upload resource exists: tell the phone where, before its bytes come. */
+            if (resumable(u) && !u->req.token)
+                gw_resumable_announce(u->s, u->token, gw_resume_max_age(u->app->resumes, &u->meta));
             gw_stream_open_window(u->s);
         }
         break;
@@ -265,6 +531,10 @@ static void done(struct gw_work *w)
         gw_stream_consume(u->s, u->inflight_len);
         if (u->img_rc < 0) {
             fail(u, img_to_gw(u->img_rc), u->why);
+        } else if (u->auth_err) {
+            fail(u, u->auth_err, u->why);
+        } else if (u->rc == -ESTALE) {
+            fail(u, GW_E_UPLOAD_SUPERSEDED, "a newer request on this upload took it over");
         } else if (u->rc < 0) {
             gw_log(GW_LOG_ERROR, "msg=\"could not write spool file\" err=\"%s\"", strerror(-u->rc));
             fail(u, u->rc == -ENOSPC ? GW_E_STORAGE : GW_E_INTERNAL, NULL);
@@ -273,6 +543,10 @@ static void done(struct gw_work *w)
     case OP_COMMIT:
         if (u->img_rc < 0) {
             fail(u, img_to_gw(u->img_rc), u->why);
+        } else if (u->auth_err) {
+            fail(u, u->auth_err, u->why);
+        } else if (u->rc == -ESTALE) {
+            fail(u, GW_E_UPLOAD_SUPERSEDED, "a newer request on this upload took it over");
         } else if (u->rc == -EBADMSG) {
             fail(u, GW_E_DIGEST_MISMATCH,
                  "the body's SHA-256 is not the one Content-Digest "
@@ -280,6 +554,10 @@ static void done(struct gw_work *w)
         } else if (u->rc < 0) {
             gw_log(GW_LOG_ERROR, "msg=\"could not commit upload\" err=\"%s\"", strerror(-u->rc));
             fail(u, u->rc == -ENOSPC ? GW_E_STORAGE : GW_E_INTERNAL, NULL);
+        } else if (resumable(u) && !u->req.complete) {
+            u->committed = true;
+            gw_resumable_acknowledge(u->s, u->req.token ? NULL : u->token, u->offset,
+                                     gw_resume_max_age(u->app->resumes, &u->meta));
         } else {
             u->committed = true;
             respond_receipt(u);
@@ -288,7 +566,7 @@ static void done(struct gw_work *w)
     case OP_ABORT:
         break;
     }
-    if (u->failed && u->file.fd >= 0 && !u->detached) {
+    if (u->failed && holds_disk(u) && !u->detached) {
         submit(u, OP_ABORT);
         return;
     }
@@ -306,7 +584,8 @@ static void submit(struct gw_upload *u, enum op op)
     gw_pool_submit(&u->app->disk, &u->s->worker->loop, &u->work, work, done);
 }
 
-void gw_upload_start(struct gw_stream *s, const char *clave, const struct gw_upload_auth *auth)
+void gw_upload_start(struct gw_stream *s, const struct gw_upload_req *req,
+                     const struct gw_upload_auth *auth)
 {
     struct gw_app *app = s->worker->app;
     struct gw_upload *u = calloc(1, sizeof(*u));
@@ -322,8 +601,16 @@ void gw_upload_start(struct gw_stream *s, const char *clave, const struct gw_upl
     u->s = s;
     u->app = app;
     u->file.fd = -1;
+    u->hold.fd = -1;
     u->expect = (uint64_t)s->content_length;
-    snprintf(u->receipt.clave, sizeof(u->receipt.clave), "%s", clave);
+    u->req = *req;
+    u->req.clave = u->req.token = NULL; /* copied below; the caller's strings do not last */
+    if (req->clave)
+        snprintf(u->receipt.clave, sizeof(u->receipt.clave), "%s", req->clave);
+    if (req->token) {
+        snprintf(u->token, sizeof(u->token), "%s", req->token);
+        u->req.token = u->token;
+    }
     if (auth) {
         u->signed_upload = true;
         u->auth = *auth;

@@ -13,6 +13,7 @@
 #ifndef GW_UPLOAD_H
 #define GW_UPLOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,12 +22,30 @@ struct gw_stream;
 struct gw_upload_auth;
 
 /*
- * Starts receiving the body of |s| (headers already validated by the router) for the acta
- * |clave|. |auth| (copied; NULL for an unsigned upload the configuration allows) is checked on a
- * disk-pool thread before the file is created and before the stream's window is widened. The
- * upload becomes |s|'s handler: its body bytes, its end and its closing are the upload's from
- * here on. Loop thread only. On failure responds with a problem itself.
+ * What the router read from an upload request's headers. A plain upload has only |clave|. A
+ * resumable one (draft-ietf-httpbis-resumable-upload-15, see gw_resumable.h) is either the
+ * creation, a POST with Upload-Complete, or an append, a PATCH of upload resource |token| with
+ * Upload-Offset |offset|.
  */
-void gw_upload_start(struct gw_stream *s, const char *clave, const struct gw_upload_auth *auth);
+struct gw_upload_req {
+    const char *clave; /* POST */
+    const char *token; /* PATCH */
+    bool resumable;    /* the request had Upload-Complete */
+    bool complete;     /* ... and its value */
+    bool has_length;   /* Upload-Length */
+    uint64_t length;
+    uint64_t offset; /* PATCH: Upload-Offset */
+};
+
+/*
+ * Starts receiving the body of |s| (headers already validated by the router) as |req| says.
+ * |auth| (copied; NULL for an unsigned upload the configuration allows, and for an append, which
+ * the upload resource's token authorises) is checked on a disk-pool thread before the file is
+ * created and before the stream's window is widened. The upload becomes |s|'s handler: its body
+ * bytes, its end and its closing are the upload's from here on. Loop thread only. On failure
+ * responds with a problem itself.
+ */
+void gw_upload_start(struct gw_stream *s, const struct gw_upload_req *req,
+                     const struct gw_upload_auth *auth);
 
 #endif

@@ -164,6 +164,12 @@ const char *gw_stream_peer_addr(const struct gw_stream *s);
 void gw_stream_respond(struct gw_stream *s, int status, const char *content_type, uint8_t *body,
                        size_t len, const nghttp2_nv *extra, size_t nextra);
 
+/*
+ * Sends an interim (1xx) response with |status| and the |nextra| fields of |extra| (copied), e.g.
+ * 104 Upload Resumption Supported. Nothing when the stream is gone or answered. Loop thread only.
+ */
+void gw_stream_interim(struct gw_stream *s, int status, const nghttp2_nv *extra, size_t nextra);
+
 /* Sends the RFC 9457 problem for |err| with |detail| (may be NULL). Loop thread only. */
 void gw_stream_problem(struct gw_stream *s, int err, const char *detail);
 

@@ -199,11 +199,32 @@ void gw_stream_respond(struct gw_stream *s, int status, const char *content_type
     nv[n++] = (nghttp2_nv)MAKE_NV(":status", st, strlen(st));
     if (content_type)
         nv[n++] = (nghttp2_nv)MAKE_NV("content-type", content_type, strlen(content_type));
-    nv[n++] = (nghttp2_nv)MAKE_NV("content-length", clen, strlen(clen));
+    /* 204 has no content (RFC 9110 8.6); an answer to HEAD only says what a GET would carry. */
+    if (status != 204)
+        nv[n++] = (nghttp2_nv)MAKE_NV("content-length", clen, strlen(clen));
     for (size_t i = 0; i < nextra; i++)
         nv[n++] = extra[i];
-    if (nghttp2_submit_response(s->conn->h2, s->id, nv, n, status == 304 ? NULL : &prd) != 0)
+    if (nghttp2_submit_response(
+            s->conn->h2, s->id, nv, n,
+            status == 304 || status == 204 || strcmp(s->method, "HEAD") == 0 ? NULL : &prd) != 0)
         nghttp2_submit_rst_stream(s->conn->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
+    gw_h2_conn_flush_soon(s->conn);
+}
+
+void gw_stream_interim(struct gw_stream *s, int status, const nghttp2_nv *extra, size_t nextra)
+{
+    nghttp2_nv nv[9];
+    size_t n = 0;
+    char st[4];
+
+    if (!s->conn || s->responded || status < 100 || status > 199 || nextra > 8)
+        return;
+    snprintf(st, sizeof(st), "%d", status);
+    nv[n++] = (nghttp2_nv)MAKE_NV(":status", st, strlen(st));
+    for (size_t i = 0; i < nextra; i++)
+        nv[n++] = extra[i];
+    /* A HEADERS frame without END_STREAM before the final one; nghttp2 copies the fields. */
+    nghttp2_submit_headers(s->conn->h2, NGHTTP2_FLAG_NONE, s->id, NULL, nv, n, NULL);
     gw_h2_conn_flush_soon(s->conn);
 }
 

@@ -28,9 +28,7 @@ def frame(ftype, flags, stream_id, payload=b""):
 
 def hpack_literal(name, value):
     """A literal header field without indexing, new name, no Huffman coding."""
-    n, v = name.encode(), value.encode()
-    assert len(n) < 127 and len(v) < 127
-    return b"\x00" + bytes([len(n)]) + n + bytes([len(v)]) + v
+    return b"\x00" + hpack_string(name.encode()) + hpack_string(value.encode())
 
 
 def hpack_string(b):
