@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define SF_INT_DIGITS_MAX 15 /* RFC 8941 section 3.3.1 */
+#include "gw_sfv.h"
 
 void pu_resume_fields_init(struct pu_resume_fields *f)
 {
@@ -31,39 +31,15 @@ static void trim(const char **v, size_t *len)
         (*len)--;
 }
 
-/* The length of the bare item at |v| (|len| bytes): up to a parameter, or all of it. */
-static size_t item_len(const char *v, size_t len)
+/* An sf-integer Item, as a signed value for the fields' "absent" (-1). */
+static int parse_uint(const char *v, size_t len, int64_t *ret)
 {
-    const char *semi = memchr(v, ';', len);
+    uint64_t n;
 
-    return semi ? (size_t)(semi - v) : len;
-}
-
-int pu_resume_parse_int(const char *v, size_t len, int64_t *ret)
-{
-    int64_t n = 0;
-    size_t i;
-
-    trim(&v, &len);
-    len = item_len(v, len);
-    if (len == 0 || len > SF_INT_DIGITS_MAX)
+    if (gw_sfv_uint(v, len, &n) < 0)
         return -EINVAL;
-    for (i = 0; i < len; i++) {
-        if (v[i] < '0' || v[i] > '9')
-            return -EINVAL;
-        n = n * 10 + (v[i] - '0');
-    }
-    *ret = n;
+    *ret = (int64_t)n; /* at most 15 digits */
     return 0;
-}
-
-int pu_resume_parse_bool(const char *v, size_t len)
-{
-    trim(&v, &len);
-    len = item_len(v, len);
-    if (len != 2 || v[0] != '?' || (v[1] != '0' && v[1] != '1'))
-        return -EINVAL;
-    return v[1] == '1';
 }
 
 /* The end of the dictionary member starting at |v|: the next comma outside a quoted string. */
@@ -111,7 +87,7 @@ int pu_resume_parse_limit(const char *v, size_t len, int64_t *ret_max_size, int6
             bool is_size = klen == 8 && memcmp(m, "max-size", 8) == 0;
             bool is_age = klen == 7 && memcmp(m, "max-age", 7) == 0;
 
-            if ((is_size || is_age) && pu_resume_parse_int(eq + 1, mlen - klen - 1, &n) == 0) {
+            if ((is_size || is_age) && parse_uint(eq + 1, mlen - klen - 1, &n) == 0) {
                 if (is_size)
                     size = n;
                 else
@@ -143,15 +119,15 @@ void pu_resume_on_header(struct pu_h2_request *req, int status, const char *name
     } else if (status < 200) {
         return;
     } else if (IS("upload-offset")) {
-        if (pu_resume_parse_int(value, valuelen, &f->offset) < 0)
+        if (parse_uint(value, valuelen, &f->offset) < 0)
             f->offset = -1;
     } else if (IS("upload-length")) {
-        if (pu_resume_parse_int(value, valuelen, &f->length) < 0)
+        if (parse_uint(value, valuelen, &f->length) < 0)
             f->length = -1;
     } else if (IS("upload-complete")) {
-        f->complete = pu_resume_parse_bool(value, valuelen);
-        if (f->complete < 0)
-            f->complete = -1;
+        bool b;
+
+        f->complete = gw_sfv_bool(value, valuelen, &b) == 0 ? b : -1;
     }
 #undef IS
 }

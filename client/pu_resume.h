@@ -6,8 +6,9 @@
  * (Upload-Offset), and a PATCH from there sends the rest and completes the upload, answered with
  * the receipt the POST would have had. DELETE drops a resource that will not be completed.
  *
- * This module parses the header fields involved (Structured Field Values, RFC 8941: integers,
- * booleans, the Upload-Limit dictionary) and builds the HEAD, PATCH and DELETE requests. It does
+ * This module reads the header fields involved (Structured Field Values, RFC 9651: the integers
+ * and booleans with common/gw_sfv, as the gateway does, and the Upload-Limit dictionary) and
+ * builds the HEAD, PATCH and DELETE requests. It does
  * no I/O and keeps no state; the policy (when to resume, what to tell the user) is pu_send's.
  * Every function may run on any thread.
  */
@@ -43,18 +44,10 @@ void pu_resume_on_header(struct pu_h2_request *req, int status, const char *name
                          const char *value, size_t valuelen, void *arg);
 
 /*
- * Parses the non-negative sf-integer (at most 15 digits, parameters ignored) of |len| bytes at
- * |v| into |*ret|. Returns 0, or -EINVAL with |*ret| untouched.
- */
-int pu_resume_parse_int(const char *v, size_t len, int64_t *ret);
-
-/* Parses the sf-boolean at |v| (|len| bytes, parameters ignored). Returns 1, 0 or -EINVAL. */
-int pu_resume_parse_bool(const char *v, size_t len);
-
-/*
  * Parses the Upload-Limit dictionary at |v| (|len| bytes): stores its max-size and max-age
  * integers in |*ret_max_size| and |*ret_max_age| (-1 for a member that is absent), ignoring the
- * other members. Returns 0, or -EINVAL for a malformed dictionary (outputs untouched).
+ * other members (whatever their values). Returns 0, or -EINVAL for a malformed dictionary, or a
+ * max-size or max-age that is not a non-negative integer (outputs untouched).
  */
 int pu_resume_parse_limit(const char *v, size_t len, int64_t *ret_max_size, int64_t *ret_max_age);
 
