@@ -403,3 +403,18 @@ class ClientResumeTest(ClientHelpers, GatewayTestCase):
         self.assertIn("retry 1 of 4", err)
         self.assertEqual(line["resumed_from"], 0, line)
         self.assertGreaterEqual(proxy.upstream, 1.45 * size, err)
+
+    def test_3_refused_upload_is_cancelled(self):
+        """A photo refused after its 104 (not a JPEG): final, and its upload resource is
+        DELETEd rather than left to expire."""
+        state = self.device()
+        bad = os.path.join(self.env.tmp, "not-a-photo.jpg")
+        with open(bad, "wb") as f:
+            f.write(os.urandom(1 << 20))
+        rc, lines, err = self.send(state, bad)
+        self.assertEqual(rc, 1, f"{lines}\n{err}")
+        self.assertGreaterEqual(lines[0]["status"], 400, lines)
+        self.assertLess(lines[0]["status"], 500, lines)
+        self.assertNotIn("retry", err)
+        log = self.gw.stderr_text()
+        self.assertRegex(log, r'method=DELETE path="/v1/uploads/[0-9a-f]{32}"', err)
