@@ -442,9 +442,13 @@ static enum pu_outcome resume(struct pu_sender *s, struct pu_upload *up, bool *r
         req.progress_arg = up;
         up->resumed_from = off;
         res = exchange(s, up, &req);
-        if (res == PU_DONE && req.status == 409 &&
-            (f.offset >= 0 || problem_is(&req, "mismatching-upload-offset"))) {
-            say(s, up, "the gateway expected another offset; asking again");
+        /* A 409 is about the upload's state (mismatching-upload-offset, upload-superseded):
+         * the offset the gateway answers next is the one to use. */
+        if (res == PU_DONE && req.status == 409) {
+            say(s, up, "HTTP 409 to the append (%s); asking for the offset again",
+                problem_is(&req, "mismatching-upload-offset") || f.offset >= 0
+                    ? "the gateway expected another offset"
+                    : "the upload is in another state");
             pu_h2_request_finish(&req);
             continue;
         }

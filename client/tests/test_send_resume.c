@@ -510,7 +510,8 @@ int main(void)
     fk.conflicts = 1;
     unlock();
     CHECK(attempt(&up, out, sizeof(out)) == PU_DONE);
-    CHECK(strstr(out, "expected another offset") != NULL);
+    CHECK(strstr(out, "(the gateway expected another offset); asking for the offset again") !=
+          NULL);
     lock();
     CHECK(fk.posts == 1 && fk.heads == 2 && fk.patches == 2 && !fk.corrupt);
     unlock();
