@@ -34,80 +34,6 @@ struct pu_h2_conn {
     unsigned nreqs;
 };
 
-/* ---- URLs ---- */
-
-int pu_url_parse(const char *url, struct pu_url *ret, const char **ret_why)
-{
-    struct pu_url u = {0};
-    const char *p, *host, *host_end, *port = NULL, *end;
-    size_t n;
-
-    if (strncmp(url, "http://", 7) == 0) {
-        p = url + 7;
-    } else if (strncmp(url, "https://", 8) == 0) {
-        u.tls = true;
-        p = url + 8;
-    } else {
-        *ret_why = "the URL must start with http:// or https://";
-        return -EINVAL;
-    }
-    end = p + strcspn(p, "/?#");
-    if (end == p) {
-        *ret_why = "no host in the URL";
-        return -EINVAL;
-    }
-    if (*p == '[') {
-        host = p + 1;
-        host_end = memchr(host, ']', (size_t)(end - host));
-        if (!host_end) {
-            *ret_why = "unterminated IPv6 literal in the URL";
-            return -EINVAL;
-        }
-        if (host_end + 1 < end) {
-            if (host_end[1] != ':') {
-                *ret_why = "junk after the IPv6 literal in the URL";
-                return -EINVAL;
-            }
-            port = host_end + 2;
-        }
-    } else {
-        host = p;
-        host_end = memchr(p, ':', (size_t)(end - p));
-        if (host_end)
-            port = host_end + 1;
-        else
-            host_end = end;
-    }
-    n = (size_t)(host_end - host);
-    if (n == 0 || n >= sizeof(u.host) || (size_t)(end - p) >= sizeof(u.authority)) {
-        *ret_why = "the URL's host is empty or too long";
-        return -EINVAL;
-    }
-    memcpy(u.host, host, n);
-    memcpy(u.authority, p, (size_t)(end - p));
-    if (port) {
-        size_t pn = (size_t)(end - port);
-        char *e;
-        long v;
-
-        if (pn == 0 || pn >= sizeof(u.port) || strspn(port, "0123456789") < pn) {
-            *ret_why = "the URL's port is not a number";
-            return -EINVAL;
-        }
-        memcpy(u.port, port, pn);
-        errno = 0;
-        v = strtol(u.port, &e, 10);
-        if (errno || *e || v < 1 || v > 65535) {
-            *ret_why = "the URL's port is out of range";
-            return -EINVAL;
-        }
-    } else {
-        memcpy(u.port, u.tls ? "443" : "80", u.tls ? 4 : 3);
-    }
-    *ret = u;
-    return 0;
-}
-
 void pu_h2_opts_default(struct pu_h2_opts *o)
 {
     memset(o, 0, sizeof(*o));
@@ -326,14 +252,22 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     if (namelen == 7 && memcmp(name, ":status", 7) == 0) {
         int st = 0;
 
+        /* nghttp2 has checked that it is three digits. */
         for (size_t i = 0; i < valuelen && i < 3; i++)
             st = st * 10 + (value[i] - '0');
+        req->header_status = st;
         /* Informational responses (1xx) are followed by the final one. */
         if (st >= 200)
             req->status = st;
-    } else if (namelen == 12 && memcmp(name, "content-type", 12) == 0) {
-        snprintf(req->content_type, sizeof(req->content_type), "%.*s", (int)valuelen, value);
+        return 0;
     }
+    if (name[0] == ':')
+        return 0;
+    if (req->header_status >= 200 && namelen == 12 && memcmp(name, "content-type", 12) == 0)
+        snprintf(req->content_type, sizeof(req->content_type), "%.*s", (int)valuelen, value);
+    if (req->on_header)
+        req->on_header(req, req->header_status, (const char *)name, namelen, (const char *)value,
+                       valuelen, req->header_arg);
     return 0;
 }
 
@@ -407,14 +341,14 @@ static ssize_t read_body(nghttp2_session *s, int32_t stream_id, uint8_t *buf, si
                          uint32_t *flags, nghttp2_data_source *src, void *arg)
 {
     struct pu_h2_request *req = src->ptr;
-    uint64_t left = req->body_len - req->body_off;
+    uint64_t left = req->body_len - req->body_sent;
     size_t want = left < len ? (size_t)left : len;
     ssize_t n = 0;
 
     if (want > 0) {
         if (req->body_fd >= 0) {
             do
-                n = pread(req->body_fd, buf, want, (off_t)req->body_off);
+                n = pread(req->body_fd, buf, want, (off_t)(req->body_offset + req->body_sent));
             while (n < 0 && errno == EINTR);
             /* A file that shrank since its length was announced cannot be sent. */
             if (n <= 0) {
@@ -423,13 +357,13 @@ static ssize_t read_body(nghttp2_session *s, int32_t stream_id, uint8_t *buf, si
             }
         } else {
             n = (ssize_t)want;
-            memcpy(buf, (const uint8_t *)req->body + req->body_off, want);
+            memcpy(buf, (const uint8_t *)req->body + req->body_sent, want);
         }
-        req->body_off += (uint64_t)n;
+        req->body_sent += (uint64_t)n;
         if (req->on_progress)
-            req->on_progress(req, req->body_off, req->progress_arg);
+            req->on_progress(req, req->body_sent, req->progress_arg);
     }
-    if (req->body_off == req->body_len)
+    if (req->body_sent == req->body_len)
         *flags |= NGHTTP2_DATA_FLAG_EOF;
     return n;
 }
@@ -531,8 +465,9 @@ int pu_h2_submit(struct pu_h2_conn *c, struct pu_h2_request *req)
                                NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
     req->status = 0;
     req->error = 0;
+    req->header_status = 0;
     req->done = req->complete = false;
-    req->body_off = 0;
+    req->body_sent = 0;
     id = nghttp2_submit_request(c->h2, NULL, nv, n,
                                 req->body_len > 0 || req->body_fd >= 0 ? &prov : NULL, req);
     if (id < 0)
@@ -680,5 +615,6 @@ void pu_h2_request_finish(struct pu_h2_request *req)
     req->error = 0;
     req->done = req->complete = false;
     req->stream_id = 0;
-    req->body_off = 0;
+    req->header_status = 0;
+    req->body_sent = 0;
 }

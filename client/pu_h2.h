@@ -7,8 +7,11 @@
  * unless told otherwise. Requests are submitted (several may share the connection, up to the
  * server's stream limit) and then pu_h2_run() drives the connection until each of them has its
  * response or the connection fails. Request bodies come from memory or are streamed from a file
- * descriptor in the chunks nghttp2 asks for, so a photo is never held whole in memory; response
- * bodies are collected up to a cap.
+ * descriptor (from any offset, to resume an upload) in the chunks nghttp2 asks for, so a photo is
+ * never held whole in memory; response bodies are collected up to a cap. Interim responses (1xx)
+ * and the header fields of every response reach the caller through a per-request callback, for
+ * the fields it needs (Location of a 104, Upload-Offset); the status and content-type of the
+ * final response are kept in the request.
  *
  * Why blocking (poll() on one non-blocking socket) rather than libevent: a phone-like client has
  * nothing else to do while its upload runs, the code stays short enough to audit, and a load
@@ -25,16 +28,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PU_URL_HOST_MAX 256
+#include "pu_url.h"
+
 #define PU_H2_MAX_HEADERS 16         /* request header fields besides the pseudo-headers */
 #define PU_H2_BODY_MAX_DEFAULT 65536 /* response body cap: receipts and problems are small */
-
-struct pu_url {
-    bool tls;                            /* https:// */
-    char host[PU_URL_HOST_MAX];          /* without brackets for IPv6 literals */
-    char port[8];                        /* "8080"; the scheme's default when absent */
-    char authority[PU_URL_HOST_MAX + 8]; /* host[:port] as written, for :authority */
-};
 
 struct pu_h2_opts {
     int connect_timeout_ms; /* TCP connect and TLS handshake */
@@ -48,41 +45,51 @@ struct pu_h2_header {
     const char *name, *value; /* lowercase names (HTTP/2) */
 };
 
+struct pu_h2_request;
+
+/*
+ * Called for each header field of each response to |req|, interim (1xx) ones included, with the
+ * |status| of the response it belongs to (trailers: the final status). |name| (lowercase) and
+ * |value| are NUL-terminated and valid during the call only. Pseudo-headers are not passed.
+ */
+typedef void (*pu_h2_header_cb)(struct pu_h2_request *req, int status, const char *name,
+                                size_t namelen, const char *value, size_t valuelen, void *arg);
+
 /*
  * One request and, once pu_h2_run() returned, its response. The caller fills the request part
  * and zeroes the rest; the structure must stay at the same address until the run returns.
+ * Methods without a body (GET, HEAD, DELETE) set |body_fd| to -1 and leave |body| NULL; a
+ * response to HEAD has no body.
  */
 struct pu_h2_request {
     /* request */
     const char *method, *path;
     struct pu_h2_header headers[PU_H2_MAX_HEADERS];
     unsigned nheaders;
-    int body_fd;      /* >= 0: the body is |body_len| bytes of this file from offset 0 */
-    const void *body; /* else: |body_len| bytes in memory (NULL and 0: no body) */
+    int body_fd;          /* >= 0: the body is |body_len| bytes of this file from |body_offset| */
+    uint64_t body_offset; /* where in |body_fd| the body starts (resuming an upload) */
+    const void *body;     /* else: |body_len| bytes in memory (NULL and 0: no body) */
     uint64_t body_len;
     /* May be NULL: called each time nghttp2 takes a chunk of the body (as fast as the server's
-     * flow-control window lets it), with the bytes taken so far. */
+     * flow-control window lets it), with the bytes of the body taken so far. */
     void (*on_progress)(const struct pu_h2_request *req, uint64_t sent, void *arg);
     void *progress_arg;
+    pu_h2_header_cb on_header; /* may be NULL */
+    void *header_arg;
     /* response */
-    int status;             /* HTTP status; 0 when none arrived */
+    int status;             /* HTTP status of the final response; 0 when none arrived */
     char content_type[128]; /* truncated when longer */
     char *resp_body;        /* NUL-terminated, malloc'ed; freed by pu_h2_request_finish() */
     size_t resp_len;
+    uint64_t body_sent; /* bytes of the request body taken by nghttp2 (not all reached the peer) */
     int error; /* 0 when the response is complete; -ECONNRESET (stream reset or connection lost
                 * first), -EMSGSIZE (body over the cap), -EIO (the body file could not be read) */
     /* private */
     int32_t stream_id;
+    int header_status; /* :status of the header block being received */
     bool done, complete;
     size_t resp_cap;
-    uint64_t body_off;
 };
-
-/*
- * Parses |url| ("http://host[:port][/...]" or "https://..."; the path is ignored) into |ret|.
- * Returns 0, or -EINVAL with a static reason in |*ret_why|.
- */
-int pu_url_parse(const char *url, struct pu_url *ret, const char **ret_why);
 
 /* Fills |o| with the defaults: 10 s to connect, 30 s without progress, verified TLS, 64 KiB. */
 void pu_h2_opts_default(struct pu_h2_opts *o);

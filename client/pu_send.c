@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,19 +181,25 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The progress line of |up|: "photo.jpg: 42% of 3.3 MB", redrawn at most every 200 ms. */
+static double mb(uint64_t bytes)
+{
+    return (double)bytes / 1e6;
+}
+
+/* The progress line of |up|: "photo.jpg: 42% of 3.3 MB", redrawn at most every 200 ms; a
+ * resumed upload's line starts where the gateway's bytes end. */
 static void on_progress(const struct pu_h2_request *req, uint64_t sent, void *arg)
 {
     struct pu_upload *up = arg;
-    int pct = req->body_len ? (int)(sent * 100 / req->body_len) : 100;
+    uint64_t at = req->body_offset + sent, size = up->photo.size;
+    int pct = size ? (int)(at * 100 / size) : 100;
     int64_t now = now_ms();
 
     if (pct == up->progress_pct || (pct < 100 && now - up->progress_ms < 200))
         return;
     up->progress_pct = pct;
     up->progress_ms = now;
-    up->progress_width =
-        fprintf(stderr, "\r%s: %3d%% of %.1f MB", up->photo.file, pct, (double)req->body_len / 1e6);
+    up->progress_width = fprintf(stderr, "\r%s: %3d%% of %.1f MB", up->photo.file, pct, mb(size));
     fflush(stderr);
 }
 
@@ -205,11 +212,27 @@ static void progress_clear(struct pu_upload *up)
     up->progress_pct = -1;
 }
 
-enum pu_outcome pu_send_attempt(struct pu_sender *s, struct pu_upload *up)
+/* One line on stderr about what |up|'s upload does next. */
+__attribute__((format(printf, 3, 4))) static void
+say(const struct pu_sender *s, const struct pu_upload *up, const char *fmt, ...)
 {
-    struct pu_send_sig sig;
-    struct pu_h2_request req;
-    enum pu_outcome res;
+    va_list ap;
+
+    fprintf(stderr, "%s: %s: ", s->prog, up->photo.file);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/*
+ * Sends |req| on |s|'s connection, connecting first when there is no usable one, and waits for
+ * its answer. Returns PU_DONE when a response came (|req->status|), else PU_RETRY or PU_FAILED
+ * with |up->why| set and the connection dropped.
+ */
+static enum pu_outcome exchange(struct pu_sender *s, struct pu_upload *up,
+                                struct pu_h2_request *req)
+{
     int r;
 
     if (s->conn && !pu_h2_usable(s->conn)) {
@@ -224,45 +247,259 @@ enum pu_outcome pu_send_attempt(struct pu_sender *s, struct pu_upload *up)
             return r == -EPROTO && s->url->tls ? PU_FAILED : PU_RETRY;
         }
     }
+    r = pu_h2_submit(s->conn, req);
+    if (r == 0)
+        r = pu_h2_run(s->conn);
+    progress_clear(up);
+    if (r < 0 || req->error) {
+        int e = r < 0 ? r : req->error; /* the connection's failure says more */
+        uint64_t at = req->body_offset + req->body_sent, size = up->photo.size;
+
+        if ((e == -ECONNRESET || e == -ETIMEDOUT) && req->body_fd >= 0 && at < size)
+            snprintf(up->why, sizeof(up->why), "%s at %d%% (%.1f of %.1f MB)",
+                     e == -ETIMEDOUT ? "timed out" : "connection lost", (int)(at * 100 / size),
+                     mb(at), mb(size));
+        else
+            snprintf(up->why, sizeof(up->why), "%s",
+                     e == -ETIMEDOUT    ? "timed out"
+                     : e == -EIO        ? "the file changed while it was being sent"
+                     : e == -ECONNRESET ? "connection lost before the answer"
+                                        : strerror(-e));
+        pu_h2_conn_free(s->conn);
+        s->conn = NULL;
+        return e == -EIO ? PU_FAILED : PU_RETRY;
+    }
+    return PU_DONE;
+}
+
+/* The final answer |req| to a POST or a completing PATCH of |up|. */
+static enum pu_outcome answer(struct pu_sender *s, struct pu_upload *up,
+                              const struct pu_h2_request *req)
+{
+    up->status = req->status;
+    snprintf(up->why, sizeof(up->why), "HTTP %d", req->status);
+    if (req->status == 200 || req->status == 201) {
+        up->location[0] = '\0'; /* complete: the gateway is done with the upload resource */
+        return keep_receipt(s, up, req);
+    }
+    if (req->status >= 500) {
+        pu_send_print_problem(s->prog, up->photo.file, req, NULL);
+        return PU_RETRY;
+    }
+    json_decref(up->problem);
+    up->problem = NULL;
+    pu_send_print_problem(s->prog, up->photo.file, req, &up->problem);
+    return PU_FAILED;
+}
+
+/* Whether the problem document of |req| has the type |name| (the part after '#' or '/'). */
+static bool problem_is(const struct pu_h2_request *req, const char *name)
+{
+    json_t *doc = req->resp_body ? json_loadb(req->resp_body, req->resp_len, 0, NULL) : NULL;
+    const char *type = json_string_value(json_object_get(doc, "type")), *last;
+    bool is;
+
+    last = type ? strrchr(type, '#') : NULL;
+    if (type && !last)
+        last = strrchr(type, '/');
+    is = type && strcmp(last ? last + 1 : type, name) == 0;
+    json_decref(doc);
+    return is;
+}
+
+/* Takes the upload resource and its lifetime from the answers |f| to a request made at |t0|. */
+static void learn(struct pu_sender *s, struct pu_upload *up, const struct pu_resume_fields *f,
+                  int64_t t0)
+{
+    const char *why;
+
+    if (f->location[0]) {
+        why = pu_resume_location_path(f->location, s->url, up->location, sizeof(up->location));
+        if (why) {
+            up->location[0] = '\0';
+            say(s, up, "cannot resume this upload: %s", why);
+        }
+    }
+    /* max-age counts from the response; from the request is on the safe side. */
+    if (up->location[0] && f->max_age >= 0)
+        up->expires_ms = t0 + f->max_age * 1000;
+}
+
+static void forget(struct pu_upload *up)
+{
+    up->location[0] = '\0';
+    up->expires_ms = 0;
+}
+
+/* The signed POST of the whole photo, asking for a resumable upload when |s| does. */
+static enum pu_outcome create(struct pu_sender *s, struct pu_upload *up)
+{
+    struct pu_send_sig sig;
+    struct pu_h2_request req;
+    struct pu_resume_fields f;
+    enum pu_outcome res;
+    int64_t t0 = now_ms();
+
     if (pu_send_request(&up->photo, up->photo.fd, up->path, s->key, s->dev->device_id, &sig, &req) <
         0) {
         snprintf(up->why, sizeof(up->why), "could not sign the request");
         return PU_FAILED;
     }
+    pu_resume_fields_init(&f);
+    if (s->resume) {
+        /* Not signed: they change nothing the gateway keeps, only how it may be delivered. */
+        req.headers[req.nheaders++] = (struct pu_h2_header){"upload-complete", "?1"};
+        req.headers[req.nheaders++] = (struct pu_h2_header){"upload-length", up->photo.length};
+        req.on_header = pu_resume_on_header;
+        req.header_arg = &f;
+    }
     req.on_progress = up->show_progress ? on_progress : NULL;
     req.progress_arg = up;
-    r = pu_h2_submit(s->conn, &req);
-    if (r == 0)
-        r = pu_h2_run(s->conn);
-    progress_clear(up);
-    if (r < 0 || req.error) {
-        int e = r < 0 ? r : req.error; /* the connection's failure says more */
-
-        snprintf(up->why, sizeof(up->why), "%s",
-                 e == -ETIMEDOUT    ? "timed out"
-                 : e == -EIO        ? "the file changed while it was being sent"
-                 : e == -ECONNRESET ? "connection lost before the answer"
-                                    : strerror(-e));
-        pu_h2_request_finish(&req);
-        pu_h2_conn_free(s->conn);
-        s->conn = NULL;
-        return e == -EIO ? PU_FAILED : PU_RETRY;
-    }
-    up->status = req.status;
-    if (req.status == 200 || req.status == 201) {
-        res = keep_receipt(s, up, &req);
-    } else if (req.status >= 500) {
-        snprintf(up->why, sizeof(up->why), "HTTP %d", req.status);
-        pu_send_print_problem(s->prog, up->photo.file, &req, NULL);
-        res = PU_RETRY;
-    } else {
-        snprintf(up->why, sizeof(up->why), "HTTP %d", req.status);
-        json_decref(up->problem);
-        up->problem = NULL;
-        pu_send_print_problem(s->prog, up->photo.file, &req, &up->problem);
-        res = PU_FAILED;
-    }
+    up->resumed_from = 0;
+    res = exchange(s, up, &req);
+    /* Also, above all, when the connection was lost: the 104 came before the body was read. */
+    learn(s, up, &f, t0);
+    if (res == PU_DONE)
+        res = answer(s, up, &req);
     pu_h2_request_finish(&req);
+    return res;
+}
+
+#define RESUME_ROUNDS 3 /* offset queries per attempt, when the offset keeps changing */
+
+/*
+ * Asks the gateway for the offset of |up|'s upload resource and sends the rest. Sets |*ret_post|
+ * when the photo must be POSTed again instead (resource gone, or complete), forgetting the
+ * resource.
+ */
+static enum pu_outcome resume(struct pu_sender *s, struct pu_upload *up, bool *ret_post)
+{
+    uint64_t size = up->photo.size;
+    int round;
+
+    /* Leaving the loop early (break) means starting over with a POST. */
+    for (round = 0; round < RESUME_ROUNDS; round++) {
+        struct pu_h2_request req;
+        struct pu_resume_fields f;
+        struct pu_resume_patch_hdrs h;
+        enum pu_outcome res;
+        int64_t t0 = now_ms();
+        uint64_t off;
+        int st;
+
+        if (up->expires_ms && t0 >= up->expires_ms) {
+            say(s, up,
+                "the gateway has dropped the partial upload by now (max-age); sending "
+                "the photo again from the start");
+            break;
+        }
+        pu_resume_head_request(up->location, &req);
+        pu_resume_fields_init(&f);
+        req.on_header = pu_resume_on_header;
+        req.header_arg = &f;
+        res = exchange(s, up, &req);
+        st = req.status;
+        pu_h2_request_finish(&req);
+        if (res != PU_DONE)
+            return res;
+        if (st >= 500) {
+            snprintf(up->why, sizeof(up->why), "HTTP %d to the offset query", st);
+            return PU_RETRY;
+        }
+        if (st == 404 || st == 410) {
+            say(s, up,
+                "the gateway no longer holds the partial upload; sending the photo again "
+                "from the start");
+            break;
+        }
+        if (st != 204 && st != 200) {
+            say(s, up, "HTTP %d to the offset query; sending the photo again from the start", st);
+            break;
+        }
+        if (f.complete == 1) {
+            /* Only a signed POST returns the receipt: the gateway knows the photo and answers
+             * 200 with the original one. */
+            say(s, up, "the gateway has the whole photo already; asking for its receipt");
+            break;
+        }
+        if (f.offset < 0 || (uint64_t)f.offset > size ||
+            (f.length >= 0 && (uint64_t)f.length != size)) {
+            say(s, up,
+                "the gateway's offset answer is unusable; sending the photo again from "
+                "the start");
+            break;
+        }
+        if (f.max_age >= 0)
+            up->expires_ms = t0 + f.max_age * 1000;
+        off = (uint64_t)f.offset;
+        say(s, up, "the gateway holds %.1f MB; sending the remaining %.1f MB", mb(off),
+            mb(size - off));
+        pu_resume_patch_request(up->location, up->photo.fd, off, size, &h, &req);
+        pu_resume_fields_init(&f);
+        req.on_header = pu_resume_on_header;
+        req.header_arg = &f;
+        req.on_progress = up->show_progress ? on_progress : NULL;
+        req.progress_arg = up;
+        up->resumed_from = off;
+        res = exchange(s, up, &req);
+        /* A 409 is about the upload's state (mismatching-upload-offset, upload-superseded):
+         * the offset the gateway answers next is the one to use. */
+        if (res == PU_DONE && req.status == 409) {
+            say(s, up, "HTTP 409 to the append (%s); asking for the offset again",
+                problem_is(&req, "mismatching-upload-offset") || f.offset >= 0
+                    ? "the gateway expected another offset"
+                    : "the upload is in another state");
+            pu_h2_request_finish(&req);
+            continue;
+        }
+        if (res == PU_DONE &&
+            (req.status == 404 || (req.status == 400 && problem_is(&req, "completed-upload")))) {
+            say(s, up, "HTTP %d to the append: %s; sending the photo again from the start",
+                req.status, req.status == 404 ? "the partial upload is gone" : "it is complete");
+            pu_h2_request_finish(&req);
+            break;
+        }
+        if (res == PU_DONE)
+            res = answer(s, up, &req);
+        pu_h2_request_finish(&req);
+        return res;
+    }
+    if (round == RESUME_ROUNDS) {
+        snprintf(up->why, sizeof(up->why), "the gateway's offset kept changing");
+        return PU_RETRY;
+    }
+    forget(up);
+    *ret_post = true;
+    return PU_RETRY;
+}
+
+/* Drops |up|'s upload resource at the gateway (best effort), so it does not keep the partial
+ * bytes until they expire. */
+static void cancel(struct pu_sender *s, struct pu_upload *up)
+{
+    struct pu_h2_request req;
+    char why[sizeof(up->why)];
+
+    memcpy(why, up->why, sizeof(why));
+    pu_resume_delete_request(up->location, &req);
+    if (exchange(s, up, &req) == PU_DONE && (req.status == 204 || req.status == 200))
+        say(s, up, "the gateway dropped the partial upload");
+    pu_h2_request_finish(&req);
+    memcpy(up->why, why, sizeof(why));
+    forget(up);
+}
+
+enum pu_outcome pu_send_attempt(struct pu_sender *s, struct pu_upload *up)
+{
+    enum pu_outcome res = PU_RETRY;
+    bool post = !up->location[0];
+
+    if (!post)
+        res = resume(s, up, &post);
+    if (post)
+        res = create(s, up);
+    if (res == PU_FAILED && up->location[0])
+        cancel(s, up);
     return res;
 }
 

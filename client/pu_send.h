@@ -6,6 +6,14 @@
  * retry policy's backoff. bench/prep-load builds its requests with the same functions, so that
  * the load it makes is what phones send.
  *
+ * Resumable uploads (pu_resume.h): when the sender asks for them, the POST carries
+ * Upload-Complete and the upload keeps the upload resource the gateway names in its 104 answer
+ * across attempts. An attempt after an interruption then asks the gateway how much it holds
+ * (HEAD) and sends only the rest (PATCH), answered with the same receipt; it starts again with a
+ * POST when the resource is gone or the photo is complete already, and drops the resource
+ * (DELETE, best effort) when the photo is given up. A gateway that never sends 104 gets plain
+ * POSTs, each attempt from byte 0.
+ *
  * It does not loop over retries or print results (prep-upload does); it prints the server's
  * problem documents on stderr, prefixed by the program's name. Not thread-safe per object; the
  * functions that take only their arguments may run on any thread.
@@ -21,6 +29,7 @@
 #include "gw_receipt.h"
 #include "gw_sig.h"
 #include "pu_h2.h"
+#include "pu_resume.h"
 #include "pu_state.h"
 
 /* A photo file, hashed once. */
@@ -68,6 +77,7 @@ struct pu_sender {
     const struct gw_key *key;
     const struct pu_url *url;
     struct pu_h2_opts opts;
+    bool resume;             /* ask for resumable uploads; false: plain POSTs, as old gateways */
     struct pu_h2_conn *conn; /* opened, reused and dropped by pu_send_attempt(); free it with
                               * pu_h2_conn_free() */
 };
@@ -82,6 +92,10 @@ struct pu_upload {
     bool show_progress;
     int64_t progress_ms;
     int progress_pct, progress_width;
+    /* resumable upload */
+    char location[PU_RESUME_PATH_MAX]; /* path of the upload resource; "" while there is none */
+    int64_t expires_ms;                /* monotonic ms when the gateway drops it; 0: unknown */
+    uint64_t resumed_from;             /* where the last attempt's body started (0: a POST) */
     /* result */
     int status;
     char receipt_path[4200];
@@ -100,10 +114,12 @@ int pu_upload_init(struct pu_upload *ret, const char *file, const char *clave, b
 void pu_upload_finish(struct pu_upload *up);
 
 /*
- * One attempt of |up| through |s|: (re)connects when needed, signs, sends, and on 200 or 201
- * verifies the receipt and keeps it in the state folder. Returns PU_DONE, PU_RETRY (network
- * error, timeout, 5xx: |up->why| says which) or PU_FAILED (4xx, a bad receipt, a certificate
- * refused, the file changed).
+ * One attempt of |up| through |s|: (re)connects when needed, signs, sends (or, with an upload
+ * resource from an earlier attempt, asks for its offset and sends the rest), and on 200 or 201
+ * verifies the receipt and keeps it in the state folder. Says on stderr, one line each, when it
+ * resumes or starts again. Returns PU_DONE, PU_RETRY (network error, timeout, 5xx: |up->why| says
+ * which) or PU_FAILED (4xx, a bad receipt, a certificate refused, the file changed; an upload
+ * resource is then cancelled).
  */
 enum pu_outcome pu_send_attempt(struct pu_sender *s, struct pu_upload *up);
 

@@ -1,31 +1,34 @@
 """prep-upload, the reference client, against a real gateway: enrolment with a one-time code,
 signed uploads over h2c and TLS, idempotent retries, receipts that verify offline (and stop
-verifying when a byte changes), backoff while the gateway is down, and 4xx answers that are final.
+verifying when a byte changes), backoff while the gateway is down, 4xx answers that are final,
+and (ClientResumeTest) an upload cut halfway that resumes instead of starting again.
 
 PREP_UPLOAD (set by ./test.sh) is the prep-upload binary."""
 
 import json
 import os
 import re
+import socket
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 
 import harness
-from harness import CLAVE, GatewayTestCase, read_bytes
+from harness import CLAVE, GatewayTestCase, read_bytes, sha256_hex
 
 ACTAS = "140338B01*"
 
 
-class ClientTest(GatewayTestCase):
+class ClientHelpers:
+    """prep-upload and prep-gateway runs for a GatewayTestCase, and one enrolled device."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.upload_bin = os.environ.get("PREP_UPLOAD", "")
         cls._device = None
-
-    # -- helpers --
 
     def cli(self, *args, timeout=180, cwd=None):
         if not self.upload_bin or not os.access(self.upload_bin, os.X_OK):
@@ -82,7 +85,8 @@ class ClientTest(GatewayTestCase):
         self.assertEqual(rc, 0, out + err)
         return json.loads(out)
 
-    # -- tests --
+
+class ClientTest(ClientHelpers, GatewayTestCase):
 
     def test_1_enrol(self):
         state = os.path.join(self.new_state(), "s")
@@ -265,3 +269,152 @@ class ClientTest(GatewayTestCase):
         self.assertEqual(
             {p for p in after - before if "receipts" in p}, set(),
             "a refused upload left a receipt in the spool")
+
+
+class CuttingProxy:
+    """A TCP proxy in front of the gateway's h2c port: forwards both directions, and cuts its
+    first connection (closes both sockets) once `cut_after` bytes of it went client -> server;
+    later connections are forwarded whole. `upstream` counts every byte forwarded client ->
+    server, over all connections."""
+
+    def __init__(self, port, cut_after):
+        self.port = port
+        self.cut_after = cut_after
+        self.upstream = 0
+        self.connections = 0
+        self.cut = False
+        self._lock = threading.Lock()
+        self._socks = []
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(8)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        for s in [self._listener] + self._socks:
+            self._kill(s)
+
+    @staticmethod
+    def _kill(s):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        s.close()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.port))
+            with self._lock:
+                first = self.connections == 0
+                self.connections += 1
+                self._socks += [client, server]
+            threading.Thread(target=self._pump, args=(client, server, first, True),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False, False),
+                             daemon=True).start()
+
+    def _pump(self, src, dst, cutting, upstream):
+        sent = 0
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            if cutting:
+                data = data[:self.cut_after - sent]
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+            sent += len(data)
+            if upstream:
+                with self._lock:
+                    self.upstream += len(data)
+            if cutting and sent >= self.cut_after:
+                self.cut = True
+                break
+        # One side ended (or the cut): end both, as a dropped mobile link does.
+        self._kill(src)
+        self._kill(dst)
+
+
+class ClientResumeTest(ClientHelpers, GatewayTestCase):
+    """An upload cut halfway by the network resumes (IETF Resumable Uploads for HTTP): the retry
+    asks the gateway how much it holds and sends only the rest, and gets the same receipt."""
+
+    def send_through(self, photo, cut_after, extra=()):
+        state = self.device()
+        with CuttingProxy(self.gw.h2c_port, cut_after) as proxy:
+            rc, lines, err = self.send(state, photo,
+                                       extra=("--server", proxy.url, "--retries", "4", *extra))
+        self.assertTrue(proxy.cut, f"the proxy never cut the upload:\n{lines}\n{err}")
+        self.assertEqual(rc, 0, f"{lines}\n{err}")
+        self.assertEqual(len(lines), 1, lines)
+        line = lines[0]
+        self.assertEqual(line["status"], 201, line)
+        data = read_bytes(photo)
+        doc = json.loads(read_bytes(line["receipt"]))
+        self.assertEqual(doc["sha256"], sha256_hex(data), doc)
+        self.assertEqual(doc["bytes"], len(data), doc)
+        rc, out, verr = self.cli("verify", "--state", state, line["receipt"])
+        self.assertEqual(rc, 0, out + verr)
+        return proxy, line, err
+
+    def test_1_cut_upload_resumes(self):
+        photo = self.env.gen_acta(seed=5151, quality=97, noise=10)  # about 8 MB
+        size = os.path.getsize(photo)
+        proxy, line, err = self.send_through(photo, size // 2)
+        self.assertRegex(
+            err, r"the gateway holds \d+\.\d MB; sending the remaining \d+\.\d MB",
+            "prep-upload did not resume the upload: the gateway must answer the POST with "
+            "104 and a Location (draft-ietf-httpbis-resumable-upload), and HEAD/PATCH "
+            f"/v1/uploads/<token>:\n{err}")
+        self.assertRegex(err, r"connection lost at \d+% \(\d+\.\d of \d+\.\d MB\); "
+                              r"resuming in \d+\.\d s \(retry 1 of 4\)", err)
+        # Half went up before the cut, the rest after it: a restart from byte 0 would make it
+        # 1.5 times the photo.
+        self.assertLess(proxy.upstream, 1.3 * size,
+                        f"{proxy.upstream} bytes went up for a {size}-byte photo: the retry "
+                        f"started again from the start\n{err}")
+        self.assertGreater(line["resumed_from"], 0, line)
+        self.assertLessEqual(line["resumed_from"], size // 2, line)
+        self.assertEqual(proxy.connections, 2, err)
+
+    def test_2_no_resume_starts_again(self):
+        """--no-resume: the same cut costs a whole second upload (what test_1 measures against)."""
+        photo = self.env.gen_acta(seed=5152, quality=97, noise=10)
+        size = os.path.getsize(photo)
+        proxy, line, err = self.send_through(photo, size // 2, extra=("--no-resume",))
+        self.assertNotIn("the gateway holds", err)
+        self.assertIn("retry 1 of 4", err)
+        self.assertEqual(line["resumed_from"], 0, line)
+        self.assertGreaterEqual(proxy.upstream, 1.45 * size, err)
+
+    def test_3_refused_upload_is_cancelled(self):
+        """A photo refused after its 104 (not a JPEG): final, and its upload resource is
+        DELETEd rather than left to expire."""
+        state = self.device()
+        bad = os.path.join(self.env.tmp, "not-a-photo.jpg")
+        with open(bad, "wb") as f:
+            f.write(os.urandom(1 << 20))
+        rc, lines, err = self.send(state, bad)
+        self.assertEqual(rc, 1, f"{lines}\n{err}")
+        self.assertGreaterEqual(lines[0]["status"], 400, lines)
+        self.assertLess(lines[0]["status"], 500, lines)
+        self.assertNotIn("retry", err)
+        log = self.gw.stderr_text()
+        self.assertRegex(log, r'method=DELETE path="/v1/uploads/[0-9a-f]{32}"', err)
