@@ -277,9 +277,10 @@ class CuttingProxy:
     later connections are forwarded whole. `upstream` counts every byte forwarded client ->
     server, over all connections."""
 
-    def __init__(self, port, cut_after):
+    def __init__(self, port, cut_after, on_cut=None):
         self.port = port
         self.cut_after = cut_after
+        self.on_cut = on_cut  # called (in the proxy's thread) once the cut is made
         self.upstream = 0
         self.connections = 0
         self.cut = False
@@ -315,7 +316,12 @@ class CuttingProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            server = socket.create_connection(("127.0.0.1", self.port))
+            try:
+                port = self.port() if callable(self.port) else self.port
+                server = socket.create_connection(("127.0.0.1", port))
+            except OSError:
+                self._kill(client)  # the gateway is down (restarting): as a refused connection
+                continue
             with self._lock:
                 first = self.connections == 0
                 self.connections += 1
@@ -350,15 +356,18 @@ class CuttingProxy:
         # One side ended (or the cut): end both, as a dropped mobile link does.
         self._kill(src)
         self._kill(dst)
+        if cutting and self.cut and self.on_cut:
+            self.on_cut()
 
 
 class ClientResumeTest(ClientHelpers, GatewayTestCase):
     """An upload cut halfway by the network resumes (IETF Resumable Uploads for HTTP): the retry
     asks the gateway how much it holds and sends only the rest, and gets the same receipt."""
 
-    def send_through(self, photo, cut_after, extra=()):
+    def send_through(self, photo, cut_after, extra=(), on_cut=None):
         state = self.device()
-        with CuttingProxy(self.gw.h2c_port, cut_after) as proxy:
+        # The port is looked up for each connection: a restarted gateway listens on another.
+        with CuttingProxy(lambda: self.gw.h2c_port, cut_after, on_cut) as proxy:
             rc, lines, err = self.send(state, photo,
                                        extra=("--server", proxy.url, "--retries", "4", *extra))
         self.assertTrue(proxy.cut, f"the proxy never cut the upload:\n{lines}\n{err}")
@@ -394,6 +403,22 @@ class ClientResumeTest(ClientHelpers, GatewayTestCase):
         self.assertLessEqual(line["resumed_from"], size // 2, line)
         self.assertEqual(proxy.connections, 2, err)
 
+    def test_1b_resumes_across_a_gateway_restart(self):
+        """The link drops at half and the gateway is killed (SIGKILL) and restarted meanwhile:
+        prep-upload retries until it is back, and resumes from what reached its disk."""
+        photo = self.env.gen_acta(seed=5153, quality=97, noise=10)
+        size = os.path.getsize(photo)
+
+        def restart():
+            self.gw.kill()
+            self.gw.start()
+
+        proxy, line, err = self.send_through(photo, size // 2, extra=("--retries", "8"),
+                                             on_cut=restart)
+        self.assertRegex(err, r"the gateway holds \d+\.\d MB; sending the remaining", err)
+        self.assertLess(proxy.upstream, 1.3 * size, err)
+        self.assertGreater(line["resumed_from"], 0, line)
+
     def test_2_no_resume_starts_again(self):
         """--no-resume: the same cut costs a whole second upload (what test_1 measures against)."""
         photo = self.env.gen_acta(seed=5152, quality=97, noise=10)
@@ -411,7 +436,8 @@ class ClientResumeTest(ClientHelpers, GatewayTestCase):
         bad = os.path.join(self.env.tmp, "not-a-photo.jpg")
         with open(bad, "wb") as f:
             f.write(os.urandom(1 << 20))
-        rc, lines, err = self.send(state, bad)
+        # The server named, as test_1b restarted the gateway on other ports.
+        rc, lines, err = self.send(state, bad, extra=("--server", self.gw.url("")))
         self.assertEqual(rc, 1, f"{lines}\n{err}")
         self.assertGreaterEqual(lines[0]["status"], 400, lines)
         self.assertLess(lines[0]["status"], 500, lines)
