@@ -63,9 +63,11 @@ bytes=$(stat -c %s "$photo")
 
 port=$((20000 + RANDOM % 20000))
 # h2load sends unsigned uploads: open uploads on; prep-load's signed ones are checked anyway.
-# prep-load sends every upload as one device, which a phone never does: no per-device cap.
+# prep-load sends every upload as one device, which a phone never does: no per-device cap or
+# rate; and the whole load comes from one address, faster than any address of phones.
 build/gateway/prep-gateway serve --h2c "127.0.0.1:$port" --tls off --db "$db" \
     --data "$scratch/data" --insecure-open-uploads --max-uploads-per-device 0 \
+    --request-rate-per-device 0 --request-rate-per-address 0 \
     2>"$scratch/gateway.log" &
 gw_pid=$!
 for _ in $(seq 100); do

@@ -100,6 +100,11 @@ static const struct key keys[] = {
     KEY("first-request-timeout", K_UINT, first_request_timeout, 1, 3600, 20),
     KEY("write-timeout", K_UINT, write_timeout, 1, 3600, 30),
     KEY("min-body-rate", K_UINT, min_body_rate, 0, 1u << 30, 1024),
+    KEY("request-rate-per-address", K_UINT, request_rate_per_address, 0, 1000000, 100),
+    KEY("request-burst-per-address", K_UINT, request_burst_per_address, 1, 1000000, 1000),
+    KEY("request-rate-per-device", K_UINT, request_rate_per_device, 0, 1000000, 2),
+    KEY("request-burst-per-device", K_UINT, request_burst_per_device, 1, 1000000, 60),
+    KEY("flood-penalty", K_UINT, flood_penalty, 0, 3600, 10),
     KEY("max-conns-per-address", K_UINT, max_conns_per_address, 0, 1000000, 128),
     KEY("max-uploads-per-device", K_UINT, max_uploads_per_device, 0, 100000, 4),
     KEY("conn-rate-per-address", K_UINT, conn_rate_per_address, 0, 100000, 20),
@@ -179,7 +184,8 @@ int gw_parse_size(const char *s, uint64_t *ret)
     return -EINVAL;
 }
 
-void gw_config_usage(FILE *out)
+/* Every section of the usage but the request rates (usage_rates) and the last lines. */
+static void usage_main(FILE *out)
 {
     struct gw_config d;
 
@@ -246,10 +252,7 @@ void gw_config_usage(FILE *out)
             "  --web DIR                serve the clerks' web application from DIR\n"
             "  --review-lease SEC       how long a clerk holds a claimed photo (default %u)\n"
             "  --login-address-free N   failed logins from one address before it must wait\n"
-            "                           1, 2, 4 ... s after each further one (default %u)\n"
-            "\n"
-            "  -v, --verbose            log debug lines too\n"
-            "  -h, --help               show this help\n",
+            "                           1, 2, 4 ... s after each further one (default %u)\n",
             d.h2c_addr, d.tls_addr, d.db, d.data_dir, (unsigned long long)d.max_body,
             (unsigned long long)d.max_pixels, (unsigned long long)d.refusal_drain,
             (unsigned long long)d.max_buffered, d.max_streams, d.max_header_bytes, d.idle_timeout,
@@ -258,6 +261,30 @@ void gw_config_usage(FILE *out)
             d.max_uploads_per_device, d.conn_rate_per_address, d.upload_expiry, d.loops, d.workers,
             d.disk_threads, d.db_threads, d.login_threads, d.signature_skew, d.long_side,
             d.webp_quality, d.webp_method, d.review_lease_s, d.login_address_free);
+}
+
+void gw_config_usage(FILE *out)
+{
+    struct gw_config d;
+
+    gw_config_defaults(&d);
+    usage_main(out);
+    fprintf(out,
+            "Request rates (over them: 429 too-many-requests with Retry-After) and floods:\n"
+            "  --request-rate-per-address N  requests a second from one address (default %u;\n"
+            "                           0 off)\n"
+            "  --request-burst-per-address N  of which at once (default %u)\n"
+            "  --request-rate-per-device N  signed requests a second of one device (default %u;\n"
+            "                           0 off)\n"
+            "  --request-burst-per-device N  of which at once (default %u)\n"
+            "  --flood-penalty SEC      an address whose connection was cut for a flood has its\n"
+            "                           new connections refused this long (default %u; 0 off;\n"
+            "                           needs --conn-rate-per-address)\n"
+            "\n"
+            "  -v, --verbose            log debug lines too\n"
+            "  -h, --help               show this help\n",
+            d.request_rate_per_address, d.request_burst_per_address, d.request_rate_per_device,
+            d.request_burst_per_device, d.flood_penalty);
 }
 
 /* Stores |arg| for |k| in |c|. Returns 0, or -EINVAL when |arg| is not a value |k| accepts. */

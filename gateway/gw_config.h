@@ -52,6 +52,11 @@ struct gw_config {
     bool open_uploads;       /* --insecure-open-uploads: accept unsigned uploads (demos only) */
     unsigned signature_skew; /* s between a signature's `created` and the gateway clock */
     uint32_t initial_window; /* stream window before an upload's signature is checked */
+    /* Requests from one client address, and signed requests of one device (keyid): a second in
+     * the long run, and at once; a rate of 0 turns the limit off. */
+    unsigned request_rate_per_address, request_burst_per_address;
+    unsigned request_rate_per_device, request_burst_per_device;
+    unsigned flood_penalty; /* s an address cut for flooding is refused at accept; 0: off */
 };
 
 /* Fills |c| with the defaults (see `prep-gateway serve --help`): the data folder is

@@ -111,23 +111,49 @@ void gw_counts_put(struct gw_counts *c, const char *key)
     pthread_mutex_unlock(&c->mu);
 }
 
-bool gw_counts_hit(struct gw_counts *c, const char *key, uint64_t now_ms)
+uint64_t gw_counts_hit_wait(struct gw_counts *c, const char *key, uint64_t now_ms)
 {
     struct gw_counts_slot *s, *free_slot;
-    bool ok = true;
+    uint64_t wait = 0;
 
-    if (!c->slots)
-        return true;
+    if (!c->slots || !c->per_s) /* no limit (a plain count is not a rate) */
+        return 0;
     pthread_mutex_lock(&c->mu);
     s = find(c, key, now_ms, &free_slot);
-    if (s) {
-        ok = s->n + 1000 <= c->cap;
-        s->n += ok ? 1000 : 0;
+    if (s && s->n + 1000 > c->cap) {
+        /* |per_s| drain a millisecond: this long until a whole hit fits under the cap. */
+        wait = (s->n + 1000 - c->cap + c->per_s - 1) / c->per_s;
+    } else if (s) {
+        s->n += 1000;
     } else if (free_slot) {
         snprintf(free_slot->key, sizeof(free_slot->key), "%s", key);
         free_slot->n = 1000;
         free_slot->last_ms = now_ms;
     }
     pthread_mutex_unlock(&c->mu);
-    return ok;
+    return wait;
+}
+
+bool gw_counts_hit(struct gw_counts *c, const char *key, uint64_t now_ms)
+{
+    return gw_counts_hit_wait(c, key, now_ms) == 0;
+}
+
+void gw_counts_charge(struct gw_counts *c, const char *key, uint64_t now_ms, uint64_t ms)
+{
+    struct gw_counts_slot *s, *free_slot;
+
+    if (!c->slots || !c->per_s)
+        return;
+    pthread_mutex_lock(&c->mu);
+    s = find(c, key, now_ms, &free_slot);
+    if (!s && free_slot) {
+        s = free_slot;
+        snprintf(s->key, sizeof(s->key), "%s", key);
+        s->last_ms = now_ms;
+    }
+    /* Over the cap by what drains in |ms|: refused that long, and until a hit has drained. */
+    if (s)
+        s->n = c->cap + ms * c->per_s;
+    pthread_mutex_unlock(&c->mu);
 }

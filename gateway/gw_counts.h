@@ -2,8 +2,10 @@
  * gw_counts: how many of something each key holds at once, under a cap: the connections of one
  * client address (gw_listen), the uploads in flight of one device (gw_upload). The same table
  * also serves as a rate limit (gw_counts_init_rate()): each key's count then drains by itself at
- * a fixed rate, a leaky bucket, so the cap bounds bursts and the rate the long run: new
- * connections per second from one address.
+ * a fixed rate, a leaky bucket (the same meter as a token bucket that refills at that rate), so
+ * the cap bounds bursts and the rate the long run: new connections per second from one address,
+ * requests per second from one address or one device (gw_h2). A bucket can also be charged
+ * with a penalty (gw_counts_charge()): an address cut for flooding is refused for a while.
  *
  * A fixed open-addressing table under one mutex, so any thread may take and give back. Keys are
  * short strings (an address, a device id). A key whose count falls to 0 frees its slot. When the
@@ -48,6 +50,20 @@ int gw_counts_init_rate(struct gw_counts *c, unsigned burst, unsigned per_s);
  * it is over the limit (nothing counted). Any thread.
  */
 bool gw_counts_hit(struct gw_counts *c, const char *key, uint64_t now_ms);
+
+/*
+ * Like gw_counts_hit(), for a caller that tells the client when to come back: returns 0 when the
+ * hit was counted, else the milliseconds (at least 1) until one would be; nothing is counted
+ * then. Any thread.
+ */
+uint64_t gw_counts_hit_wait(struct gw_counts *c, const char *key, uint64_t now_ms);
+
+/*
+ * Fills the bucket of |key| on a rate limit so that it refuses every hit for |ms| from |now_ms|
+ * (then it drains as usual): a penalty. Does nothing without a limit, or when the table has no
+ * room for |key|. Any thread.
+ */
+void gw_counts_charge(struct gw_counts *c, const char *key, uint64_t now_ms, uint64_t ms);
 
 /* Frees what gw_counts_init() made. Accepts a zeroed |c|. */
 void gw_counts_finish(struct gw_counts *c);

@@ -52,6 +52,7 @@
     XX(INVALID_DECISION, "invalid-decision", 422, "Invalid decision")                              \
     XX(LOGIN_LOCKED, "login-locked", 429, "Too many failed logins")                                \
     XX(TOO_MANY_UPLOADS, "too-many-uploads", 429, "Too many uploads in flight for this device")    \
+    XX(TOO_MANY_REQUESTS, "too-many-requests", 429, "Too many requests")                           \
     XX(HEADERS_TOO_LARGE, "headers-too-large", 431, "Request headers too large")                   \
     XX(INTERNAL, "internal-error", 500, "Internal error")                                          \
     XX(UNAVAILABLE, "service-unavailable", 503, "Service unavailable")                             \

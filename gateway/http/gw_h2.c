@@ -216,23 +216,9 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
     c->active_ms = gw_now_ms();
     if (frame->hd.type == NGHTTP2_SETTINGS)
         c->got_settings = true;
-    /* SETTINGS and PING that each need an answer: a client may send a few; a flood of them costs
-     * the loop an answer apiece, and a peer that does not read them fills the socket buffers
-     * with megabytes of ACKs before nghttp2's own queue limit is reached. */
-    if ((frame->hd.type == NGHTTP2_SETTINGS || frame->hd.type == NGHTTP2_PING) &&
-        !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
-        if (c->active_ms - c->ctrl_since_ms >= 1000) {
-            c->ctrl_since_ms = c->active_ms;
-            c->ctrl_frames = 0;
-        }
-        if (++c->ctrl_frames > GW_H2_CONTROL_FRAMES_PER_S) {
-            gw_log(GW_LOG_INFO,
-                   "msg=\"closing connection\" conn=%llu reason=\"control frame"
-                   " flood\"",
-                   (unsigned long long)c->id);
-            return NGHTTP2_ERR_CALLBACK_FAILURE;
-        }
-    }
+    /* Stop at the first frame over the limit: the rest of what was read is not looked at. */
+    if (gw_h2_control_flood(c, frame))
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
         return 0;
     s = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
@@ -245,8 +231,10 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
         if (s->err == GW_E_HEADERS_TOO_LARGE) {
             s->discard_body = true;
             gw_stream_problem(s, s->err, "request headers exceed the limit");
-        } else {
+        } else if (gw_h2_admit(c, s)) { /* else refused for its rate, before any routing */
             c->w->ops->on_request(s);
+        } else if (c->abuse) {
+            return NGHTTP2_ERR_CALLBACK_FAILURE; /* the rest of its frames is not looked at */
         }
         if (s->remote_closed && s->handler && s->handler->on_end)
             s->handler->on_end(s);
@@ -307,6 +295,12 @@ static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *frame, void *
     struct gw_conn *c = arg;
     struct gw_stream *s;
 
+    /* nghttp2 ends a session by itself over its flood limits (rapid reset: INTERNAL_ERROR);
+     * our own GOAWAYs are NO_ERROR, or ENHANCE_YOUR_CALM with c->abuse already set. */
+    if (frame->hd.type == NGHTTP2_GOAWAY && !c->abuse &&
+        (frame->goaway.error_code == NGHTTP2_INTERNAL_ERROR ||
+         frame->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM))
+        c->abuse = "nghttp2 flood limit";
     if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
         !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
@@ -319,8 +313,9 @@ static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *frame, void *
      * while they send, although RFC 9113 section 8.1 allows it; a body declared longer than that
      * is stopped at once with RST_STREAM(NO_ERROR), so a phone does not send megabytes for
      * nothing. Our own clients stop sending when the answer comes. */
-    if (s->stalled || (s->content_length >= 0 &&
-                       (uint64_t)s->content_length - s->req_bytes > c->w->cfg->refusal_drain))
+    if (s->cut_body || s->stalled ||
+        (s->content_length >= 0 &&
+         (uint64_t)s->content_length - s->req_bytes > c->w->cfg->refusal_drain))
         drain_stop(c, s);
     return 0;
 }
@@ -339,10 +334,21 @@ static int on_stream_close(nghttp2_session *h2, int32_t stream_id, uint32_t erro
 
 /* ---- connections ---- */
 
+/* A flood's address is refused new connections for a while (w->conn_abused): once per cut. */
+static void penalise(struct gw_conn *c)
+{
+    if (!c->abuse || c->penalised)
+        return;
+    c->penalised = true;
+    if (c->w->conn_abused)
+        c->w->conn_abused(c->w, c->addr);
+}
+
 static void conn_free(struct gw_conn *c)
 {
     struct gw_worker *w = c->w;
 
+    penalise(c);
     while (c->streams)
         stream_detach(c->streams);
     LIST_REMOVE(w->conns, c);
@@ -366,6 +372,12 @@ static int conn_send(struct gw_conn *c)
 
     if (!c->h2) /* TLS handshake still running */
         return 0;
+    if (c->dead) { /* the GOAWAY written by hand is all that is left */
+        if (evbuffer_get_length(out) > 0)
+            return 0;
+        conn_free(c);
+        return -1;
+    }
     if (nghttp2_session_send(c->h2) != 0) {
         conn_free(c);
         return -1;
@@ -383,32 +395,80 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     conn_send(arg);
 }
 
+/*
+ * Cuts |c| for the flood c->abuse: GOAWAY(ENHANCE_YOUR_CALM), nothing more is read, its address
+ * is penalised, and it closes once the GOAWAY is written, or 2 s later for a peer that does not
+ * read (gw_h2_worker_tick). After a fatal nghttp2 error (|failed|) the session may not be used:
+ * the GOAWAY is written by hand. Never from inside an nghttp2 callback.
+ */
+static void conn_cut(struct gw_conn *c, bool failed)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+
+    gw_log(GW_LOG_INFO, "msg=\"closing connection\" conn=%llu reason=\"%s\"",
+           (unsigned long long)c->id, c->abuse);
+    /* What it sent is not looked at; the kernel's buffers fill and the peer has to wait. */
+    bufferevent_disable(c->bev, EV_READ);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    c->closing_ms = gw_now_ms();
+    penalise(c);
+    if (failed) {
+        /* RFC 9113 section 6.8: length 8, type GOAWAY, stream 0, last stream, error code. */
+        uint32_t last = (uint32_t)nghttp2_session_get_last_proc_stream_id(c->h2) & 0x7fffffffu;
+        uint8_t f[17] = {0, 0, 8, NGHTTP2_GOAWAY};
+
+        for (int i = 0; i < 4; i++)
+            f[9 + i] = (uint8_t)(last >> (24 - 8 * i));
+        f[16] = NGHTTP2_ENHANCE_YOUR_CALM;
+
+        c->dead = true;
+        evbuffer_add(bufferevent_get_output(c->bev), f, sizeof(f));
+    } else {
+        nghttp2_session_terminate_session(c->h2, NGHTTP2_ENHANCE_YOUR_CALM);
+    }
+    conn_send(c);
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
     struct gw_conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
     struct evbuffer_iovec v[8];
+    size_t budget = GW_H2_READ_BUDGET;
     int n;
 
-    if (!c->h2)
+    if (!c->h2 || c->dead)
         return;
     n = evbuffer_peek(in, -1, NULL, v, 8);
     if (n > 8)
         n = 8;
-    for (int i = 0; i < n; i++) {
-        ssize_t r = nghttp2_session_mem_recv(c->h2, v[i].iov_base, v[i].iov_len);
+    for (int i = 0; i < n && budget > 0; i++) {
+        size_t len = v[i].iov_len < budget ? v[i].iov_len : budget;
+        ssize_t r = nghttp2_session_mem_recv(c->h2, v[i].iov_base, len);
 
         if (r < 0) {
+            /* nghttp2's own flood limits end the session as our control-frame limit does. */
+            if (!c->abuse && (r == NGHTTP2_ERR_FLOODED || r == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS))
+                c->abuse = nghttp2_strerror((int)r);
+            if (c->abuse) {
+                conn_cut(c, true);
+                return;
+            }
             gw_log(GW_LOG_INFO, "msg=\"closing connection\" conn=%llu reason=\"%s\"",
                    (unsigned long long)c->id, nghttp2_strerror((int)r));
             conn_free(c);
             return;
         }
         evbuffer_drain(in, (size_t)r);
+        budget -= (size_t)r;
+        if (c->abuse) { /* nghttp2's own GOAWAY over its limits (on_frame_send) */
+            conn_cut(c, false);
+            return;
+        }
     }
     if (conn_send(c) < 0)
         return;
-    /* Data beyond the first 8 chunks: run again. */
+    /* More than the budget, or than 8 chunks: run again after the other connections' turn. */
     if (evbuffer_get_length(in) > 0)
         bufferevent_trigger(bev, EV_READ, 0);
 }
@@ -541,75 +601,6 @@ int gw_h2_conn_new(struct gw_worker *w, struct bufferevent *bev, bool tls,
     return 0;
 }
 
-static const char STOPPED_READING[] = "the peer stopped reading";
-
-enum overdue { ON_TIME, HEADERS_LATE, NOT_READ, STALLED, TOO_SLOW };
-
-/* Whether stream |s| must be cut at |now|: its header block, a response the peer does not take,
- * its body's progress or rate. */
-static enum overdue stream_overdue(const struct gw_config *cfg, const struct gw_stream *s,
-                                   uint64_t now)
-{
-    if (!s->headers_done)
-        return now - s->start_ms > cfg->header_timeout * 1000ull ? HEADERS_LATE : ON_TIME;
-    if (s->responded && s->resp_off < s->resp_len &&
-        now - s->sent_ms > cfg->write_timeout * 1000ull)
-        return NOT_READ;
-    if (s->remote_closed)
-        return ON_TIME;
-    if (now - s->progress_ms > cfg->body_timeout * 1000ull)
-        return STALLED;
-    /* Apache's MinRate rule: after --body-timeout of grace, each --min-body-rate bytes buy one
-     * more second. A slow-body attack trickles just enough to beat the progress timeout. */
-    if (!s->responded && cfg->min_body_rate &&
-        now - s->body_ms > (cfg->body_timeout + s->req_bytes / cfg->min_body_rate) * 1000ull)
-        return TOO_SLOW;
-    return ON_TIME;
-}
-
-/* Why connection |c| must be closed at |now|, or NULL; cuts its overdue streams meanwhile. */
-static const char *conn_overdue(struct gw_conn *c, uint64_t now)
-{
-    const struct gw_config *cfg = c->w->cfg;
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-
-    if (!c->h2)
-        return now - c->accepted_ms > cfg->tls_handshake_timeout * 1000ull
-                   ? "TLS handshake not finished in time"
-                   : NULL;
-    if (!c->got_settings && now - c->accepted_ms > cfg->header_timeout * 1000ull)
-        return "no HTTP/2 preface in time";
-    if (c->requests == 0 && now - c->accepted_ms > cfg->first_request_timeout * 1000ull)
-        return "no request in time";
-    if (c->nstreams == 0 && now - c->active_ms > cfg->idle_timeout * 1000ull)
-        return "idle";
-    if (evbuffer_get_length(out) > 0 && now - c->drained_ms > cfg->write_timeout * 1000ull)
-        return STOPPED_READING;
-    for (struct gw_stream *s = c->streams; s; s = s->next) {
-        enum overdue o = stream_overdue(cfg, s, now);
-
-        if (o == ON_TIME)
-            continue;
-        if (o == HEADERS_LATE)
-            return "header block not finished in time";
-        if (o == NOT_READ) {
-            /* A reader that never opens its window holds the response in memory: drop it. */
-            nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
-        } else {
-            /* A sender that stalled is not waited for again: reset once answered. */
-            s->stalled = true;
-            if (!s->responded)
-                gw_stream_problem(s, GW_E_TIMEOUT,
-                                  o == TOO_SLOW ? "the body arrives too slowly"
-                                                : "the body stalled");
-            else /* refused earlier, and the rest of the body never came */
-                nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL);
-        }
-        gw_h2_conn_flush_soon(c);
-    }
-    return NULL;
-}
-
 void gw_h2_worker_tick(struct gw_worker *w, uint64_t now)
 {
     struct gw_conn *c, *next;
@@ -624,9 +615,9 @@ void gw_h2_worker_tick(struct gw_worker *w, uint64_t now)
                 conn_free(c);
             continue;
         }
-        why = conn_overdue(c, now);
+        why = gw_h2_conn_overdue(c, now);
         /* A peer that stopped reading would not read a GOAWAY either. */
-        if (why && c->h2 && why != STOPPED_READING) {
+        if (why && c->h2 && why != GW_H2_STOPPED_READING) {
             gw_log(GW_LOG_INFO, "msg=\"closing connection\" conn=%llu reason=\"%s\"",
                    (unsigned long long)c->id, why);
             /* GOAWAY, then the connection closes once it is written (conn_send). */

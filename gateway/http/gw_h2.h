@@ -28,6 +28,7 @@
 struct gw_app;
 struct gw_config;
 struct gw_conn;
+struct gw_counts;
 struct gw_stream;
 struct bufferevent;
 struct sockaddr;
@@ -56,6 +57,11 @@ struct gw_worker {
     bool draining;      /* gw_h2_worker_goaway() ran: connections end with their streams */
     /* Called as each connection closes, with its client address (or NULL). */
     void (*conn_closed)(struct gw_worker *w, const char *addr);
+    /* Called before conn_closed when the connection was cut for a flood (may be NULL). */
+    void (*conn_abused)(struct gw_worker *w, const char *addr);
+    /* Requests a second per client address and per signing device, shared by every loop
+     * (rate-mode gw_counts of --request-rate-per-*; NULL: no limit). */
+    struct gw_counts *req_per_addr, *req_per_device;
 };
 
 /*
@@ -92,6 +98,7 @@ struct gw_stream {
     uint64_t sent_ms; /* the response last sent bytes, or was started (--write-timeout) */
     uint64_t drained; /* body bytes dropped after the response (--refusal-drain) */
     bool drain_stopped, stalled; /* RST_STREAM(NO_ERROR) sent; the body timed out */
+    bool cut_body;               /* refused before its body: reset once answered, none read */
     int status, err;
     uint8_t *resp;
     size_t resp_len, resp_off, resp_cap;

@@ -40,6 +40,20 @@ static void addr_release(struct gw_worker *w, const char *addr)
     gw_counts_put(&((struct gw_listen_worker *)w)->l->conns_per_addr, addr);
 }
 
+/* A connection from |addr| was cut for a flood: its next connections are refused at accept for
+ * --flood-penalty seconds, so a flooder that reconnects costs an accept() each, no TLS or HTTP/2
+ * work (gw_h2 calls it on the connection's loop). */
+static void addr_penalise(struct gw_worker *w, const char *addr)
+{
+    struct gw_listen *l = ((struct gw_listen_worker *)w)->l;
+
+    if (!l->cfg->flood_penalty || !l->cfg->conn_rate_per_address)
+        return;
+    gw_counts_charge(&l->conn_rate, addr, gw_now_ms(), l->cfg->flood_penalty * 1000ull);
+    gw_log(GW_LOG_WARN, "msg=\"address penalised\" peer=%s reason=flood seconds=%u", addr,
+           l->cfg->flood_penalty);
+}
+
 static void on_accept(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa, int salen,
                       void *arg)
 {
@@ -52,12 +66,12 @@ static void on_accept(struct evconnlistener *el, evutil_socket_t fd, struct sock
 
     getnameinfo(sa, (socklen_t)salen, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
     /* A client that reconnects as fast as it is cut (the floods) is turned away here, before
-     * any TLS or HTTP/2 work, once past its burst. */
+     * any TLS or HTTP/2 work, once past its burst or while penalised for a flood. */
     if (!gw_counts_hit(&lw->l->conn_rate, host, gw_now_ms())) {
         if (gw_now_ms() - lw->refusal_logged_ms > 1000) {
             gw_log(GW_LOG_WARN,
                    "msg=\"connections refused\" peer=%s reason=\"more than %u a"
-                   " second\"",
+                   " second, or penalised for a flood\"",
                    host, lw->l->cfg->conn_rate_per_address);
             lw->refusal_logged_ms = gw_now_ms();
         }
@@ -237,6 +251,9 @@ static int worker_init(struct gw_listen *l, struct gw_listen_worker *lw, unsigne
     lw->w.app = l->app;
     lw->w.id = id;
     lw->w.conn_closed = addr_release;
+    lw->w.conn_abused = addr_penalise;
+    lw->w.req_per_addr = &l->req_per_addr;
+    lw->w.req_per_device = &l->req_per_device;
     if (r < 0)
         return r;
     /* Every loop accepts on its own dup of the one listening socket; the kernel hands each new
@@ -275,7 +292,11 @@ int gw_listen_start(struct gw_listen *l, const struct gw_config *cfg, const stru
     pthread_mutex_init(&l->tls_mu, NULL);
     if ((r = gw_counts_init(&l->conns_per_addr, cfg->max_conns_per_address)) < 0 ||
         (r = gw_counts_init_rate(&l->conn_rate, 4 * cfg->conn_rate_per_address,
-                                 cfg->conn_rate_per_address)) < 0)
+                                 cfg->conn_rate_per_address)) < 0 ||
+        (r = gw_counts_init_rate(&l->req_per_addr, cfg->request_burst_per_address,
+                                 cfg->request_rate_per_address)) < 0 ||
+        (r = gw_counts_init_rate(&l->req_per_device, cfg->request_burst_per_device,
+                                 cfg->request_rate_per_device)) < 0)
         return r;
     if (cfg->tls_addr && (r = tls_load(cfg, &l->ssl_ctx)) < 0)
         return r;
@@ -382,4 +403,6 @@ void gw_listen_free(struct gw_listen *l)
     pthread_mutex_destroy(&l->tls_mu);
     gw_counts_finish(&l->conns_per_addr);
     gw_counts_finish(&l->conn_rate);
+    gw_counts_finish(&l->req_per_addr);
+    gw_counts_finish(&l->req_per_device);
 }

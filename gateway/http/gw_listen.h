@@ -36,7 +36,9 @@ struct gw_listen {
     struct ssl_ctx_st *ssl_ctx;  /* under tls_mu: SIGHUP replaces it */
     pthread_mutex_t tls_mu;
     struct gw_counts conns_per_addr; /* --max-conns-per-address */
-    struct gw_counts conn_rate;      /* --conn-rate-per-address */
+    struct gw_counts conn_rate;      /* --conn-rate-per-address, and --flood-penalty */
+    struct gw_counts req_per_addr;   /* --request-rate-per-address, for every worker */
+    struct gw_counts req_per_device; /* --request-rate-per-device */
     int h2c_fd, tls_fd;
     struct gw_listen_worker *workers;
     unsigned nworkers;

@@ -1,4 +1,5 @@
-/* gw_counts: the cap per key, giving back, many keys, no cap, and several threads at once. */
+/* gw_counts: the cap per key, giving back, many keys, no cap, rates and their waits, penalties,
+ * and several threads at once. */
 #include <pthread.h>
 #include <stdio.h>
 
@@ -66,6 +67,24 @@ int main(void)
     CHECK(gw_counts_hit(&c, "10.0.0.1", 3000) && gw_counts_hit(&c, "10.0.0.1", 3000) &&
           gw_counts_hit(&c, "10.0.0.1", 3000)); /* drained empty: the whole burst again */
     CHECK(!gw_counts_hit(&c, "10.0.0.1", 3000));
+    gw_counts_finish(&c);
+    /* How long until a refused key may come back; a penalty refuses it that long. */
+    CHECK(gw_counts_init_rate(&c, 2, 4) == 0); /* a burst of 2, then 4 a second */
+    CHECK(gw_counts_hit_wait(&c, "d", 0) == 0 && gw_counts_hit_wait(&c, "d", 0) == 0);
+    CHECK(gw_counts_hit_wait(&c, "d", 0) == 250); /* a quarter second drains one hit */
+    CHECK(gw_counts_hit_wait(&c, "d", 100) == 150);
+    CHECK(gw_counts_hit_wait(&c, "d", 250) == 0);
+    gw_counts_charge(&c, "d", 1000, 10000);
+    CHECK(!gw_counts_hit(&c, "d", 1000) && !gw_counts_hit(&c, "d", 10999));
+    CHECK(gw_counts_hit_wait(&c, "d", 11000) == 250);
+    CHECK(gw_counts_hit(&c, "d", 11250));
+    gw_counts_charge(&c, "new", 0, 5000); /* a key not seen before is charged too */
+    CHECK(!gw_counts_hit(&c, "new", 4999) && gw_counts_hit(&c, "new", 5250));
+    CHECK(gw_counts_hit(&c, "other", 0)); /* another key is not affected */
+    gw_counts_finish(&c);
+    CHECK(gw_counts_init(&c, 5) == 0); /* a plain count: no wait, no penalty */
+    gw_counts_charge(&c, "x", 0, 1000);
+    CHECK(gw_counts_hit_wait(&c, "x", 0) == 0 && gw_counts_take(&c, "x"));
     gw_counts_finish(&c);
     CHECK(gw_counts_init_rate(&c, 0, 5) == 0); /* no limit */
     for (int i = 0; i < 100; i++)

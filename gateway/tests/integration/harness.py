@@ -273,9 +273,11 @@ class Gateway:
                "--db", self.conninfo, "--data", self.data_dir,
                # A stop waits for requests in flight; the suites' own stops need not wait long.
                "--shutdown-timeout", "10",
-               # Every client of the suites is 127.0.0.1, opening a connection per request:
-               # test_hardening checks the limit on its own gateway.
-               "--conn-rate-per-address", "0"] + self.extra_args
+               # Every client of the suites is 127.0.0.1, opening a connection per request, and
+               # many send faster than a phone, as one device: test_hardening checks these
+               # limits on gateways of its own.
+               "--conn-rate-per-address", "0", "--request-rate-per-address", "0",
+               "--request-rate-per-device", "0"] + self.extra_args
         with open(log, "wb") as f:
             f.write(("# " + " ".join(cmd) + "\n").encode())
             f.flush()

@@ -5,17 +5,24 @@ that never opens its window (--write-timeout), a connection that never asks for 
 device with more uploads in flight than a phone sends (--max-uploads-per-device); and two attacks
 the fixed limits stop: an HPACK bomb (SETTINGS_MAX_HEADER_LIST_SIZE) and streams over
 SETTINGS_MAX_CONCURRENT_STREAMS; and a storm of reconnections from one address
-(--conn-rate-per-address).
+(--conn-rate-per-address); requests over the rate of an address or a device (429 with
+Retry-After, --request-rate-per-address, --request-rate-per-device), a client that goes on
+regardless (cut, and its address refused for --flood-penalty), and the decoded header list cap
+(--max-header-bytes) at its boundary.
 Loopback only; the abusers use 127.0.0.2 as their address."""
 
 import os
+import re
 import socket
 import struct
+import subprocess
+import tempfile
 import threading
 import time
 
 import test_protocol as tp
-from harness import CLAVE, GatewayTestCase, SignedTestCase, read_bytes, upload_path
+from harness import (CLAVE, GatewayTestCase, Response, SignedTestCase, parse_curl_headers,
+                     read_bytes, upload_path)
 from test_signals import frames_until
 
 ATTACKER = "127.0.0.2"
@@ -243,7 +250,147 @@ class ConnectionRateTest(GatewayTestCase):
             served += tp.SETTINGS in types
         self.assertLess(served, 35, "a reconnect storm was served in full")
         self.assertGreaterEqual(served, 20, "the burst was not served")
-        self.assertIn("reason=\"more than 5 a second\"", self.gw.stderr_text())
+        self.assertIn("reason=\"more than 5 a second", self.gw.stderr_text())
         # Another address is not affected.
         r = self.upload(self.env.gen_acta(seed=706, width=800, height=600))
         self.assertEqual(r.status, 201, r)
+
+
+def curl_from(gw, addr, path):
+    """A GET of |path| from |addr| (curl 7.88 fails on the second request over one h2c
+    connection: each is a connection of its own)."""
+    with tempfile.NamedTemporaryFile(dir=gw.env.tmp) as hf, \
+            tempfile.NamedTemporaryFile(dir=gw.env.tmp) as bf:
+        p = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "--interface", addr,
+                            "--max-time", "30", "-w", "%{http_code}", "-D", hf.name, "-o", bf.name,
+                            gw.url(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=60)
+        hdrs = parse_curl_headers(open(hf.name, "rb").read().decode("latin-1"))
+        body = read_bytes(bf.name)
+    code = p.stdout.decode()
+    return Response(int(code) if code.isdigit() else 0, hdrs, body, "2", p.stderr.decode())
+
+
+class RequestRateTest(GatewayTestCase):
+    # Bursts of 20, then 1 a second, per address; a flood cut costs its address 2 s.
+    gateway_args = ("--request-rate-per-address", "1", "--request-burst-per-address", "20",
+                    "--conn-rate-per-address", "100", "--flood-penalty", "2")
+
+    def test_address_over_its_rate_gets_429(self):
+        results = [curl_from(self.gw, ATTACKER, "/healthz") for _ in range(40)]
+        codes = [r.status for r in results]
+        self.assertEqual(codes[:20], [200] * 20, f"the burst was not served: {results[0]!r}")
+        self.assertIn(429, codes[20:], f"an address over its rate was served: {codes}")
+        r = results[-1]
+        self.assertProblem(r, 429, "too-many-requests")
+        retry = int(r.headers.get("retry-after", "0"))
+        self.assertEqual(retry, 1, f"Retry-After: {r!r}")
+        # Another address is not affected (the suite's client is 127.0.0.1).
+        self.assertEqual(self.get("/healthz").status, 200)
+        # Once Retry-After has passed, the address is served again.
+        time.sleep(retry)
+        self.assertEqual(curl_from(self.gw, ATTACKER, "/healthz").status, 200)
+
+    def test_client_that_ignores_429_is_cut(self):
+        # HEADERS then RST_STREAM at once, 150 times: 20 served, then refusals, and after 100
+        # of those in a row the connection is cut and the address refused for a while.
+        s = self.attacker_socket()
+        block = (b"\x82\x86" + tp.hpack_literal(":path", "/healthz") +
+                 tp.hpack_literal(":authority", "127.0.0.1"))
+        out = tp.PREFACE + tp.frame(tp.SETTINGS, 0, 0)
+        for sid in range(1, 301, 2):
+            out += (tp.frame(tp.HEADERS, tp.END_HEADERS | tp.END_STREAM, sid, block) +
+                    tp.frame(tp.RST_STREAM, 0, sid, struct.pack(">I", 8)))
+        try:
+            s.sendall(out)
+        except OSError:
+            pass  # cut while sending
+        seen, closed = tp.frames_until(s, lambda t, f, sid: t == tp.GOAWAY, 10)
+        self.assertIn(tp.GOAWAY, [t for t, _, _ in seen], "a client ignoring 429 was not cut")
+        text = self.gw.stderr_text()
+        self.assertIn('reason="requests over the rate after being refused"', text)
+        self.assertIn('msg="address penalised" peer=127.0.0.2', text)
+        # Penalised: a new connection from that address is closed before any HTTP/2.
+        t = self.attacker_socket()
+        try:
+            t.sendall(tp.PREFACE + tp.frame(tp.SETTINGS, 0, 0))
+        except OSError:
+            pass  # already closed
+        types, closed = tp.read_frames(t, 1)
+        self.assertNotIn(tp.SETTINGS, types, "a penalised address was served")
+        self.assertEqual(self.get("/healthz").status, 200)  # another address is not
+        time.sleep(3.5)  # 2 s of penalty, and the requests' own bucket refills
+        self.assertEqual(curl_from(self.gw, ATTACKER, "/healthz").status, 200)
+
+    def attacker_socket(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind((ATTACKER, 0))
+        s.settimeout(5)
+        s.connect(("127.0.0.1", self.gw.h2c_port))
+        self.addCleanup(s.close)
+        return s
+
+
+class DeviceRateTest(SignedTestCase):
+    # Bursts of 3 signed requests a device, then 1 a second.
+    gateway_args = ("--request-rate-per-device", "1", "--request-burst-per-device", "3")
+
+    def test_device_over_its_rate_gets_429(self):
+        data = read_bytes(os.path.join(self.env.fixtures, "small", "ok_o1.jpg"))
+        # Signed in advance, so that the uploads follow each other closely.
+        hdrs = [self.headers(data) for _ in range(8)]
+        results = [self.signed(data, hdrs=h) for h in hdrs]
+        statuses = [r.status for r in results]
+        self.assertTrue(all(st in (200, 201) for st in statuses[:3]), statuses)
+        refused = [r for r in results if r.status == 429]
+        self.assertTrue(refused, f"a device over its rate was served: {statuses}")
+        self.assertProblem(refused[0], 429, "too-many-requests")
+        self.assertGreaterEqual(int(refused[0].headers.get("retry-after", "0")), 1)
+        self.assertIn("for this device", refused[0].json().get("detail", ""))
+        self.assertIn("problem=too-many-requests", self.gw.stderr_text())
+        # Another device is not affected, though it uploads from the same address.
+        key = os.path.join(self.env.tmp, f"{self.db}-device2.pem")
+        pub = subprocess.run([self.signer, "genkey", key], check=True,
+                             stdout=subprocess.PIPE).stdout.decode().strip()
+        other = self.enrol(self.new_code(self.actas), pub)["device_id"]
+        time.sleep(0.5)  # the device reaches the gateway's copy
+        r = self.signed(data + b"\x00", key=key, keyid=other)
+        self.assertIn(r.status, (200, 201), r)
+        # A forged keyid spends the bucket of the device it names, not the forger's own.
+        r = self.signed(data + b"\x01", key=key, keyid=self.device)
+        self.assertIn(r.status, (401, 429), r)
+
+
+class HeaderListCapTest(GatewayTestCase):
+    gateway_args = ("--max-header-bytes", "2048")
+
+    def request_with_filler(self, path, filler_len):
+        s = socket.create_connection(("127.0.0.1", self.gw.h2c_port), timeout=5)
+        self.addCleanup(s.close)
+        # RFC 9113 counts name + value + 32 per field, the pseudo-headers too:
+        # 42 (:method GET) + 43 (:scheme http) + 5 + len(path) + 32 + 51 (:authority
+        # 127.0.0.1) + 3 + filler_len + 32 (x-f).
+        block = (b"\x82\x86" + tp.hpack_literal(":path", path) +
+                 tp.hpack_literal(":authority", "127.0.0.1") +
+                 b"\x00" + tp.hpack_string(b"x-f") + tp.hpack_string(b"a" * filler_len))
+        s.sendall(tp.PREFACE + tp.frame(tp.SETTINGS, 0, 0) +
+                  tp.frame(tp.HEADERS, tp.END_HEADERS | tp.END_STREAM, 1, block))
+        seen, closed = tp.frames_until(s, lambda t, f, sid: t == tp.HEADERS and sid == 1, 10)
+        self.assertIn((tp.HEADERS, 1), [(t, sid) for t, _, sid in seen], "no answer")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            m = re.search(r'path="%s" status=(\d+)' % re.escape(path), self.gw.stderr_text())
+            if m:
+                return int(m.group(1))
+            time.sleep(0.05)
+        self.fail(f"no log line for {path}")
+
+    def test_header_list_cap_boundary(self):
+        path = "/healthz?a"
+        fixed = 42 + 43 + 5 + len(path) + 32 + 51 + 3 + 32
+        self.assertNotEqual(self.request_with_filler(path, 2048 - fixed), 431,
+                            "a header list of exactly --max-header-bytes was refused")
+        path = "/healthz?b"
+        self.assertEqual(self.request_with_filler(path, 2048 - fixed + 1), 431,
+                         "a header list over --max-header-bytes was taken")
+
