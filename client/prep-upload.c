@@ -27,7 +27,7 @@
  *   Because the digest covers the body and the signature covers the digest, method and path, a
  *   changed byte, clave or replayed request is refused by the gateway.
  *
- * Retry policy: network errors, timeouts and 5xx are retried with exponential backoff (0.5 s
+ * Retry policy: network errors, timeouts, 429 and 5xx are retried with exponential backoff (0.5 s
  * doubling up to 8 s, "equal jitter": half the delay fixed, half random) so that a whole
  * district's phones coming back after an outage do not reconnect in lockstep. 4xx are final:
  * sending the same request again cannot change the answer. 200 and 201 both end the upload: the
@@ -111,7 +111,8 @@ static const char *const usage_head[NCMDS] = {
         "\n"
         "Uploads each JPEG FILE as a photo of acta CLAVE, signed with the device key (RFC 9421,\n"
         "Ed25519) with its SHA-256 in Content-Digest, over one HTTP/2 connection. Network errors,\n"
-        "timeouts and 5xx answers are retried up to N times (default 6) with backoff from 0.5 s\n"
+        "timeouts, 429 and 5xx answers are retried up to N times (default 6) with backoff from 0.5 "
+        "s\n"
         "doubling to 8 s, with jitter; 4xx answers are final and printed. Each receipt is checked\n"
         "with the gateway key from enrolment and saved as DIR/receipts/<photo_id>.json, whose "
         "path\n"

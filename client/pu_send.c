@@ -282,7 +282,8 @@ static enum pu_outcome answer(struct pu_sender *s, struct pu_upload *up,
         up->location[0] = '\0'; /* complete: the gateway is done with the upload resource */
         return keep_receipt(s, up, req);
     }
-    if (req->status >= 500) {
+    /* 429 (the gateway's request rates, too many uploads in flight) passes: try again later. */
+    if (req->status >= 500 || req->status == 429) {
         pu_send_print_problem(s->prog, up->photo.file, req, NULL);
         return PU_RETRY;
     }

@@ -117,8 +117,8 @@ void pu_upload_finish(struct pu_upload *up);
  * One attempt of |up| through |s|: (re)connects when needed, signs, sends (or, with an upload
  * resource from an earlier attempt, asks for its offset and sends the rest), and on 200 or 201
  * verifies the receipt and keeps it in the state folder. Says on stderr, one line each, when it
- * resumes or starts again. Returns PU_DONE, PU_RETRY (network error, timeout, 5xx: |up->why| says
- * which) or PU_FAILED (4xx, a bad receipt, a certificate refused, the file changed; an upload
+ * resumes or starts again. Returns PU_DONE, PU_RETRY (network error, timeout, 429, 5xx: |up->why|
+ * says which) or PU_FAILED (4xx, a bad receipt, a certificate refused, the file changed; an upload
  * resource is then cancelled).
  */
 enum pu_outcome pu_send_attempt(struct pu_sender *s, struct pu_upload *up);
