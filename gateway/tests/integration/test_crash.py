@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import time
 
 from harness import GatewayTestCase, free_ports, read_bytes
 
@@ -57,3 +58,57 @@ class CrashTest(GatewayTestCase):
         self.wait_status(receipt["photo_id"], "queued")
         self.assertEqual(self.photo_rows(receipt["photo_id"]), 1)
         self.assertOriginalOnDisk(receipt["sha256"])
+
+
+class PoisonPhotoTest(GatewayTestCase):
+    """A photo whose decoding crashes the gateway is marked failed after 3 crashes, while a kill
+    under a photo that is being processed never counts against it (test build hook
+    PREP_TEST_CRASH_DECODING_CLAVE: decoding a photo of that clave aborts)."""
+
+    POISON = "140338B010077"
+    gateway_env = {"PREP_TEST_CRASH_DECODING_CLAVE": POISON}
+    status_timeout = 30.0
+
+    def wait_death(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        while self.gw.alive():
+            if time.monotonic() > deadline:
+                self.fail("the gateway did not crash on the poison photo")
+            time.sleep(0.1)
+        # Expected: not a problem of the gateway under test.
+        self.gw.exits.append((self.gw.logs[-1], self.gw.proc.returncode, False))
+
+    def test_poison_photo_fails_after_three_crashes(self):
+        self.assertIn("test build", self.gw.stderr_text(),
+                      "the gateway under test must be built with -Dtest_hooks=true")
+        path = self.env.gen_acta(seed=503, width=800, height=600)
+        receipt = self.assertCreated(self.upload(path, clave=self.POISON), read_bytes(path),
+                                     clave=self.POISON)
+        for crash in range(3):
+            self.wait_death()
+            self.gw.start()
+        doc = self.wait_status(receipt["photo_id"], "failed")
+        self.assertEqual(doc.get("status"), "failed")
+        row = self.psql(f"SELECT attempts, status_reason FROM photos"
+                        f" WHERE photo_id = '{receipt['photo_id']}'")
+        self.assertEqual(row[0][1], "processing did not complete in 3 attempts", row)
+        self.assertTrue(self.gw.alive(), "the gateway went on crashing")
+        # The gateway goes on with the next photos.
+        other = self.env.gen_acta(seed=504, width=800, height=600)
+        self.wait_status(self.assertCreated(self.upload(other), read_bytes(other))["photo_id"],
+                         "queued")
+
+    def test_kills_do_not_count(self):
+        path = self.env.gen_acta(seed=505, width=800, height=600)
+        receipt = self.assertCreated(self.upload(path), read_bytes(path))
+        pid = receipt["photo_id"]
+        self.wait_status(pid, "queued")
+        # As a gateway killed three times while it processed the photo leaves it: a claim per
+        # kill, the last one still held.
+        self.gw.kill()
+        self.psql(f"UPDATE photos SET status = 'processing', claimed_at = now(), attempts = 3"
+                  f" WHERE photo_id = '{pid}'")
+        self.gw.start()
+        self.wait_status(pid, "queued")
+        self.assertEqual(self.psql(f"SELECT attempts FROM photos WHERE photo_id = '{pid}'"),
+                         [["3"]])
