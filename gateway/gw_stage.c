@@ -507,9 +507,11 @@ static int add_analysis(PGconn *pg, const struct gw_db_job *job, const struct im
     return rc;
 }
 
-/* Processes one claimed photo. Returns 0, or -EIO when PostgreSQL went away (the claim then
- * lapses and the photo is processed again). */
-static int process_one(struct gw_stage *st, PGconn *pg, const struct gw_db_job *job)
+/* Processes one photo claimed by |worker|. Returns 0, -EAGAIN when the review image could not be
+ * stored (the claim is given back: wait before the next), or -EIO when PostgreSQL went away (the
+ * claim then lapses and the photo is processed again). */
+static int process_one(struct gw_stage *st, PGconn *pg, const struct gw_db_job *job,
+                       const char *worker)
 {
     const struct gw_config *cfg = st->cfg;
     struct img_process_opts opts;
@@ -559,7 +561,9 @@ static int process_one(struct gw_stage *st, PGconn *pg, const struct gw_db_job *
         gw_log(GW_LOG_ERROR, "msg=\"could not store review image\" photo_id=%s err=\"%s\"",
                job->photo_id, strerror(-rc));
         img_result_finish(&res);
-        return 0; /* the claim lapses and a later attempt retries */
+        /* A full disk passes: the photo goes back to the queue at once (the attempt not
+         * counted), rather than waiting out its lease once there is room again. */
+        return gw_db_release_mine(pg, worker) == -EIO ? -EIO : -EAGAIN;
     }
     meta = metadata_json(&res);
     if (meta && add_analysis(pg, job, &res, meta) == -EIO) {
@@ -642,12 +646,21 @@ static void *worker_main(void *arg)
             broke = false;
         if (rc == 0)
             rc = gw_db_claim(pg, st->cfg->lease_s, worker, &job);
-        if (rc == 1 && process_one(st, pg, &job) == -EIO)
-            rc = -EIO; /* else one done: look for the next at once, a backlog drains at speed */
+        if (rc == 1) {
+            int done = process_one(st, pg, &job, worker);
+
+            /* 0: one done, look for the next at once (a backlog drains at speed). */
+            if (done < 0)
+                rc = done;
+        }
         if (rc == -EIO)
             broke = true;
         pthread_mutex_lock(&st->mu);
-        if (rc < 0) {
+        if (rc == -EAGAIN) {
+            /* The disk is full: try again later, on the same connection. */
+            backoff = backoff_next(backoff);
+            wait_ms(st, &st->work_cond, backoff);
+        } else if (rc < 0) {
             PQfinish(pg);
             pg = NULL;
             backoff = backoff_next(backoff);

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import subprocess
 import time
 
 from harness import GatewayTestCase, free_ports, read_bytes
@@ -112,3 +113,58 @@ class PoisonPhotoTest(GatewayTestCase):
         self.wait_status(pid, "queued")
         self.assertEqual(self.psql(f"SELECT attempts FROM photos WHERE photo_id = '{pid}'"),
                          [["3"]])
+
+
+class FullDiskProcessingTest(GatewayTestCase):
+    """A photo processed while the data folder (a small tmpfs) is full cannot have its review
+    image stored: it goes back to the queue and is queued soon after there is room again, not
+    after its 300 s processing lease."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.gw.stop()
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", cls.data_dir],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if p.returncode != 0:
+            raise AssertionError("this test needs root to mount a tmpfs: " + p.stdout.decode())
+        cls.mounted = True
+        cls.gw.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            if getattr(cls, "mounted", False):
+                subprocess.run(["umount", "-l", cls.data_dir])
+
+    def test_review_image_without_room(self):
+        good = self.conninfo
+        bad = (f"host={os.path.join(self.env.tmp, 'no-such-socket-dir')} "
+               f"port={free_ports(1)[0]} user=prep dbname={self.db} connect_timeout=2")
+        # Received while PostgreSQL is away, so processed only at the next start.
+        self.gw.stop()
+        self.gw.start(conninfo=bad)
+        path = self.env.gen_acta(seed=506, width=2000, height=1500)
+        receipt = self.assertCreated(self.upload(path), read_bytes(path))
+        self.gw.stop()
+        st = os.statvfs(self.data_dir)
+        filler = os.path.join(self.data_dir, "filler")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            os.posix_fallocate(fd, 0, st.f_bavail * st.f_frsize)
+        finally:
+            os.close(fd)
+        try:
+            self.gw.start(conninfo=good)
+            deadline = time.monotonic() + 20
+            while "could not store review image" not in self.gw.stderr_text():
+                self.assertLess(time.monotonic(), deadline, "the photo was not processed")
+                time.sleep(0.2)
+        finally:
+            os.unlink(filler)
+        doc = self.wait_status(receipt["photo_id"], "queued", timeout=15)
+        self.assertEqual(doc.get("sha256"), receipt["sha256"])
+        self.assertEqual(self.psql(f"SELECT attempts FROM photos"
+                                   f" WHERE photo_id = '{receipt['photo_id']}'"), [["1"]])
