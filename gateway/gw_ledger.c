@@ -284,12 +284,15 @@ int gw_ledger_drop_last(struct gw_ledger *l)
         return -EINVAL;
     /* The entry's line is what gw_ledger_json() makes of it: check it is the file's tail. */
     line = gw_ledger_json(&l->last, &len);
-    got = line && len <= l->size ? malloc(len) : NULL;
+    if (!line)
+        return -ENOMEM;
+    got = len <= l->size ? malloc(len) : NULL;
     if (!got) {
         free(line);
-        return line ? -EINVAL : -ENOMEM;
+        return len <= l->size ? -ENOMEM : -EINVAL;
     }
-    if (pread(l->fd, got, len, (off_t)(l->size - len)) != (ssize_t)len || memcmp(got, line, len))
+    if (pread(l->fd, got, len, (off_t)(l->size - len)) != (ssize_t)len ||
+        memcmp(got, line, len) != 0)
         r = -EINVAL;
     free(got);
     free(line);
