@@ -1,10 +1,8 @@
 #include "gw_stage.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +12,7 @@
 #include <unistd.h>
 
 #include "db_photos.h"
+#include "gw_crash.h"
 #include "gw_db.h"
 #include "gw_log.h"
 #include "img_error.h"
@@ -21,13 +20,9 @@
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 10000
-/* A photo whose processing failed this many times (the process crashed while decoding it, say) is
- * marked failed rather than retried forever. */
+/* A photo whose decoding crashed the process this many times is marked failed rather than
+ * retried forever; a kill under it does not count (gw_crash). */
 #define MAX_ATTEMPTS 3
-/* The photos whose decoding crashed the process, one id a line, for the next start (under the
- * data folder); at most CRASHED_MAX of them are read. */
-#define CRASHED_FILE "spool/crashed"
-#define CRASHED_MAX 64
 
 struct gw_stage {
     const struct gw_config *cfg;
@@ -44,103 +39,6 @@ struct gw_stage {
     unsigned nworkers;
     bool ingest_started;
 };
-
-/*
- * Only a crash counts against a photo's MAX_ATTEMPTS, not a kill or a power cut: those land on
- * whatever photos happen to be in processing, and a gateway restarted often enough would fail
- * good photos. A worker names the photo it is decoding in |decoding|; the handler of the fatal
- * signals, which runs on the faulting thread, appends that name to CRASHED_FILE. At the next
- * start the photos it names keep their attempt, the others left in processing get theirs back.
- * Globals because a signal handler has nothing else to go by.
- */
-static _Thread_local const char *decoding;
-static int crash_dirfd = -1;
-static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
-#define NCRASH_SIGNALS (sizeof(crash_signals) / sizeof(crash_signals[0]))
-static struct sigaction crash_prev[NCRASH_SIGNALS];
-
-static void on_crash(int sig, siginfo_t *si, void *uc)
-{
-    const char *id = decoding;
-    char line[GW_PHOTO_ID_LEN + 1];
-    int fd;
-
-    (void)uc;
-    if (id && crash_dirfd >= 0) {
-        for (size_t i = 0; i < GW_PHOTO_ID_LEN; i++)
-            line[i] = id[i];
-        line[GW_PHOTO_ID_LEN] = '\n';
-        fd = openat(crash_dirfd, CRASHED_FILE, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-        if (fd >= 0) {
-            if (write(fd, line, sizeof(line)) == (ssize_t)sizeof(line))
-                fsync(fd);
-            close(fd);
-        }
-    }
-    /* Then what would have happened without us (a sanitizer's report, a core dump): a fault
-     * happens again when we return, abort() raises again; a signal sent is sent again. */
-    for (size_t i = 0; i < NCRASH_SIGNALS; i++)
-        if (crash_signals[i] == sig)
-            sigaction(sig, &crash_prev[i], NULL);
-    if (si->si_code <= 0 && sig != SIGABRT)
-        raise(sig);
-}
-
-static void crash_handler_install(int dirfd)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_sigaction = on_crash;
-    sa.sa_flags = SA_SIGINFO;
-    sigemptyset(&sa.sa_mask);
-    crash_dirfd = dirfd;
-    for (size_t i = 0; i < NCRASH_SIGNALS; i++)
-        sigaction(crash_signals[i], &sa, &crash_prev[i]);
-}
-
-static void crash_handler_remove(void)
-{
-    if (crash_dirfd < 0)
-        return;
-    for (size_t i = 0; i < NCRASH_SIGNALS; i++)
-        sigaction(crash_signals[i], &crash_prev[i], NULL);
-    crash_dirfd = -1;
-}
-
-/* The photos CRASHED_FILE blames, as a PostgreSQL text array ("{id,id}") in |buf| of |cap|
- * bytes; lines that are not photo ids are skipped. */
-static void crashed_ids(const struct gw_stage *st, char *buf, size_t cap)
-{
-    char text[CRASHED_MAX * (GW_PHOTO_ID_LEN + 1)];
-    size_t len = 0, n = 0, out = 1;
-    int fd = openat(st->spool->root, CRASHED_FILE, O_RDONLY | O_CLOEXEC);
-
-    if (fd >= 0) {
-        while (len < sizeof(text)) {
-            ssize_t got = read(fd, text + len, sizeof(text) - len);
-
-            if (got < 0 && errno == EINTR)
-                continue;
-            if (got <= 0)
-                break;
-            len += (size_t)got;
-        }
-        close(fd);
-    }
-    buf[0] = '{';
-    for (size_t i = 0; i + GW_PHOTO_ID_LEN < len && n < CRASHED_MAX; i += GW_PHOTO_ID_LEN + 1) {
-        if (text[i + GW_PHOTO_ID_LEN] != '\n' || !gw_photo_id_valid(text + i, GW_PHOTO_ID_LEN) ||
-            out + GW_PHOTO_ID_LEN + 3 > cap)
-            break;
-        if (n++ > 0)
-            buf[out++] = ',';
-        memcpy(buf + out, text + i, GW_PHOTO_ID_LEN);
-        out += GW_PHOTO_ID_LEN;
-    }
-    buf[out++] = '}';
-    buf[out] = '\0';
-}
 
 #ifdef GW_TEST_HOOKS
 /* Test builds only (meson -Dtest_hooks=true): decoding a photo of clave
@@ -227,13 +125,13 @@ static void *ingest_main(void *arg)
             pthread_mutex_unlock(&st->mu);
             pg = gw_db_connect(st->cfg->db, err, sizeof(err));
             if (pg && !st->reset_done) {
-                char blamed[CRASHED_MAX * (GW_PHOTO_ID_LEN + 1) + 3];
+                char blamed[GW_CRASH_BLAMED_LEN];
 
-                crashed_ids(st, blamed, sizeof(blamed));
+                gw_crash_blamed(st->spool->root, blamed, sizeof(blamed));
                 rc = gw_db_reset_processing(pg, blamed);
                 /* Counted now: a crash before this line is read again at the next start. */
                 if (rc == 0)
-                    unlinkat(st->spool->root, CRASHED_FILE, 0);
+                    gw_crash_forget(st->spool->root);
                 pthread_mutex_lock(&st->mu);
                 st->reset_done = rc == 0;
                 pthread_cond_broadcast(&st->work_cond);
@@ -543,12 +441,12 @@ static int process_one(struct gw_stage *st, PGconn *pg, const struct gw_db_job *
     opts.webp_quality = cfg->webp_quality;
     opts.webp_method = cfg->webp_method;
     memset(&res, 0, sizeof(res));
-    decoding = job->photo_id;
+    gw_crash_decoding(job->photo_id);
 #ifdef GW_TEST_HOOKS
     test_crash_decoding(job->clave);
 #endif
     rc = img_process_jpeg(buf, len, &opts, &res, &why);
-    decoding = NULL;
+    gw_crash_decoding(NULL);
     free(buf);
     if (rc < 0) {
         snprintf(reason, sizeof(reason), "%s: %s", img_strerror(rc), why ? why : "");
@@ -709,7 +607,7 @@ int gw_stage_start(const struct gw_config *cfg, struct gw_spool *spool, struct g
         return -r;
     }
     st->ingest_started = true;
-    crash_handler_install(spool->root);
+    gw_crash_start(spool->root);
     st->workers = calloc(cfg->workers, sizeof(*st->workers));
     if (!st->workers) {
         gw_stage_stop(st);
@@ -741,7 +639,7 @@ void gw_stage_stop(struct gw_stage *st)
     for (unsigned i = 0; i < st->nworkers; i++)
         pthread_join(st->workers[i], NULL);
     if (st->ingest_started)
-        crash_handler_remove();
+        gw_crash_stop();
     for (size_t i = 0; i < st->n; i++)
         free(st->queue[i]);
     free(st->queue);
