@@ -39,6 +39,19 @@ const char *gw_err_title(int err)
     return lookup(err)->title;
 }
 
+unsigned gw_err_retry_after(int err)
+{
+    switch (err) {
+    case GW_E_STORAGE:
+        /* Space comes back when an operator frees some: not within a second or two. */
+        return 30;
+    case GW_E_UNAVAILABLE:
+        return 5;
+    default:
+        return 0;
+    }
+}
+
 int gw_err_from_name(const char *name)
 {
     for (int i = GW_OK + 1; i < GW_E__MAX; i++)

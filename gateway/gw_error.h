@@ -79,6 +79,13 @@ int gw_err_status(int err);
 /* Returns the problem title of |err|. The string is static. */
 const char *gw_err_title(int err);
 
+/*
+ * Returns the seconds a client should wait before sending the same request again, for the
+ * `Retry-After` header of a problem about a passing condition (a full disk, a database that is
+ * away), or 0 when |err| is not one: waiting does not change the answer. Thread-safe.
+ */
+unsigned gw_err_retry_after(int err);
+
 /* Returns the code whose type name is |name|, or 0 when there is none. */
 int gw_err_from_name(const char *name);
 

@@ -272,3 +272,39 @@ int gw_ledger_append(struct gw_ledger *l, struct gw_ledger_entry *e)
     l->last = *e;
     return 0;
 }
+
+int gw_ledger_drop_last(struct gw_ledger *l)
+{
+    char *line, *got;
+    size_t len = 0;
+    uint64_t good = 0;
+    int n, r = 0;
+
+    if (l->last.seq == 0)
+        return -EINVAL;
+    /* The entry's line is what gw_ledger_json() makes of it: check it is the file's tail. */
+    line = gw_ledger_json(&l->last, &len);
+    if (!line)
+        return -ENOMEM;
+    got = len <= l->size ? malloc(len) : NULL;
+    if (!got) {
+        free(line);
+        return len <= l->size ? -ENOMEM : -EINVAL;
+    }
+    if (pread(l->fd, got, len, (off_t)(l->size - len)) != (ssize_t)len ||
+        memcmp(got, line, len) != 0)
+        r = -EINVAL;
+    free(got);
+    free(line);
+    if (r < 0)
+        return r;
+    if (ftruncate(l->fd, (off_t)(l->size - len)) < 0 || fdatasync(l->fd) < 0)
+        return -errno;
+    n = gw_ledger_walk(l->fd, &l->last, &good, NULL, NULL);
+    if (n < 0)
+        return n;
+    l->size = good;
+    if (l->last.seq == 0)
+        memcpy(l->last.hash, genesis, sizeof(genesis));
+    return 0;
+}

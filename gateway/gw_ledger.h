@@ -89,4 +89,14 @@ void gw_ledger_unlock(struct gw_ledger *l);
  */
 int gw_ledger_append(struct gw_ledger *l, struct gw_ledger_entry *e);
 
+/*
+ * With the lock held: takes the last entry back out of the file (cut and fdatasynced) and makes
+ * the one before it the last again. Only for an entry whose receipt could not be written (a full
+ * disk): no phone holds it and PostgreSQL never saw it, and leaving it would put an entry in the
+ * file that the ledger table never gets (`prep-gateway ledger verify` then fails) and, when the
+ * phone retries, a second entry for the same photo. Returns 0, -EINVAL when the file does not
+ * end with that entry, or -errno.
+ */
+int gw_ledger_drop_last(struct gw_ledger *l);
+
 #endif

@@ -365,6 +365,21 @@ int gw_spool_receipt_with_verdict(struct gw_spool *s, const char *photo_id,
 }
 
 /*
+ * The ledger's last entry, for |photo_id|, got no receipt (a full disk, say): unless the receipt
+ * reached pending/ after all (the commit point: then it stands), the entry is taken back, so that
+ * the chain holds only photos with a receipt. Returns 0, or -EIO when it could not be taken back.
+ */
+static int drop_unreceipted(struct gw_spool *s, const char *photo_id)
+{
+    char name[64];
+
+    snprintf(name, sizeof(name), "%s.json", photo_id);
+    if (faccessat(s->pending, name, F_OK, 0) == 0 || errno != ENOENT)
+        return 0;
+    return gw_ledger_drop_last(s->ledger) < 0 ? -EIO : 0;
+}
+
+/*
  * Issues the receipt of a durable original: under the ledger lock when there is a ledger, so
  * that the ledger order is the commit order and one photo gets one entry.
  */
@@ -403,8 +418,11 @@ static int issue_receipt(struct gw_spool *s, struct gw_receipt *r, bool *ret_exi
         memcpy(r->ledger_prev, entry.prev, sizeof(r->ledger_prev));
         memcpy(r->ledger_hash, entry.hash, sizeof(r->ledger_hash));
         e = sign_receipt(s, r);
-        if (e < 0)
-            return e;
+        if (e == 0)
+            e = write_receipt(s, r, ret_existed);
+        if (e < 0 && drop_unreceipted(s, r->photo_id) < 0)
+            return -EIO;
+        return e;
     }
     return write_receipt(s, r, ret_existed);
 }
@@ -438,7 +456,11 @@ int gw_spool_attach_ledger(struct gw_spool *s, struct gw_ledger *l, const struct
     memcpy(r.ledger_prev, last->prev, sizeof(r.ledger_prev));
     memcpy(r.ledger_hash, last->hash, sizeof(r.ledger_hash));
     e = sign_receipt(s, &r);
-    return e < 0 ? e : write_receipt(s, &r, &existed);
+    if (e == 0)
+        e = write_receipt(s, &r, &existed);
+    /* No room for it (a full disk): the entry goes instead, and the gateway starts all the same,
+     * refusing uploads with 507 until there is room. */
+    return e < 0 ? drop_unreceipted(s, r.photo_id) : 0;
 }
 
 int gw_spool_commit(struct gw_spool *s, struct gw_spool_file *f, const uint8_t *expect_sha,

@@ -50,7 +50,8 @@ int gw_spool_open(struct gw_spool *s, const char *data_dir);
 /*
  * Opens the ledger |l| in the data folder (ledger.jsonl), verifies its chain, and from then on
  * records every commit there and signs receipts with |key|. A crash between the ledger append and
- * the receipt is completed here: the receipt of the last entry is rebuilt if it is missing.
+ * the receipt is completed here: the receipt of the last entry is rebuilt if it is missing, or,
+ * when it cannot be written (a full disk), the entry is taken back (no phone holds it).
  * Returns 0, -EBADMSG for a broken chain, or -errno.
  */
 int gw_spool_attach_ledger(struct gw_spool *s, struct gw_ledger *l, const struct gw_key *key);

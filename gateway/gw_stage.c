@@ -9,8 +9,10 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "db_photos.h"
+#include "gw_crash.h"
 #include "gw_db.h"
 #include "gw_log.h"
 #include "img_error.h"
@@ -18,8 +20,8 @@
 
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 10000
-/* A photo whose processing failed this many times (the process died while decoding it, say) is
- * marked failed rather than retried forever. */
+/* A photo whose decoding crashed the process this many times is marked failed rather than
+ * retried forever; a kill under it does not count (gw_crash). */
 #define MAX_ATTEMPTS 3
 
 struct gw_stage {
@@ -37,6 +39,21 @@ struct gw_stage {
     unsigned nworkers;
     bool ingest_started;
 };
+
+#ifdef GW_TEST_HOOKS
+/* Test builds only (meson -Dtest_hooks=true): decoding a photo of clave
+ * PREP_TEST_CRASH_DECODING_CLAVE crashes the process after 300 ms (the upload's answer is out by
+ * then), as a photo that trips a bug in imaging/ would. */
+static void test_crash_decoding(const char *clave)
+{
+    const char *c = getenv("PREP_TEST_CRASH_DECODING_CLAVE");
+
+    if (c && strcmp(c, clave) == 0) {
+        usleep(300 * 1000);
+        abort();
+    }
+}
+#endif
 
 /* Waits up to |ms| or until stop; returns true when stopping. Called with mu held. */
 static bool wait_ms(struct gw_stage *st, pthread_cond_t *cond, unsigned ms)
@@ -108,7 +125,13 @@ static void *ingest_main(void *arg)
             pthread_mutex_unlock(&st->mu);
             pg = gw_db_connect(st->cfg->db, err, sizeof(err));
             if (pg && !st->reset_done) {
-                rc = gw_db_reset_processing(pg);
+                char blamed[GW_CRASH_BLAMED_LEN];
+
+                gw_crash_blamed(st->spool->root, blamed, sizeof(blamed));
+                rc = gw_db_reset_processing(pg, blamed);
+                /* Counted now: a crash before this line is read again at the next start. */
+                if (rc == 0)
+                    gw_crash_forget(st->spool->root);
                 pthread_mutex_lock(&st->mu);
                 st->reset_done = rc == 0;
                 pthread_cond_broadcast(&st->work_cond);
@@ -382,9 +405,11 @@ static int add_analysis(PGconn *pg, const struct gw_db_job *job, const struct im
     return rc;
 }
 
-/* Processes one claimed photo. Returns 0, or -EIO when PostgreSQL went away (the claim then
- * lapses and the photo is processed again). */
-static int process_one(struct gw_stage *st, PGconn *pg, const struct gw_db_job *job)
+/* Processes one photo claimed by |worker|. Returns 0, -EAGAIN when the review image could not be
+ * stored (the claim is given back: wait before the next), or -EIO when PostgreSQL went away (the
+ * claim then lapses and the photo is processed again). */
+static int process_one(struct gw_stage *st, PGconn *pg, const struct gw_db_job *job,
+                       const char *worker)
 {
     const struct gw_config *cfg = st->cfg;
     struct img_process_opts opts;
@@ -416,7 +441,12 @@ static int process_one(struct gw_stage *st, PGconn *pg, const struct gw_db_job *
     opts.webp_quality = cfg->webp_quality;
     opts.webp_method = cfg->webp_method;
     memset(&res, 0, sizeof(res));
+    gw_crash_decoding(job->photo_id);
+#ifdef GW_TEST_HOOKS
+    test_crash_decoding(job->clave);
+#endif
     rc = img_process_jpeg(buf, len, &opts, &res, &why);
+    gw_crash_decoding(NULL);
     free(buf);
     if (rc < 0) {
         snprintf(reason, sizeof(reason), "%s: %s", img_strerror(rc), why ? why : "");
@@ -429,7 +459,9 @@ static int process_one(struct gw_stage *st, PGconn *pg, const struct gw_db_job *
         gw_log(GW_LOG_ERROR, "msg=\"could not store review image\" photo_id=%s err=\"%s\"",
                job->photo_id, strerror(-rc));
         img_result_finish(&res);
-        return 0; /* the claim lapses and a later attempt retries */
+        /* A full disk passes: the photo goes back to the queue at once (the attempt not
+         * counted), rather than waiting out its lease once there is room again. */
+        return gw_db_release_mine(pg, worker) == -EIO ? -EIO : -EAGAIN;
     }
     meta = metadata_json(&res);
     if (meta && add_analysis(pg, job, &res, meta) == -EIO) {
@@ -512,12 +544,21 @@ static void *worker_main(void *arg)
             broke = false;
         if (rc == 0)
             rc = gw_db_claim(pg, st->cfg->lease_s, worker, &job);
-        if (rc == 1 && process_one(st, pg, &job) == -EIO)
-            rc = -EIO; /* else one done: look for the next at once, a backlog drains at speed */
+        if (rc == 1) {
+            int done = process_one(st, pg, &job, worker);
+
+            /* 0: one done, look for the next at once (a backlog drains at speed). */
+            if (done < 0)
+                rc = done;
+        }
         if (rc == -EIO)
             broke = true;
         pthread_mutex_lock(&st->mu);
-        if (rc < 0) {
+        if (rc == -EAGAIN) {
+            /* The disk is full: try again later, on the same connection. */
+            backoff = backoff_next(backoff);
+            wait_ms(st, &st->work_cond, backoff);
+        } else if (rc < 0) {
             PQfinish(pg);
             pg = NULL;
             backoff = backoff_next(backoff);
@@ -566,6 +607,7 @@ int gw_stage_start(const struct gw_config *cfg, struct gw_spool *spool, struct g
         return -r;
     }
     st->ingest_started = true;
+    gw_crash_start(spool->root);
     st->workers = calloc(cfg->workers, sizeof(*st->workers));
     if (!st->workers) {
         gw_stage_stop(st);
@@ -596,6 +638,8 @@ void gw_stage_stop(struct gw_stage *st)
         pthread_join(st->ingest, NULL);
     for (unsigned i = 0; i < st->nworkers; i++)
         pthread_join(st->workers[i], NULL);
+    if (st->ingest_started)
+        gw_crash_stop();
     for (size_t i = 0; i < st->n; i++)
         free(st->queue[i]);
     free(st->queue);

@@ -36,12 +36,15 @@ int gw_db_ingest(PGconn *c, const struct gw_receipt *r)
     return n < 0 ? n : 0;
 }
 
-int gw_db_reset_processing(PGconn *c)
+int gw_db_reset_processing(PGconn *c, const char *blamed)
 {
+    const char *p[] = {blamed};
     int r = gw_db_cmd(c,
-                      "UPDATE photos SET status = 'received', claimed_at = NULL"
+                      "UPDATE photos SET status = 'received', claimed_at = NULL,"
+                      " attempts = CASE WHEN photo_id::text = ANY($1::text[]) THEN attempts"
+                      "   ELSE greatest(attempts - 1, 0) END"
                       " WHERE status = 'processing'",
-                      0, NULL);
+                      1, p);
 
     return r < 0 ? r : 0;
 }

@@ -31,10 +31,12 @@ int gw_db_ingest(PGconn *c, const struct gw_receipt *r);
 
 /*
  * Returns photos that a previous run left half-processed to the queue. Only one gateway writes to
- * a database (one per collection centre), so at start nothing else can be processing them.
+ * a database (one per collection centre), so at start nothing else can be processing them. The
+ * attempt is given back (the process was killed under them) except to the photos of |blamed|, a
+ * PostgreSQL text array of photo ids ("{}" for none) whose decoding crashed the process.
  * Returns 0, -EIO or -EPROTO.
  */
-int gw_db_reset_processing(PGconn *c);
+int gw_db_reset_processing(PGconn *c, const char *blamed);
 
 /*
  * Gives back every processing claim that |worker| (the token it claims with) holds: status

@@ -230,8 +230,10 @@ void gw_stream_interim(struct gw_stream *s, int status, const nghttp2_nv *extra,
 
 void gw_stream_problem(struct gw_stream *s, int err, const char *detail)
 {
-    size_t len = 0;
-    char *body;
+    size_t len = 0, nnv = 0;
+    unsigned retry_s = gw_err_retry_after(err);
+    char retry[16], *body;
+    nghttp2_nv nv[1];
 
     if (!s->conn || s->responded)
         return;
@@ -243,8 +245,13 @@ void gw_stream_problem(struct gw_stream *s, int err, const char *detail)
         gw_h2_conn_flush_soon(s->conn);
         return;
     }
-    gw_stream_respond(s, gw_err_status(err), "application/problem+json", (uint8_t *)body, len, NULL,
-                      0);
+    /* A full disk or an absent database passes: say when to come back (RFC 9110 10.2.3). */
+    if (retry_s > 0) {
+        snprintf(retry, sizeof(retry), "%u", retry_s);
+        nv[nnv++] = (nghttp2_nv)MAKE_NV("retry-after", retry, strlen(retry));
+    }
+    gw_stream_respond(s, gw_err_status(err), "application/problem+json", (uint8_t *)body, len, nv,
+                      nnv);
 }
 
 void gw_stream_open_window(struct gw_stream *s)

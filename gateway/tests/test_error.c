@@ -48,6 +48,11 @@ int main(void)
     CHECK(gw_err_status(GW_E_TOO_LARGE) == 413);
     CHECK(gw_err_from_name("truncated-jpeg") == GW_E_TRUNCATED_JPEG);
     CHECK(gw_err_from_name("nope") == 0);
+    /* Only passing conditions say when to come back. */
+    CHECK(gw_err_retry_after(GW_E_STORAGE) > 0);
+    CHECK(gw_err_retry_after(GW_E_UNAVAILABLE) > 0);
+    CHECK(gw_err_retry_after(GW_E_INVALID_JPEG) == 0);
+    CHECK(gw_err_retry_after(12345) == 0);
     CHECK_STR(gw_err_name(12345), "internal-error");
 
     json =

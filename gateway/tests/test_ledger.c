@@ -83,6 +83,45 @@ static void test_chain(void)
     close(dfd);
 }
 
+/* An entry whose receipt could not be written is taken back; the chain goes on from the one
+ * before it. */
+static void test_drop_last(void)
+{
+    struct gw_ledger l = {.fd = -1};
+    struct gw_ledger_entry e, second;
+    char path[512];
+    int top = dir_fd(), dfd;
+
+    snprintf(path, sizeof(path), "%s/drop", root);
+    CHECK(mkdir(path, 0700) == 0);
+    dfd = openat(top, "drop", O_RDONLY | O_DIRECTORY);
+    close(top);
+    CHECK(gw_ledger_open(&l, dfd) == 0);
+    CHECK(gw_ledger_drop_last(&l) == -EINVAL);
+    for (int i = 1; i <= 3; i++) {
+        entry(&e, i);
+        CHECK(gw_ledger_append(&l, &e) == 0);
+        if (i == 2)
+            second = e;
+    }
+    CHECK(gw_ledger_drop_last(&l) == 0);
+    CHECK(l.last.seq == 2 && strcmp(l.last.hash, second.hash) == 0);
+    entry(&e, 4);
+    CHECK(gw_ledger_append(&l, &e) == 0);
+    CHECK(e.seq == 3 && strcmp(e.prev, second.hash) == 0);
+    gw_ledger_close(&l);
+    CHECK(gw_ledger_open(&l, dfd) == 0);
+    CHECK(l.last.seq == 3 && strcmp(l.last.photo_id, e.photo_id) == 0);
+    /* Down to nothing: the next entry is the first again. */
+    for (int i = 0; i < 3; i++)
+        CHECK(gw_ledger_drop_last(&l) == 0);
+    CHECK(l.last.seq == 0 && l.size == 0);
+    entry(&e, 5);
+    CHECK(gw_ledger_append(&l, &e) == 0 && e.seq == 1);
+    gw_ledger_close(&l);
+    close(dfd);
+}
+
 static void test_keys(void)
 {
     struct gw_key k, pub;
@@ -167,6 +206,7 @@ int main(void)
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     CHECK(mkdtemp(root) != NULL);
     test_chain();
+    test_drop_last();
     test_keys();
     test_spool_recovery();
     snprintf(cmd, sizeof(cmd), "rm -rf %s", root);

@@ -86,3 +86,100 @@ class LedgerTest(GatewayTestCase):
         path = os.path.join(self.data_dir, "ledger.jsonl")
         with open(path) as f:
             self.assertEqual(len(f.readlines()), third["ledger"]["seq"])
+
+
+class FullDiskLedgerTest(GatewayTestCase):
+    """The data folder on a small tmpfs filled so that a photo's bytes fit but its receipt does
+    not: the ledger entry appended for it is taken back, so the chain (file and table) stays one
+    entry per acknowledged photo; and a gateway that starts on a full disk with an entry whose
+    receipt was never written starts all the same."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.gw.stop()
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", cls.data_dir],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if p.returncode != 0:
+            raise AssertionError("this test needs root to mount a tmpfs: " + p.stdout.decode())
+        cls.mounted = True
+        cls.gw.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            if getattr(cls, "mounted", False):
+                subprocess.run(["umount", "-l", cls.data_dir])
+
+    def fill(self, leave):
+        """A filler file that leaves |leave| bytes free; returns its path."""
+        st = os.statvfs(self.data_dir)
+        path = os.path.join(self.data_dir, f"filler-{leave}")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            os.posix_fallocate(fd, 0, st.f_bavail * st.f_frsize - leave)
+        finally:
+            os.close(fd)
+        return path
+
+    def ledger_lines(self):
+        with open(os.path.join(self.data_dir, "ledger.jsonl")) as f:
+            return f.read().count("\n")
+
+    def verify(self, want):
+        p = subprocess.run([self.env.gateway, "ledger", "verify", "--data", self.data_dir,
+                            "--db", self.conninfo, "--json"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout.decode() + p.stderr.decode())
+        doc = json.loads(p.stdout)
+        self.assertEqual((doc["entries"], doc["database_rows"]), (want, want), doc)
+
+    def photo(self, seed):
+        path = self.env.gen_acta(seed=seed, width=800, height=600)
+        return path, read_bytes(path)
+
+    def test_1_receipt_without_room(self):
+        path, data = self.photo(611)
+        first = self.assertCreated(self.upload(path), data)
+        self.wait_status(first["photo_id"], "queued")
+        path, data = self.photo(612)
+        # Room for the photo's pages (it is preallocated), none for its receipt.
+        filler = self.fill((len(data) + 4095) // 4096 * 4096)
+        self.assertProblem(self.upload(path, client="nghttp"), 507, "insufficient-storage")
+        os.unlink(filler)
+        self.assertEqual(self.ledger_lines(), 1, "the entry of an unacknowledged photo stayed")
+        again = self.assertCreated(self.upload(path), data)
+        self.assertEqual(again["ledger"]["seq"], 2)
+        self.assertEqual(again["ledger"]["prev"], first["ledger"]["hash"])
+        self.wait_status(again["photo_id"], "queued")
+        self.verify(2)
+
+    def test_2_start_on_a_full_disk(self):
+        path, data = self.photo(613)
+        receipt = self.assertCreated(self.upload(path), data)
+        self.wait_status(receipt["photo_id"], "queued")
+        seq = receipt["ledger"]["seq"]
+        # As if the process died after the ledger append, before the receipt was written.
+        self.gw.kill()
+        for folder in ("pending", "receipts"):
+            name = os.path.join(self.data_dir, "spool", folder, receipt["photo_id"] + ".json")
+            if os.path.exists(name):
+                os.unlink(name)
+        self.psql(f"ALTER TABLE ledger DISABLE TRIGGER ledger_append_only;"
+                  f"DELETE FROM ledger WHERE seq = {seq};"
+                  f"ALTER TABLE ledger ENABLE TRIGGER ledger_append_only;"
+                  f"DELETE FROM verification_queue WHERE photo_id = '{receipt['photo_id']}';"
+                  f"DELETE FROM photos WHERE photo_id = '{receipt['photo_id']}'")
+        filler = self.fill(0)
+        try:
+            self.gw.start()  # before: "could not open the ledger", exit 1
+            self.assertEqual(self.ledger_lines(), seq - 1)
+            self.assertProblem(self.upload(path, client="nghttp"), 507, "insufficient-storage")
+        finally:
+            os.unlink(filler)
+        again = self.assertCreated(self.upload(path), data)
+        self.assertEqual(again["ledger"]["seq"], seq)
+        self.wait_status(again["photo_id"], "queued")
+        self.verify(seq)
