@@ -57,7 +57,7 @@
     XX(INTERNAL, "internal-error", 500, "Internal error")                                          \
     XX(UNAVAILABLE, "service-unavailable", 503, "Service unavailable")                             \
     XX(NOT_READY, "not-ready", 503, "Not ready")                                                   \
-    XX(STORAGE, "insufficient-storage", 507, "Insufficient storage")
+    XX(STORAGE, "insufficient-storage", 503, "Insufficient storage")
 
 enum gw_errno {
     GW_OK = 0,

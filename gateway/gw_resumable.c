@@ -67,9 +67,10 @@ void gw_resumable_acknowledge(struct gw_stream *s, const char *token, uint64_t o
 void gw_resumable_problem(struct gw_stream *s, int err, const char *detail, const uint64_t *offsets,
                           bool completing)
 {
-    char members[96], off[24];
-    nghttp2_nv nv[2];
+    char members[96], off[24], retry[12];
+    nghttp2_nv nv[3];
     size_t n = 0, len = 0;
+    unsigned wait = gw_err_retry_after(err);
     char *body;
 
     if (!s->conn || s->responded)
@@ -84,6 +85,11 @@ void gw_resumable_problem(struct gw_stream *s, int err, const char *detail, cons
     }
     if (completing)
         nv[n++] = (nghttp2_nv)GW_RESUMABLE_NV("upload-complete", "?1");
+    if (wait) {
+        snprintf(retry, sizeof(retry), "%u", wait);
+        nv[n] = (nghttp2_nv)NV_COPY("retry-after", retry);
+        nv[n++].valuelen = strlen(retry);
+    }
     s->err = err;
     gw_metrics_problem(err);
     body = gw_problem_json_members(err, detail, s->path_len ? s->path : NULL,

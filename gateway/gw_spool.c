@@ -459,7 +459,7 @@ int gw_spool_attach_ledger(struct gw_spool *s, struct gw_ledger *l, const struct
     if (e == 0)
         e = write_receipt(s, &r, &existed);
     /* No room for it (a full disk): the entry goes instead, and the gateway starts all the same,
-     * refusing uploads with 507 until there is room. */
+     * refusing uploads with 503 until there is room. */
     return e < 0 ? drop_unreceipted(s, r.photo_id) : 0;
 }
 

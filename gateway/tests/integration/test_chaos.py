@@ -154,7 +154,7 @@ class Run:
         self.kills = self.kills_full = 0
         self.pg_outages = []
         self.disk_full = 0
-        self.probes_507 = 0
+        self.probes_full = 0
 
 
 class ChaosTest(GatewayTestCase):
@@ -348,8 +348,8 @@ class ChaosTest(GatewayTestCase):
                               ("mid-transaction" if caught else "(no transaction caught)"))
 
     def probe(self, run, gw, state, device, why):
-        """A new photo while the disk is full: 507 insufficient-storage with Retry-After."""
-        path = os.path.join(run.dir, f"probe-{run.disk_full}-{run.probes_507}.jpg")
+        """A new photo while the disk is full: 503 insufficient-storage with Retry-After."""
+        path = os.path.join(run.dir, f"probe-{run.disk_full}-{run.probes_full}.jpg")
         with open(path, "wb") as f:
             f.write(with_comment(self.bases[3][1], f"chaos probe {run.seed} {path}"))
         out = subprocess.run([self.signer, "sign", os.path.join(state, "device-ed25519.pem"),
@@ -358,10 +358,10 @@ class ChaosTest(GatewayTestCase):
         hdrs = [line for line in out.splitlines() if line]
         r = nghttp_request(gw, upload_path(), path, hdrs + ["content-type: image/jpeg"])
         try:
-            self.assertProblem(r, 507, "insufficient-storage")
+            self.assertProblem(r, 503, "insufficient-storage")
             retry = r.headers.get("retry-after", "")
             self.assertTrue(retry.isdigit() and int(retry) >= 1, f"Retry-After: {r!r}")
-            run.probes_507 += 1
+            run.probes_full += 1
         except AssertionError as e:
             run.findings.append(f"new upload on a full disk ({why}): {e}")
 
@@ -675,11 +675,11 @@ class ChaosTest(GatewayTestCase):
                 subprocess.run(["umount", "-l", data])
 
         retried = [u for u in run.uploads if u.retries > 0]
-        refused = sum(u.statuses.count(507) for u in run.uploads)
+        refused = sum(u.statuses.count(503) for u in run.uploads)
         print(f"test_chaos: run {index} seed {seed}: {run.kills} kills "
               f"({run.kills_full} on a full disk), {len(run.pg_outages)} PostgreSQL outages "
               f"({', '.join(run.pg_outages)}), {run.disk_full} disk-full episodes "
-              f"({run.probes_507} probes answered 507, {refused} phone attempts refused 507), "
+              f"({run.probes_full} probes answered 503, {refused} phone attempts refused 503), "
               f"{len(run.uploads)} uploads ({sum(u.bytes for u in run.uploads) / 1e6:.0f} MB): "
               f"{len(acked)} acknowledged, {len(retried)} retried "
               f"({sum(u.retries for u in run.uploads)} retries); chaos {t_chaos:.0f} s, "

@@ -147,7 +147,7 @@ class FullDiskLedgerTest(GatewayTestCase):
         path, data = self.photo(612)
         # Room for the photo's pages (it is preallocated), none for its receipt.
         filler = self.fill((len(data) + 4095) // 4096 * 4096)
-        self.assertProblem(self.upload(path, client="nghttp"), 507, "insufficient-storage")
+        self.assertProblem(self.upload(path, client="nghttp"), 503, "insufficient-storage")
         os.unlink(filler)
         self.assertEqual(self.ledger_lines(), 1, "the entry of an unacknowledged photo stayed")
         again = self.assertCreated(self.upload(path), data)
@@ -176,7 +176,7 @@ class FullDiskLedgerTest(GatewayTestCase):
         try:
             self.gw.start()  # before: "could not open the ledger", exit 1
             self.assertEqual(self.ledger_lines(), seq - 1)
-            self.assertProblem(self.upload(path, client="nghttp"), 507, "insufficient-storage")
+            self.assertProblem(self.upload(path, client="nghttp"), 503, "insufficient-storage")
         finally:
             os.unlink(filler)
         again = self.assertCreated(self.upload(path), data)

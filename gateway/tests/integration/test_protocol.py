@@ -227,8 +227,9 @@ class DroppedConnectionTest(GatewayTestCase):
 
 
 class DiskFullTest(GatewayTestCase):
-    """The data folder on a 3 MiB tmpfs: an upload that does not fit is refused with 507 before
-    its body is accepted, nothing partial stays, and the gateway keeps serving."""
+    """The data folder on a 3 MiB tmpfs: an upload that does not fit is refused with 503 (and
+    Retry-After) before its body is accepted, nothing partial stays, and the gateway keeps
+    serving."""
 
     @classmethod
     def setUpClass(cls):
@@ -249,12 +250,13 @@ class DiskFullTest(GatewayTestCase):
             if getattr(cls, "mounted", False):
                 subprocess.run(["umount", "-l", cls.data_dir])
 
-    def test_full_disk_is_507(self):
+    def test_full_disk_is_503(self):
         small = os.path.join(self.env.fixtures, "small", "ok_o3.jpg")
         big = self.env.gen_acta(seed=77, width=3000, height=2250, quality=97, noise=8)
         self.assertGreater(os.path.getsize(big), 3 << 20, "the big photo must not fit")
         r = self.upload(big, client="nghttp")
-        self.assertProblem(r, 507, "insufficient-storage")
+        self.assertProblem(r, 503, "insufficient-storage")
+        self.assertTrue(r.headers.get("retry-after", "").isdigit(), r.headers)
         self.assertEqual(os.listdir(os.path.join(self.data_dir, "spool", "tmp")), [])
         self.assertEqual(self.get("/healthz").status, 200)
         self.assertCreated(self.upload(small), read_bytes(small))
