@@ -515,6 +515,9 @@ static void worker_token(char *ret)
              hex + 16, hex + 20);
 }
 
+/* How much nicer the processing threads are than intake. */
+#define WORKER_NICE 10
+
 static void *worker_main(void *arg)
 {
     struct gw_stage *st = arg;
@@ -524,6 +527,12 @@ static void *worker_main(void *arg)
     bool broke = false;               /* the connection broke: give back our claims */
 
     worker_token(worker);
+    /* Image processing yields the CPU to intake: a receipt is never late because photos are
+     * being decoded, and the backlog is caught up after the peak (Linux: nice is per thread). */
+    errno = 0; /* nice() may return -1 as the new niceness */
+    if (nice(WORKER_NICE) == -1 && errno)
+        gw_log(GW_LOG_WARN, "msg=\"processing thread keeps intake's priority\" err=\"%s\"",
+               strerror(errno));
     pthread_mutex_lock(&st->mu);
     while (!st->stopping) {
         struct gw_db_job job;

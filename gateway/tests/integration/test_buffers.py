@@ -2,6 +2,7 @@
 bounded; past the bound a new upload gets 503 before any of its bytes are read, and intake
 resumes as soon as memory is freed."""
 
+import os
 import socket
 import time
 
@@ -39,3 +40,22 @@ class BufferCapTest(GatewayTestCase):
                 break
             time.sleep(0.2)
         self.assertCreated(r, data)
+
+
+class PriorityTest(GatewayTestCase):
+    """Image processing runs at a lower CPU priority than intake (the event loops and the
+    spool writers), so that receipts are not late while photos are decoded."""
+
+    def test_workers_are_niced(self):
+        nice = {}
+        task_dir = f"/proc/{self.gw.pid}/task"
+        for tid in os.listdir(task_dir):
+            with open(os.path.join(task_dir, tid, "stat")) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(os.path.join(task_dir, tid, "comm")) as f:
+                nice[tid] = (f.read().strip(), int(fields[16]))  # field 19 of stat: nice
+        values = [n for _, n in nice.values()]
+        base = os.getpriority(os.PRIO_PROCESS, 0)  # the gateway inherits ours
+        # --workers 2 by default: two processing threads 10 nicer, the rest (loops, pools) not.
+        self.assertEqual(values.count(min(base + 10, 19)), 2, nice)
+        self.assertGreaterEqual(values.count(base), 4, nice)
