@@ -11,11 +11,14 @@ p50/p99 against the baseline. The goal (issue 10): >= 99 % succeed and p99 < 3x 
 Fair to both sides: each round starts once the gateway has processed every photo of the rounds
 before (processing a photo takes far longer than receiving it, so a later round would otherwise
 compete with the backlog of the earlier ones). The attacker is a process of its own (this script
-with --attacker), never throttled: it sends as fast as its sockets take, and runs at the niceness
-of everything else (the gateway, PostgreSQL, the phone: all inherit this script's). It reports
-what it sent, and the table shows it. Every attack loop sends only to 127.0.0.1.
+with --attacker), never throttled: it sends as fast as its sockets take, by default at the
+niceness of everything else (the gateway, PostgreSQL, the phone: all inherit this script's). On
+this 2-core machine the attacker's own CPU (80 % of a core for the floods) then comes out of the
+gateway's share, which a remote attacker's does not: --attacker-nice 19 models that, the attacker
+getting whatever CPU the gateway's side leaves. It reports what it sent, and the table shows it.
+Every attack loop sends only to 127.0.0.1.
 
-usage: bench/attacks.py [--uploads N=100] [--only WORD] [--write]
+usage: bench/attacks.py [--uploads N=100] [--only WORD] [--attacker-nice N=0] [--write]
        (--write: the table into docs/operations.md; --only: the attacks whose name has WORD)
 """
 
@@ -265,6 +268,9 @@ def main():
     ap.add_argument("--uploads", type=int, default=100)
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--only", metavar="WORD", help="run only the attacks whose name has WORD")
+    ap.add_argument("--attacker-nice", type=int, default=0, metavar="N",
+                    help="the attacker this much nicer than the gateway's side (19: its CPU "
+                         "is not the gateway's, as for a remote attacker)")
     ap.add_argument("--attacker", type=int, help=argparse.SUPPRESS)  # internal: one attack
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -341,7 +347,8 @@ def main():
             name = ATTACKS[i][0]
             att = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--attacker",
                                     str(i), "--port", str(port)], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE)
+                                   stdout=subprocess.PIPE,
+                                   preexec_fn=lambda: os.nice(args.attacker_nice))
             time.sleep(1)
             try:
                 r = legit(port, state, path, args.uploads)
@@ -366,11 +373,16 @@ def main():
     n = args.uploads
     base = {k: statistics.median(r[k] for r in bases) for k in ("2xx", "p50_ms", "p99_ms")}
     spread = ", ".join(f"{r['p99_ms']:.0f}" for r in bases)
-    out = [f"Command: `nice bench/attacks.py --uploads {n}` (release build, h2c, PostgreSQL with "
+    nice_arg = f" --attacker-nice {args.attacker_nice}" if args.attacker_nice else ""
+    where = (f"{args.attacker_nice} nicer than the gateway, PostgreSQL and the phone (its CPU is "
+             "not the gateway's, as for a remote attacker)" if args.attacker_nice else
+             "the niceness of the gateway, PostgreSQL and the phone")
+    out = [f"Command: `nice bench/attacks.py --uploads {n}{nice_arg}` (release build, h2c, "
+           "PostgreSQL with "
            f"fsync on, 2 cores, {time.strftime('%Y-%m-%d')}). The legitimate phone: "
            f"bench/prep-load, {n} signed uploads one after the other, each a new photo of about "
-           f"{size} bytes. The attacker: one process from 127.0.0.2 at the niceness of the "
-           "gateway, PostgreSQL and the phone, sending as fast as its sockets take (its rates "
+           f"{size} bytes. The attacker: one process from 127.0.0.2 at {where}, "
+           "sending as fast as its sockets take (its rates "
            "are in the last column). The gateway with its default limits, but "
            "`--request-rate-per-device 0` (prep-load is one device sending tens a second). Each "
            "round starts once the photos of the rounds before are processed; \"no attack\" is "
