@@ -793,6 +793,32 @@ class GatewayTestCase(unittest.TestCase):
 
 # --- the runner --------------------------------------------------------------------------------
 
+class TmpfsDataTestCase(GatewayTestCase):
+    """A gateway whose data folder is a tmpfs of |tmpfs_size| mounted for the class, so that a
+    test can fill the disk. Needs root (./test.sh runs as root); without it the class fails."""
+
+    tmpfs_size = "40m"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.gw.stop()
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={cls.tmpfs_size}", "tmpfs",
+                            cls.data_dir], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if p.returncode != 0:
+            raise AssertionError("this test needs root to mount a tmpfs: " + p.stdout.decode())
+        cls.mounted = True
+        cls.gw.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            if getattr(cls, "mounted", False):
+                subprocess.run(["umount", "-l", cls.data_dir])
+
+
 class SignedTestCase(GatewayTestCase):
     """A gateway that takes only signed uploads, and one device enrolled for |actas| with a key
     made by sign-request (PREP_SIGN_REQUEST, set by ./test.sh): |signer|, |key|, |pub|,

@@ -2,10 +2,9 @@
 
 import hashlib
 import os
-import subprocess
 import time
 
-from harness import GatewayTestCase, free_ports, read_bytes
+from harness import GatewayTestCase, TmpfsDataTestCase, free_ports, read_bytes
 
 
 class CrashTest(GatewayTestCase):
@@ -115,29 +114,12 @@ class PoisonPhotoTest(GatewayTestCase):
                          [["3"]])
 
 
-class FullDiskProcessingTest(GatewayTestCase):
+class FullDiskProcessingTest(TmpfsDataTestCase):
     """A photo processed while the data folder (a small tmpfs) is full cannot have its review
     image stored: it goes back to the queue and is queued soon after there is room again, not
     after its 300 s processing lease."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.gw.stop()
-        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", cls.data_dir],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        if p.returncode != 0:
-            raise AssertionError("this test needs root to mount a tmpfs: " + p.stdout.decode())
-        cls.mounted = True
-        cls.gw.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            if getattr(cls, "mounted", False):
-                subprocess.run(["umount", "-l", cls.data_dir])
+    tmpfs_size = "40m"
 
     def test_review_image_without_room(self):
         good = self.conninfo

@@ -5,7 +5,7 @@ import json
 import os
 import subprocess
 
-from harness import GatewayTestCase, read_bytes
+from harness import GatewayTestCase, TmpfsDataTestCase, read_bytes
 
 
 class LedgerTest(GatewayTestCase):
@@ -88,30 +88,13 @@ class LedgerTest(GatewayTestCase):
             self.assertEqual(len(f.readlines()), third["ledger"]["seq"])
 
 
-class FullDiskLedgerTest(GatewayTestCase):
+class FullDiskLedgerTest(TmpfsDataTestCase):
     """The data folder on a small tmpfs filled so that a photo's bytes fit but its receipt does
     not: the ledger entry appended for it is taken back, so the chain (file and table) stays one
     entry per acknowledged photo; and a gateway that starts on a full disk with an entry whose
     receipt was never written starts all the same."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.gw.stop()
-        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", cls.data_dir],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        if p.returncode != 0:
-            raise AssertionError("this test needs root to mount a tmpfs: " + p.stdout.decode())
-        cls.mounted = True
-        cls.gw.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            if getattr(cls, "mounted", False):
-                subprocess.run(["umount", "-l", cls.data_dir])
+    tmpfs_size = "40m"
 
     def fill(self, leave):
         """A filler file that leaves |leave| bytes free; returns its path."""

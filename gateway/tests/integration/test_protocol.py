@@ -12,7 +12,7 @@ import struct
 import subprocess
 import time
 
-from harness import CLAVE, GatewayTestCase, read_bytes, upload_path
+from harness import CLAVE, GatewayTestCase, TmpfsDataTestCase, read_bytes, upload_path
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 SETTINGS, HEADERS, DATA, GOAWAY = 0x4, 0x1, 0x0, 0x7
@@ -226,29 +226,12 @@ class DroppedConnectionTest(GatewayTestCase):
         self.assertCreated(self.upload(data), data)
 
 
-class DiskFullTest(GatewayTestCase):
+class DiskFullTest(TmpfsDataTestCase):
     """The data folder on a 3 MiB tmpfs: an upload that does not fit is refused with 503 (and
     Retry-After) before its body is accepted, nothing partial stays, and the gateway keeps
     serving."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.gw.stop()
-        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", cls.data_dir],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        if p.returncode != 0:
-            raise AssertionError("this test needs root to mount a tmpfs: " + p.stdout.decode())
-        cls.mounted = True
-        cls.gw.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            if getattr(cls, "mounted", False):
-                subprocess.run(["umount", "-l", cls.data_dir])
+    tmpfs_size = "3m"
 
     def test_full_disk_is_503(self):
         small = os.path.join(self.env.fixtures, "small", "ok_o3.jpg")
