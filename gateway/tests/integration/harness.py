@@ -793,6 +793,28 @@ class GatewayTestCase(unittest.TestCase):
 
 # --- the runner --------------------------------------------------------------------------------
 
+def scripts_lib(*cmd, timeout=120, label="test"):
+    """Runs a shell line with scripts/lib.sh loaded (its PostgreSQL helpers handle root) and
+    returns its output; fails on a non-zero exit."""
+    root = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                         ".."))
+    p = subprocess.run(["bash", "-c", f". {root}/scripts/lib.sh; " + " ".join(cmd)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                       env=dict(os.environ, PREP_LOG_PREFIX=label))
+    assert p.returncode == 0, p.stderr.decode()
+    return p.stdout.decode().strip()
+
+
+def private_pg(mode, pg_data, pg_sock, pg_port, label="test"):
+    """Starts a test's own PostgreSQL cluster (|mode| "start") or stops it with pg_ctl -m |mode|
+    (fast, immediate)."""
+    if mode == "start":
+        scripts_lib("prep_pg_start", pg_data, pg_sock, pg_port, label=label)
+    else:
+        scripts_lib('prep_pg_run "$(prep_pg_bindir)/pg_ctl" -D', f"'{pg_data}'", "-m", mode,
+                    "-w -t 60 stop >/dev/null", label=label)
+
+
 class TmpfsDataTestCase(GatewayTestCase):
     """A gateway whose data folder is a tmpfs of |tmpfs_size| mounted for the class, so that a
     test can fill the disk. Needs root (./test.sh runs as root); without it the class fails."""

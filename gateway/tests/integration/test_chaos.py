@@ -30,7 +30,8 @@ import threading
 import time
 
 import harness
-from harness import Gateway, GatewayTestCase, nghttp_request, upload_path
+from harness import (Gateway, GatewayTestCase, nghttp_request, private_pg, scripts_lib,
+                     upload_path)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
@@ -65,12 +66,7 @@ SIZES = [
 
 
 def lib(*cmd, timeout=120):
-    """Runs a shell line with scripts/lib.sh loaded (its PostgreSQL helpers handle root)."""
-    script = f". {ROOT}/scripts/lib.sh; " + " ".join(cmd)
-    p = subprocess.run(["bash", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=timeout, env=dict(os.environ, PREP_LOG_PREFIX="test_chaos"))
-    assert p.returncode == 0, p.stderr.decode()
-    return p.stdout.decode().strip()
+    return scripts_lib(*cmd, timeout=timeout, label="test_chaos")
 
 
 def seed_from_env():
@@ -209,11 +205,7 @@ class ChaosTest(GatewayTestCase):
 
     def pg(self, mode):
         """pg_ctl stop -m |mode| (fast, immediate) on the test's cluster, or starts it."""
-        if mode == "start":
-            lib("prep_pg_start", self.pg_data, self.pg_sock, self.pg_port)
-        else:
-            lib('prep_pg_run "$(prep_pg_bindir)/pg_ctl" -D', f"'{self.pg_data}'", "-m", mode,
-                "-w -t 60 stop >/dev/null")
+        private_pg(mode, self.pg_data, self.pg_sock, self.pg_port, label="test_chaos")
 
     def pg_running(self):
         return lib(f"prep_pg_running_pid \"$(prep_pg_place '{self.pg_data}')\"") != ""

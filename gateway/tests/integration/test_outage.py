@@ -9,19 +9,14 @@ import subprocess
 import threading
 import time
 
-from harness import GatewayTestCase
+from harness import GatewayTestCase, private_pg, scripts_lib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
 
 
-def lib(*cmd):
-    """Runs a shell line with scripts/lib.sh loaded (its PostgreSQL helpers handle root)."""
-    script = f". {ROOT}/scripts/lib.sh; " + " ".join(cmd)
-    p = subprocess.run(["bash", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=120, env=dict(os.environ, PREP_LOG_PREFIX="test_outage"))
-    assert p.returncode == 0, p.stderr.decode()
-    return p.stdout.decode().strip()
+def lib(*cmd, timeout=120):
+    return scripts_lib(*cmd, timeout=timeout, label="test_outage")
 
 
 class OutageTest(GatewayTestCase):
@@ -62,12 +57,8 @@ class OutageTest(GatewayTestCase):
         return [line for line in p.stdout.decode().splitlines() if line]
 
     def pg(self, mode):
-        """Stops the test's cluster with pg_ctl -m |mode| (fast, immediate), or starts it."""
-        if mode == "start":
-            lib("prep_pg_start", self.pg_data, self.pg_sock, self.pg_port)
-        else:
-            lib('prep_pg_run "$(prep_pg_bindir)/pg_ctl" -D', f"'{self.pg_data}'", "-m", mode,
-                "-w -t 60 stop >/dev/null")
+        """pg_ctl stop -m |mode| (fast, immediate) on the test's cluster, or starts it."""
+        private_pg(mode, self.pg_data, self.pg_sock, self.pg_port, label="test_outage")
 
     def photo(self, seed):
         return self.env.gen_acta(seed=seed, width=800, height=600)
