@@ -40,18 +40,22 @@ static void addr_release(struct gw_worker *w, const char *addr)
     gw_counts_put(&((struct gw_listen_worker *)w)->l->conns_per_addr, addr);
 }
 
-/* A connection from |addr| was cut for a flood: its next connections are refused at accept for
- * --flood-penalty seconds, so a flooder that reconnects costs an accept() each, no TLS or HTTP/2
- * work (gw_h2 calls it on the connection's loop). */
+/* A connection from |addr| was cut for a flood: for --flood-penalty seconds the kernel drops the
+ * address's packets at the listening socket (gw_drop), so a flooder that reconnects costs a
+ * dropped SYN, and where that filter is missing its connections are refused at accept, which
+ * costs an accept() each but no TLS or HTTP/2 work (gw_h2 calls it on the connection's loop). */
 static void addr_penalise(struct gw_worker *w, const char *addr)
 {
     struct gw_listen *l = ((struct gw_listen_worker *)w)->l;
+    uint64_t now = gw_now_ms(), ms = l->cfg->flood_penalty * 1000ull;
+    bool dropped;
 
     if (!l->cfg->flood_penalty || !l->cfg->conn_rate_per_address)
         return;
-    gw_counts_charge(&l->conn_rate, addr, gw_now_ms(), l->cfg->flood_penalty * 1000ull);
-    gw_log(GW_LOG_WARN, "msg=\"address penalised\" peer=%s reason=flood seconds=%u", addr,
-           l->cfg->flood_penalty);
+    gw_counts_charge(&l->conn_rate, addr, now, ms);
+    dropped = gw_drop_add(&l->drop, addr, now + ms);
+    gw_log(GW_LOG_WARN, "msg=\"address penalised\" peer=%s reason=flood seconds=%u refused_at=%s",
+           addr, l->cfg->flood_penalty, dropped ? "syn" : "accept");
 }
 
 static void on_accept(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa, int salen,
@@ -114,8 +118,11 @@ static void on_accept(struct evconnlistener *el, evutil_socket_t fd, struct sock
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct gw_listen_worker *lw = arg;
+    uint64_t now = gw_now_ms();
 
-    gw_h2_worker_tick(&lw->w, gw_now_ms());
+    if (lw->w.id == 0)
+        gw_drop_expire(&lw->l->drop, now);
+    gw_h2_worker_tick(&lw->w, now);
 }
 
 /* ---- listeners and TLS ---- */
@@ -290,6 +297,7 @@ int gw_listen_start(struct gw_listen *l, const struct gw_config *cfg, const stru
     l->app = app;
     l->h2c_fd = l->tls_fd = -1;
     pthread_mutex_init(&l->tls_mu, NULL);
+    gw_drop_init(&l->drop);
     if ((r = gw_counts_init(&l->conns_per_addr, cfg->max_conns_per_address)) < 0 ||
         (r = gw_counts_init_rate(&l->conn_rate, 4 * cfg->conn_rate_per_address,
                                  cfg->conn_rate_per_address)) < 0 ||
@@ -312,6 +320,10 @@ int gw_listen_start(struct gw_listen *l, const struct gw_config *cfg, const stru
                strerror(-r));
         return r;
     }
+    if (l->h2c_fd >= 0)
+        gw_drop_listen(&l->drop, l->h2c_fd);
+    if (l->tls_fd >= 0)
+        gw_drop_listen(&l->drop, l->tls_fd);
     l->workers = calloc(cfg->loops, sizeof(*l->workers));
     if (!l->workers)
         return -ENOMEM;
@@ -401,6 +413,7 @@ void gw_listen_free(struct gw_listen *l)
     SSL_CTX_free(l->ssl_ctx);
     l->ssl_ctx = NULL;
     pthread_mutex_destroy(&l->tls_mu);
+    gw_drop_free(&l->drop);
     gw_counts_finish(&l->conns_per_addr);
     gw_counts_finish(&l->conn_rate);
     gw_counts_finish(&l->req_per_addr);

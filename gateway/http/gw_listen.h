@@ -13,6 +13,7 @@
 #include <pthread.h>
 
 #include "gw_counts.h"
+#include "gw_drop.h"
 #include "gw_h2.h"
 
 struct evconnlistener;
@@ -39,6 +40,7 @@ struct gw_listen {
     struct gw_counts conn_rate;      /* --conn-rate-per-address, and --flood-penalty */
     struct gw_counts req_per_addr;   /* --request-rate-per-address, for every worker */
     struct gw_counts req_per_device; /* --request-rate-per-device */
+    struct gw_drop drop;             /* penalised addresses, dropped by the kernel */
     int h2c_fd, tls_fd;
     struct gw_listen_worker *workers;
     unsigned nworkers;
