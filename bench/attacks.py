@@ -18,8 +18,10 @@ gateway's share, which a remote attacker's does not: --attacker-nice 19 models t
 getting whatever CPU the gateway's side leaves. It reports what it sent, and the table shows it.
 Every attack loop sends only to 127.0.0.1.
 
-usage: bench/attacks.py [--uploads N=100] [--only WORD] [--attacker-nice N=0] [--write]
-       (--write: the table into docs/operations.md; --only: the attacks whose name has WORD)
+usage: bench/attacks.py [--uploads N=100] [--only WORD] [--attacker-nice N=0] [--addresses N=1]
+                        [--write]
+       (--write: the table into docs/operations.md; --only: the attacks whose name has WORD;
+        --addresses: a connection from each of N source addresses in turn, as a botnet's)
 """
 
 import argparse
@@ -39,8 +41,6 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 sys.path.insert(0, os.path.join(ROOT, "gateway", "tests", "integration"))
 import test_protocol as tp  # noqa: E402  (frame and HPACK helpers, no test is run from here)
 
-ATTACKER = "127.0.0.2"
-MARK_BEGIN, MARK_END = "<!-- attacks:begin -->", "<!-- attacks:end -->"
 
 
 def lib(*words):
@@ -76,9 +76,24 @@ class AttackSocket(socket.socket):
         Sent.add(0, len(data))
 
 
+class Addresses:
+    """The attacker's source addresses, taken in turn: 127.0.0.2 alone by default, or the next
+    of --addresses N (127.0.0.2 onwards) for each connection, as a botnet's would be."""
+    lock = threading.Lock()
+    count = 1
+    turn = 0
+
+    @classmethod
+    def next(cls):
+        with cls.lock:
+            cls.turn += 1
+            k = cls.turn % cls.count
+        return f"127.0.0.{k + 2}"
+
+
 def connect(port):
     s = AttackSocket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind((ATTACKER, 0))
+    s.bind((Addresses.next(), 0))
     s.settimeout(2)
     try:
         s.connect(("127.0.0.1", port))
@@ -271,13 +286,19 @@ def main():
     ap.add_argument("--attacker-nice", type=int, default=0, metavar="N",
                     help="the attacker this much nicer than the gateway's side (19: its CPU "
                          "is not the gateway's, as for a remote attacker)")
+    ap.add_argument("--addresses", type=int, default=1, metavar="N",
+                    help="the attacker's source addresses, 127.0.0.2 onwards, one connection "
+                         "from each in turn (default 1)")
     ap.add_argument("--attacker", type=int, help=argparse.SUPPRESS)  # internal: one attack
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    Addresses.count = max(1, args.addresses)
     if args.attacker is not None:
         return attacker(args.attacker, args.port)
     if args.write and args.only:
         sys.exit("bench/attacks.py: --write needs every attack (no --only)")
+    if Addresses.count > 254:
+        sys.exit("bench/attacks.py: --addresses: at most 254 (127.0.0.2-127.0.0.255)")
 
     lib("prep_deps; prep_build build -Dbuildtype=release >&2")
     scratch = tempfile.mkdtemp(prefix="prep-bench-attacks.")
@@ -346,7 +367,8 @@ def main():
                 continue
             name = ATTACKS[i][0]
             att = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--attacker",
-                                    str(i), "--port", str(port)], stdin=subprocess.PIPE,
+                                    str(i), "--port", str(port), "--addresses",
+                                    str(Addresses.count)], stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE,
                                    preexec_fn=lambda: os.nice(args.attacker_nice))
             time.sleep(1)
@@ -374,6 +396,10 @@ def main():
     base = {k: statistics.median(r[k] for r in bases) for k in ("2xx", "p50_ms", "p99_ms")}
     spread = ", ".join(f"{r['p99_ms']:.0f}" for r in bases)
     nice_arg = f" --attacker-nice {args.attacker_nice}" if args.attacker_nice else ""
+    if Addresses.count > 1:
+        nice_arg += f" --addresses {Addresses.count}"
+    source = ("127.0.0.2" if Addresses.count == 1 else
+              f"{Addresses.count} addresses (127.0.0.2 onwards, a connection from each in turn)")
     where = (f"{args.attacker_nice} nicer than the gateway, PostgreSQL and the phone (its CPU is "
              "not the gateway's, as for a remote attacker)" if args.attacker_nice else
              "the niceness of the gateway, PostgreSQL and the phone")
@@ -381,7 +407,7 @@ def main():
            "PostgreSQL with "
            f"fsync on, 2 cores, {time.strftime('%Y-%m-%d')}). The legitimate phone: "
            f"bench/prep-load, {n} signed uploads one after the other, each a new photo of about "
-           f"{size} bytes. The attacker: one process from 127.0.0.2 at {where}, "
+           f"{size} bytes. The attacker: one process from {source} at {where}, "
            "sending as fast as its sockets take (its rates "
            "are in the last column). The gateway with its default limits, but "
            "`--request-rate-per-device 0` (prep-load is one device sending tens a second). Each "
@@ -401,7 +427,10 @@ def main():
     if args.write:
         path = os.path.join(ROOT, "docs", "operations.md")
         doc = open(path).read()
-        a, b = doc.index(MARK_BEGIN) + len(MARK_BEGIN), doc.index(MARK_END)
+        # One block for the single-address run and one for the many-address run.
+        mark = "attacks" if Addresses.count == 1 else "attacks-addresses"
+        begin, end = f"<!-- {mark}:begin -->", f"<!-- {mark}:end -->"
+        a, b = doc.index(begin) + len(begin), doc.index(end)
         open(path, "w").write(doc[:a] + "\n" + text + "\n" + doc[b:])
 
 
