@@ -228,13 +228,18 @@ static void on_photo_body(struct gw_stream *s)
         return;
     memcpy(j->photo_id, path + PREFIX_LEN, GW_PHOTO_ID_LEN);
     j->photo_id[GW_PHOTO_ID_LEN] = '\0';
+    /* The media type and the JSON object first, as for every body (415, 400); then the shape. */
+    o = gw_review_body_object(s);
+    if (!o) {
+        drop(j);
+        return;
+    }
     if (run == do_figures) {
         int r = gw_capture_figures_parse(s->body ? (const char *)s->body : "", s->body_len,
                                          j->dec.lease_token, &j->in, &why);
 
-        if (r == -EINVAL && s->body_len && !strstr(s->content_type, "json"))
-            gw_stream_problem(s, GW_E_MEDIA_TYPE, "send the body as application/json");
-        else if (r == -EINVAL)
+        json_decref(o);
+        if (r == -EINVAL)
             gw_stream_problem(s, GW_E_INVALID_CAPTURE, why);
         else if (r < 0)
             gw_stream_problem(s, GW_E_INTERNAL, NULL);
@@ -243,11 +248,6 @@ static void on_photo_body(struct gw_stream *s)
             return;
         }
         gw_review_job_submit(j);
-        return;
-    }
-    o = gw_review_body_object(s);
-    if (!o) {
-        drop(j);
         return;
     }
     if (!json_is_string(json_object_get(o, "lease_token")) ||

@@ -284,6 +284,17 @@ class CaptureTest(GatewayTestCase):
         self.assertProblem(r, 422, "invalid-capture")
         r = self.submit("cap2", pid, token, figures())  # another user's lease
         self.assertProblem(r, 409, "stale-lease")
+        r = self.request("POST", f"/v1/capture/{pid}/figures",
+                         ["Authorization: Bearer " + self.session("cap1")["token"],
+                          "Content-Type: text/plain"],
+                         json.dumps({"lease_token": token, "figures": figures()}).encode())
+        self.assertProblem(r, 415, "unsupported-media-type")
+        r = self.submit("cap1", "6f1c2a43-1d0e-4b6a-9c33-0f2b6b1e2a7d", token, figures())
+        self.assertProblem(r, 404, "not-found")
+        self.assertProblem(self.api("GET", "/v1/capture/6f1c2a43-1d0e-4b6a-9c33-0f2b6b1e2a7d",
+                                    "sofia"), 404, "not-found")
+        self.assertProblem(self.api("POST", f"/v1/capture/{pid}/nope", "cap1", {}), 404,
+                           "not-found")
         self.assertEqual(self.submit("cap1", pid, token, figures()).status, 200)
 
     def test_send_back_as_illegible(self):
