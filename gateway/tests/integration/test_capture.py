@@ -6,6 +6,7 @@ clerk accepts through the review API."""
 import json
 import os
 import subprocess
+import threading
 
 from harness import GatewayTestCase
 
@@ -341,6 +342,34 @@ class CaptureTest(GatewayTestCase):
         self.assertEqual(r.status, 204, r)
         self.assertEqual(self.claim("cap3").json()["photo_id"], pid)
         self.assertEqual(self.claim("cap1").status, 204)  # never the same acta twice
+
+    def test_expired_lease(self):
+        pid, _ = self.accepted_acta()
+        token = self.claim("cap1").json()["lease_token"]
+        self.psql(f"UPDATE capture_leases SET expires = now() - interval '1 s'"
+                  f" WHERE lease_token = '{token}'")
+        self.assertProblem(self.submit("cap1", pid, token, figures()), 409, "stale-lease")
+        self.assertEqual(self.claim("cap1").status, 204)  # seen once is enough
+        self.assertEqual(self.claim("cap2").json()["photo_id"], pid)
+
+    def test_simultaneous_submissions(self):
+        pid, _ = self.accepted_acta()
+        tokens = {u: self.claim(u).json()["lease_token"] for u in ("cap1", "cap2")}
+        answers = {}
+
+        def send(user):
+            answers[user] = self.submit(user, pid, tokens[user], figures(mc=9))
+
+        threads = [threading.Thread(target=send, args=(u,)) for u in tokens]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        states = sorted(a.json()["state"] for a in answers.values())
+        self.assertEqual(states, ["captured", "pending"], answers)
+        self.assertEqual(self.acta(pid)["state"], "captured")
+        self.assertEqual(self.psql(f"SELECT blind_captures, state FROM capture_queue"
+                                   f" WHERE photo_id = '{pid}'"), [["2", "captured"]])
 
     def test_counters_add_up(self):
         # One acta at a time: the claim order (captured once first, then the oldest) is not
