@@ -164,7 +164,7 @@ static void do_acta(struct gw_review_job *j, PGconn *pg)
 
 static void do_counters(struct gw_review_job *j, PGconn *pg)
 {
-    int r = gw_db_capture_counters_json(pg, &j->out);
+    int r = gw_db_capture_counters_json(pg, false, &j->out);
 
     if (r < 0)
         db_fail(j, r);

@@ -164,40 +164,49 @@ int gw_db_capture_acta_json(PGconn *c, const char *photo_id, char **ret_json)
     " 'captured_once', captured_once, 'captured', captured, 'in_dispute', in_dispute,"             \
     " 'contabilizadas', contabilizadas, 'no_contabilizadas', no_contabilizadas"
 
-int gw_db_capture_counters_json(PGconn *c, char **ret_json)
+/* Per clave, one state only, so that the counters add up: captured before in dispute before
+ * captured once (a clave may have more than one accepted photo). Ends with agg: one row per
+ * district of the catalogue (g = 0) and the total (g = 3). */
+#define COUNTERS_CTE                                                                               \
+    "WITH cl AS ("                                                                                 \
+    "  SELECT p.clave_acta, bool_or(q.state = 'accepted') AS acc,"                                 \
+    "   bool_or(cq.state = 'pending' AND cq.blind_captures = 1) AS once,"                          \
+    "   bool_or(cq.state = 'captured') AS cap, bool_or(cq.state = 'in_dispute') AS dis,"           \
+    "   bool_or(cq.state = 'captured' AND r.contabilizada) AS cont"                                \
+    "  FROM photos p LEFT JOIN verification_queue q USING (photo_id)"                              \
+    "  LEFT JOIN capture_queue cq USING (photo_id)"                                                \
+    "  LEFT JOIN captures r ON r.capture_id = cq.result GROUP BY p.clave_acta),"                   \
+    " j AS ("                                                                                      \
+    "  SELECT c.state, c.district, cl.clave_acta IS NOT NULL AS rcv,"                              \
+    "   coalesce(cl.acc, false) AS acc, coalesce(cl.cap, false) AS cap,"                           \
+    "   coalesce(cl.dis AND NOT cl.cap, false) AS dis,"                                            \
+    "   coalesce(cl.once AND NOT cl.cap AND NOT cl.dis, false) AS once,"                           \
+    "   coalesce(cl.cap AND cl.cont, false) AS cont"                                               \
+    "  FROM catalog c LEFT JOIN cl USING (clave_acta)),"                                           \
+    " agg AS ("                                                                                    \
+    "  SELECT grouping(state, district) AS g, state, district, count(*) AS expected,"              \
+    "   count(*) FILTER (WHERE rcv) AS received, count(*) FILTER (WHERE acc) AS accepted,"         \
+    "   count(*) FILTER (WHERE once) AS captured_once, count(*) FILTER (WHERE cap) AS captured,"   \
+    "   count(*) FILTER (WHERE dis) AS in_dispute, count(*) FILTER (WHERE cont)"                   \
+    "   AS contabilizadas, count(*) FILTER (WHERE cap AND NOT cont) AS no_contabilizadas"          \
+    "  FROM j GROUP BY GROUPING SETS ((), (state, district)))"
+
+int gw_db_capture_counters_json(PGconn *c, bool totals_only, char **ret_json)
 {
-    /* Per clave, one state only, so that the counters add up: captured before in dispute before
-     * captured once (a clave may have more than one accepted photo). */
-    return gw_db_text(
-        c,
-        "WITH cl AS ("
-        "  SELECT p.clave_acta, bool_or(q.state = 'accepted') AS acc,"
-        "   bool_or(cq.state = 'pending' AND cq.blind_captures = 1) AS once,"
-        "   bool_or(cq.state = 'captured') AS cap, bool_or(cq.state = 'in_dispute') AS dis,"
-        "   bool_or(cq.state = 'captured' AND r.contabilizada) AS cont"
-        "  FROM photos p LEFT JOIN verification_queue q USING (photo_id)"
-        "  LEFT JOIN capture_queue cq USING (photo_id)"
-        "  LEFT JOIN captures r ON r.capture_id = cq.result GROUP BY p.clave_acta),"
-        " j AS ("
-        "  SELECT c.state, c.district, cl.clave_acta IS NOT NULL AS rcv,"
-        "   coalesce(cl.acc, false) AS acc, coalesce(cl.cap, false) AS cap,"
-        "   coalesce(cl.dis AND NOT cl.cap, false) AS dis,"
-        "   coalesce(cl.once AND NOT cl.cap AND NOT cl.dis, false) AS once,"
-        "   coalesce(cl.cap AND cl.cont, false) AS cont"
-        "  FROM catalog c LEFT JOIN cl USING (clave_acta)),"
-        " agg AS ("
-        "  SELECT grouping(state, district) AS g, state, district, count(*) AS expected,"
-        "   count(*) FILTER (WHERE rcv) AS received, count(*) FILTER (WHERE acc) AS accepted,"
-        "   count(*) FILTER (WHERE once) AS captured_once, count(*) FILTER (WHERE cap) AS captured,"
-        "   count(*) FILTER (WHERE dis) AS in_dispute, count(*) FILTER (WHERE cont)"
-        "   AS contabilizadas, count(*) FILTER (WHERE cap AND NOT cont) AS no_contabilizadas"
-        "  FROM j GROUP BY GROUPING SETS ((), (state, district)))"
-        " SELECT json_build_object("
-        "  'total', (SELECT json_build_object(" COUNTERS ") FROM agg WHERE g = 3),"
-        "  'districts', coalesce((SELECT json_agg(json_build_object('state', state,"
-        "    'district', district, " COUNTERS ") ORDER BY state, district)"
-        "    FROM agg WHERE g = 0), '[]'))::text",
-        0, NULL, ret_json);
+    if (totals_only)
+        return gw_db_text(c,
+                          COUNTERS_CTE " SELECT json_build_object(" COUNTERS ")::text"
+                                       " FROM agg WHERE g = 3",
+                          0, NULL, ret_json);
+    return gw_db_text(c,
+                      COUNTERS_CTE " SELECT json_build_object("
+                                   "  'total', (SELECT json_build_object(" COUNTERS
+                                   ") FROM agg WHERE g = 3),"
+                                   "  'districts', coalesce((SELECT json_agg(json_build_object("
+                                   "    'state', state, 'district', district, " COUNTERS ")"
+                                   "    ORDER BY state, district) FROM agg WHERE g = 0),"
+                                   "    '[]'))::text",
+                      0, NULL, ret_json);
 }
 
 int gw_db_capture_election_import(PGconn *c, const char *doc, char **ret_json)

@@ -76,9 +76,9 @@ int gw_db_capture_acta_json(PGconn *c, const char *photo_id, char **ret_json);
  * Reads the capture counters into a new string |*ret_json| (caller frees): {"total": {...},
  * "districts": [{state, district, ...}]} with expected, received, accepted, captured_once,
  * captured, in_dispute, contabilizadas and no_contabilizadas, counted per acta (clave) of the
- * catalogue. Returns 0, -ENOMEM, -EIO or -EPROTO.
+ * catalogue; with |totals_only| only the total's object. Returns 0, -ENOMEM, -EIO or -EPROTO.
  */
-int gw_db_capture_counters_json(PGconn *c, char **ret_json);
+int gw_db_capture_counters_json(PGconn *c, bool totals_only, char **ret_json);
 
 /*
  * Loads the election structure |doc| (the JSON text of docs/capture.md) in one statement

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import threading
+import time
 
 from harness import GatewayTestCase
 
@@ -370,6 +371,28 @@ class CaptureTest(GatewayTestCase):
         self.assertEqual(self.acta(pid)["state"], "captured")
         self.assertEqual(self.psql(f"SELECT blind_captures, state FROM capture_queue"
                                    f" WHERE photo_id = '{pid}'"), [["2", "captured"]])
+
+    def test_events_carry_the_capture_totals(self):
+        out = os.path.join(self.env.tmp, "capture-events.txt")
+        with open(out, "wb") as f:
+            proc = subprocess.Popen(["curl", "-sS", "-N", "--http2-prior-knowledge",
+                                     "--max-time", "5", "-H",
+                                     "Authorization: Bearer " + self.session("sofia")["token"],
+                                     self.gw.url("/v1/review/events")], stdout=f,
+                                    stderr=subprocess.STDOUT)
+        time.sleep(1.0)
+        pid, _ = self.accepted_acta()
+        for user in ("cap1", "cap2"):
+            self.capture(user, pid, figures())
+        captured = self.api("GET", "/v1/capture/counters", "sofia").json()["total"]["captured"]
+        proc.wait(timeout=20)
+        with open(out, "rb") as f:
+            text = f.read().decode()
+        totals = [json.loads(line[6:])["capture"] for line in text.splitlines()
+                  if line.startswith("data: ")]
+        self.assertTrue(totals, text)
+        self.assertIn(captured - 1, [t["captured"] for t in totals], text)
+        self.assertEqual(totals[-1]["captured"], captured, text)
 
     def test_counters_add_up(self):
         # One acta at a time: the claim order (captured once first, then the oldest) is not
