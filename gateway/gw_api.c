@@ -18,6 +18,7 @@
 #include "gw_metrics.h"
 #include "gw_receipt.h"
 #include "gw_resumable.h"
+#include "gw_capture.h"
 #include "gw_review.h"
 #include "gw_app.h"
 #include "gw_h2.h"
@@ -36,7 +37,7 @@ struct job {
     enum job_kind kind;
     char photo_id[GW_PHOTO_ID_LEN + 1];
     char etag[GW_SHA256_HEX_LEN + 3];
-    char token[GW_AUTH_TOKEN_LEN + 1]; /* review images are for clerks (gw_review) */
+    char token[GW_AUTH_TOKEN_LEN + 1]; /* review images: any account (gw_review) */
     bool if_none_match_hit;
     int err;            /* GW_E_* to answer with, or 0 */
     const char *detail; /* static */
@@ -113,7 +114,7 @@ static void job_work(struct gw_work *w, void *thread_ctx)
         }
         return;
     case JOB_REVIEW:
-        j->err = gw_review_check(pg, j->token, GW_ROLE_CLERK, &j->detail);
+        j->err = gw_review_check(pg, j->token, GW_ROLE_ANY, &j->detail);
         if (j->err)
             return;
         rc = pg ? gw_db_review_sha(pg, j->photo_id, sha) : -EIO;
@@ -399,6 +400,8 @@ void gw_api_route(struct gw_stream *s)
         gw_stream_problem(s, GW_E_NOT_FOUND, "photo ids are lowercase UUIDs");
         return;
     }
+    if (gw_capture_route(s, path, len))
+        return;
     if (gw_review_route(s, path, len))
         return;
     gw_stream_problem(s, GW_E_NOT_FOUND, "no such endpoint");

@@ -24,11 +24,11 @@
 _Static_assert(GW_AUTH_HASH_MAX == GW_DB_AUTH_HASH_MAX, "db_auth keeps whole hashes");
 _Static_assert(GW_AUTH_TOKEN_LEN + 1 == GW_DB_AUTH_TOKEN_MAX, "db_auth keeps whole tokens");
 
-static const char *const role_names[] = {"none", "clerk", "supervisor", "admin"};
+static const char *const role_names[] = {"none", "clerk", "supervisor", "admin", "capturist"};
 
 enum gw_role gw_auth_role_parse(const char *name)
 {
-    for (int i = GW_ROLE_CLERK; i <= GW_ROLE_ADMIN; i++)
+    for (int i = GW_ROLE_CLERK; i <= GW_ROLE_CAPTURIST; i++)
         if (name && strcmp(name, role_names[i]) == 0)
             return (enum gw_role)i;
     return GW_ROLE_NONE;
@@ -36,9 +36,38 @@ enum gw_role gw_auth_role_parse(const char *name)
 
 const char *gw_auth_role_name(enum gw_role role)
 {
-    if (role < GW_ROLE_NONE || role > GW_ROLE_ADMIN)
+    if (role < GW_ROLE_NONE || role > GW_ROLE_CAPTURIST)
         return "none";
     return role_names[role];
+}
+
+bool gw_auth_role_allows(enum gw_role have, enum gw_role need)
+{
+    if (need == GW_ROLE_NONE)
+        return true;
+    if (have <= GW_ROLE_NONE || have > GW_ROLE_CAPTURIST)
+        return false;
+    if (need == GW_ROLE_ANY)
+        return true;
+    if (need == GW_ROLE_CAPTURIST)
+        return have == GW_ROLE_CAPTURIST || have == GW_ROLE_SUPERVISOR || have == GW_ROLE_ADMIN;
+    return have != GW_ROLE_CAPTURIST && have >= need;
+}
+
+const char *gw_auth_role_need_text(enum gw_role need)
+{
+    switch (need) {
+    case GW_ROLE_CLERK:
+        return "this needs a clerk account";
+    case GW_ROLE_CAPTURIST:
+        return "this needs a capturist or supervisor account";
+    case GW_ROLE_ADMIN:
+        return "this needs an admin account";
+    case GW_ROLE_SUPERVISOR:
+        return "this needs a supervisor account";
+    default:
+        return "this needs an account";
+    }
 }
 
 static bool is_token(const char *p, size_t n)

@@ -28,7 +28,19 @@
 #define GW_AUTH_BACKOFF_MAX_S 900 /* the longest wait */
 #define GW_AUTH_HASH_MAX 160
 
-enum gw_role { GW_ROLE_NONE = 0, GW_ROLE_CLERK, GW_ROLE_SUPERVISOR, GW_ROLE_ADMIN };
+/*
+ * Roles. Clerk < supervisor < admin are ordered: each includes the one before. A capturist is
+ * outside that order (issue 12): it may capture (as may supervisors and admins) and do nothing
+ * of a clerk's. GW_ROLE_ANY is only ever needed, never held: any account.
+ */
+enum gw_role {
+    GW_ROLE_NONE = 0,
+    GW_ROLE_CLERK,
+    GW_ROLE_SUPERVISOR,
+    GW_ROLE_ADMIN,
+    GW_ROLE_CAPTURIST,
+    GW_ROLE_ANY,
+};
 
 struct gw_session {
     int64_t user_id;
@@ -39,8 +51,14 @@ struct gw_session {
     char expires_at[40];
 };
 
-/* Returns the role named |name| ("clerk", "supervisor", "admin"), or GW_ROLE_NONE. */
+/* Returns the role named |name| ("clerk", "supervisor", "admin", "capturist"), or GW_ROLE_NONE. */
 enum gw_role gw_auth_role_parse(const char *name);
+
+/* Returns true when an account of role |have| may do what needs |need| (see enum gw_role). Pure. */
+bool gw_auth_role_allows(enum gw_role have, enum gw_role need);
+
+/* Returns the refusal's detail for an account lacking |need|: "this needs a clerk account". */
+const char *gw_auth_role_need_text(enum gw_role need);
 
 /* Returns the name of |role|; a static string, "none" outside the enum. */
 const char *gw_auth_role_name(enum gw_role role);

@@ -38,6 +38,7 @@
     XX(STALE_LEASE, "stale-lease", 409, "Lease not held")                                          \
     XX(ALREADY_DECIDED, "already-decided", 409, "Photo already decided")                           \
     XX(NOT_DECIDED, "not-decided", 409, "Photo not decided")                                       \
+    XX(ALREADY_CAPTURED, "already-captured", 409, "Capture already recorded")                      \
     XX(DEVICE_EXISTS, "device-key-enrolled", 409, "Key already enrolled")                          \
     XX(UPLOAD_OFFSET, "mismatching-upload-offset", 409, "Mismatching upload offset")               \
     XX(UPLOAD_SUPERSEDED, "upload-superseded", 409, "Another request took this upload over")       \
@@ -50,6 +51,7 @@
     XX(UNSUPPORTED_JPEG, "unsupported-jpeg", 422, "Unsupported JPEG variant")                      \
     XX(TOO_MANY_SCANS, "too-many-scans", 422, "Too many progressive scans")                        \
     XX(INVALID_DECISION, "invalid-decision", 422, "Invalid decision")                              \
+    XX(INVALID_CAPTURE, "invalid-capture", 422, "Invalid capture")                                 \
     XX(LOGIN_LOCKED, "login-locked", 429, "Too many failed logins")                                \
     XX(TOO_MANY_UPLOADS, "too-many-uploads", 429, "Too many uploads in flight for this device")    \
     XX(TOO_MANY_REQUESTS, "too-many-requests", 429, "Too many requests")                           \

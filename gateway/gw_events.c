@@ -1,6 +1,7 @@
 #include "gw_events.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -10,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "db_capture.h"
 #include "db_events.h"
 #include "db_review.h"
 #include "gw_db.h"
@@ -100,12 +102,38 @@ static bool nap(struct gw_events *ev, int ms)
     return ev->stopping;
 }
 
+/* The review counters, with the capture totals as their member "capture" (one message, so that a
+ * new subscriber's snapshot has both). */
+static char *counts_json(PGconn *pg)
+{
+    char *review = NULL, *capture = NULL, *out = NULL;
+    json_t *o, *c;
+
+    if (gw_db_review_counts_json(pg, &review) < 0)
+        return NULL;
+    if (gw_db_capture_counters_json(pg, true, &capture) < 0) {
+        free(review);
+        return NULL;
+    }
+    o = json_loads(review, 0, NULL);
+    c = json_loads(capture, 0, NULL);
+    if (o && c && json_object_set_new(o, "capture", c) == 0) {
+        c = NULL;
+        out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    }
+    json_decref(c);
+    json_decref(o);
+    free(capture);
+    free(review);
+    return out;
+}
+
 static bool send_counts(struct gw_events *ev, PGconn *pg)
 {
-    char *json = NULL, *sse;
+    char *json = counts_json(pg), *sse;
     size_t n;
 
-    if (gw_db_review_counts_json(pg, &json) < 0)
+    if (!json)
         return false;
     n = strlen(json) + 32;
     sse = malloc(n);

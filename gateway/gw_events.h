@@ -1,12 +1,13 @@
 /*
  * gw_events: live queue counters for the clerks' pages, from PostgreSQL to Server-Sent Events.
  *
- * One thread holds its own PGconn, LISTENs on the channels photo_queued, review_changed and
- * acta_accepted, and after a notification (coalesced: at most one query per
- * GW_EVENTS_COALESCE_MS) or every GW_EVENTS_HEARTBEAT_S seconds reads the queue counters and
- * fans the result out as one SSE message ("event: counts") to every subscribed stream, on each
- * stream's own loop through gw_loop_post(). A new subscriber gets the last message at once.
- * PostgreSQL going away only pauses the messages: the thread reconnects with backoff.
+ * One thread holds its own PGconn, LISTENs on the channels photo_queued, review_changed,
+ * acta_accepted and capture_changed, and after a notification (coalesced: at most one query per
+ * GW_EVENTS_COALESCE_MS) or every GW_EVENTS_HEARTBEAT_S seconds reads the queue counters, with the
+ * capture totals as their member "capture", and fans the result out as one SSE message ("event:
+ * counts") to every subscribed stream, on each stream's own loop through gw_loop_post(). A new
+ * subscriber gets the last message at once. PostgreSQL going away only pauses the messages: the
+ * thread reconnects with backoff.
  *
  * It does not authenticate (gw_review does, before subscribing) and keeps no history: a client
  * that reconnects gets the current counters, which is all a counter needs.

@@ -108,7 +108,7 @@ void gw_review_request_token(const struct gw_stream *s, char *ret_token)
         ret_token[0] = '\0';
 }
 
-static void method_not_allowed(struct gw_stream *s, const char *allow)
+void gw_review_method_not_allowed(struct gw_stream *s, const char *allow)
 {
     nghttp2_nv nv = GW_REVIEW_NV("allow", allow);
     size_t len = 0;
@@ -127,8 +127,7 @@ static bool is_json_type(const char *ct)
     return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
 }
 
-/* The body of |s| as a JSON object, or NULL after answering 400/415. Empty bodies are {}. */
-static json_t *body_object(struct gw_stream *s)
+json_t *gw_review_body_object(struct gw_stream *s)
 {
     json_t *o;
 
@@ -179,7 +178,7 @@ static void on_login_body(struct gw_stream *s)
                                       "too many logins at once; retry in a second", 1);
         return;
     }
-    o = body_object(s);
+    o = gw_review_body_object(s);
     if (!o)
         return;
     j = gw_review_job_new(s, GW_REVIEW_OP_LOGIN, GW_ROLE_NONE, false);
@@ -256,7 +255,7 @@ static void on_photo_body(struct gw_stream *s)
         gw_review_job_submit(j);
         return;
     }
-    o = body_object(s);
+    o = gw_review_body_object(s);
     if (!o) {
         free(j);
         return;
@@ -281,7 +280,7 @@ static void on_photo_body(struct gw_stream *s)
 static void on_priority_body(struct gw_stream *s)
 {
     struct gw_review_job *j;
-    json_t *o = body_object(s);
+    json_t *o = gw_review_body_object(s);
     json_t *st, *di, *we;
     bool ok;
 
@@ -406,8 +405,8 @@ struct route {
 
 static const struct route routes[] = {
     {"/v1/login", true, on_login_body, NULL, GW_REVIEW_OP_LOGIN, GW_ROLE_NONE},
-    {"/v1/logout", true, NULL, NULL, GW_REVIEW_OP_LOGOUT, GW_ROLE_CLERK},
-    {"/v1/session", false, NULL, NULL, GW_REVIEW_OP_SESSION, GW_ROLE_NONE + 1},
+    {"/v1/logout", true, NULL, NULL, GW_REVIEW_OP_LOGOUT, GW_ROLE_ANY},
+    {"/v1/session", false, NULL, NULL, GW_REVIEW_OP_SESSION, GW_ROLE_ANY},
     {"/v1/progress", false, NULL, NULL, GW_REVIEW_OP_PROGRESS, GW_ROLE_CLERK},
     {"/v1/review/events", false, NULL, NULL, GW_REVIEW_OP_EVENTS, GW_ROLE_CLERK},
     {"/v1/review/claim", true, NULL, NULL, GW_REVIEW_OP_CLAIM, GW_ROLE_CLERK},
@@ -423,7 +422,7 @@ bool gw_review_route(struct gw_stream *s, const char *path, size_t len)
 
     if (strcmp(path, "/") == 0 || is_page(path, len)) {
         if (!get && strcmp(s->method, "HEAD") != 0) {
-            method_not_allowed(s, "GET");
+            gw_review_method_not_allowed(s, "GET");
         } else if (strcmp(path, "/") == 0) {
             redirect(s, "/review/");
         } else if (path[len - 1] != '/' && !strchr(path + 1, '/')) {
@@ -442,7 +441,7 @@ bool gw_review_route(struct gw_stream *s, const char *path, size_t len)
         if (strcmp(path, rt->path) != 0)
             continue;
         if (!(rt->post ? post : get))
-            method_not_allowed(s, rt->post ? "POST" : "GET");
+            gw_review_method_not_allowed(s, rt->post ? "POST" : "GET");
         else if (rt->on_body)
             gw_stream_read_body(s, GW_REVIEW_BODY_MAX, rt->on_body);
         else if (rt->serve)
@@ -458,7 +457,7 @@ bool gw_review_route(struct gw_stream *s, const char *path, size_t len)
         if (!photo_op(path, len, &op, &need))
             return false;
         if (!post)
-            method_not_allowed(s, "POST");
+            gw_review_method_not_allowed(s, "POST");
         else
             gw_stream_read_body(s, GW_REVIEW_BODY_MAX, on_photo_body);
         return true;

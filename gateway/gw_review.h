@@ -66,6 +66,18 @@ bool gw_review_route(struct gw_stream *s, const char *path, size_t len);
 void gw_review_request_token(const struct gw_stream *s, char *ret_token);
 
 /*
+ * Answers |s| with 405 method-not-allowed and `Allow: |allow|` (a static string). Loop thread only.
+ */
+void gw_review_method_not_allowed(struct gw_stream *s, const char *allow);
+
+/*
+ * Returns the body of |s| (read with gw_stream_read_body()) as a new JSON object (the caller
+ * json_decref()s it; an empty body is {}), or NULL after answering 415 (not application/json) or
+ * 400 (not a JSON object). Loop thread only.
+ */
+struct json_t *gw_review_body_object(struct gw_stream *s);
+
+/*
  * Checks that |token| names a live session with at least |need|. Returns 0 or the GW_E_* code to
  * answer with (UNAUTHENTICATED, FORBIDDEN, UNAVAILABLE), with a static reason in |*ret_why|.
  * Blocking: db pool threads only.

@@ -40,9 +40,8 @@ int gw_review_check(PGconn *pg, const char *token, enum gw_role need, const char
         *ret_why = "the database is unreachable; retry later";
         return GW_E_UNAVAILABLE;
     }
-    if (sess.role < need) {
-        *ret_why = need == GW_ROLE_CLERK ? "this needs a clerk account"
-                                         : "this needs a supervisor account";
+    if (!gw_auth_role_allows(sess.role, need)) {
+        *ret_why = gw_auth_role_need_text(need);
         return GW_E_FORBIDDEN;
     }
     return 0;
@@ -252,10 +251,8 @@ static void job_work(struct gw_work *w, void *thread_ctx)
         db_fail(j, r);
         return;
     }
-    if (j->sess.role < j->need) {
-        fail(j, GW_E_FORBIDDEN,
-             j->need == GW_ROLE_CLERK ? "this needs a clerk account"
-                                      : "this needs a supervisor account");
+    if (!gw_auth_role_allows(j->sess.role, j->need)) {
+        fail(j, GW_E_FORBIDDEN, gw_auth_role_need_text(j->need));
         return;
     }
     /* Cookies ride along on cross-site requests; the CSRF token does not. */
@@ -263,7 +260,9 @@ static void job_work(struct gw_work *w, void *thread_ctx)
         fail(j, GW_E_CSRF, "send the session's csrf_token in X-CSRF-Token");
         return;
     }
-    if (j->op < sizeof(operations) / sizeof(operations[0]) && operations[j->op])
+    if (j->run)
+        j->run(j, pg);
+    else if (j->op < sizeof(operations) / sizeof(operations[0]) && operations[j->op])
         operations[j->op](j, pg);
 }
 
@@ -355,6 +354,7 @@ static void job_done(struct gw_work *w)
         j->out = NULL;
     }
     free(j->out);
+    free(j->in);
     gw_stream_unref(s);
     explicit_bzero(j, sizeof(*j));
     free(j);

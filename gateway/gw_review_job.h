@@ -41,6 +41,7 @@ enum gw_review_op {
     GW_REVIEW_OP_PRIORITY,
     GW_REVIEW_OP_PROGRESS,
     GW_REVIEW_OP_EVENTS,
+    GW_REVIEW_OP_RUN, /* the job's own |run| (gw_capture's operations) */
 };
 
 struct gw_review_job {
@@ -61,6 +62,11 @@ struct gw_review_job {
     int limit;
     long prio_state, prio_district, prio_weight;
     char prio_municipality[128];
+    /* GW_REVIEW_OP_RUN: the operation, run on the db pool after the session, role and CSRF
+     * checks, and its input (malloc'd, freed with the job) */
+    void (*run)(struct gw_review_job *j, PGconn *pg);
+    char *in;
+    bool dispute;
     /* results */
     struct gw_session sess;
     int err;

@@ -12,6 +12,7 @@
 
 #include "cmd_admin.h"
 #include "cmd_audit.h"
+#include "cmd_election.h"
 #include "cmd_provenance.h"
 #include "gw_app.h"
 #include "gw_config.h"
@@ -38,8 +39,9 @@ static void usage(FILE *out)
                  "Commands:\n"
                  "  serve      run the gateway (see prep-gateway serve --help)\n"
                  "  migrate    apply the database schema migrations\n"
-                 "  user       add, change or disable clerk accounts (prep-gateway user --help)\n"
+                 "  user       add, change or disable accounts (prep-gateway user --help)\n"
                  "  catalog    import the catalogue of expected actas\n"
+                 "  election   import the election structure for capture (vote fields per acta)\n"
                  "  device     enrolment codes, enrolled devices, revocation\n"
                  "  key        show the gateway's signing key (prep-gateway key show)\n"
                  "  ledger     verify the ledger or sign a checkpoint of it\n"
@@ -100,9 +102,10 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv); /* |argv| starts at the command's name */
 } commands[] = {
-    {"serve", cmd_serve},        {"migrate", cmd_migrate},  {"user", gw_cmd_user},
-    {"catalog", gw_cmd_catalog}, {"key", gw_cmd_key},       {"device", gw_cmd_device},
-    {"audit", cmd_audit},        {"ledger", gw_cmd_ledger}, {"receipt", gw_cmd_receipt},
+    {"serve", cmd_serve},          {"migrate", cmd_migrate},  {"user", gw_cmd_user},
+    {"catalog", gw_cmd_catalog},   {"key", gw_cmd_key},       {"device", gw_cmd_device},
+    {"audit", cmd_audit},          {"ledger", gw_cmd_ledger}, {"receipt", gw_cmd_receipt},
+    {"election", gw_cmd_election},
 };
 
 int main(int argc, char **argv)

@@ -21,12 +21,14 @@
 #define STR(x) STR_(x)
 
 static const char user_usage[] =
-    "Usage: prep-gateway user add USERNAME --role clerk|supervisor|admin [--db CONNINFO]\n"
+    "Usage: prep-gateway user add USERNAME --role clerk|supervisor|admin|capturist [--db "
+    "CONNINFO]\n"
     "       prep-gateway user passwd USERNAME [--db CONNINFO]\n"
     "       prep-gateway user disable USERNAME [--db CONNINFO]\n"
     "       prep-gateway user list [--json] [--db CONNINFO]\n"
     "\n"
-    "Manages the accounts of the verification clerks. add and passwd read the password\n"
+    "Manages the accounts of the verification clerks and the capturists. add and passwd read the "
+    "password\n"
     "from the first line of standard input (at least " STR(
         GW_AUTH_PASSWORD_MIN) " characters); it is stored as an\n"
                               "Argon2id hash. passwd and disable end the user's open sessions at "

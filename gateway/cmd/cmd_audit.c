@@ -29,7 +29,8 @@
  * require them to be empty. Every other table of the public schema is operational. */
 static const char *const reference_tables[] = {
     "schema_migrations", "users",           "sessions", "catalog",
-    "review_priorities", "enrolment_codes", "devices",  NULL,
+    "review_priorities", "enrolment_codes", "devices",  "elections",
+    "acta_types",        "acta_fields",     NULL,
 };
 
 static const char usage[] =

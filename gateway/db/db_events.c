@@ -6,8 +6,10 @@
 
 int gw_db_events_listen(PGconn *c)
 {
-    return gw_db_run(c, "LISTEN photo_queued; LISTEN review_changed; LISTEN acta_accepted", 0, NULL,
-                     PGRES_COMMAND_OK, NULL);
+    return gw_db_run(c,
+                     "LISTEN photo_queued; LISTEN review_changed; LISTEN acta_accepted;"
+                     " LISTEN capture_changed",
+                     0, NULL, PGRES_COMMAND_OK, NULL);
 }
 
 int gw_db_notifies_drain(PGconn *c, bool consume)

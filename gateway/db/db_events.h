@@ -14,7 +14,8 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 
-/* LISTENs on photo_queued, review_changed and acta_accepted. Returns 0, -EIO or -EPROTO. */
+/* LISTENs on photo_queued, review_changed, acta_accepted and capture_changed. Returns 0, -EIO or
+ * -EPROTO. */
 int gw_db_events_listen(PGconn *c);
 
 /*
