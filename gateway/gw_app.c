@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "gw_api.h"
 #include "gw_auth.h"
@@ -13,6 +14,7 @@
 #include "gw_keys.h"
 #include "gw_ledger.h"
 #include "gw_log.h"
+#include "gw_notify.h"
 #include "gw_resume.h"
 #include "gw_stage.h"
 #include "gw_throttle.h"
@@ -57,6 +59,48 @@ static void serve_stop(struct gw_app *app)
     gw_throttle_free(app->login_throttle);
     app->login_throttle = NULL;
     gw_counts_finish(&app->uploads);
+}
+
+/*
+ * Waits for the signal that ends `serve` and returns it. SIGHUP on the way reloads the
+ * certificate without dropping a connection. Under a service manager's watchdog, wakes at its
+ * interval and feeds it while every loop ticks; a wedged loop starves it, once the loop has been
+ * silent for a third of the watchdog's time or 5 s, whichever is longer.
+ */
+static int wait_for_stop(struct gw_app *app, const sigset_t *signals)
+{
+    uint64_t every = gw_notify_watchdog_ms(), stalled_ms = 0;
+    uint64_t limit = every * 2 / 3 > 5000 ? every * 2 / 3 : 5000;
+    struct timespec ts = {(time_t)(every / 1000), (long)(every % 1000) * 1000000};
+    bool hungry = false;
+    unsigned loop;
+    int sig;
+
+    for (;;) {
+        if (!every) {
+            if (sigwait(signals, &sig) != 0)
+                return SIGTERM; /* cannot happen with a valid set: stop rather than spin */
+        } else if ((sig = sigtimedwait(signals, NULL, &ts)) < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                return SIGTERM;
+            /* The watchdog's turn. */
+            loop = gw_listen_stalled(&app->listen, gw_now_ms(), limit, &stalled_ms);
+            if (!loop) {
+                gw_notify_watchdog();
+                hungry = false;
+            } else if (!hungry) {
+                gw_log(GW_LOG_ERROR,
+                       "msg=\"event loop stalled: the watchdog is no longer fed\" loop=%u"
+                       " stalled_ms=%llu",
+                       loop - 1, (unsigned long long)stalled_ms);
+                hungry = true;
+            }
+            continue;
+        }
+        if (sig != SIGHUP)
+            return sig;
+        gw_listen_reload_tls(&app->listen);
+    }
 }
 
 int gw_app_run(const struct gw_config *cfg, const char *version, const sigset_t *signals)
@@ -118,11 +162,11 @@ int gw_app_run(const struct gw_config *cfg, const char *version, const sigset_t 
         gw_log(GW_LOG_WARN, "msg=\"test build: fault injection through PREP_TEST_* variables is "
                             "compiled in; not for production\"");
 #endif
-        /* SIGHUP: a renewed certificate, taken without dropping a connection. */
-        while (sigwait(signals, &sig) == 0 && sig == SIGHUP)
-            gw_listen_reload_tls(&app.listen);
+        gw_notify_ready("receiving uploads");
+        sig = wait_for_stop(&app, signals);
         gw_log(GW_LOG_INFO, "msg=\"shutting down\" signal=%d drain_s=%u", sig,
                cfg->shutdown_timeout);
+        gw_notify_stopping("finishing the uploads in flight");
         /* GOAWAY first: uploads in flight finish and get their receipts, new ones go elsewhere
          * or retry; what is still open after the timeout is cut (it was never acknowledged). */
         left = gw_listen_drain(&app.listen, cfg->shutdown_timeout * 1000u);

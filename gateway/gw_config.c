@@ -278,8 +278,8 @@ void gw_config_usage(FILE *out)
             "                           0 off)\n"
             "  --request-burst-per-device N  of which at once (default %u)\n"
             "  --flood-penalty SEC      an address whose connection was cut for a flood has its\n"
-            "                           new connections refused this long (default %u; 0 off;\n"
-            "                           needs --conn-rate-per-address)\n"
+            "                           packets dropped (a kernel filter) this long (default\n"
+            "                           %u; 0 off; needs --conn-rate-per-address)\n"
             "\n"
             "  -v, --verbose            log debug lines too\n"
             "  -h, --help               show this help\n",

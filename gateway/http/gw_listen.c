@@ -115,11 +115,35 @@ static void on_accept(struct evconnlistener *el, evutil_socket_t fd, struct sock
     gw_h2_conn_new(&lw->w, bev, tls, sa, salen); /* on failure it released |host| already */
 }
 
+#ifdef GW_TEST_HOOKS
+/* Test builds only: PREP_TEST_STALL_LOOP_AFTER_S=N wedges loop 0 for good N seconds after it
+ * started, the stuck loop against which the tests check that the watchdog goes hungry. */
+static void test_stall(struct gw_listen_worker *lw, uint64_t now)
+{
+    static uint64_t started;
+    const char *after = getenv("PREP_TEST_STALL_LOOP_AFTER_S");
+
+    if (lw->w.id != 0 || !after || !*after)
+        return;
+    if (!started)
+        started = now;
+    if (now - started >= strtoull(after, NULL, 10) * 1000) {
+        gw_log(GW_LOG_WARN, "msg=\"test hook: loop 0 stalls\"");
+        for (;;)
+            pause();
+    }
+}
+#endif
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct gw_listen_worker *lw = arg;
     uint64_t now = gw_now_ms();
 
+#ifdef GW_TEST_HOOKS
+    test_stall(lw, now);
+#endif
+    lw->ticked_ms = now;
     if (lw->w.id == 0)
         gw_drop_expire(&lw->l->drop, now);
     gw_h2_worker_tick(&lw->w, now);
@@ -234,6 +258,20 @@ out:
     return e;
 }
 
+unsigned gw_listen_stalled(struct gw_listen *l, uint64_t now_ms, uint64_t limit_ms,
+                           uint64_t *ret_ms)
+{
+    for (unsigned i = 0; i < l->nworkers; i++) {
+        uint64_t t = l->workers[i].ticked_ms;
+
+        if (now_ms > t && now_ms - t >= limit_ms) {
+            *ret_ms = now_ms - t;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
 /* A listener on this loop for a dup of |fd|, or NULL. */
 static struct evconnlistener *listen_dup(struct gw_listen_worker *lw, int fd)
 {
@@ -268,6 +306,7 @@ static int worker_init(struct gw_listen *l, struct gw_listen_worker *lw, unsigne
     if ((l->h2c_fd >= 0 && !(lw->h2c = listen_dup(lw, l->h2c_fd))) ||
         (l->tls_fd >= 0 && !(lw->tls = listen_dup(lw, l->tls_fd))))
         return -ENOMEM;
+    lw->ticked_ms = gw_now_ms();
     lw->tick = event_new(lw->w.loop.base, -1, EV_PERSIST, on_tick, lw);
     if (!lw->tick || event_add(lw->tick, &one_s) < 0)
         return -ENOMEM;

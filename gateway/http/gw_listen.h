@@ -28,6 +28,7 @@ struct gw_listen_worker {
     struct event *tick;
     struct gw_task drain; /* gw_listen_drain() */
     uint64_t refusal_logged_ms;
+    _Atomic uint64_t ticked_ms; /* the loop's last tick, for gw_listen_stalled() */
 };
 
 struct gw_listen {
@@ -53,6 +54,13 @@ struct gw_listen {
  */
 int gw_listen_start(struct gw_listen *l, const struct gw_config *cfg, const struct gw_h2_ops *ops,
                     struct gw_app *app);
+
+/*
+ * The first loop that has not ticked (once a second when it is free) for |limit_ms| at |now_ms|,
+ * as its index + 1 with how long in |ret_ms|, or 0 when every loop is ticking. Any thread.
+ */
+unsigned gw_listen_stalled(struct gw_listen *l, uint64_t now_ms, uint64_t limit_ms,
+                           uint64_t *ret_ms);
 
 /* The loop of worker |i| (< l->nworkers), for posting tasks to it. */
 struct gw_loop *gw_listen_loop(struct gw_listen *l, unsigned i);
