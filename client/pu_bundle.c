@@ -334,7 +334,7 @@ static int check_inclusion(struct check *c, const char *dir, const struct gw_rec
     if (!rc)
         say(c,
             "- entry %llu is in the checkpoint of length %llu signed by the gateway on %s\n"
-            "  (Merkle audit path of %zu hashes to the tree head %s)",
+            "  (a Merkle audit path of %zu hash(es) leads to the tree head %s)",
             (unsigned long long)r->ledger_seq, (unsigned long long)c->cp.length, c->cp.time, len,
             c->cp.root);
     return rc;
@@ -454,8 +454,8 @@ static int check_photo(struct check *c, const char *id, json_t *acta)
     if (check_device(c, dir, &r, sha))
         return 1;
     say(c,
-        "- the gateway acknowledged it on %s as ledger entry %llu (%s/receipt.json, signed\n"
-        "  by the gateway key)",
+        "- the gateway acknowledged it on %s as ledger entry %llu\n"
+        "  (%s/receipt.json, signed by the gateway key)",
         r.received_at, (unsigned long long)r.ledger_seq, dir);
     if (check_entry(c, dir, &r) || check_inclusion(c, dir, &r))
         return 1;
@@ -533,8 +533,10 @@ int pu_bundle_verify(const char *path, const struct gw_key *pin, FILE *out)
         return 1;
     }
     if (gw_tar_read(buf, len, c.m, GW_TAR_MEMBERS_MAX, &c.n, &at, &why) < 0) {
-        fail(&c, "the archive", "%s%s%s", why, at >= 0 ? " (member " : "",
-             at >= 0 ? "header)" : "");
+        if (at >= 0)
+            fail(&c, "the archive", "%s (the header of member %d)", why, at + 1);
+        else
+            fail(&c, "the archive", "%s", why);
         goto out;
     }
     if (check_integrity(&c, pin) || check_checkpoint(&c))

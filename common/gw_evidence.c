@@ -169,6 +169,8 @@ const char *gw_sigrec_verify(const struct gw_sigrec *r, const struct gw_key *dev
     }
     if (!covers[0] || !covers[1] || !covers[2])
         return "the signature does not cover @method, @path and content-digest";
+    if (in.alg[0] && strcmp(in.alg, "ed25519") != 0)
+        return "the signature's alg is not ed25519";
     if (gw_sig_parse_digest(r->content_digest, strlen(r->content_digest), digest, &why) < 0)
         return why;
     if (memcmp(digest, sha, 32) != 0)

@@ -79,7 +79,8 @@ int gw_sigrec_parse(const char *buf, size_t len, struct gw_sigrec *ret);
 
 /*
  * Checks offline that the device key |device| signed the upload of |r|: the signature covers
- * @method, @path and content-digest, Content-Digest's sha-256 is |sha| (32 bytes), and the
+ * @method, @path and content-digest with alg ed25519 (or no alg), Content-Digest's sha-256 is
+ * |sha| (32 bytes), and the
  * Ed25519 signature over the RFC 9421 signature base holds. Stores the signature's keyid in
  * |ret_keyid| (GW_SIG_TOKEN_MAX bytes) and its created parameter in |*ret_created|. Returns NULL
  * when it holds, or a static reason.
