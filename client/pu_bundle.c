@@ -515,23 +515,18 @@ static int check_decisions(struct check *c, json_t *d)
     return 0;
 }
 
-int pu_bundle_verify(const char *path, const struct gw_key *pin, FILE *out)
+int pu_bundle_verify_mem(const uint8_t *buf, size_t len, const char *label,
+                         const struct gw_key *pin, FILE *out)
 {
     static struct check c;
-    uint8_t *buf = NULL;
-    size_t len = 0, nphotos = 0;
+    size_t nphotos = 0;
     json_t *acta = NULL, *dec = NULL;
     const char *why = NULL;
-    int at = -1, e, rc = 1;
+    int at = -1, rc = 1;
 
     memset(&c, 0, sizeof(c));
-    c.path = path;
+    c.path = label;
     c.out = out;
-    e = gw_file_read_at(AT_FDCWD, path, PU_BUNDLE_MAX, &buf, &len);
-    if (e < 0) {
-        fprintf(out, "INVALID %s: could not read it: %s\n", path, strerror(-e));
-        return 1;
-    }
     if (gw_tar_read(buf, len, c.m, GW_TAR_MEMBERS_MAX, &c.n, &at, &why) < 0) {
         if (at >= 0)
             fail(&c, "the archive", "%s (the header of member %d)", why, at + 1);
@@ -568,7 +563,7 @@ int pu_bundle_verify(const char *path, const struct gw_key *pin, FILE *out)
     }
     if (check_decisions(&c, dec))
         goto out;
-    fprintf(out, "VALID %s: acta %s, %zu photo(s); everything verifies:\n%s", path, c.clave,
+    fprintf(out, "VALID %s: acta %s, %zu photo(s); everything verifies:\n%s", label, c.clave,
             nphotos, c.proved ? c.proved : "");
     rc = 0;
 out:
@@ -576,6 +571,20 @@ out:
     json_decref(dec);
     gw_key_finish(&c.gateway);
     free(c.proved);
-    free(buf);
     return rc;
+}
+
+int pu_bundle_verify(const char *path, const struct gw_key *pin, FILE *out)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int e = gw_file_read_at(AT_FDCWD, path, PU_BUNDLE_MAX, &buf, &len);
+
+    if (e < 0) {
+        fprintf(out, "INVALID %s: could not read it: %s\n", path, strerror(-e));
+        return 1;
+    }
+    e = pu_bundle_verify_mem(buf, len, path, pin, out);
+    free(buf);
+    return e;
 }

@@ -13,6 +13,8 @@
 #ifndef PU_BUNDLE_H
 #define PU_BUNDLE_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct gw_key;
@@ -26,5 +28,12 @@ struct gw_key;
  * that does not verify. Returns 0 when everything verifies, 1 when not.
  */
 int pu_bundle_verify(const char *path, const struct gw_key *pin, FILE *out);
+
+/*
+ * pu_bundle_verify() of the |len| bytes at |buf|, named |label| in the messages (the fuzz
+ * target's entry). Not thread-safe: the check's state is static (it is large).
+ */
+int pu_bundle_verify_mem(const uint8_t *buf, size_t len, const char *label,
+                         const struct gw_key *pin, FILE *out);
 
 #endif
