@@ -38,7 +38,8 @@ struct check {
 };
 
 /* Prints the verdict that |part| does not verify, and returns 1. */
-static int fail(struct check *c, const char *part, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(struct check *c, const char *part,
+                                                      const char *fmt, ...)
 {
     va_list ap;
 
@@ -51,7 +52,7 @@ static int fail(struct check *c, const char *part, const char *fmt, ...)
 }
 
 /* Adds a line of what the bundle proves. */
-static void say(struct check *c, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void say(struct check *c, const char *fmt, ...)
 {
     char line[1024];
     va_list ap;
@@ -476,13 +477,10 @@ static json_t *load_json(struct check *c, const char *name)
 static int check_decisions(struct check *c, json_t *d)
 {
     json_t *review = json_object_get(d, "review"), *capture = json_object_get(d, "capture"), *x;
+    const char *clave = json_string_value(json_object_get(d, "clave"));
     size_t i;
 
-    if (!json_is_array(review) || !json_is_array(capture) ||
-        strcmp(json_string_value(json_object_get(d, "clave"))
-                   ? json_string_value(json_object_get(d, "clave"))
-                   : "",
-               c->clave) != 0)
+    if (!json_is_array(review) || !json_is_array(capture) || !clave || strcmp(clave, c->clave) != 0)
         return fail(c, "decisions.json", "it has no review and capture lists for acta %s",
                     c->clave);
     say(c,
@@ -560,6 +558,29 @@ int pu_bundle_verify_mem(const uint8_t *buf, size_t len, const char *label,
     if (nphotos == 0) {
         fail(&c, "photos/", "the bundle holds no photo");
         goto out;
+    }
+    /* Every photo of the acta's list is in the bundle (the loop above checked the converse). */
+    {
+        json_t *p, *list = json_object_get(acta, "photos");
+        size_t i;
+
+        json_array_foreach(list, i, p)
+        {
+            const char *id = json_string_value(json_object_get(p, "photo_id"));
+            char name[128];
+
+            snprintf(name, sizeof(name), "photos/%s/receipt.json", id ? id : "");
+            if (!member(&c, name)) {
+                fail(&c, "acta.json", "it lists photo %s, which the bundle does not hold",
+                     id ? id : "(no id)");
+                goto out;
+            }
+        }
+        if (json_array_size(list) != nphotos) {
+            fail(&c, "acta.json", "it lists %zu photos, the bundle holds %zu",
+                 json_array_size(list), nphotos);
+            goto out;
+        }
     }
     if (check_decisions(&c, dec))
         goto out;

@@ -264,11 +264,16 @@ fail:
     return -ENOMEM;
 }
 
+/* Writes |t| to |path| through a temporary name, so that FILE is a whole bundle or nothing. */
 static int write_out(const char *path, const struct gw_tar *t)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), e = 0;
+    char tmp[4096];
+    int fd, e = 0;
     size_t off = 0;
 
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.part", path) >= sizeof(tmp))
+        return -ENAMETOOLONG;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
     while (off < t->len && e == 0) {
@@ -282,6 +287,10 @@ static int write_out(const char *path, const struct gw_tar *t)
     if (e == 0 && fsync(fd) < 0)
         e = -errno;
     close(fd);
+    if (e == 0 && rename(tmp, path) < 0)
+        e = -errno;
+    if (e < 0)
+        unlink(tmp);
     return e;
 }
 

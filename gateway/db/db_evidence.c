@@ -1,9 +1,5 @@
 #include "db_evidence.h"
 
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "gw_db.h"
 
 static const char evidence_sql[] =
@@ -22,21 +18,13 @@ static const char evidence_sql[] =
     "   'user_id', r.user_id, 'username', u.username, 'role', u.role,"
     "   'decided_at', r.decided_at) ORDER BY r.decision_id)"
     "   FROM review_decisions r JOIN users u ON u.user_id = r.user_id"
-    "   WHERE r.clave_acta = $1), '[]'::json))";
+    "   WHERE r.clave_acta = $1), '[]'::json))"
+    " WHERE EXISTS (SELECT 1 FROM photos WHERE clave_acta = $1)";
 
 int gw_db_evidence(PGconn *c, const char *clave, char **ret_json)
 {
     const char *params[1] = {clave};
-    char *json = NULL;
-    int e = gw_db_text(c, evidence_sql, 1, params, &json);
 
-    if (e < 0)
-        return e;
-    /* json_agg over no rows is NULL: an acta without photos. */
-    if (strstr(json, "\"photos\" : null") || strstr(json, "\"photos\":null")) {
-        free(json);
-        return -ENOENT;
-    }
-    *ret_json = json;
-    return 0;
+    /* No row (-ENOENT) when the acta has no photo. */
+    return gw_db_text(c, evidence_sql, 1, params, ret_json);
 }
