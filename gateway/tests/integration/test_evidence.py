@@ -1,16 +1,19 @@
 """Evidence bundles (docs/evidence.md): `prep-gateway evidence CLAVE --out FILE` of an acta
 uploaded with prep-upload (signed, resumable and plain) and reviewed by a clerk, checked offline
 by `prep-upload verify-bundle`; one flipped byte in any member, or in the archive's own bytes,
-fails with a message naming the part; an unknown clave is a clear error. The Merkle tree head of
+fails with a message naming the part; an unknown clave is a clear error; a resumable upload
+finished after a gateway restart keeps the device's signature (EvidenceResumedTest). The Merkle tree head of
 `ledger checkpoint` and the bundle's inclusion proofs are also recomputed here in Python, from
 the text of docs/evidence.md alone, as a third party's verifier would."""
 
 import hashlib
 import json
 import os
+import subprocess
 import tarfile
 
-from harness import CLAVE, GatewayTestCase
+from harness import (CLAVE, GatewayTestCase, SignedTestCase, curl_request, read_bytes,
+                     upload_path)
 from test_client import ClientHelpers
 
 PASSWORD = "una-clave-muy-larga"
@@ -216,3 +219,47 @@ class EvidenceTest(ClientHelpers, GatewayTestCase):
         self.assertIn("--out FILE", text)
         rc, text, err = self.verify(os.path.join(self.env.tmp, "no-such-bundle.tar"))
         self.assertEqual(rc, 1, text + err)
+
+
+class EvidenceResumedTest(SignedTestCase):
+    """A resumable upload cut by a SIGKILL of the gateway and finished after its restart: the
+    creating POST's signature was kept in the upload's state, reaches spool/signatures/ at the
+    end, and the bundle proves the device signed the photo."""
+
+    def test_resumed_upload_keeps_its_signature(self):
+        photo = self.env.gen_acta(seed=2718)
+        data = read_bytes(photo)
+        third = len(data) // 3
+        head = os.path.join(self.env.tmp, f"{self.db}-head.bin")
+        tail = os.path.join(self.env.tmp, f"{self.db}-tail.bin")
+        with open(head, "wb") as f:
+            f.write(data[:third])
+        with open(tail, "wb") as f:
+            f.write(data[third:])
+        hdrs = self.headers(photo) + ["Content-Type: image/jpeg", "Upload-Complete: ?0",
+                                      f"Upload-Length: {len(data)}"]
+        r = curl_request(self.gw, "POST", upload_path(), head, hdrs)
+        self.assertEqual(r.status, 201, r)
+        location = r.headers["location"]
+        self.gw.kill()
+        self.gw.start()
+        r = curl_request(self.gw, "PATCH", location, tail,
+                         ["Content-Type: application/partial-upload",
+                          f"Upload-Offset: {third}", "Upload-Complete: ?1"])
+        self.assertIn(r.status, (200, 201), r)
+        pid = r.json()["photo_id"]
+        with open(os.path.join(self.data_dir, "spool", "signatures", pid + ".json")) as f:
+            record = json.load(f)
+        self.assertEqual((record["method"], record["path"]), ("POST", upload_path()))
+        self.wait_status(pid, "queued", timeout=60)
+        out = os.path.join(self.env.tmp, f"{self.db}-resumed.tar")
+        p = subprocess.run([self.env.gateway, "evidence", CLAVE, "--out", out, "--data",
+                            self.data_dir, "--db", self.conninfo], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        p = subprocess.run([os.environ["PREP_UPLOAD"], "verify-bundle", out],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        text = p.stdout.decode()
+        self.assertEqual(p.returncode, 0, text + p.stderr.decode())
+        self.assertIn(f"is byte for byte what device {self.device}", text)
+        self.assertIn("0 review decision(s)", text)
