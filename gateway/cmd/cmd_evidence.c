@@ -346,9 +346,11 @@ int gw_cmd_evidence(int argc, char **argv)
     struct gw_config cfg;
     const struct gw_cli_opt opts[] = {
         GW_CLI_OPT_STRING("out", &out, "FILE", "where to write the bundle (required)"),
-        GW_CLI_OPT_STRING("data", &data, "DIR", "the gateway's data folder"),
-        GW_CLI_OPT_DB(&db),
-        GW_CLI_OPT_JSON(&json),
+        GW_CLI_OPT_STRING("data", &data, "DIR", "the gateway's data folder (as `serve --data`)"),
+        GW_CLI_OPT_STRING("db", &db, "CONNINFO", "its PostgreSQL (as `serve --db`)"),
+        GW_CLI_OPT_FLAG("json", &json,
+                        "print {\"bundle\", \"clave\", \"members\", \"photos\",\n"
+                        "\"review_decisions\", \"checkpoint_length\"}"),
         GW_CLI_OPT_END,
     };
     const struct gw_cli cli = {
