@@ -8,6 +8,8 @@
  *           receipt as <state>/receipts/<photo_id>.json once it verifies.
  *   verify  checks receipts offline with the gateway key (same verdicts as
  *           `prep-gateway receipt verify`: both call gw_receipt_verify()).
+ *   verify-bundle  checks an evidence bundle of `prep-gateway evidence` offline (pu_bundle.h,
+ *           docs/evidence.md).
  *
  * How an upload is signed (RFC 9421 HTTP Message Signatures, RFC 9530 Content-Digest):
  *   1. One pass over the file computes its SHA-256; Content-Digest is "sha-256=:<base64>:"
@@ -56,6 +58,7 @@
 #include "gw_keys.h"
 #include "gw_receipt.h"
 #include "gw_sig.h"
+#include "pu_bundle.h"
 #include "pu_h2.h"
 #include "pu_send.h"
 #include "pu_state.h"
@@ -67,7 +70,7 @@
 #define STR(x) STR_(x)
 
 /* The commands, to pick each option's help line for its usage. */
-enum cmd { ENROL, SEND, VERIFY, NCMDS };
+enum cmd { ENROL, SEND, VERIFY, BUNDLE, NCMDS };
 
 struct opts {
     const char *state, *server, *code, *label, *clave, *pubkey, *cacert;
@@ -86,6 +89,7 @@ static const char main_usage[] =
     "                        [--insecure | --cacert FILE] [--timeout SEC] [--[no-]progress]\n"
     "                        [--no-resume] [--json]\n"
     "       prep-upload verify RECEIPT... [--pubkey BASE64] [--state DIR] [--json]\n"
+    "       prep-upload verify-bundle FILE [--pubkey BASE64]\n"
     "\n"
     "The reference client of the PREP casilla gateway: enrols this device, uploads signed photos\n"
     "of actas over HTTP/2 and keeps the gateway's signed receipts. `prep-upload COMMAND --help`\n"
@@ -133,11 +137,25 @@ static const char *const usage_head[NCMDS] = {
         "in\n"
         "DIR/device.json) and that its photo id is the one its clave and SHA-256 give. Without\n"
         "--state, a receipt kept by `send` (DIR/receipts/ID.json) is checked with DIR's key.\n",
+    [BUNDLE] =
+        "Usage: prep-upload verify-bundle FILE [--pubkey BASE64]\n"
+        "\n"
+        "Checks an evidence bundle (`prep-gateway evidence CLAVE --out FILE`, docs/evidence.md)\n"
+        "offline, without the gateway or its database: the archive, the gateway's signature over\n"
+        "the list of members and every member's SHA-256; for each photo, that the original is\n"
+        "byte for byte what the device signed (RFC 9421, with the device key in the bundle), the\n"
+        "gateway's signed receipt, its ledger entry and the Merkle inclusion proof of the entry\n"
+        "in the signed checkpoint; the review image; the decisions. Prints what it proved in "
+        "plain\n"
+        "words, or the part that does not verify and why. --pubkey: the gateway key to trust\n"
+        "(`prep-gateway key show`); without it the bundle's own key is used and its fingerprint\n"
+        "printed, to be compared with the published one.\n",
 };
 static const char *const usage_end[NCMDS] = {
     [ENROL] = "Exit status 0 when enrolled, 1 on refusal or error, 2 on bad usage.\n",
     [SEND] = "Exit status 0 when every file has a receipt, 1 otherwise, 2 on bad usage.\n",
     [VERIFY] = "Exit status 0 when all are valid, 1 when any is not, 2 on bad usage.\n",
+    [BUNDLE] = "Exit status 0 only when everything verifies, 1 when not, 2 on bad usage.\n",
 };
 
 /* --state also says that the state folder was chosen (verify then does not look for one). */
@@ -515,6 +533,32 @@ static int cmd_verify(int argc, char **argv)
     return invalid ? 1 : 0;
 }
 
+/* ---- verify-bundle ---- */
+
+static int cmd_verify_bundle(int argc, char **argv)
+{
+    struct opts o;
+    struct cmd_cli c;
+    struct gw_key k = {0};
+    int r;
+
+    cmd_cli_init(&c, &o, BUNDLE);
+    r = gw_cli_parse(&c.cli, argc, argv, &o.first_arg);
+    if (r != 0)
+        return gw_cli_exit(r);
+    if (o.first_arg != argc - 1) {
+        gw_cli_usage(&c.cli, stderr);
+        return 2;
+    }
+    if (o.pubkey && gw_cli_parse_pubkey(o.pubkey, &k) < 0) {
+        fprintf(stderr, PROG ": --pubkey is not a base64 Ed25519 public key\n");
+        return 2;
+    }
+    r = pu_bundle_verify(argv[o.first_arg], o.pubkey ? &k : NULL, stdout);
+    gw_key_finish(&k);
+    return r;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -525,6 +569,8 @@ int main(int argc, char **argv)
         return cmd_send(argc - 1, argv + 1);
     if (strcmp(cmd, "verify") == 0)
         return cmd_verify(argc - 1, argv + 1);
+    if (strcmp(cmd, "verify-bundle") == 0)
+        return cmd_verify_bundle(argc - 1, argv + 1);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         fputs(main_usage, stdout);
         return 0;

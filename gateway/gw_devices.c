@@ -17,6 +17,7 @@
 #include "db_events.h"
 #include "gw_db.h"
 #include "gw_error.h"
+#include "gw_evidence.h"
 #include "gw_keys.h"
 #include "gw_log.h"
 #include "gw_sig.h"
@@ -502,5 +503,28 @@ int gw_devices_check(struct gw_devices *d, const struct gw_upload_auth *a, char 
         return GW_E_REPLAYED;
     }
     snprintf(ret_device, 64, "%s", found.id);
+    return 0;
+}
+
+int gw_devices_sigrec(const struct gw_upload_auth *a, char *out, size_t cap)
+{
+    struct gw_sigrec r;
+    size_t len = 0;
+    char *json;
+
+    snprintf(r.method, sizeof(r.method), "POST");
+    snprintf(r.path, sizeof(r.path), "%s", a->path);
+    snprintf(r.signature_input, sizeof(r.signature_input), "%s", a->signature_input);
+    snprintf(r.signature, sizeof(r.signature), "%s", a->signature);
+    snprintf(r.content_digest, sizeof(r.content_digest), "%s", a->content_digest);
+    json = gw_sigrec_json(&r, &len);
+    if (!json)
+        return -ENOMEM;
+    if (len >= cap) {
+        free(json);
+        return -ENOSPC;
+    }
+    memcpy(out, json, len + 1);
+    free(json);
     return 0;
 }

@@ -50,6 +50,13 @@ void gw_devices_reload(struct gw_devices *d);
 int gw_devices_check(struct gw_devices *d, const struct gw_upload_auth *a, char *ret_device,
                      uint8_t *ret_sha, const char **ret_why);
 
+/*
+ * The signature record (gw_sigrec JSON, docs/evidence.md) of the signed upload |a| into |out|
+ * (|cap| bytes), for the spool to keep with the photo. Returns 0, -ENOMEM, or -ENOSPC when it does
+ * not fit.
+ */
+int gw_devices_sigrec(const struct gw_upload_auth *a, char *out, size_t cap);
+
 /* Returns true when |clave| is within the enrolment scope |actas| (comma-separated claves or
  * prefixes ending in '*'). */
 bool gw_devices_scope_allows(const char *actas, const char *clave);

@@ -16,7 +16,7 @@
 #include "gw_file.h"
 #include "gw_spool.h"
 
-#define META_MAX 4096
+#define META_MAX 16384 /* with a signature record (GW_RESUME_SIGREC_MAX, escaped) */
 #define SWEEP_EVERY_S 60
 
 struct gw_resume_lease {
@@ -166,6 +166,8 @@ static int meta_save(struct gw_resumes *rs, const struct gw_resume_meta *m)
         json_object_set_new(o, "length", json_integer((json_int_t)m->length));
     if (m->complete)
         json_object_set_new(o, "photo_id", json_string(m->photo_id));
+    if (m->sigrec[0])
+        json_object_set_new(o, "signature_record", json_string(m->sigrec));
     text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     if (!text)
@@ -206,7 +208,7 @@ static int meta_load(struct gw_resumes *rs, const char *token, struct gw_resume_
     uint8_t *buf = NULL;
     size_t len = 0;
     json_t *o, *v;
-    const char *clave, *device, *sha, *photo;
+    const char *clave, *device, *sha, *photo, *sigrec;
     int e;
 
     file_name(name, sizeof(name), token, ".json");
@@ -219,11 +221,15 @@ static int meta_load(struct gw_resumes *rs, const char *token, struct gw_resume_
     device = json_string_value(json_object_get(o, "device"));
     sha = json_string_value(json_object_get(o, "sha256"));
     photo = json_string_value(json_object_get(o, "photo_id"));
+    sigrec = json_string_value(json_object_get(o, "signature_record"));
     memset(m, 0, sizeof(*m));
     e = -EBADMSG; /* a state file this code did not write: the upload is lost */
     if (!clave || !device || strlen(clave) >= sizeof(m->clave) ||
-        strlen(device) >= sizeof(m->device) || (sha && strlen(sha) != GW_SHA256_HEX_LEN))
+        strlen(device) >= sizeof(m->device) || (sha && strlen(sha) != GW_SHA256_HEX_LEN) ||
+        (sigrec && strlen(sigrec) >= sizeof(m->sigrec)))
         goto out;
+    if (sigrec)
+        memcpy(m->sigrec, sigrec, strlen(sigrec) + 1);
     memcpy(m->token, token, sizeof(m->token));
     snprintf(m->clave, sizeof(m->clave), "%s", clave);
     snprintf(m->device, sizeof(m->device), "%s", device);

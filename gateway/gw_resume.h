@@ -31,6 +31,8 @@
 struct gw_spool;
 struct gw_spool_file;
 
+#define GW_RESUME_SIGREC_MAX 4096
+
 /* The state of one upload resource, as kept in <token>.json. */
 struct gw_resume_meta {
     char token[GW_UPLOAD_TOKEN_LEN + 1];
@@ -43,6 +45,8 @@ struct gw_resume_meta {
     int64_t created; /* Unix seconds */
     bool complete;
     char photo_id[GW_PHOTO_ID_LEN + 1]; /* once complete */
+    /* signed: the creating POST's signature record (gw_sigrec JSON), for the spool at the end */
+    char sigrec[GW_RESUME_SIGREC_MAX];
 };
 
 struct gw_resumes;

@@ -72,6 +72,7 @@ int gw_spool_open(struct gw_spool *s, const char *data_dir)
     int spool, store, r;
 
     s->root = s->tmp = s->pending = s->receipts = s->uploads = s->originals = s->review = -1;
+    s->signatures = -1;
     s->ledger = NULL;
     s->key = NULL;
     if (mkdir(data_dir, 0750) < 0 && errno != EEXIST)
@@ -91,6 +92,7 @@ int gw_spool_open(struct gw_spool *s, const char *data_dir)
     s->pending = open_dir(spool, "pending");
     s->receipts = open_dir(spool, "receipts");
     s->uploads = open_dir(spool, "uploads");
+    s->signatures = open_dir(spool, "signatures");
     s->originals = open_dir(store, "originals");
     s->review = open_dir(store, "review");
     r = sync_dir(spool);
@@ -114,6 +116,8 @@ int gw_spool_open(struct gw_spool *s, const char *data_dir)
         return s->originals;
     if (s->review < 0)
         return s->review;
+    if (s->signatures < 0)
+        return s->signatures;
     /* Nothing in tmp/ was acknowledged: the phones that sent it will retry. */
     empty_dir(s->tmp);
     return 0;
@@ -122,7 +126,7 @@ int gw_spool_open(struct gw_spool *s, const char *data_dir)
 void gw_spool_close(struct gw_spool *s)
 {
     int *fds[] = {&s->root,    &s->tmp,       &s->pending, &s->receipts,
-                  &s->uploads, &s->originals, &s->review};
+                  &s->uploads, &s->originals, &s->review,  &s->signatures};
 
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
         if (*fds[i] >= 0)
@@ -379,11 +383,31 @@ static int drop_unreceipted(struct gw_spool *s, const char *photo_id)
     return gw_ledger_drop_last(s->ledger) < 0 ? -EIO : 0;
 }
 
+/* Keeps the request signature |sigrec| of |photo_id| in signatures/, replacing what an attempt
+ * cut before its receipt left there. */
+static int keep_signature(struct gw_spool *s, const char *photo_id, const char *sigrec)
+{
+    char name[64], tmp[40];
+    int e = write_tmp(s, sigrec, strlen(sigrec), ".json", tmp, sizeof(tmp));
+
+    if (e < 0)
+        return e;
+    snprintf(name, sizeof(name), "%s.json", photo_id);
+    if (renameat(s->tmp, tmp, s->signatures, name) < 0) {
+        e = -errno;
+        unlinkat(s->tmp, tmp, 0);
+        return e;
+    }
+    return sync_dir(s->signatures);
+}
+
 /*
  * Issues the receipt of a durable original: under the ledger lock when there is a ledger, so
- * that the ledger order is the commit order and one photo gets one entry.
+ * that the ledger order is the commit order and one photo gets one entry. The signature record
+ * |sigrec| (may be NULL) is kept first, by the upload that gets the receipt.
  */
-static int issue_receipt(struct gw_spool *s, struct gw_receipt *r, bool *ret_existed)
+static int issue_receipt(struct gw_spool *s, struct gw_receipt *r, const char *sigrec,
+                         bool *ret_existed)
 {
     struct gw_ledger_entry entry;
     struct timespec now;
@@ -399,6 +423,8 @@ static int issue_receipt(struct gw_spool *s, struct gw_receipt *r, bool *ret_exi
         snprintf(name, sizeof(name), "%s.json", r->photo_id);
         return link_receipt(s, name);
     }
+    if (sigrec && (e = keep_signature(s, r->photo_id, sigrec)) < 0)
+        return e;
     clock_gettime(CLOCK_REALTIME, &now);
     gw_rfc3339(&now, r->received_at);
     if (s->ledger) {
@@ -469,6 +495,7 @@ int gw_spool_commit(struct gw_spool *s, struct gw_spool_file *f, const uint8_t *
     uint8_t md[EVP_MAX_MD_SIZE];
     unsigned mdlen = 0;
     char orig[80];
+    const char *sigrec = f->sigrec;
     int e;
 
     *ret_existed = false;
@@ -523,11 +550,11 @@ int gw_spool_commit(struct gw_spool *s, struct gw_spool_file *f, const uint8_t *
         snprintf(r->device, sizeof(r->device), "%s", "open-upload");
     if (s->ledger) {
         gw_ledger_lock(s->ledger);
-        e = issue_receipt(s, r, ret_existed);
+        e = issue_receipt(s, r, sigrec, ret_existed);
         gw_ledger_unlock(s->ledger);
         return e;
     }
-    return issue_receipt(s, r, ret_existed);
+    return issue_receipt(s, r, sigrec, ret_existed);
 }
 
 int gw_spool_pending_list(struct gw_spool *s, char ***ret_ids)

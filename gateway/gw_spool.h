@@ -6,6 +6,7 @@
  *   spool/uploads/<token>.*    resumable uploads' partial bytes and state (gw_resume), kept
  *   spool/pending/<id>.json    receipts not yet recorded in PostgreSQL (the ingest stage's queue)
  *   spool/receipts/<id>.json   every receipt ever issued (answers retries without PostgreSQL)
+ *   spool/signatures/<id>.json a signed upload's request signature (gw_sigrec), for evidence
  *   store/originals/<sha>.jpg  the bytes the phone sent, content-addressed
  *   store/review/<sha>.webp    review derivatives, content-addressed
  *
@@ -29,7 +30,7 @@ struct gw_ledger;
 struct gw_key;
 
 struct gw_spool {
-    int root, tmp, pending, receipts, uploads, originals, review; /* directory fds */
+    int root, tmp, pending, receipts, uploads, originals, review, signatures; /* directory fds */
     struct gw_ledger *ledger; /* NULL: receipts are neither chained nor signed (unit tests) */
     const struct gw_key *key;
 };
@@ -39,6 +40,9 @@ struct gw_spool_file {
     char name[40];
     struct evp_md_ctx_st *md;
     uint64_t bytes;
+    /* A signed upload's gw_sigrec JSON (NUL-terminated, owned by the caller), or NULL: kept in
+     * signatures/ by gw_spool_commit() before the receipt is issued. */
+    const char *sigrec;
 };
 
 /*
@@ -74,7 +78,8 @@ void gw_spool_file_abort(struct gw_spool *s, struct gw_spool_file *f);
 /*
  * Makes the upload |f| durable and issues its receipt. |r| carries clave, width, height and
  * device; this fills sha256, bytes, photo_id and received_at, and with a ledger attached appends
- * the ledger entry and signs the receipt. When the same bytes were already received
+ * the ledger entry and signs the receipt; |f->sigrec| is made durable first, so that a receipt
+ * of a signed upload always has its signature record. When the same bytes were already received
  * for the same clave, loads that receipt into |r| instead, discards |f| and sets |*ret_existed|.
  * When |expect_sha| (32 bytes, may be NULL) differs from the body's SHA-256, discards |f| and
  * returns -EBADMSG. |f| is consumed either way. Returns 0 or -errno.

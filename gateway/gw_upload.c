@@ -216,6 +216,9 @@ static void resumable_create(struct gw_upload *u)
     if (u->signed_upload) {
         u->meta.has_sha = true;
         memcpy(u->meta.sha, u->digest, 32);
+        u->rc = gw_devices_sigrec(&u->auth, u->meta.sigrec, sizeof(u->meta.sigrec));
+        if (u->rc < 0)
+            return;
     }
     if (!length_consistent(u, 0)) {
         u->auth_err = GW_E_UPLOAD_LENGTH;
@@ -285,6 +288,7 @@ static int resumable_commit_cb(void *arg, struct gw_spool_file *f)
 {
     struct gw_upload *u = arg;
 
+    f->sigrec = u->meta.sigrec[0] ? u->meta.sigrec : NULL;
     return gw_spool_commit(&u->app->spool, f, u->signed_upload ? u->digest : NULL, &u->receipt,
                            &u->existed);
 }
@@ -411,6 +415,13 @@ static void work(struct gw_work *w, void *ctx)
         }
         u->receipt.width = u->scan.info.width;
         u->receipt.height = u->scan.info.height;
+        /* Kept with the photo (docs/evidence.md); meta holds it, as a resumable upload's. */
+        if (u->signed_upload &&
+            (u->rc = gw_devices_sigrec(&u->auth, u->meta.sigrec, sizeof(u->meta.sigrec))) < 0) {
+            gw_spool_file_abort(spool, &u->file);
+            break;
+        }
+        u->file.sigrec = u->signed_upload ? u->meta.sigrec : NULL;
         u->rc = gw_spool_commit(spool, &u->file, u->signed_upload ? u->digest : NULL, &u->receipt,
                                 &u->existed);
         if (u->rc == 0 && !u->existed)

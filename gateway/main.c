@@ -46,6 +46,7 @@ static void usage(FILE *out)
                  "  key        show the gateway's signing key (prep-gateway key show)\n"
                  "  ledger     verify the ledger or sign a checkpoint of it\n"
                  "  receipt    verify a receipt offline\n"
+                 "  evidence   write the evidence bundle of one acta (docs/evidence.md)\n"
                  "  audit      hash the installed system, verify it, certify empty databases\n"
                  "  version    print the version\n"
                  "\n"
@@ -102,10 +103,10 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv); /* |argv| starts at the command's name */
 } commands[] = {
-    {"serve", cmd_serve},          {"migrate", cmd_migrate},  {"user", gw_cmd_user},
-    {"catalog", gw_cmd_catalog},   {"key", gw_cmd_key},       {"device", gw_cmd_device},
-    {"audit", cmd_audit},          {"ledger", gw_cmd_ledger}, {"receipt", gw_cmd_receipt},
-    {"election", gw_cmd_election},
+    {"serve", cmd_serve},          {"migrate", cmd_migrate},      {"user", gw_cmd_user},
+    {"catalog", gw_cmd_catalog},   {"key", gw_cmd_key},           {"device", gw_cmd_device},
+    {"audit", cmd_audit},          {"ledger", gw_cmd_ledger},     {"receipt", gw_cmd_receipt},
+    {"election", gw_cmd_election}, {"evidence", gw_cmd_evidence},
 };
 
 int main(int argc, char **argv)

@@ -474,10 +474,11 @@ static int cmd_zero(const char *data, const char *db, bool as_json)
         fprintf(stderr, "prep-gateway audit zero: %s", PQerrorMessage(pg));
         goto out;
     }
-    /* The spool is a database too: receipts, pending entries and the ledger file. */
+    /* The spool is a database too: receipts, pending entries, signature records and the ledger
+     * file. */
     {
-        static const char *const dirs[] = {"spool/receipts", "spool/pending", "store/originals",
-                                           "store/review"};
+        static const char *const dirs[] = {"spool/receipts", "spool/pending", "spool/signatures",
+                                           "store/originals", "store/review"};
 
         for (size_t j = 0; j < sizeof(dirs) / sizeof(*dirs); j++) {
             int n = count_dir(data, dirs[j]);

@@ -13,8 +13,10 @@
 #include "db_photos.h"
 #include "gw_cli.h"
 #include "gw_cli_db.h"
+#include "gw_evidence.h"
 #include "gw_keys.h"
 #include "gw_ledger.h"
+#include "gw_merkle.h"
 #include "gw_receipt.h"
 
 static const char ledger_usage[] =
@@ -24,8 +26,9 @@ static const char ledger_usage[] =
     "verify      walks the hash chain of DIR/ledger.jsonl and of the ledger table in\n"
     "            PostgreSQL, recomputing every hash, and reports the first broken link; the\n"
     "            two copies must agree entry by entry. Exit status 0 when both hold.\n"
-    "checkpoint  prints a statement of (length, head hash, time) signed with the gateway key,\n"
-    "            to publish or have witnessed.\n";
+    "checkpoint  prints a statement of (length, head hash, Merkle tree head, time) signed\n"
+    "            with the gateway key, to publish or have witnessed: checkpoint version 2 of\n"
+    "            docs/evidence.md (version 1, before the tree head, had no root line).\n";
 
 static int open_ledger(const struct gw_cmd_opts *o)
 {
@@ -179,47 +182,103 @@ static int ledger_verify(const struct gw_cmd_opts *o)
     return r == 0 ? 0 : 1;
 }
 
-static int ledger_checkpoint(const struct gw_cmd_opts *o)
+int gw_cmd_ledger_load(const char *data, struct gw_ledger_entry **ret, int *ret_n)
 {
-    struct gw_ledger_entry last;
-    struct gw_key k;
-    struct timespec now;
-    char t[GW_TIME_LEN + 1], text[512], b64[GW_KEY_SIG_B64 + 1];
-    uint8_t sig[GW_KEY_SIG_LEN];
+    struct gw_ledger_entry *all;
+    struct gw_cmd_opts o = {.data = data};
     const char *why = NULL;
     uint64_t bad = 0;
-    int fd = open_ledger(o), n;
-    size_t len;
+    int fd = open_ledger(&o), n;
 
     if (fd < 0)
-        return 1;
-    n = gw_ledger_walk(fd, &last, NULL, &bad, &why);
-    close(fd);
+        return -EIO;
+    n = gw_ledger_walk(fd, NULL, NULL, &bad, &why);
     if (n < 0) {
         fprintf(stderr, "prep-gateway: the ledger does not verify (seq %llu: %s)\n",
                 (unsigned long long)bad, why ? why : strerror(-n));
-        return 1;
+        close(fd);
+        return -EBADMSG;
     }
-    if (gw_cmd_load_key(o->data, false, "prep-gateway", &k) < 0)
-        return 1;
+    all = load_all(fd, n);
+    close(fd);
+    if (!all)
+        return -ENOMEM;
+    *ret = all;
+    *ret_n = n;
+    return 0;
+}
+
+int gw_cmd_ledger_leaves(const struct gw_ledger_entry *all, int n, uint8_t **ret)
+{
+    uint8_t *leaves = malloc(n > 0 ? (size_t)n * GW_MERKLE_HASH_LEN : 1);
+
+    if (!leaves)
+        return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        uint8_t raw[32];
+
+        for (int j = 0; j < 32; j++) {
+            char byte[3] = {all[i].hash[2 * j], all[i].hash[2 * j + 1], '\0'};
+
+            raw[j] = (uint8_t)strtoul(byte, NULL, 16);
+        }
+        if (gw_merkle_leaf(raw, sizeof(raw), leaves + (size_t)i * GW_MERKLE_HASH_LEN) < 0) {
+            free(leaves);
+            return -ENOMEM;
+        }
+    }
+    *ret = leaves;
+    return 0;
+}
+
+int gw_cmd_checkpoint_make(const struct gw_ledger_entry *all, int n, const uint8_t *leaves,
+                           const struct gw_key *k, struct gw_checkpoint *ret_c, char *buf,
+                           size_t cap)
+{
+    struct gw_checkpoint c = {.version = 2, .length = (uint64_t)n};
+    struct timespec now;
+    gw_merkle_hash root;
+
+    if (gw_merkle_root(leaves, (uint64_t)n, root) < 0)
+        return -ENOMEM;
+    gw_hex(root, sizeof(root), c.root);
+    if (n > 0)
+        memcpy(c.head, all[n - 1].hash, sizeof(c.head));
     clock_gettime(CLOCK_REALTIME, &now);
-    gw_rfc3339(&now, t);
-    len = (size_t)snprintf(text, sizeof(text),
-                           "prep-casilla checkpoint v1\nlength=%d\nhead=%s\ntime=%s\n", n,
-                           n > 0 ? last.hash : "", t);
-    if (gw_key_sign(&k, text, len, sig) < 0) {
-        gw_key_finish(&k);
+    gw_rfc3339(&now, c.time);
+    if (gw_checkpoint_sign(&c, k, buf, cap) == 0)
+        return -EINVAL;
+    *ret_c = c;
+    return 0;
+}
+
+static int ledger_checkpoint(const struct gw_cmd_opts *o)
+{
+    struct gw_ledger_entry *all = NULL;
+    struct gw_checkpoint c;
+    struct gw_key k;
+    char text[GW_CHECKPOINT_TEXT_MAX];
+    uint8_t *leaves = NULL;
+    int n = 0, r;
+
+    if (gw_cmd_ledger_load(o->data, &all, &n) < 0)
         return 1;
+    r = gw_cmd_ledger_leaves(all, n, &leaves);
+    if (r == 0 && (r = gw_cmd_load_key(o->data, false, "prep-gateway", &k)) == 0) {
+        r = gw_cmd_checkpoint_make(all, n, leaves, &k, &c, text, sizeof(text));
+        gw_key_finish(&k);
     }
-    gw_b64_encode(sig, sizeof(sig), b64);
+    free(leaves);
+    free(all);
+    if (r < 0)
+        return 1;
     if (o->json)
-        gw_cli_print_json(json_pack("{s:i, s:s, s:s, s:s, s:s}", "length", n, "head",
-                                    n > 0 ? last.hash : "", "time", t, "gateway_key", k.fingerprint,
-                                    "signature", b64),
+        gw_cli_print_json(json_pack("{s:i, s:i, s:s, s:s, s:s, s:s, s:s}", "version", c.version,
+                                    "length", n, "head", c.head, "root", c.root, "time", c.time,
+                                    "gateway_key", c.gateway_key, "signature", c.signature),
                           JSON_INDENT(2));
     else
-        printf("%sgateway_key=%s\nsignature=%s\n", text, k.fingerprint, b64);
-    gw_key_finish(&k);
+        fputs(text, stdout);
     return 0;
 }
 

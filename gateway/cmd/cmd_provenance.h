@@ -8,8 +8,37 @@
 #define CMD_PROVENANCE_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 struct gw_key;
+struct gw_ledger_entry;
+struct gw_checkpoint;
+
+/* `prep-gateway evidence CLAVE --out FILE` (cmd_evidence.c). Returns the process exit status. */
+int gw_cmd_evidence(int argc, char **argv);
+
+/*
+ * Reads and verifies the ledger file of the data folder |data|: every entry into a new array
+ * |*ret| (caller frees), their count in |*ret_n|. Prints why on stderr and returns -EIO (cannot
+ * read), -EBADMSG (a broken chain) or -ENOMEM.
+ */
+int gw_cmd_ledger_load(const char *data, struct gw_ledger_entry **ret, int *ret_n);
+
+/*
+ * The Merkle leaf hashes (gw_merkle_leaf() of the 32 raw bytes of each entry's hash) of the |n|
+ * entries |all| into a new array |*ret| of n * 32 bytes (caller frees). Returns 0 or -ENOMEM.
+ */
+int gw_cmd_ledger_leaves(const struct gw_ledger_entry *all, int n, uint8_t **ret);
+
+/*
+ * Makes the version 2 checkpoint of the |n| entries |all| (their leaf hashes |leaves|) at the
+ * current time, signed with |k|, into |*ret_c| and its printed form into |buf| (|cap| bytes).
+ * Returns 0, -ENOMEM or -EINVAL.
+ */
+int gw_cmd_checkpoint_make(const struct gw_ledger_entry *all, int n, const uint8_t *leaves,
+                           const struct gw_key *k, struct gw_checkpoint *ret_c, char *buf,
+                           size_t cap);
 
 /* `prep-gateway device code|list|revoke`. Returns the process exit status. */
 int gw_cmd_device(int argc, char **argv);
