@@ -510,6 +510,31 @@ static int check_decisions(struct check *c, json_t *d)
         say(c, "  review: %s%s%s of photo %s by %s at %s", what, reason ? " " : "",
             reason ? reason : "", photo, who, when);
     }
+    json_array_foreach(capture, i, x)
+    {
+        const char *photo = json_string_value(json_object_get(x, "photo_id"));
+        const char *kind = json_string_value(json_object_get(x, "kind"));
+        const char *who = json_string_value(json_object_get(x, "username"));
+        json_t *at = json_object_get(x, "captured_at");
+        const char *when = json_string_value(at ? at : json_object_get(x, "returned_at"));
+        json_t *counted = json_object_get(x, "contabilizada");
+        const char *reason = json_string_value(json_object_get(x, "reason"));
+        char name[128];
+
+        if (!photo || !kind || !who || !when)
+            return fail(c, "decisions.json", "capture entry %zu lacks photo, kind, who or when", i);
+        snprintf(name, sizeof(name), "photos/%s/receipt.json", photo);
+        if (!member(c, name))
+            return fail(c, "decisions.json",
+                        "capture entry %zu is about photo %s, which the bundle does not hold", i,
+                        photo);
+        say(c, "  capture: %s (round %lld) of photo %s by %s at %s%s%s%s", kind,
+            (long long)json_integer_value(json_object_get(x, "round")), photo, who, when,
+            !counted                ? ""
+            : json_is_true(counted) ? ", contabilizada"
+                                    : ", not contabilizada",
+            reason ? ": " : "", reason ? reason : "");
+    }
     return 0;
 }
 

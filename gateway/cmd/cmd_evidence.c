@@ -323,9 +323,8 @@ static int collect(struct bundle *b, const char *data, const char *clave, json_t
         e = add_json(b, "acta.json", o);
     }
     if (e == 0) {
-        /* Review decisions now; capture decisions (another program) will join them here. */
-        o = json_pack("{s:i, s:s, s:O, s:[]}", "version", 1, "clave", clave, "review",
-                      json_object_get(doc, "review"), "capture");
+        o = json_pack("{s:i, s:s, s:O, s:O}", "version", 1, "clave", clave, "review",
+                      json_object_get(doc, "review"), "capture", json_object_get(doc, "capture"));
         e = add_json(b, "decisions.json", o);
     }
     json_array_foreach(photos, i, p)

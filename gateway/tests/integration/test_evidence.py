@@ -1,5 +1,6 @@
 """Evidence bundles (docs/evidence.md): `prep-gateway evidence CLAVE --out FILE` of an acta
-uploaded with prep-upload (signed, resumable and plain) and reviewed by a clerk, checked offline
+uploaded with prep-upload (signed, resumable and plain), reviewed by a clerk and captured twice
+by two capturists (docs/capture.md), checked offline
 by `prep-upload verify-bundle`; one flipped byte in any member, or in the archive's own bytes,
 fails with a message naming the part; an unknown clave is a clear error; a resumable upload
 finished after a gateway restart keeps the device's signature (EvidenceResumedTest). The Merkle tree head of
@@ -17,6 +18,12 @@ from harness import (CLAVE, GatewayTestCase, SignedTestCase, curl_request, read_
 from test_client import ClientHelpers
 
 PASSWORD = "una-clave-muy-larga"
+ELECTION = os.path.join(os.environ.get("PREP_FIXTURES", "fixtures"), "elections",
+                        "jalisco-2021-diputaciones-locales.json")
+# A capture of every field of the fixture's acta type 02: 1 vote each, total 16.
+FIGURES = {f: 1 for f in ("pan", "pri", "prd", "pvem", "pt", "mc", "morena", "pes", "rsp", "fxm",
+                          "hagamos", "futuro", "pt_morena", "ind_1", "no_registrados", "nulos")}
+FIGURES["total"] = len(FIGURES)
 
 
 def h(data):
@@ -59,7 +66,13 @@ class EvidenceTest(ClientHelpers, GatewayTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env.user_add(cls.conninfo, "ana", "clerk", PASSWORD)
+        for name, role in (("ana", "clerk"), ("cap1", "capturist"), ("cap2", "capturist")):
+            cls.env.user_add(cls.conninfo, name, role, PASSWORD)
+        p = subprocess.run([cls.env.gateway, "election", "import", ELECTION, "--db",
+                            cls.conninfo], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=60)
+        if p.returncode != 0:
+            raise AssertionError(f"election import: {p.stderr.decode()}")
         cls.bundle = None
 
     def evidence(self, clave, out, *extra):
@@ -94,6 +107,21 @@ class EvidenceTest(ClientHelpers, GatewayTestCase):
         r = self.request("POST", f"/v1/review/{doc['photo_id']}/decision",
                          [auth, "Content-Type: application/json"], body, client="curl-h2c")
         self.assertEqual(r.status, 200, r)
+        # Two capturists capture the accepted acta alike: it is captured, and both captures are
+        # decisions of the bundle.
+        for user in ("cap1", "cap2"):
+            r = self.login(user, PASSWORD)
+            self.assertEqual(r.status, 200, r)
+            cap = "Authorization: Bearer " + r.json()["token"]
+            r = self.request("POST", "/v1/capture/claim", [cap], client="curl-h2c")
+            self.assertEqual(r.status, 200, r)
+            claim = r.json()
+            self.assertEqual(claim["photo_id"], doc["photo_id"])
+            body = json.dumps({"lease_token": claim["lease_token"], "figures": FIGURES}).encode()
+            r = self.request("POST", f"/v1/capture/{doc['photo_id']}/figures",
+                             [cap, "Content-Type: application/json"], body, client="curl-h2c")
+            self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json().get("state"), "captured", r.json())
         out = os.path.join(self.env.tmp, f"{self.db}-bundle.tar")
         rc, text, err = self.evidence(CLAVE, out, "--json")
         self.assertEqual(rc, 0, text + err)
@@ -113,6 +141,9 @@ class EvidenceTest(ClientHelpers, GatewayTestCase):
         self.assertIn("as ledger entry", text)
         self.assertIn("is in the checkpoint of length", text)
         self.assertIn(f"review: accept of photo {reviewed} by ana", text)
+        for user in ("cap1", "cap2"):
+            self.assertIn(f"capture: blind (round 1) of photo {reviewed} by {user} at ", text)
+        self.assertIn("2 capture decision(s)", text)
         # Without --pubkey the bundle's own key is used, and its fingerprint printed to compare.
         rc, text, err = self.verify(out)
         self.assertEqual(rc, 0, text + err)
@@ -133,7 +164,12 @@ class EvidenceTest(ClientHelpers, GatewayTestCase):
         for name in ("keys/gateway.pub", "checkpoint.txt", "acta.json", "decisions.json"):
             self.assertIn(name, names)
         decisions = json.loads(data["decisions.json"])
-        self.assertEqual(decisions["capture"], [])
+        caps = decisions["capture"]
+        self.assertEqual([(c["kind"], c["round"], c["username"]) for c in caps],
+                         [("blind", 1, "cap1"), ("blind", 1, "cap2")], caps)
+        for c in caps:
+            self.assertEqual((c["figures"], c["sum_votes"], c["contabilizada"]),
+                             (FIGURES, FIGURES["total"], True), c)
         lines = data["evidence.txt"].decode().splitlines()
         listed = {}
         for line in lines[4:]:
