@@ -29,7 +29,7 @@
 
 /* ---- read jobs ---- */
 
-enum job_kind { JOB_PHOTO, JOB_REVIEW, JOB_READY };
+enum job_kind { JOB_PHOTO, JOB_REVIEW, JOB_READY, JOB_METRICS };
 
 struct job {
     struct gw_work work;
@@ -72,6 +72,30 @@ static void hoist_receipt(struct job *j)
     json_decref(doc);
 }
 
+static void count_state(void *arg, const char *what, const char *state, long long n)
+{
+    struct gw_metrics_gauges *g = arg;
+    bool photos = strcmp(what, "photos") == 0;
+    const char *const *names = photos ? gw_metrics_photo_status : gw_metrics_review_state;
+
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], state) == 0)
+            (photos ? g->photos : g->review)[i] = n;
+}
+
+/* GET /metrics: the gauges that need the disk or the database, then the whole text. */
+static void metrics_work(struct job *j, PGconn *pg)
+{
+    struct gw_app *app = j->s->worker->app;
+    struct gw_metrics_gauges g = {.devices = gw_devices_count(app->devices)};
+
+    gw_spool_usage(&app->spool, &g.spool_pending, &g.spool_free_bytes);
+    g.database_up = pg && gw_db_state_counts(pg, count_state, &g) >= 0;
+    j->body = (uint8_t *)gw_metrics_text(&g, &j->len);
+    if (!j->body)
+        j->err = GW_E_INTERNAL;
+}
+
 static void job_work(struct gw_work *w, void *thread_ctx)
 {
     struct job *j = (struct job *)w;
@@ -82,13 +106,17 @@ static void job_work(struct gw_work *w, void *thread_ctx)
     int rc;
 
     switch (j->kind) {
+    case JOB_METRICS:
+        metrics_work(j, pg);
+        return;
     case JOB_READY:
         if (!pg || gw_db_ping(pg) < 0) {
             j->err = GW_E_NOT_READY;
             j->detail = "database unreachable";
-        } else if (gw_spool_check_writable(&app->spool) < 0) {
+        } else if ((rc = gw_spool_check_writable(&app->spool)) < 0) {
             j->err = GW_E_NOT_READY;
-            j->detail = "spool not writable";
+            j->detail = rc == -ENOSPC || rc == -EDQUOT ? "spool full: no space left on its disk"
+                                                       : "spool not writable";
         }
         return;
     case JOB_PHOTO:
@@ -158,6 +186,8 @@ static void job_done(struct gw_work *w)
         char *b = strdup("{\"status\":\"ready\",\"database\":\"ok\",\"disk\":\"ok\"}");
 
         gw_stream_respond(s, 200, "application/json", (uint8_t *)b, b ? strlen(b) : 0, NULL, 0);
+    } else if (j->kind == JOB_METRICS) {
+        gw_stream_respond(s, 200, "text/plain; version=0.0.4", j->body, j->len, NULL, 0);
     } else if (j->kind == JOB_PHOTO) {
         gw_stream_respond(s, 200, "application/json", j->body, j->len, NULL, 0);
     } else {
@@ -205,17 +235,6 @@ static void respond_text(struct gw_stream *s, int status, const char *type, cons
     char *b = strdup(text);
 
     gw_stream_respond(s, status, type, (uint8_t *)b, b ? strlen(b) : 0, NULL, 0);
-}
-
-static void respond_metrics(struct gw_stream *s)
-{
-    size_t len = 0;
-    char *text = gw_metrics_text(gw_devices_count(s->worker->app->devices), &len);
-
-    if (!text)
-        gw_stream_problem(s, GW_E_INTERNAL, NULL);
-    else
-        gw_stream_respond(s, 200, "text/plain; version=0.0.4", (uint8_t *)text, len, NULL, 0);
 }
 
 static void method_not_allowed(struct gw_stream *s, const char *allow)
@@ -338,7 +357,7 @@ void gw_api_route(struct gw_stream *s)
         if (!get)
             gw_stream_problem(s, GW_E_METHOD, "allowed: GET");
         else
-            respond_metrics(s);
+            submit_job(s, JOB_METRICS, NULL, NULL);
         return;
     }
     if (strcmp(path, "/readyz") == 0) {

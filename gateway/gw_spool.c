@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -671,4 +672,28 @@ int gw_spool_check_writable(struct gw_spool *s)
     if (e == 0)
         unlinkat(s->tmp, name, 0);
     return e;
+}
+
+void gw_spool_usage(struct gw_spool *s, long long *ret_pending, long long *ret_free_bytes)
+{
+    /* A descriptor of its own: a dup() would share its directory offset with the ingest's. */
+    int fd = openat(s->pending, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct statvfs v;
+    struct dirent *e;
+    long long n = 0;
+
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        *ret_pending = -1;
+    } else {
+        while ((e = readdir(d)))
+            n += strlen(e->d_name) == GW_PHOTO_ID_LEN + 5 &&
+                 strcmp(e->d_name + GW_PHOTO_ID_LEN, ".json") == 0;
+        closedir(d);
+        *ret_pending = n;
+    }
+    *ret_free_bytes =
+        fstatvfs(s->root, &v) == 0 ? (long long)v.f_bavail * (long long)v.f_frsize : -1;
 }

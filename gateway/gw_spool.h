@@ -114,6 +114,10 @@ int gw_spool_pending_load(struct gw_spool *s, const char *photo_id, struct gw_re
 /* Removes |photo_id| from pending/ once PostgreSQL holds it. Returns 0 or -errno. */
 int gw_spool_pending_done(struct gw_spool *s, const char *photo_id);
 
+/* How many receipts wait in pending/ for PostgreSQL, and the free bytes of the spool's
+ * filesystem (for an unprivileged process); -1 for what could not be read. Blocking. */
+void gw_spool_usage(struct gw_spool *s, long long *ret_pending, long long *ret_free_bytes);
+
 /*
  * Reads the original with SHA-256 |sha_hex| into a new buffer (at most |max| bytes), stored in
  * |*ret_buf| and |*ret_len|; the caller frees it. Returns 0, -ENOENT, -EFBIG or -errno.

@@ -15,6 +15,7 @@
 #include "gw_crash.h"
 #include "gw_db.h"
 #include "gw_log.h"
+#include "gw_metrics.h"
 #include "img_error.h"
 #include "process.h"
 
@@ -56,6 +57,14 @@ static void test_crash_decoding(const char *clave)
 #endif
 
 /* Waits up to |ms| or until stop; returns true when stopping. Called with mu held. */
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static bool wait_ms(struct gw_stage *st, pthread_cond_t *cond, unsigned ms)
 {
     struct timespec ts;
@@ -138,6 +147,7 @@ static void *ingest_main(void *arg)
                 pthread_mutex_unlock(&st->mu);
             }
             if (!pg || rc < 0) {
+                gw_metrics_db_error(GW_STAGE_INGEST);
                 backoff = backoff_next(backoff);
                 gw_log(GW_LOG_WARN,
                        "msg=\"ingest: database unavailable, receipts stay in the spool\""
@@ -169,10 +179,17 @@ static void *ingest_main(void *arg)
                 free(batch[done]);
                 continue; /* already ingested */
             }
-            if (rc == 0)
+            if (rc == 0) {
+                uint64_t t0 = now_us();
+
                 rc = gw_db_ingest(pg, &r);
-            if (rc == -EIO)
+                if (rc == 0)
+                    gw_metrics_stage(GW_STAGE_INGEST, (double)(now_us() - t0) / 1e6);
+            }
+            if (rc == -EIO) {
+                gw_metrics_db_error(GW_STAGE_INGEST);
                 break;
+            }
             if (rc < 0) {
                 /* Refused by PostgreSQL or unreadable: keep the receipt in pending/ for an
                  * operator, and go on with the others. */
@@ -554,14 +571,19 @@ static void *worker_main(void *arg)
         if (rc == 0)
             rc = gw_db_claim(pg, st->cfg->lease_s, worker, &job);
         if (rc == 1) {
+            uint64_t t0 = now_us();
             int done = process_one(st, pg, &job, worker);
 
             /* 0: one done, look for the next at once (a backlog drains at speed). */
             if (done < 0)
                 rc = done;
+            else
+                gw_metrics_stage(GW_STAGE_PROCESS, (double)(now_us() - t0) / 1e6);
         }
-        if (rc == -EIO)
+        if (rc == -EIO) {
+            gw_metrics_db_error(GW_STAGE_PROCESS);
             broke = true;
+        }
         pthread_mutex_lock(&st->mu);
         if (rc == -EAGAIN) {
             /* The disk is full: try again later, on the same connection. */

@@ -120,6 +120,7 @@ static void upload_free(struct gw_upload *u)
         gw_counts_put(&u->app->uploads, u->receipt.device);
     u->s->data = NULL;
     gw_stream_unref(u->s);
+    gw_metrics_in_flight(-1);
     free(u->pending);
     free(u->inflight);
     free(u);
@@ -468,7 +469,7 @@ static void respond_receipt(struct gw_upload *u)
     }
     nv[0].valuelen =
         (size_t)snprintf(location, sizeof(location), "/v1/photos/%s", u->receipt.photo_id);
-    gw_metrics_upload(!u->existed);
+    gw_metrics_upload(!u->existed, u->receipt.bytes, (double)(gw_now_ms() - u->s->start_ms) / 1e3);
     /* A resumable upload's final answer says it is complete (the draft), and is the receipt. */
     gw_stream_respond(u->s, u->existed ? 200 : 201, "application/json", (uint8_t *)json, len, nv,
                       resumable(u) ? 2 : 1);
@@ -618,6 +619,7 @@ void gw_upload_start(struct gw_stream *s, const struct gw_upload_req *req,
     img_limits_init(&lim);
     lim.max_pixels = app->cfg->max_pixels;
     img_jpeg_scan_init(&u->scan, &lim);
+    gw_metrics_in_flight(1);
     u->s = s;
     u->app = app;
     u->file.fd = -1;

@@ -298,3 +298,29 @@ int gw_db_ledger_each(PGconn *c, void (*cb)(void *arg, const struct gw_db_ledger
                       " height, time FROM ledger ORDER BY seq",
                       0, NULL, ledger_row, &l);
 }
+
+struct counts_ctx {
+    void (*each)(void *arg, const char *what, const char *state, long long n);
+    void *arg;
+};
+
+static void count_row(void *arg, const PGresult *res, int i)
+{
+    struct counts_ctx *c = arg;
+
+    c->each(c->arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+            strtoll(PQgetvalue(res, i, 2), NULL, 10));
+}
+
+int gw_db_state_counts(PGconn *c,
+                       void (*each)(void *arg, const char *what, const char *state, long long n),
+                       void *arg)
+{
+    struct counts_ctx ctx = {each, arg};
+
+    return gw_db_each(c,
+                      "SELECT 'photos', status::text, count(*) FROM photos GROUP BY status"
+                      " UNION ALL"
+                      " SELECT 'review', state, count(*) FROM verification_queue GROUP BY state",
+                      0, NULL, count_row, &ctx);
+}

@@ -105,4 +105,13 @@ struct gw_db_ledger_row {
 int gw_db_ledger_each(PGconn *c, void (*cb)(void *arg, const struct gw_db_ledger_row *row),
                       void *arg);
 
+/*
+ * Counts photos by status (|what| "photos") and the verification queue by state ("review"):
+ * |each| once per pair present, on the calling thread. Returns the number of pairs, -EIO or
+ * -EPROTO. Blocking (GET /metrics runs it on the db pool).
+ */
+int gw_db_state_counts(PGconn *c,
+                       void (*each)(void *arg, const char *what, const char *state, long long n),
+                       void *arg);
+
 #endif

@@ -20,6 +20,7 @@
 
 #include "gw_config.h"
 #include "gw_log.h"
+#include "gw_metrics.h"
 
 /* The current TLS context, with a reference for the caller (SSL_CTX_free() it). Any thread. */
 static SSL_CTX *tls_ctx_get(struct gw_listen *l)
@@ -50,6 +51,7 @@ static void addr_penalise(struct gw_worker *w, const char *addr)
     uint64_t now = gw_now_ms(), ms = l->cfg->flood_penalty * 1000ull;
     bool dropped;
 
+    gw_metrics_refusal(GW_REFUSED_FLOOD);
     if (!l->cfg->flood_penalty || !l->cfg->conn_rate_per_address)
         return;
     gw_counts_charge(&l->conn_rate, addr, now, ms);
@@ -72,6 +74,7 @@ static void on_accept(struct evconnlistener *el, evutil_socket_t fd, struct sock
     /* A client that reconnects as fast as it is cut (the floods) is turned away here, before
      * any TLS or HTTP/2 work, once past its burst or while penalised for a flood. */
     if (!gw_counts_hit(&lw->l->conn_rate, host, gw_now_ms())) {
+        gw_metrics_refusal(GW_REFUSED_CONN_RATE);
         if (gw_now_ms() - lw->refusal_logged_ms > 1000) {
             gw_log(GW_LOG_WARN,
                    "msg=\"connections refused\" peer=%s reason=\"more than %u a"
@@ -83,6 +86,7 @@ static void on_accept(struct evconnlistener *el, evutil_socket_t fd, struct sock
         return;
     }
     if (!gw_counts_take(&lw->l->conns_per_addr, host)) {
+        gw_metrics_refusal(GW_REFUSED_CONN_CAP);
         /* Refused before any TLS or HTTP/2 work: the cheapest answer to a connection flood. */
         if (gw_now_ms() - lw->refusal_logged_ms > 1000) {
             gw_log(GW_LOG_WARN, "msg=\"connections refused\" peer=%s reason=\"more than %u open\"",
