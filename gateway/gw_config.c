@@ -281,6 +281,10 @@ void gw_config_usage(FILE *out)
             "                           packets dropped (a kernel filter) this long (default\n"
             "                           %u; 0 off; needs --conn-rate-per-address)\n"
             "\n"
+            "  --config FILE            read these options from FILE first, one `key = value`\n"
+            "                           a line (key: the option without --; `#` comments); the\n"
+            "                           command line overrides it. Check one with\n"
+            "                           `prep-gateway config check FILE`\n"
             "  -v, --verbose            log debug lines too\n"
             "  -h, --help               show this help\n",
             d.request_rate_per_address, d.request_burst_per_address, d.request_rate_per_device,
@@ -321,10 +325,150 @@ static int set_key(struct gw_config *c, const struct key *k, const char *arg)
     return -EINVAL;
 }
 
+static const struct key *find_key(const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+static char *trim(char *s)
+{
+    char *end;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+        *--end = '\0';
+    return s;
+}
+
+/* Applies the `key = value` lines of |path| to |c|; the text stays in c->file_text. */
+static int read_file(struct gw_config *c, const char *path)
+{
+    unsigned seen[NKEYS] = {0}, line = 0;
+    FILE *f = fopen(path, "re");
+    char *text = NULL, *p, *next;
+    size_t cap = 0;
+    ssize_t n;
+
+    if (!f) {
+        fprintf(stderr, "prep-gateway: %s: %s\n", path, strerror(errno));
+        return -EINVAL;
+    }
+    n = getdelim(&text, &cap, '\0', f); /* the whole file: it has no NUL */
+    fclose(f);
+    if (n < 0) {
+        free(text);
+        fprintf(stderr, "prep-gateway: %s: empty or unreadable\n", path);
+        return -EINVAL;
+    }
+    free(c->file_text);
+    c->file_text = text;
+    for (p = text; p; p = next) {
+        const struct key *k;
+        char *eq, *name, *value;
+
+        line++;
+        next = strchr(p, '\n');
+        if (next)
+            *next++ = '\0';
+        if (strchr(p, '#'))
+            *strchr(p, '#') = '\0';
+        p = trim(p);
+        if (!*p)
+            continue;
+        eq = strchr(p, '=');
+        if (!eq) {
+            fprintf(stderr, "prep-gateway: %s:%u: expected `key = value`, got `%s`\n", path, line,
+                    p);
+            return -EINVAL;
+        }
+        *eq = '\0';
+        name = trim(p);
+        value = trim(eq + 1);
+        k = find_key(name);
+        if (!k) {
+            fprintf(stderr,
+                    "prep-gateway: %s:%u: unknown key `%s` (the keys are the long options of "
+                    "`prep-gateway serve --help`, without --)\n",
+                    path, line, name);
+            return -EINVAL;
+        }
+        if (seen[k - keys]) {
+            fprintf(stderr, "prep-gateway: %s:%u: `%s` again (first on line %u)\n", path, line,
+                    name, seen[k - keys]);
+            return -EINVAL;
+        }
+        seen[k - keys] = line;
+        if (k->kind == K_FLAG ? strcmp(value, "true") != 0 && strcmp(value, "false") != 0
+                              : set_key(c, k, value) < 0) {
+            fprintf(stderr, "prep-gateway: %s:%u: invalid value for `%s`: `%s`\n", path, line, name,
+                    value);
+            return -EINVAL;
+        }
+        if (k->kind == K_FLAG)
+            *(bool *)((char *)c + k->off) = strcmp(value, "true") == 0;
+    }
+    return 0;
+}
+
+void gw_config_finish(struct gw_config *c)
+{
+    free(c->file_text);
+    c->file_text = NULL;
+}
+
+void gw_config_print(const struct gw_config *c, FILE *out)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        const struct key *k = &keys[i];
+        const char *field = (const char *)c + k->off;
+        const char *str;
+
+        fprintf(out, "%s = ", k->name);
+        switch (k->kind) {
+        case K_ADDR:
+        case K_STRING:
+            str = *(const char *const *)field;
+            fprintf(out, "%s\n", str ? str : k->kind == K_ADDR ? "off" : "");
+            break;
+        case K_FLAG:
+            fprintf(out, "%s\n", *(const bool *)field ? "true" : "false");
+            break;
+        case K_SIZE:
+            fprintf(out, "%llu\n", (unsigned long long)*(const uint64_t *)field);
+            break;
+        case K_INT:
+            fprintf(out, "%d\n", *(const int *)field);
+            break;
+        case K_UINT:
+            fprintf(out, "%u\n", *(const unsigned *)field);
+            break;
+        }
+    }
+}
+
 int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
 {
-    struct option opts[NKEYS + 3];
+    struct option opts[NKEYS + 4];
     int o;
+
+    /* The file first, whatever its place among the options: the others override it. */
+    for (int i = 1; i < argc; i++) {
+        const char *path = NULL;
+
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            path = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+        else if (strcmp(argv[i], "--") == 0)
+            break;
+        if (path && read_file(c, path) < 0)
+            return -EINVAL;
+    }
 
     for (size_t i = 0; i < NKEYS; i++)
         opts[i] =
@@ -332,11 +476,12 @@ int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
                             NULL, 256 + (int)i};
     opts[NKEYS] = (struct option){"verbose", no_argument, NULL, 'v'};
     opts[NKEYS + 1] = (struct option){"help", no_argument, NULL, 'h'};
-    opts[NKEYS + 2] = (struct option){NULL, 0, NULL, 0};
+    opts[NKEYS + 2] = (struct option){"config", required_argument, NULL, 'c'};
+    opts[NKEYS + 3] = (struct option){NULL, 0, NULL, 0};
     optind = 1;
     while ((o = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
-        if (o == 'v')
-            continue; /* read by main */
+        if (o == 'v' || o == 'c')
+            continue; /* read by main, and above */
         if (o == 'h') {
             gw_config_usage(out);
             return 1;
@@ -364,4 +509,43 @@ int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
         return -EINVAL;
     }
     return 0;
+}
+
+int gw_config_check(int argc, char **argv)
+{
+    struct gw_config c;
+    char **args;
+    int r;
+
+    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        printf("Usage: prep-gateway config check FILE [SERVE OPTIONS]\n"
+               "\n"
+               "Reads FILE as `prep-gateway serve --config FILE` would, with any other serve\n"
+               "options after it, and checks every key and value and the whole: unknown keys,\n"
+               "bad values and keys given twice are errors naming the line. On success prints\n"
+               "the configuration serve would run with, every key (defaults included), and\n"
+               "exits 0; otherwise exits 2.\n");
+        return 0;
+    }
+    if (argc < 3 || strcmp(argv[1], "check") != 0) {
+        fprintf(stderr, "usage: prep-gateway config check FILE [SERVE OPTIONS]\n");
+        return 2;
+    }
+    args = calloc((size_t)argc + 1, sizeof(*args));
+    if (!args)
+        return 1;
+    /* serve's own argv: "serve --config FILE OPTIONS..." */
+    args[0] = "serve";
+    args[1] = "--config";
+    for (int i = 2; i < argc; i++)
+        args[i] = argv[i];
+    gw_config_defaults(&c);
+    r = gw_config_parse(&c, argc, args, stdout);
+    free(args);
+    if (r == 0) {
+        printf("# %s: valid; the configuration `serve` would run with:\n", argv[2]);
+        gw_config_print(&c, stdout);
+    }
+    gw_config_finish(&c);
+    return r == 0 ? 0 : r > 0 ? 0 : 2;
 }

@@ -57,6 +57,7 @@ struct gw_config {
     unsigned request_rate_per_address, request_burst_per_address;
     unsigned request_rate_per_device, request_burst_per_device;
     unsigned flood_penalty; /* s an address cut for flooding is refused at accept; 0: off */
+    char *file_text;        /* --config: the file's text, which the string values point into */
 };
 
 /* Fills |c| with the defaults (see `prep-gateway serve --help`): the data folder is
@@ -65,10 +66,23 @@ struct gw_config {
 void gw_config_defaults(struct gw_config *c);
 
 /*
- * Parses the `serve` options in |argv| into |c|. Returns 0, 1 when --help was printed to |out|,
- * or -EINVAL after printing the error to stderr.
+ * Parses the `serve` options in |argv| into |c|. With --config FILE, the file's keys come first
+ * and the other options override them: one `key = value` a line, the keys being the long options
+ * without their dashes (`max-body = 20MiB`, `insecure-open-uploads = true`), `#` starting a
+ * comment; an unknown key, a bad value or a key given twice is an error naming the file and line.
+ * Returns 0, 1 when --help was printed to |out|, or -EINVAL after printing the error to stderr.
  */
 int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out);
+
+/* Frees what gw_config_parse() read from a configuration file. */
+void gw_config_finish(struct gw_config *c);
+
+/* Prints every key of |c| as the configuration file would hold it, `key = value` a line. */
+void gw_config_print(const struct gw_config *c, FILE *out);
+
+/* `prep-gateway config check FILE [OPTIONS]`, |argv| starting at "config". Returns the exit
+ * status. */
+int gw_config_check(int argc, char **argv);
 
 /* Prints the `serve` usage to |out|. */
 void gw_config_usage(FILE *out);

@@ -38,6 +38,7 @@ static void usage(FILE *out)
                  "\n"
                  "Commands:\n"
                  "  serve      run the gateway (see prep-gateway serve --help)\n"
+                 "  config     check a configuration file for serve (config check FILE)\n"
                  "  migrate    apply the database schema migrations\n"
                  "  user       add, change or disable accounts (prep-gateway user --help)\n"
                  "  catalog    import the catalogue of expected actas\n"
@@ -64,8 +65,10 @@ static int cmd_serve(int argc, char **argv)
 
     gw_config_defaults(&cfg);
     r = gw_config_parse(&cfg, argc, argv, stdout);
-    if (r != 0)
+    if (r != 0) {
+        gw_config_finish(&cfg);
         return r > 0 ? 0 : 2;
+    }
     if (!cfg.web_dir)
         cfg.web_dir = PREP_WEB_DIR;
     for (int i = 1; i < argc; i++)
@@ -82,10 +85,12 @@ static int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (evthread_use_pthreads() != 0) {
         fprintf(stderr, "prep-gateway: libevent has no thread support\n");
+        gw_config_finish(&cfg);
         return 1;
     }
     r = gw_app_run(&cfg, PREP_VERSION, &set);
     libevent_global_shutdown();
+    gw_config_finish(&cfg);
     return r;
 }
 
@@ -106,7 +111,7 @@ static const struct {
     {"serve", cmd_serve},          {"migrate", cmd_migrate},      {"user", gw_cmd_user},
     {"catalog", gw_cmd_catalog},   {"key", gw_cmd_key},           {"device", gw_cmd_device},
     {"audit", cmd_audit},          {"ledger", gw_cmd_ledger},     {"receipt", gw_cmd_receipt},
-    {"election", gw_cmd_election}, {"evidence", gw_cmd_evidence},
+    {"election", gw_cmd_election}, {"evidence", gw_cmd_evidence}, {"config", gw_config_check},
 };
 
 int main(int argc, char **argv)
