@@ -89,9 +89,10 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Every cut published: its election, time and the SHA-256 of its bytes, linked to the photo
--- ledger (the last entry received by the cut: its seq and hash) and chained to the previous cut
--- (prev, hash), so that a removed, edited or reordered cut breaks every later link as in the
--- ledger. Append-only.
+-- ledger (the last entry received by the cut: its seq and hash), chained to the previous cut
+-- (prev, hash) so that a removed, edited or reordered cut breaks every later link as in the
+-- ledger, and signed with the gateway key (Ed25519 over export_cut_text(), as a checkpoint is).
+-- Append-only.
 CREATE TABLE export_cuts (
     cut_id        bigserial PRIMARY KEY,
     election_id   text NOT NULL REFERENCES elections (election_id),
@@ -100,8 +101,10 @@ CREATE TABLE export_cuts (
     bytes         bigint NOT NULL CHECK (bytes > 0),
     actas         integer NOT NULL,
     ledger_seq    bigint NOT NULL, -- 0: no entry received by the cut
-    ledger_head   text NOT NULL,
+    ledger_head   text NOT NULL,   -- '' then
     prev          text NOT NULL CHECK (prev ~ '^[0-9a-f]{64}$'),
+    gateway_key   text NOT NULL CHECK (gateway_key ~ '^[0-9a-f]{64}$'), -- its fingerprint
+    signature     text NOT NULL,  -- base64
     hash          text NOT NULL UNIQUE CHECK (hash ~ '^[0-9a-f]{64}$'),
     recorded_at   timestamptz NOT NULL DEFAULT now(),
     UNIQUE (election_id, cut_at, sha256)
@@ -109,40 +112,78 @@ CREATE TABLE export_cuts (
 CREATE TRIGGER export_cuts_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON export_cuts
     FOR EACH STATEMENT EXECUTE FUNCTION capture_append_only();
 
--- The text whose SHA-256 is a cut's hash: fixed lines that anyone can rebuild from the row.
-CREATE FUNCTION export_cut_text(c export_cuts) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+-- The text a cut's signature is made over: fixed lines that anyone can rebuild from the row.
+CREATE FUNCTION export_cut_text(p_election text, p_cut timestamptz, p_sha256 text, p_bytes bigint,
+                                p_actas integer, p_ledger_seq bigint, p_ledger_head text,
+                                p_prev text, p_key text)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT 'prep-casilla cut v1' || E'\n'
-        || 'election=' || c.election_id || E'\n'
-        || 'cut_at=' || to_char(c.cut_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+        || 'election=' || p_election || E'\n'
+        || 'cut_at=' || to_char(p_cut AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
         || E'\n'
-        || 'sha256=' || c.sha256 || E'\n'
-        || 'bytes=' || c.bytes || E'\n'
-        || 'actas=' || c.actas || E'\n'
-        || 'ledger_seq=' || c.ledger_seq || E'\n'
-        || 'ledger_head=' || c.ledger_head || E'\n'
-        || 'prev=' || c.prev || E'\n'
+        || 'sha256=' || p_sha256 || E'\n'
+        || 'bytes=' || p_bytes || E'\n'
+        || 'actas=' || p_actas || E'\n'
+        || 'ledger_seq=' || p_ledger_seq || E'\n'
+        || 'ledger_head=' || p_ledger_head || E'\n'
+        || 'prev=' || p_prev || E'\n'
+        || 'gateway_key=' || p_key || E'\n'
 $$;
 
+-- A cut's hash: the SHA-256 of its text followed by its signature line.
 CREATE FUNCTION export_cut_hash(c export_cuts) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-    SELECT encode(sha256(convert_to(export_cut_text(c), 'UTF8')), 'hex')
+    SELECT encode(sha256(convert_to(
+        export_cut_text(c.election_id, c.cut_at, c.sha256, c.bytes, c.actas, c.ledger_seq,
+                        c.ledger_head, c.prev, c.gateway_key)
+        || 'signature=' || c.signature || E'\n', 'UTF8')), 'hex')
 $$;
 
--- Records the cut of |p_election| at |p_cut| whose bytes have SHA-256 |p_sha256|. The same cut
--- with the same bytes is recorded once: exporting it again returns the first record (recorded
--- false). Cuts are appended one at a time (a transaction lock), so the chain never forks.
-CREATE FUNCTION export_cut_record(p_election text, p_cut timestamptz, p_sha256 text,
-                                  p_bytes bigint, p_actas integer)
-RETURNS TABLE (cut_id bigint, hash text, ledger_seq bigint, ledger_head text, recorded boolean)
+-- Step 1 of recording the cut of |p_election| at |p_cut| whose bytes have SHA-256 |p_sha256|,
+-- in a transaction that step 2 ends: takes the cuts' lock (so the chain never forks), and
+-- returns either the record of the same cut with the same bytes (found: it is recorded once) or
+-- the ledger link, prev and text to sign for a new one.
+CREATE FUNCTION export_cut_prepare(p_election text, p_cut timestamptz, p_sha256 text,
+                                   p_bytes bigint, p_actas integer, p_key text)
+RETURNS TABLE (recorded_before boolean, cut_id bigint, hash text, ledger_seq bigint,
+               ledger_head text, prev text, text_to_sign text)
 LANGUAGE plpgsql AS $$
 DECLARE
     r export_cuts%ROWTYPE;
+    v_seq bigint;
+    v_head text;
+    v_last text;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('export_cuts'));
     SELECT * INTO r FROM export_cuts x
      WHERE x.election_id = p_election AND x.cut_at = p_cut AND x.sha256 = p_sha256;
     IF FOUND THEN
-        RETURN QUERY SELECT r.cut_id, r.hash, r.ledger_seq, r.ledger_head, false;
+        RETURN QUERY SELECT true, r.cut_id, r.hash, r.ledger_seq, r.ledger_head, r.prev,
+                            NULL::text;
         RETURN;
+    END IF;
+    SELECT coalesce(max(l.seq), 0) INTO v_seq FROM ledger l WHERE l.time::timestamptz <= p_cut;
+    v_head := coalesce((SELECT l.hash FROM ledger l WHERE l.seq = v_seq), '');
+    v_last := coalesce((SELECT x.hash FROM export_cuts x ORDER BY x.cut_id DESC LIMIT 1),
+                       repeat('0', 64));
+    RETURN QUERY SELECT false, NULL::bigint, NULL::text, v_seq, v_head, v_last,
+                        export_cut_text(p_election, p_cut, p_sha256, p_bytes, p_actas, v_seq,
+                                        v_head, v_last, p_key);
+END $$;
+
+-- Step 2: appends the cut prepared in this transaction with its signature. Returns its id and
+-- hash.
+CREATE FUNCTION export_cut_insert(p_election text, p_cut timestamptz, p_sha256 text,
+                                  p_bytes bigint, p_actas integer, p_ledger_seq bigint,
+                                  p_ledger_head text, p_prev text, p_key text, p_signature text)
+RETURNS TABLE (cut_id bigint, hash text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    r export_cuts%ROWTYPE;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('export_cuts'));
+    IF p_prev <> coalesce((SELECT x.hash FROM export_cuts x ORDER BY x.cut_id DESC LIMIT 1),
+                          repeat('0', 64)) THEN
+        RAISE EXCEPTION 'the chain of cuts moved since the cut was prepared';
     END IF;
     r.cut_id := nextval(pg_get_serial_sequence('export_cuts', 'cut_id'));
     r.election_id := p_election;
@@ -150,15 +191,15 @@ BEGIN
     r.sha256 := p_sha256;
     r.bytes := p_bytes;
     r.actas := p_actas;
+    r.ledger_seq := p_ledger_seq;
+    r.ledger_head := p_ledger_head;
+    r.prev := p_prev;
+    r.gateway_key := p_key;
+    r.signature := p_signature;
     r.recorded_at := now();
-    SELECT coalesce(max(l.seq), 0) INTO r.ledger_seq FROM ledger l
-     WHERE l.time::timestamptz <= p_cut;
-    r.ledger_head := coalesce((SELECT l.hash FROM ledger l WHERE l.seq = r.ledger_seq), '');
-    r.prev := coalesce((SELECT x.hash FROM export_cuts x ORDER BY x.cut_id DESC LIMIT 1),
-                       repeat('0', 64));
     r.hash := export_cut_hash(r);
     INSERT INTO export_cuts SELECT r.*;
-    RETURN QUERY SELECT r.cut_id, r.hash, r.ledger_seq, r.ledger_head, true;
+    RETURN QUERY SELECT r.cut_id, r.hash;
 END $$;
 
 -- The first cut whose link does not hold (prev is not the previous cut's hash, or hash is not

@@ -152,34 +152,82 @@ int gw_db_export_rows(PGconn *c, const char *election, const struct gw_db_export
                       export_row, &w);
 }
 
-static void record_row(void *arg, const PGresult *res, int i)
+struct prepared {
+    bool before;
+    struct gw_db_export_record rec;
+    char prev[65];
+    char *text;
+};
+
+static void prepare_row(void *arg, const PGresult *res, int i)
+{
+    struct prepared *p = arg;
+
+    p->before = PQgetvalue(res, i, 0)[0] == 't';
+    if (p->before) {
+        p->rec.cut_id = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+        snprintf(p->rec.hash, sizeof(p->rec.hash), "%s", PQgetvalue(res, i, 2));
+    } else
+        p->text = strdup(PQgetvalue(res, i, 6));
+    p->rec.ledger_seq = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+    snprintf(p->rec.ledger_head, sizeof(p->rec.ledger_head), "%s", PQgetvalue(res, i, 4));
+    snprintf(p->prev, sizeof(p->prev), "%s", PQgetvalue(res, i, 5));
+}
+
+static void insert_row(void *arg, const PGresult *res, int i)
 {
     struct gw_db_export_record *r = arg;
 
     r->cut_id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
     snprintf(r->hash, sizeof(r->hash), "%s", PQgetvalue(res, i, 1));
-    r->ledger_seq = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-    snprintf(r->ledger_head, sizeof(r->ledger_head), "%s", PQgetvalue(res, i, 3));
-    r->recorded = PQgetvalue(res, i, 4)[0] == 't';
 }
 
 int gw_db_export_record(PGconn *c, const char *election, const struct gw_db_export_cut *cut,
-                        const char *sha256_hex, uint64_t bytes, int actas,
+                        const char *sha256_hex, uint64_t bytes, int actas, const char *key_fp,
+                        gw_db_export_sign_fn sign, void *sign_arg, char *errbuf, size_t errcap,
                         struct gw_db_export_record *ret)
 {
-    char b[24], n[16];
-    const char *p[] = {election, cut->utc, sha256_hex, b, n};
-    struct gw_db_export_record rec;
+    char b[24], n[16], seq[24], sig[256];
+    struct prepared p = {0};
+    const char *pp[] = {election, cut->utc, sha256_hex, b, n, key_fp};
+    const char *ip[] = {election, cut->utc, sha256_hex, b, n, seq, NULL, NULL, key_fp, sig};
     int r;
 
     snprintf(b, sizeof(b), "%llu", (unsigned long long)bytes);
     snprintf(n, sizeof(n), "%d", actas);
+    r = gw_db_cmd(c, "BEGIN", 0, NULL);
+    if (r < 0)
+        return r;
     r = gw_db_one(c,
-                  "SELECT * FROM export_cut_record($1, $2::timestamptz, $3, $4::bigint, $5::int)",
-                  5, p, -EPROTO, record_row, &rec);
+                  "SELECT * FROM export_cut_prepare($1, $2::timestamptz, $3, $4::bigint, $5::int,"
+                  " $6)",
+                  6, pp, -EPROTO, prepare_row, &p);
+    if (r == 0 && !p.before && !p.text)
+        r = -ENOMEM;
+    if (r == 0 && !p.before)
+        r = sign(sign_arg, p.text, strlen(p.text), sig, sizeof(sig));
+    if (r == 0 && !p.before) {
+        snprintf(seq, sizeof(seq), "%lld", (long long)p.rec.ledger_seq);
+        ip[6] = p.rec.ledger_head;
+        ip[7] = p.prev;
+        r = gw_db_one(c,
+                      "SELECT * FROM export_cut_insert($1, $2::timestamptz, $3, $4::bigint,"
+                      " $5::int, $6::bigint, $7, $8, $9, $10)",
+                      10, ip, -EPROTO, insert_row, &p.rec);
+    }
     if (r == 0)
-        *ret = rec;
-    return r;
+        r = gw_db_cmd(c, "COMMIT", 0, NULL);
+    if (r < 0) {
+        /* ROLLBACK clears libpq's message: it is copied first. */
+        snprintf(errbuf, errcap, "%s", PQerrorMessage(c));
+        PQclear(PQexec(c, "ROLLBACK"));
+        free(p.text);
+        return r;
+    }
+    free(p.text);
+    p.rec.recorded = !p.before;
+    *ret = p.rec;
+    return 0;
 }
 
 struct check {
@@ -210,4 +258,32 @@ int gw_db_export_check(PGconn *c, int64_t *ret_bad, char **ret_why)
         return -EBADMSG;
     }
     return gw_db_rows(c, "SELECT 1 FROM export_cuts", 0, NULL);
+}
+
+struct cuts_each {
+    void (*cb)(void *arg, const char *cut_id, const char *text, const char *signature,
+               const char *key_fp);
+    void *arg;
+};
+
+static void cut_each_row(void *arg, const PGresult *res, int i)
+{
+    struct cuts_each *w = arg;
+
+    w->cb(w->arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+          PQgetvalue(res, i, 3));
+}
+
+int gw_db_export_cuts_each(PGconn *c,
+                           void (*cb)(void *arg, const char *cut_id, const char *text,
+                                      const char *signature, const char *key_fp),
+                           void *arg)
+{
+    struct cuts_each w = {cb, arg};
+
+    return gw_db_each(c,
+                      "SELECT cut_id, export_cut_text(election_id, cut_at, sha256, bytes, actas,"
+                      " ledger_seq, ledger_head, prev, gateway_key), signature, gateway_key"
+                      " FROM export_cuts ORDER BY cut_id",
+                      0, NULL, cut_each_row, &w);
 }

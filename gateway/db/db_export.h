@@ -13,6 +13,7 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* A cut time, resolved once by PostgreSQL and then passed around as its exact UTC text. */
@@ -81,11 +82,24 @@ struct gw_db_export_record {
 };
 
 /*
+ * Signs |text| (|len| bytes): writes the base64 signature, NUL-terminated, into |ret_sig| (|cap|
+ * bytes). Returns 0 or a negative errno.
+ */
+typedef int (*gw_db_export_sign_fn)(void *arg, const char *text, size_t len, char *ret_sig,
+                                    size_t cap);
+
+/*
  * Records the cut |cut| of |election| whose |bytes| bytes have SHA-256 |sha256_hex| and |actas|
- * rows (export_cut_record()). Returns 0, -EIO or -EPROTO.
+ * rows, in one transaction: export_cut_prepare() takes the cuts' lock and gives the text to sign
+ * (the cut, its link to the photo ledger, the previous cut's hash and |key_fp|, the signing key's
+ * fingerprint); |sign| (called on this thread, before returning) signs it; export_cut_insert()
+ * appends it. The same cut with the same bytes is recorded once: then |sign| is not called and
+ * |ret->recorded| is false. Returns 0, or -EIO or -EPROTO, or |sign|'s error: then the
+ * transaction was rolled back, and libpq's message copied into |errbuf| (|errcap| bytes).
  */
 int gw_db_export_record(PGconn *c, const char *election, const struct gw_db_export_cut *cut,
-                        const char *sha256_hex, uint64_t bytes, int actas,
+                        const char *sha256_hex, uint64_t bytes, int actas, const char *key_fp,
+                        gw_db_export_sign_fn sign, void *sign_arg, char *errbuf, size_t errcap,
                         struct gw_db_export_record *ret);
 
 /*
@@ -94,5 +108,16 @@ int gw_db_export_record(PGconn *c, const char *election, const struct gw_db_expo
  * frees) in |*ret_why| when not; -EIO or -EPROTO.
  */
 int gw_db_export_check(PGconn *c, int64_t *ret_bad, char **ret_why);
+
+/*
+ * Calls |cb| (before returning, on the calling thread) with each cut of export_cuts in order:
+ * its id, the text its signature is over (export_cut_text()), the base64 signature and the
+ * signing key's fingerprint; the strings live only during the call. Returns the number of cuts,
+ * -EIO or -EPROTO.
+ */
+int gw_db_export_cuts_each(PGconn *c,
+                           void (*cb)(void *arg, const char *cut_id, const char *text,
+                                      const char *signature, const char *key_fp),
+                           void *arg);
 
 #endif

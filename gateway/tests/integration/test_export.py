@@ -124,7 +124,7 @@ class ExportTest(GatewayTestCase):
                   " ALTER TABLE captures ENABLE TRIGGER captures_append_only")
 
     def export(self, *args):
-        p = self.cli_ok("export", "prep-csv", "--tz", TZ, *args)
+        p = self.cli_ok("export", "prep-csv", "--tz", TZ, "--data", self.data_dir, *args)
         return p.stdout, p.stderr.decode()
 
     def test_export(self):
@@ -178,18 +178,46 @@ class ExportTest(GatewayTestCase):
         self.assertEqual(self.psql("SELECT ledger_seq, ledger_head FROM export_cuts"
                                    " ORDER BY cut_id DESC LIMIT 1"), [head])
 
-        # The chain of cuts holds, and the photo ledger still verifies.
+        # The chain of cuts holds, each is signed by the gateway key, and the photo ledger still
+        # verifies: `ledger verify` checks both.
         self.assertEqual(self.psql("SELECT count(*) FROM export_cuts_check()"), [["0"]])
         self.assertEqual(self.psql("SELECT count(*) FROM export_cuts"), [["3"]])
-        p = self.cli("ledger", "verify", "--data", self.data_dir)
+        key = json.loads(subprocess.run(
+            [self.env.gateway, "key", "show", "--data", self.data_dir, "--json"],
+            stdout=subprocess.PIPE, check=True, timeout=60).stdout)
+        self.assertEqual(self.psql("SELECT DISTINCT gateway_key FROM export_cuts"),
+                         [[key["fingerprint"]]])
+        p = self.cli("ledger", "verify", "--data", self.data_dir, "--json")
         self.assertEqual(p.returncode, 0, p.stdout.decode() + p.stderr.decode())
-        # An edited cut is found (as the owner, with the trigger set aside).
+        doc = json.loads(p.stdout)
+        self.assertEqual((doc["valid"], doc["export_cuts"]), (True, 3), doc)
+        # An edited cut is found (as the owner, with the trigger set aside): its hash no longer
+        # matches, and, the hash recomputed, the signature does not either.
+        first = self.psql("SELECT min(cut_id) FROM export_cuts")[0][0]
+        self.edit_cut(f"bytes = bytes + 1 WHERE cut_id = {first}")
+        self.assertEqual(self.psql("SELECT cut_id, why FROM export_cuts_check()"),
+                         [[first, "hash does not match the row"]])
+        p = self.cli("ledger", "verify", "--data", self.data_dir)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(f"BROKEN export cuts at cut {first}: hash does not match".encode(),
+                      p.stdout)
+        self.edit_cut(f"bytes = bytes - 1 WHERE cut_id = {first}")
+        self.assertEqual(self.cli("ledger", "verify", "--data", self.data_dir).returncode, 0)
+        # The last cut edited and its hash recomputed: the chain holds, the signature does not.
+        last = self.psql("SELECT max(cut_id) FROM export_cuts")[0][0]
+        self.edit_cut(f"actas = actas + 1 WHERE cut_id = {last}")
+        self.edit_cut(f"hash = export_cut_hash(export_cuts) WHERE cut_id = {last}")
+        self.assertEqual(self.psql("SELECT count(*) FROM export_cuts_check()"), [["0"]])
+        p = self.cli("ledger", "verify", "--data", self.data_dir)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(f"BROKEN export cuts at cut {last}: the signature does not match".encode(),
+                      p.stdout)
+
+    def edit_cut(self, assignment):
+        """UPDATE export_cuts SET |assignment|, as the owner, with its trigger set aside."""
         self.psql("ALTER TABLE export_cuts DISABLE TRIGGER export_cuts_append_only;"
-                  " UPDATE export_cuts SET bytes = bytes + 1 WHERE cut_id = (SELECT min(cut_id)"
-                  " FROM export_cuts);"
+                  f" UPDATE export_cuts SET {assignment};"
                   " ALTER TABLE export_cuts ENABLE TRIGGER export_cuts_append_only")
-        bad = self.psql("SELECT why FROM export_cuts_check()")
-        self.assertEqual(bad, [["hash does not match the row"]])
 
     def test_out_file_and_schedule(self):
         d = tempfile.mkdtemp(prefix="export-", dir=self.env.tmp)
@@ -217,8 +245,9 @@ class ExportTest(GatewayTestCase):
                            stderr=subprocess.PIPE, timeout=60)
         self.assertEqual(p.returncode, 0)
         self.assertIn(b"export prep-csv", p.stdout)
-        p = self.cli("export", "prep-csv", "--election", "no-such-election")
+        p = self.cli("export", "prep-csv", "--data", self.data_dir, "--election",
+                     "no-such-election")
         self.assertEqual(p.returncode, 1)
         self.assertIn(b"no such election", p.stderr)
-        p = self.cli("export", "prep-csv", "--every", "1")
+        p = self.cli("export", "prep-csv", "--data", self.data_dir, "--every", "1")
         self.assertEqual(p.returncode, 2)
