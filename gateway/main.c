@@ -13,6 +13,7 @@
 #include "cmd_admin.h"
 #include "cmd_audit.h"
 #include "cmd_election.h"
+#include "cmd_export.h"
 #include "cmd_provenance.h"
 #include "gw_app.h"
 #include "gw_config.h"
@@ -43,6 +44,7 @@ static void usage(FILE *out)
                  "  user       add, change or disable accounts (prep-gateway user --help)\n"
                  "  catalog    import the catalogue of expected actas\n"
                  "  election   import the election structure for capture (vote fields per acta)\n"
+                 "  export     write the PREP results CSV of a cut (export prep-csv --help)\n"
                  "  device     enrolment codes, enrolled devices, revocation\n"
                  "  key        show the gateway's signing key (prep-gateway key show)\n"
                  "  ledger     verify the ledger or sign a checkpoint of it\n"
@@ -112,6 +114,7 @@ static const struct {
     {"catalog", gw_cmd_catalog},   {"key", gw_cmd_key},           {"device", gw_cmd_device},
     {"audit", cmd_audit},          {"ledger", gw_cmd_ledger},     {"receipt", gw_cmd_receipt},
     {"election", gw_cmd_election}, {"evidence", gw_cmd_evidence}, {"config", gw_config_check},
+    {"export", gw_cmd_export},
 };
 
 int main(int argc, char **argv)

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db_export.h"
 #include "db_photos.h"
 #include "gw_cli.h"
 #include "gw_cli_db.h"
@@ -25,7 +26,9 @@ static const char ledger_usage[] =
     "\n"
     "verify      walks the hash chain of DIR/ledger.jsonl and of the ledger table in\n"
     "            PostgreSQL, recomputing every hash, and reports the first broken link; the\n"
-    "            two copies must agree entry by entry. Exit status 0 when both hold.\n"
+    "            two copies must agree entry by entry. Then checks the published cuts\n"
+    "            (export_cuts: their chain and each signature with the gateway key).\n"
+    "            Exit status 0 when all hold.\n"
     "checkpoint  prints a statement of (length, head hash, Merkle tree head, time) signed\n"
     "            with the gateway key, to publish or have witnessed: checkpoint version 2 of\n"
     "            docs/evidence.md (version 1, before the tree head, had no root line).\n";
@@ -108,6 +111,74 @@ static int verify_db(const struct gw_cmd_opts *o, int n_file, uint64_t *ret_rows
     return w.why ? -EBADMSG : 0;
 }
 
+/* The walk of export_cuts' signatures: the gateway key (loaded at the first cut) and the first
+ * cut whose signature does not hold. */
+struct cut_walk {
+    const struct gw_cmd_opts *o;
+    struct gw_key key;
+    int loaded; /* 0 not yet, 1 loaded, -1 could not */
+    long long bad;
+    const char *why;
+};
+
+static void check_cut(void *arg, const char *cut_id, const char *text, const char *signature,
+                      const char *key_fp)
+{
+    struct cut_walk *w = arg;
+    uint8_t sig[GW_KEY_SIG_LEN];
+
+    if (w->why)
+        return;
+    if (w->loaded == 0)
+        w->loaded = gw_cmd_load_key(w->o->data, false, "prep-gateway", &w->key) < 0 ? -1 : 1;
+    if (w->loaded < 0)
+        w->why = "the gateway key could not be loaded to check its signature";
+    else if (strcmp(key_fp, w->key.fingerprint) != 0)
+        w->why = "signed by another key than this gateway's";
+    else if (gw_b64_decode(signature, sig, sizeof(sig)) != GW_KEY_SIG_LEN ||
+             !gw_key_verify(&w->key, text, strlen(text), sig))
+        w->why = "the signature does not match the cut";
+    if (w->why)
+        w->bad = strtoll(cut_id, NULL, 10);
+}
+
+/*
+ * Checks the published cuts (export_cuts, docs/export.md): their chain, in PostgreSQL, and each
+ * signature against the gateway key. Returns the number of cuts, -EBADMSG with the first bad cut
+ * in |*ret_bad| and the reason in |why| (|cap| bytes), or -EIO.
+ */
+static int verify_cuts(const struct gw_cmd_opts *o, uint64_t *ret_bad, char *why, size_t cap)
+{
+    PGconn *pg = gw_cli_db_connect(o->db, "prep-gateway: could not connect to PostgreSQL");
+    struct cut_walk w = {.o = o};
+    int64_t bad = 0;
+    char *chain_why = NULL;
+    int n;
+
+    if (!pg)
+        return -EIO;
+    n = gw_db_export_check(pg, &bad, &chain_why);
+    if (n == -EBADMSG) {
+        *ret_bad = (uint64_t)bad;
+        snprintf(why, cap, "%s", chain_why);
+        free(chain_why);
+    } else if (n >= 0 && gw_db_export_cuts_each(pg, check_cut, &w) < 0)
+        n = -EIO;
+    else if (n >= 0 && w.why) {
+        *ret_bad = (uint64_t)w.bad;
+        snprintf(why, cap, "%s", w.why);
+        n = -EBADMSG;
+    }
+    if (n == -EIO || n == -EPROTO) {
+        fprintf(stderr, "prep-gateway: could not read export_cuts: %s", PQerrorMessage(pg));
+        n = -EIO;
+    }
+    if (w.loaded > 0)
+        gw_key_finish(&w.key);
+    PQfinish(pg);
+    return n;
+}
+
 /* Loads every entry of the (already verified) file into an array. */
 static struct gw_ledger_entry *load_all(int fd, int n)
 {
@@ -136,7 +207,8 @@ static int ledger_verify(const struct gw_cmd_opts *o)
     struct gw_ledger_entry last, *all;
     uint64_t bad = 0, rows = 0;
     const char *why = NULL, *db_why = NULL;
-    int fd = open_ledger(o), n, r;
+    char cuts_why[128] = "";
+    int fd = open_ledger(o), n, r, cuts = 0;
 
     if (fd < 0)
         return 1;
@@ -164,10 +236,24 @@ static int ledger_verify(const struct gw_cmd_opts *o)
     free(all);
     if (r == -EIO)
         return 1;
+    if (r == 0) {
+        cuts = verify_cuts(o, &bad, cuts_why, sizeof(cuts_why));
+        if (cuts == -EIO)
+            return 1;
+    }
+    if (r == 0 && cuts == -EBADMSG) {
+        if (o->json)
+            gw_cli_print_json(json_pack("{s:b, s:s, s:I, s:s}", "valid", 0, "copy", "export_cuts",
+                                        "cut_id", (json_int_t)bad, "reason", cuts_why),
+                              JSON_INDENT(2));
+        else
+            printf("BROKEN export cuts at cut %llu: %s\n", (unsigned long long)bad, cuts_why);
+        return 1;
+    }
     if (o->json) {
-        json_t *j =
-            json_pack("{s:b, s:s, s:i, s:s, s:I}", "valid", r == 0, "copy", "database", "entries",
-                      n, "head", n > 0 ? last.hash : "", "database_rows", (json_int_t)rows);
+        json_t *j = json_pack("{s:b, s:s, s:i, s:s, s:I, s:i}", "valid", r == 0, "copy", "database",
+                              "entries", n, "head", n > 0 ? last.hash : "", "database_rows",
+                              (json_int_t)rows, "export_cuts", cuts);
 
         if (j && r != 0) {
             json_object_set_new(j, "seq", json_integer((json_int_t)bad));
@@ -175,8 +261,9 @@ static int ledger_verify(const struct gw_cmd_opts *o)
         }
         gw_cli_print_json(j, JSON_INDENT(2));
     } else if (r == 0)
-        printf("ledger valid: %d entries in the spool, %llu in PostgreSQL, head %s\n", n,
-               (unsigned long long)rows, n > 0 ? last.hash : "(empty)");
+        printf("ledger valid: %d entries in the spool, %llu in PostgreSQL, head %s; %d export "
+               "cuts chained and signed\n",
+               n, (unsigned long long)rows, n > 0 ? last.hash : "(empty)", cuts);
     else
         printf("BROKEN ledger table at seq %llu: %s\n", (unsigned long long)bad, db_why);
     return r == 0 ? 0 : 1;
