@@ -109,6 +109,27 @@ class RunShTest(unittest.TestCase):
                                                receipts[0]])
         self.assertEqual(rc, 0, stdout + stderr)
 
+    def test_1a_readme_night_runs_as_written(self):
+        """README's "whole night" block, as a newcomer pastes it: upload, review, capture twice,
+        export, evidence bundle verified. Only run.sh's ports and state folder differ here."""
+        readme = open(os.path.join(ROOT, "README.md")).read()
+        block = readme[readme.index("<!-- night:begin -->"):readme.index("<!-- night:end -->")]
+        script = block.split("```sh\n", 1)[1].rsplit("```", 1)[0]
+        script = (script.replace("http://127.0.0.1:8080", f"http://127.0.0.1:{self.h2c_port}")
+                  .replace("var/", self.var + "/"))
+        p = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300,
+                           env={**self.run_env, "PREP_VAR": self.var})
+        out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+        self.assertEqual(p.returncode, 0, f"the README block failed:\n{out}\n{err}")
+        answers = [json.loads(l) for l in out.splitlines() if l.startswith('{"photo_id"')]
+        self.assertEqual([a.get("state") for a in answers][-2:], ["pending", "captured"], out)
+        row = [l for l in out.splitlines() if "140338B010002" in l and "," in l]
+        self.assertTrue(row, out)
+        self.assertIn("108", row[0])
+        self.assertIn("VALID", out)
+        self.assertIn("capture: blind (round 1)", out)
+
     def test_2_unsigned_upload_is_refused(self):
         body = os.path.join(self.var, "unsigned.bin")
         with open(body, "wb") as f:
