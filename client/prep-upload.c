@@ -352,7 +352,7 @@ static int cmd_enrol(int argc, char **argv)
     out_s = out ? json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     if (!out_s)
         goto out;
-    r = pu_state_write(o.state, path, out_s, strlen(out_s));
+    r = pu_state_write(path, out_s, strlen(out_s));
     if (r < 0) {
         fprintf(stderr, PROG ": could not write %s: %s\n", path, strerror(-r));
         goto out;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "gw_cli.h"
+#include "gw_file.h"
 
 int pu_state_mkdir(const char *dir)
 {
@@ -24,44 +25,9 @@ int pu_state_mkdir(const char *dir)
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
-int pu_state_write(const char *dir, const char *path, const void *data, size_t len)
+int pu_state_write(const char *path, const void *data, size_t len)
 {
-    char tmp[4200];
-    const char *p = data;
-    int fd, dfd, r = 0;
-
-    snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -errno;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            r = n < 0 ? -errno : -EIO;
-            break;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    if (r == 0 && fsync(fd) < 0)
-        r = -errno;
-    if (close(fd) < 0 && r == 0)
-        r = -errno;
-    if (r == 0 && rename(tmp, path) < 0)
-        r = -errno;
-    if (r < 0) {
-        unlink(tmp);
-        return r;
-    }
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
+    return gw_file_write_atomic(path, data, len, 0600);
 }
 
 int pu_state_load_device(const char *prog, const char *state, struct pu_device *ret)
@@ -119,7 +85,7 @@ int pu_state_keep_receipt(const char *state, const char *photo_id, const void *b
     r = pu_state_mkdir(dir);
     snprintf(ret_path, cap, "%s/%s.json", dir, photo_id);
     if (r == 0)
-        r = pu_state_write(dir, ret_path, body, len);
+        r = pu_state_write(ret_path, body, len);
     return r;
 }
 

@@ -23,11 +23,11 @@ struct pu_device {
 int pu_state_mkdir(const char *dir);
 
 /*
- * Writes |len| bytes of |data| to |path| in folder |dir| whole or not at all: a temporary file
- * (mode 0600), fsync, rename, then the folder fsync'ed, so that what was printed survives a
+ * Writes |len| bytes of |data| to |path| whole or not at all (gw_file_write_atomic): a temporary
+ * file (mode 0600), fsync, rename, then the folder fsync'ed, so that what was printed survives a
  * power cut. Returns 0 or a negative errno (nothing is left behind).
  */
-int pu_state_write(const char *dir, const char *path, const void *data, size_t len);
+int pu_state_write(const char *path, const void *data, size_t len);
 
 /*
  * Reads |state|/device.json into |*ret|, the gateway key checked against its fingerprint.

@@ -19,6 +19,7 @@
 #include "gw_cli.h"
 #include "gw_cli_db.h"
 #include "gw_config.h"
+#include "gw_file.h"
 #include "gw_keys.h"
 
 #define EXPORT_TZ "America/Mexico_City"
@@ -108,60 +109,6 @@ out:
     return r;
 }
 
-static int fsync_dir_of(const char *path)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    int fd, r;
-
-    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
-    if (!dir[0])
-        snprintf(dir, sizeof(dir), "/");
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    r = fsync(fd) < 0 ? -errno : 0;
-    close(fd);
-    return r;
-}
-
-/* Writes |len| bytes to |path| so that a reader sees the old file or the whole new one, never a
- * part: a temporary file beside it, fsync, rename, fsync of the folder. Returns 0 or -errno. */
-static int write_atomic(const char *path, const char *buf, size_t len)
-{
-    char tmp[PATH_MAX];
-    size_t done = 0;
-    int fd, r = 0;
-
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp))
-        return -ENAMETOOLONG;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    while (done < len) {
-        ssize_t n = write(fd, buf + done, len - done);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            break;
-        }
-        done += (size_t)n;
-    }
-    if (r == 0 && fsync(fd) < 0)
-        r = -errno;
-    if (close(fd) < 0 && r == 0)
-        r = -errno;
-    if (r == 0 && rename(tmp, path) < 0)
-        r = -errno;
-    if (r < 0) {
-        unlink(tmp);
-        return r;
-    }
-    return fsync_dir_of(path);
-}
-
 /* Points DIR/latest.csv at |name| (a file in |dir|): a new link renamed over the old one. */
 static int link_latest(const char *dir, const char *name)
 {
@@ -178,7 +125,7 @@ static int link_latest(const char *dir, const char *name)
         unlink(tmp);
         return r;
     }
-    return fsync_dir_of(path);
+    return gw_file_sync_parent(path);
 }
 
 static void sha256_hex(const char *buf, size_t len, char *ret)
@@ -255,7 +202,7 @@ static int export_once(const struct export_opts *o, struct gw_key *key, bool to_
             fprintf(stderr, "prep-gateway export: --out is too long\n");
             goto out;
         }
-        r = write_atomic(path, buf, len);
+        r = gw_file_write_atomic(path, buf, len, 0644);
         if (r == 0 && dir)
             r = link_latest(o->out, file);
         if (r < 0) {
