@@ -251,29 +251,7 @@ fail:
 
 int gw_cmd_catalog(int argc, char **argv)
 {
-    struct gw_config cfg;
-    bool json = false;
-    const struct gw_cli_opt opts[] = {GW_CLI_OPT_DB(&cfg.db), GW_CLI_OPT_JSON(&json),
-                                      GW_CLI_OPT_END};
-    const struct gw_cli cli = {
-        .prog = "prep-gateway catalog", .usage = catalog_usage, .opts = opts};
-    PGconn *pg;
-    int first, rc;
-
-    gw_config_defaults(&cfg);
-    rc = gw_cli_parse(&cli, argc, argv, &first);
-    if (rc != 0)
-        return gw_cli_exit(rc);
-    if (first + 2 != argc || strcmp(argv[first], "import") != 0) {
-        fputs(catalog_usage, stderr);
-        return 2;
-    }
-    pg = gw_cli_db_connect(cfg.db, "prep-gateway catalog import: could not connect");
-    if (!pg)
-        return 1;
-    rc = catalog_import(pg, argv[first + 1], json);
-    PQfinish(pg);
-    return rc;
+    return gw_cli_db_import(argc, argv, "prep-gateway catalog", catalog_usage, catalog_import);
 }
 
 /* ---- migrate ---- */

@@ -66,27 +66,5 @@ static int election_import(PGconn *pg, const char *file, bool json)
 
 int gw_cmd_election(int argc, char **argv)
 {
-    struct gw_config cfg;
-    bool json = false;
-    const struct gw_cli_opt opts[] = {GW_CLI_OPT_DB(&cfg.db), GW_CLI_OPT_JSON(&json),
-                                      GW_CLI_OPT_END};
-    const struct gw_cli cli = {
-        .prog = "prep-gateway election", .usage = election_usage, .opts = opts};
-    PGconn *pg;
-    int first, rc;
-
-    gw_config_defaults(&cfg);
-    rc = gw_cli_parse(&cli, argc, argv, &first);
-    if (rc != 0)
-        return gw_cli_exit(rc);
-    if (first + 2 != argc || strcmp(argv[first], "import") != 0) {
-        fputs(election_usage, stderr);
-        return 2;
-    }
-    pg = gw_cli_db_connect(cfg.db, "prep-gateway election import: could not connect");
-    if (!pg)
-        return 1;
-    rc = election_import(pg, argv[first + 1], json);
-    PQfinish(pg);
-    return rc;
+    return gw_cli_db_import(argc, argv, "prep-gateway election", election_usage, election_import);
 }

@@ -10,6 +10,7 @@
 #define GW_CLI_DB_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 
 /*
  * Connects to |conninfo| with gw_db_connect(). On failure prints "|what|: <libpq's reason>" on
@@ -17,5 +18,13 @@
  * Returns the connection (the caller PQfinish()es it), or NULL.
  */
 PGconn *gw_cli_db_connect(const char *conninfo, const char *what);
+
+/*
+ * An import command, `|prog| import FILE [--db CONNINFO] [--json]` (|argv| starting at the
+ * command's name, |usage| its help): parses the options, connects, and returns |import|(pg, FILE,
+ * json)'s exit status, or 2 for a usage mistake, 1 when the database is out of reach.
+ */
+int gw_cli_db_import(int argc, char **argv, const char *prog, const char *usage,
+                     int (*import)(PGconn *pg, const char *file, bool json));
 
 #endif
