@@ -83,15 +83,19 @@ static void count_state(void *arg, const char *what, const char *state, long lon
             (photos ? g->photos : g->review)[i] = n;
 }
 
-/* GET /metrics: the gauges that need the disk or the database, then the whole text. */
-static void metrics_work(struct job *j, PGconn *pg)
+char *gw_api_metrics(struct gw_app *app, PGconn *pg, size_t *ret_len)
 {
-    struct gw_app *app = j->s->worker->app;
     struct gw_metrics_gauges g = {.devices = gw_devices_count(app->devices)};
 
     gw_spool_usage(&app->spool, &g.spool_pending, &g.spool_free_bytes);
     g.database_up = pg && gw_db_state_counts(pg, count_state, &g) >= 0;
-    j->body = (uint8_t *)gw_metrics_text(&g, &j->len);
+    return gw_metrics_text(&g, ret_len);
+}
+
+/* GET /metrics: the gauges that need the disk or the database, then the whole text. */
+static void metrics_work(struct job *j, PGconn *pg)
+{
+    j->body = (uint8_t *)gw_api_metrics(j->s->worker->app, pg, &j->len);
     if (!j->body)
         j->err = GW_E_INTERNAL;
 }

@@ -16,6 +16,7 @@
 #include "gw_log.h"
 #include "gw_notify.h"
 #include "gw_resume.h"
+#include "gw_scrape.h"
 #include "gw_stage.h"
 #include "gw_throttle.h"
 
@@ -156,6 +157,8 @@ int gw_app_run(const struct gw_config *cfg, const char *version, const sigset_t 
         r = serve_start(&app);
     if (r == 0)
         r = gw_events_start(app.events);
+    if (r == 0)
+        r = gw_scrape_start(&app, cfg->metrics_addr, &app.scrape);
     if (r == 0) {
         gw_log(GW_LOG_INFO, "msg=ready version=%s data=%s", version, cfg->data_dir);
 #ifdef GW_TEST_HOOKS
@@ -175,6 +178,7 @@ int gw_app_run(const struct gw_config *cfg, const char *version, const sigset_t 
     }
     /* Events first: its thread posts to the loops that serve_stop() takes down; the subscribed
      * streams it still holds are released once no loop runs. */
+    gw_scrape_stop(app.scrape);
     gw_events_stop(app.events);
     serve_stop(&app);
     gw_events_free(app.events);

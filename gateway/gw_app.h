@@ -43,6 +43,7 @@ struct gw_app {
     struct gw_throttle *login_throttle; /* failed logins per client address */
     struct gw_counts uploads;           /* signed uploads in flight per device */
     struct gw_listen listen;            /* sockets, TLS and the loop threads */
+    struct gw_scrape *scrape;           /* --metrics: the metrics listener, or NULL */
 };
 
 /*

@@ -81,6 +81,7 @@ struct key {
 static const struct key keys[] = {
     KEY("h2c", K_ADDR, h2c_addr, 0, 0, 0),
     KEY("tls", K_ADDR, tls_addr, 0, 0, 0),
+    KEY("metrics", K_ADDR, metrics_addr, 0, 0, 0),
     KEY("cert", K_STRING, cert_file, 0, 0, 0),
     KEY("key", K_STRING, key_file, 0, 0, 0),
     KEY("db", K_STRING, db, 0, 0, 0),
@@ -200,6 +201,9 @@ static void usage_main(FILE *out)
             "  --h2c HOST:PORT|off      cleartext HTTP/2, prior knowledge (default %s)\n"
             "  --tls HOST:PORT|off      HTTP/2 over TLS, ALPN h2 (default %s)\n"
             "  --cert FILE, --key FILE  PEM certificate chain and key for --tls\n"
+            "  --metrics HOST:PORT|off  a listener of its own for GET /metrics and /healthz,\n"
+            "                           plain HTTP/1.1 for Prometheus; a private address\n"
+            "                           (default off; /metrics is on the listeners too)\n"
             "Storage:\n"
             "  --db CONNINFO            PostgreSQL connection string (default $PREP_DB or\n"
             "                           \"%s\")\n"

@@ -14,6 +14,7 @@
 struct gw_config {
     const char *h2c_addr; /* "HOST:PORT", NULL when off */
     const char *tls_addr;
+    const char *metrics_addr; /* --metrics: the metrics listener (gw_scrape), NULL when off */
     const char *cert_file, *key_file;
     const char *db; /* libpq conninfo */
     const char *data_dir;

@@ -218,7 +218,7 @@ int gw_listen_reload_tls(struct gw_listen *l)
     return 0;
 }
 
-static int listen_on(const char *addr)
+int gw_listen_socket(const char *addr)
 {
     char host[256];
     const char *colon = strrchr(addr, ':');
@@ -351,13 +351,13 @@ int gw_listen_start(struct gw_listen *l, const struct gw_config *cfg, const stru
         return r;
     if (cfg->tls_addr && (r = tls_load(cfg, &l->ssl_ctx)) < 0)
         return r;
-    if (cfg->h2c_addr && (l->h2c_fd = listen_on(cfg->h2c_addr)) < 0) {
+    if (cfg->h2c_addr && (l->h2c_fd = gw_listen_socket(cfg->h2c_addr)) < 0) {
         r = l->h2c_fd;
         gw_log(GW_LOG_ERROR, "msg=\"could not listen\" addr=%s err=\"%s\"", cfg->h2c_addr,
                strerror(-r));
         return r;
     }
-    if (cfg->tls_addr && (l->tls_fd = listen_on(cfg->tls_addr)) < 0) {
+    if (cfg->tls_addr && (l->tls_fd = gw_listen_socket(cfg->tls_addr)) < 0) {
         r = l->tls_fd;
         gw_log(GW_LOG_ERROR, "msg=\"could not listen\" addr=%s err=\"%s\"", cfg->tls_addr,
                strerror(-r));

@@ -62,6 +62,12 @@ int gw_listen_start(struct gw_listen *l, const struct gw_config *cfg, const stru
 unsigned gw_listen_stalled(struct gw_listen *l, uint64_t now_ms, uint64_t limit_ms,
                            uint64_t *ret_ms);
 
+/*
+ * A non-blocking listening TCP socket bound to "HOST:PORT" ("[v6]:PORT" too), with SO_REUSEADDR
+ * and no SO_REUSEPORT. Returns the fd or -errno (-EINVAL for an address that does not parse).
+ */
+int gw_listen_socket(const char *addr);
+
 /* The loop of worker |i| (< l->nworkers), for posting tasks to it. */
 struct gw_loop *gw_listen_loop(struct gw_listen *l, unsigned i);
 

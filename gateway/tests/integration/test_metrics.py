@@ -1,6 +1,7 @@
 """GET /metrics and /readyz as monitoring sees them: the exposition checked by Prometheus's own
-`promtool check metrics` and its values after real uploads; a real Prometheus (Debian's) scraping
-the gateway over TLS and HTTP/2 and answering a query; /readyz turning 503 with the reason when
+`promtool check metrics` and its values after real uploads; the metrics listener of its own
+(--metrics, plain HTTP/1.1) with the same figures; a real Prometheus (Debian's) scraping both,
+the gateway's TLS listener over HTTP/2 and the metrics listener, and answering a query; /readyz turning 503 with the reason when
 the database is unreachable, and when the spool's disk is full; the example alert rules of
 deploy/prometheus checked by `promtool check rules`, every metric they name being one the
 gateway exports."""
@@ -34,6 +35,21 @@ def samples(text):
 
 
 class MetricsTest(GatewayTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.metrics_port = free_ports(1)[0]
+        cls.gateway_args = ("--metrics", f"127.0.0.1:{cls.metrics_port}")
+        super().setUpClass()
+
+    def listener(self, path, method="GET"):
+        """(status, body) of |method| |path| on the metrics listener, over HTTP/1.1."""
+        req = urllib.request.Request(f"http://127.0.0.1:{self.metrics_port}{path}", method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, resp.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
     def metrics(self):
         r = self.get("/metrics")
         self.assertEqual(r.status, 200, r)
@@ -83,6 +99,23 @@ class MetricsTest(GatewayTestCase):
         self.assertEqual(self.upload(photo, clave="14X").status, 400)
         self.assertEqual(samples(self.metrics())[key], n + 1)
 
+    def test_1b_metrics_listener_of_its_own(self):
+        status, text = self.listener("/metrics")
+        self.assertEqual(status, 200)
+        p = subprocess.run([PROMTOOL, "check", "metrics"], input=text.encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stdout.decode())
+        # The same figures as the public listeners' /metrics.
+        mine, public = samples(text), samples(self.metrics())
+        for key in ('prep_uploads_total{result="created"}', "prep_upload_bytes_total",
+                    "prep_database_up", 'prep_photos{status="queued"}'):
+            self.assertEqual(mine[key], public[key], key)
+        self.assertEqual(self.listener("/healthz"), (200, '{"status":"ok"}'))
+        self.assertEqual(self.listener("/v1/photos")[0], 404)
+        self.assertEqual(self.listener("/metrics", "POST")[0], 405)
+        # Uploads are not served there: it is not an API listener.
+        self.assertEqual(self.listener("/v1/actas/140338B010002/photos", "POST")[0], 404)
+
     def test_2_scraped_by_prometheus(self):
         if not os.access(PROMETHEUS, os.X_OK):
             self.fail("prometheus is not installed (scripts/lib.sh installs it)")
@@ -94,7 +127,9 @@ class MetricsTest(GatewayTestCase):
             f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
                     "scrape_configs:\n  - job_name: prep-gateway\n    scheme: https\n"
                     "    tls_config:\n      insecure_skip_verify: true\n"
-                    f"    static_configs:\n      - targets: ['127.0.0.1:{self.gw.tls_port}']\n")
+                    f"    static_configs:\n      - targets: ['127.0.0.1:{self.gw.tls_port}']\n"
+                    "  - job_name: prep-gateway-metrics\n"
+                    f"    static_configs:\n      - targets: ['127.0.0.1:{self.metrics_port}']\n")
         log = open(os.path.join(work, "prometheus.log"), "wb")
         prom = subprocess.Popen([PROMETHEUS, f"--config.file={config}",
                                  f"--storage.tsdb.path={work}/data",
@@ -111,9 +146,9 @@ class MetricsTest(GatewayTestCase):
         deadline, last = time.monotonic() + 60, None
         while time.monotonic() < deadline:
             try:
-                up = query('up{job="prep-gateway"}')
+                up = query('up{job=~"prep-gateway|prep-gateway-metrics"} == 1')
                 got = query('prep_uploads_total{job="prep-gateway",result="created"}')
-                if up and up[0]["value"][1] == "1" and got:
+                if len(up) == 2 and got:
                     break
                 last = (up, got)
             except OSError as e:
