@@ -4,14 +4,26 @@
 const PREP = {
   session: null,
 
-  // Loads the session or sends the browser to the login page.
-  async requireSession() {
+  // Where each role starts: capturists capture, everyone else verifies.
+  home(role) {
+    return role === 'capturist' ? '/capture/' : '/review/';
+  },
+
+  // Loads the session or sends the browser to the login page; a role not in |roles| (when given)
+  // is sent to its own page. Elements with data-roles="r1 r2" are shown to those roles only.
+  async requireSession(roles) {
     const r = await fetch('/v1/session', { credentials: 'same-origin' });
     if (r.status !== 200) {
-      location.href = '/login/?next=' + encodeURIComponent(location.pathname);
+      location.href = '/login/?next=' + encodeURIComponent(location.pathname + location.search);
       return new Promise(() => {}); // the page is going away
     }
     PREP.session = await r.json();
+    if (roles && !roles.includes(PREP.session.role)) {
+      location.replace(PREP.home(PREP.session.role));
+      return new Promise(() => {});
+    }
+    for (const el of document.querySelectorAll('[data-roles]'))
+      el.hidden = !el.dataset.roles.split(' ').includes(PREP.session.role);
     const who = document.getElementById('who');
     if (who) who.textContent = PREP.session.username + ' (' + PREP.rolName(PREP.session.role) + ')';
     const out = document.getElementById('logout');
@@ -20,7 +32,8 @@ const PREP = {
   },
 
   rolName(role) {
-    return { clerk: 'capturista', supervisor: 'supervisor', admin: 'administrador' }[role] || role;
+    return { clerk: 'verificador', capturist: 'capturista', supervisor: 'supervisor',
+      admin: 'administrador' }[role] || role;
   },
 
   // A JSON request; POSTs carry the CSRF token. Returns {status, body}.
@@ -39,7 +52,9 @@ const PREP = {
     return { status: r.status, body: doc };
   },
 
+  // A page may hand back what it holds first (PREP.beforeLogout), while the session lives.
   async logout() {
+    if (PREP.beforeLogout) await PREP.beforeLogout();
     await PREP.call('POST', '/v1/logout');
     location.href = '/login/';
   },
@@ -50,6 +65,9 @@ const PREP = {
     const es = {
       'stale-lease': 'Tu reserva de esta foto expiró o la tomó otra persona.',
       'already-decided': 'Esta foto ya fue decidida.',
+      'already-captured': 'Esta acta ya tiene tu captura (o la reserva ya se usó).',
+      'invalid-capture': 'Captura no válida' + (doc && doc.detail ? ': ' + doc.detail : '.'),
+      'not-found': 'Ya no está en la cola.',
       'invalid-decision': 'Decisión no válida.',
       'forbidden': 'Tu cuenta no tiene permiso para esto.',
       'unauthenticated': 'Inicia sesión de nuevo.',

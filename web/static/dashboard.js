@@ -54,7 +54,7 @@ async function refresh() {
 
 let pending = null;
 (async () => {
-  const s = await PREP.requireSession();
+  const s = await PREP.requireSession(['clerk', 'supervisor', 'admin']);
   if (s.role !== 'clerk') document.getElementById('prio-card').hidden = false;
   await refresh();
   PREP.counters((c) => {

@@ -45,7 +45,7 @@ async function load() {
 }
 
 (async () => {
-  await PREP.requireSession();
+  await PREP.requireSession(['clerk', 'supervisor', 'admin']);
   document.getElementById('filter').addEventListener('submit', (e) => { e.preventDefault(); load(); });
   load();
 })();

@@ -11,8 +11,11 @@ document.getElementById('login').addEventListener('submit', async (ev) => {
     }),
   });
   if (r.status === 200) {
-    const next = new URLSearchParams(location.search).get('next') || '/review/';
-    location.href = next.startsWith('/') && !next.startsWith('//') ? next : '/review/';
+    // Without a page to go back to, each role starts on its own: capturists capture.
+    const doc = await r.json();
+    const home = doc.role === 'capturist' ? '/capture/' : '/review/';
+    const next = new URLSearchParams(location.search).get('next') || home;
+    location.href = next.startsWith('/') && !next.startsWith('//') ? next : home;
     return;
   }
   const doc = await r.json().catch(() => ({}));

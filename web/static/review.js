@@ -222,7 +222,7 @@ function bind() {
 }
 
 (async () => {
-  await PREP.requireSession();
+  await PREP.requireSession(['clerk', 'supervisor', 'admin']);
   bind();
   PREP.counters((c) => { PREP.showCounts(c); if (!current && !busy && !advancing && c.waiting > 0) advance(); });
   await advance();
