@@ -683,6 +683,49 @@ class GatewayTestCase(unittest.TestCase):
         return self.request("POST", "/v1/login", ["Content-Type: application/json"], body,
                             client="curl-h2c")
 
+    # -- the JSON API as named users (review, capture, export suites) --
+
+    users_password = "una-clave-muy-larga"  # of the users a suite adds with env.user_add()
+
+    def session(self, name):
+        """{'token', 'csrf_token', ...} of a login of |name|, made once per class."""
+        sessions = type(self).__dict__.get("_sessions")
+        if sessions is None:
+            sessions = type(self)._sessions = {}
+        if name not in sessions:
+            r = self.login(name, self.users_password)
+            self.assertEqual(r.status, 200, r)
+            doc = r.json()
+            self.assertIn("prep_session=" + doc["token"], r.headers.get("set-cookie", ""))
+            sessions[name] = doc
+        return sessions[name]
+
+    def api(self, method, path, user=None, body=None, headers=()):
+        """|method| |path| with |body| as JSON, as |user| (a bearer token) or anonymous."""
+        hdrs = list(headers)
+        if user:
+            hdrs.append("Authorization: Bearer " + self.session(user)["token"])
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs.append("Content-Type: application/json")
+        return self.request(method, path, hdrs, data, client="curl-h2c")
+
+    def accept_upload(self, photo, clave, clerk):
+        """Uploads |photo| for |clave|, waits until it is queued, and has |clerk| claim it and
+        accept it through the review API; returns its photo_id."""
+        r = self.upload(photo, clave=clave)
+        self.assertEqual(r.status, 201, r)
+        pid = r.json()["photo_id"]
+        self.wait_status(pid, "queued")
+        claim = self.api("POST", "/v1/review/claim", clerk)
+        self.assertEqual(claim.status, 200, claim)
+        self.assertEqual(claim.json()["photo_id"], pid)
+        r = self.api("POST", f"/v1/review/{pid}/decision", clerk,
+                     {"lease_token": claim.json()["lease_token"], "decision": "accept"})
+        self.assertEqual(r.status, 200, r)
+        return pid
+
     def clerk_auth(self):
         """The `Authorization: Bearer` header of the harness clerk's session."""
         cls = type(self)

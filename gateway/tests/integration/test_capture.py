@@ -45,7 +45,6 @@ class CaptureTest(GatewayTestCase):
         for name, role in (("ana", "clerk"), ("cap1", "capturist"), ("cap2", "capturist"),
                            ("cap3", "capturist"), ("sofia", "supervisor")):
             cls.env.user_add(cls.conninfo, name, role, PASSWORD)
-        cls._sessions = {}
         p = subprocess.run([cls.env.gateway, "election", "import", ELECTION, "--json",
                             "--db", cls.conninfo], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=60)
@@ -76,23 +75,6 @@ class CaptureTest(GatewayTestCase):
 
     # -- helpers --
 
-    def session(self, name):
-        if name not in self._sessions:
-            r = self.login(name, PASSWORD)
-            self.assertEqual(r.status, 200, r)
-            self._sessions[name] = r.json()
-        return self._sessions[name]
-
-    def api(self, method, path, user=None, body=None):
-        hdrs = []
-        if user:
-            hdrs.append("Authorization: Bearer " + self.session(user)["token"])
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            hdrs.append("Content-Type: application/json")
-        return self.request(method, path, hdrs, data, client="curl-h2c")
-
     def accepted_acta(self, section=None):
         """Uploads the test photo for a new clave, lets clerk ana accept it through the review
         API, and returns (photo_id, clave)."""
@@ -100,17 +82,7 @@ class CaptureTest(GatewayTestCase):
             section = type(self).next_section
             type(self).next_section += 1
         c = clave(section)
-        r = self.upload(self.photo, clave=c)
-        self.assertEqual(r.status, 201, r)
-        pid = r.json()["photo_id"]
-        self.wait_status(pid, "queued")
-        claim = self.api("POST", "/v1/review/claim", "ana")
-        self.assertEqual(claim.status, 200, claim)
-        self.assertEqual(claim.json()["photo_id"], pid)
-        r = self.api("POST", f"/v1/review/{pid}/decision", "ana",
-                     {"lease_token": claim.json()["lease_token"], "decision": "accept"})
-        self.assertEqual(r.status, 200, r)
-        return pid, c
+        return self.accept_upload(self.photo, c, "ana"), c
 
     def claim(self, user, dispute=False):
         return self.api("POST", "/v1/capture/disputes/claim" if dispute else "/v1/capture/claim",

@@ -42,7 +42,6 @@ class ExportTest(GatewayTestCase):
         super().setUpClass()
         for name, role in (("ana", "clerk"), ("cap1", "capturist"), ("cap2", "capturist")):
             cls.env.user_add(cls.conninfo, name, role, PASSWORD)
-        cls._sessions = {}
         cls.cli_ok("election", "import", ELECTION)
         csv = os.path.join(cls.env.tmp, "catalogo-export.csv")
         with open(csv, "w", encoding="utf-8") as f:
@@ -68,33 +67,8 @@ class ExportTest(GatewayTestCase):
             raise AssertionError(f"{args}: exit {p.returncode}: {p.stderr.decode()}")
         return p
 
-    def session(self, name):
-        if name not in self._sessions:
-            r = self.login(name, PASSWORD)
-            self.assertEqual(r.status, 200, r)
-            self._sessions[name] = r.json()
-        return self._sessions[name]
-
-    def api(self, method, path, user, body=None):
-        hdrs = ["Authorization: Bearer " + self.session(user)["token"]]
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            hdrs.append("Content-Type: application/json")
-        return self.request(method, path, hdrs, data, client="curl-h2c")
-
     def accept(self, section):
-        r = self.upload(self.photo, clave=clave(section))
-        self.assertEqual(r.status, 201, r)
-        pid = r.json()["photo_id"]
-        self.wait_status(pid, "queued")
-        claim = self.api("POST", "/v1/review/claim", "ana")
-        self.assertEqual(claim.status, 200, claim)
-        self.assertEqual(claim.json()["photo_id"], pid)
-        r = self.api("POST", f"/v1/review/{pid}/decision", "ana",
-                     {"lease_token": claim.json()["lease_token"], "decision": "accept"})
-        self.assertEqual(r.status, 200, r)
-        return pid
+        return self.accept_upload(self.photo, clave(section), "ana")
 
     def capture(self, pid, figs):
         for user in ("cap1", "cap2"):

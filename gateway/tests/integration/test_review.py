@@ -44,33 +44,12 @@ class ReviewCase(GatewayTestCase):
         super().setUpClass()
         for name, role in (("ana", "clerk"), ("beto", "clerk"), ("sofia", "supervisor")):
             cls.env.user_add(cls.conninfo, name, role, PASSWORD)
-        cls._sessions = {}
 
     def setUp(self):
         super().setUp()
         # Each test starts from an empty queue.
         self.psql("UPDATE verification_queue SET state = 'rejected', lease_token = NULL"
                   " WHERE state = 'waiting'")
-
-    def session(self, name):
-        """{'token', 'csrf_token', ...} of a login of |name| (cached per class)."""
-        if name not in self._sessions:
-            r = self.login(name, PASSWORD)
-            self.assertEqual(r.status, 200, r)
-            doc = r.json()
-            self.assertIn("prep_session=" + doc["token"], r.headers.get("set-cookie", ""))
-            self._sessions[name] = doc
-        return self._sessions[name]
-
-    def api(self, method, path, user=None, body=None, headers=()):
-        hdrs = list(headers)
-        if user:
-            hdrs.append("Authorization: Bearer " + self.session(user)["token"])
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            hdrs.append("Content-Type: application/json")
-        return self.request(method, path, hdrs, data, client="curl-h2c")
 
     def claim(self, user):
         return self.api("POST", "/v1/review/claim", user)
