@@ -491,6 +491,15 @@ def jpeg_dimensions(data):
     raise AssertionError("no SOF marker in JPEG")
 
 
+def png_size(path):
+    """(width, height) of the PNG file |path| (the browser tests' screenshots)."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        raise AssertionError(f"{path} is not a PNG")
+    return struct.unpack(">II", head[16:24])
+
+
 def webp_dimensions(data):
     """(width, height) from a WebP file's header (VP8, VP8L or VP8X)."""
     if len(data) < 30 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
@@ -725,6 +734,16 @@ class GatewayTestCase(unittest.TestCase):
                      {"lease_token": claim.json()["lease_token"], "decision": "accept"})
         self.assertEqual(r.status, 200, r)
         return pid
+
+    def browser(self):
+        """PREP_PLAYWRIGHT_DIR, once it is checked to hold playwright-core and Chromium is there
+        (./test.sh installs both)."""
+        pw_dir = os.environ.get("PREP_PLAYWRIGHT_DIR", "")
+        self.assertTrue(os.path.isdir(os.path.join(pw_dir, "node_modules", "playwright-core")),
+                        f"PREP_PLAYWRIGHT_DIR={pw_dir!r} has no playwright-core (./test.sh "
+                        "installs it)")
+        self.assertTrue(os.access("/usr/bin/chromium", os.X_OK), "no /usr/bin/chromium")
+        return pw_dir
 
     def clerk_auth(self):
         """The `Authorization: Bearer` header of the harness clerk's session."""

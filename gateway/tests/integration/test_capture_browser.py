@@ -11,12 +11,11 @@ screenshots in docs/ come from this run (PREP_UPDATE_SCREENSHOTS=1 copies them t
 import json
 import os
 import shutil
-import struct
 import subprocess
 import tempfile
 import time
 
-from harness import GatewayTestCase
+from harness import GatewayTestCase, png_size
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "..", "e2e", "capture.mjs")
@@ -35,14 +34,6 @@ JALISCO = ["pan", "pri", "prd", "pvem", "pt", "mc", "morena", "pes", "rsp", "fxm
 TWELVE = ["pan", "pri", "prd", "pvem", "pt", "mc", "morena", "hagamos", "futuro",
           "no_registrados", "nulos", "total"]
 KINDS = {"no_registrados": "no_registrados", "nulos": "nulos", "total": "total"}
-
-
-def png_size(path):
-    with open(path, "rb") as f:
-        head = f.read(24)
-    if head[:8] != b"\x89PNG\r\n\x1a\n":
-        raise AssertionError(f"{path} is not a PNG")
-    return struct.unpack(">II", head[16:24])
 
 
 def with_total(figs):
@@ -74,11 +65,7 @@ class CaptureBrowserTest(GatewayTestCase):
         self.assertEqual(p.returncode, 0, p.stderr.decode())
 
     def test_two_capturists_and_a_supervisor_with_the_keyboard(self):
-        pw_dir = os.environ.get("PREP_PLAYWRIGHT_DIR", "")
-        self.assertTrue(os.path.isdir(os.path.join(pw_dir, "node_modules", "playwright-core")),
-                        f"PREP_PLAYWRIGHT_DIR={pw_dir!r} has no playwright-core (./test.sh "
-                        "installs it)")
-        self.assertTrue(os.access("/usr/bin/chromium", os.X_OK), "no /usr/bin/chromium")
+        pw_dir = self.browser()
         for name, role in (("ana", "clerk"), ("beto", "capturist"), ("carla", "capturist"),
                            ("sofia", "supervisor")):
             self.env.user_add(self.conninfo, name, role, PASSWORD)

@@ -124,9 +124,7 @@ class CurlRefusalTest(SignedTestCase):
         self.assertLess(self.next_logged(403, before), 1_000_000)
 
     def test_chromium_fetch_reads_refusals(self):
-        pw_dir = os.environ.get("PREP_PLAYWRIGHT_DIR", "")
-        self.assertTrue(os.path.isdir(os.path.join(pw_dir, "node_modules", "playwright-core")),
-                        f"PREP_PLAYWRIGHT_DIR={pw_dir!r} has no playwright-core")
+        pw_dir = self.browser()
         other = "140339B010002"
         signed = dict(h.split(": ", 1) for h in self.headers(self.big, clave=other))
         cases = [

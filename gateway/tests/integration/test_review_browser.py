@@ -6,32 +6,19 @@ review page and the dashboard compared with the committed ones in docs/."""
 import json
 import os
 import shutil
-import struct
 import subprocess
 import tempfile
 
-from harness import GatewayTestCase
+from harness import GatewayTestCase, png_size
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "..", "e2e", "review.mjs")
 DOCS = os.path.join(HERE, "..", "..", "..", "docs")
 
 
-def png_size(path):
-    with open(path, "rb") as f:
-        head = f.read(24)
-    if head[:8] != b"\x89PNG\r\n\x1a\n":
-        raise AssertionError(f"{path} is not a PNG")
-    return struct.unpack(">II", head[16:24])
-
-
 class BrowserTest(GatewayTestCase):
     def test_login_claim_zoom_decide_counter_screenshots(self):
-        pw_dir = os.environ.get("PREP_PLAYWRIGHT_DIR", "")
-        self.assertTrue(os.path.isdir(os.path.join(pw_dir, "node_modules", "playwright-core")),
-                        f"PREP_PLAYWRIGHT_DIR={pw_dir!r} has no playwright-core (./test.sh "
-                        "installs it)")
-        self.assertTrue(os.access("/usr/bin/chromium", os.X_OK), "no /usr/bin/chromium")
+        pw_dir = self.browser()
         self.env.user_add(self.conninfo, "lucia", "clerk", "contraseña-de-lucia")
         self.psql("INSERT INTO catalog VALUES ('140338B010002', 14, 10, 'Zapopan', 338, 'B', 712)")
         ids = []
