@@ -113,6 +113,10 @@ char *gw_sigrec_json(const struct gw_sigrec *r, size_t *ret_len)
 
     if (!o)
         return NULL;
+    if (r->relay[0] && json_object_set_new(o, "prep-relay", json_string(r->relay)) < 0) {
+        json_decref(o);
+        return NULL;
+    }
     s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     if (s)
@@ -143,6 +147,9 @@ int gw_sigrec_parse(const char *buf, size_t len, struct gw_sigrec *ret)
         get(o, "signature", ret->signature, sizeof(ret->signature)) == 0 &&
         get(o, "content-digest", ret->content_digest, sizeof(ret->content_digest)) == 0)
         r = 0;
+    ret->relay[0] = '\0';
+    if (r == 0 && json_object_get(o, "prep-relay"))
+        r = get(o, "prep-relay", ret->relay, sizeof(ret->relay));
     json_decref(o);
     return r;
 }

@@ -66,11 +66,13 @@ struct gw_sigrec {
     char signature_input[GW_SIGREC_FIELD_MAX];
     char signature[256];
     char content_digest[256];
+    char relay[512]; /* Prep-Relay of an upload a CATD edge forwarded; "" when direct */
 };
 
 /*
- * The JSON of |r| ({"method", "path", "signature-input", "signature", "content-digest"}, one
- * line), newly allocated, its length in |*ret_len|. Returns NULL when out of memory.
+ * The JSON of |r| ({"method", "path", "signature-input", "signature", "content-digest"}, and
+ * "prep-relay" when the upload came through an edge relay; one line), newly allocated, its length
+ * in |*ret_len|. Returns NULL when out of memory.
  */
 char *gw_sigrec_json(const struct gw_sigrec *r, size_t *ret_len);
 

@@ -17,6 +17,7 @@
 #include "gw_log.h"
 #include "gw_metrics.h"
 #include "gw_receipt.h"
+#include "gw_relay.h"
 #include "gw_resumable.h"
 #include "gw_capture.h"
 #include "gw_review.h"
@@ -72,6 +73,32 @@ static void hoist_receipt(struct job *j)
     json_decref(doc);
 }
 
+/*
+ * An edge relay's answer also carries the central gateway's receipt once the photo got there
+ * (gw_relay), as "central_receipt": the phone keeps it as proof that the centre holds the photo.
+ */
+static void add_central_receipt(struct job *j, struct gw_app *app)
+{
+    char *central = NULL, *body;
+    size_t len = 0;
+    json_t *doc, *rec;
+
+    if (gw_relay_central_receipt(app->spool.root, j->photo_id, &central, &len) < 0)
+        return;
+    doc = json_loadb((const char *)j->body, j->len, 0, NULL);
+    rec = json_loadb(central, len, 0, NULL);
+    free(central);
+    if (json_is_object(doc) && json_is_object(rec) &&
+        json_object_set(doc, "central_receipt", rec) == 0 &&
+        (body = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)))) {
+        free(j->body);
+        j->body = (uint8_t *)body;
+        j->len = strlen(body);
+    }
+    json_decref(rec);
+    json_decref(doc);
+}
+
 static void count_state(void *arg, const char *what, const char *state, long long n)
 {
     struct gw_metrics_gauges *g = arg;
@@ -88,6 +115,17 @@ char *gw_api_metrics(struct gw_app *app, PGconn *pg, size_t *ret_len)
     struct gw_metrics_gauges g = {.devices = gw_devices_count(app->devices)};
 
     gw_spool_usage(&app->spool, &g.spool_pending, &g.spool_free_bytes);
+    if (app->cfg->upstream) {
+        struct gw_relay_stats rs;
+
+        gw_relay_stats(app->relay, &rs);
+        g.edge = true;
+        g.relay_backlog = (long long)(rs.ledger_seq - rs.cursor);
+        g.relay_forwarded = rs.forwarded;
+        g.relay_refused = rs.refused;
+        g.relay_failures = rs.failures;
+        g.relay_up = rs.uplink_up;
+    }
     g.database_up = pg && gw_db_state_counts(pg, count_state, &g) >= 0;
     return gw_metrics_text(&g, ret_len);
 }
@@ -127,6 +165,8 @@ static void job_work(struct gw_work *w, void *thread_ctx)
         rc = pg ? gw_db_photo_json(pg, j->photo_id, (char **)&j->body, &j->len) : -EIO;
         if (rc == 0) {
             hoist_receipt(j);
+            if (app->cfg->upstream)
+                add_central_receipt(j, app);
             return;
         }
         /* Not in PostgreSQL (yet), or PostgreSQL is away: the spool still knows what it
@@ -135,6 +175,8 @@ static void job_work(struct gw_work *w, void *thread_ctx)
             j->body = (uint8_t *)gw_receipt_json(&r, "received", &j->len);
             if (!j->body)
                 j->err = GW_E_INTERNAL;
+            else if (app->cfg->upstream)
+                add_central_receipt(j, app);
             return;
         }
         if (rc == -ENOENT) {
@@ -269,7 +311,7 @@ static void route_upload(struct gw_stream *s, const char *clave, size_t clave_le
 {
     const struct gw_config *cfg = s->worker->app->cfg;
     char buf[GW_CLAVE_MAX + 1], detail[128];
-    const char *why = NULL, *sig_input;
+    const char *why = NULL, *sig_input, *relay;
     struct gw_upload_auth auth;
     struct gw_upload_req req = {.clave = buf};
 
@@ -297,6 +339,12 @@ static void route_upload(struct gw_stream *s, const char *clave, size_t clave_le
             gw_stream_problem(
                 s, GW_E_BAD_SIGNATURE,
                 "a signed upload needs Signature-Input, Signature and Content-Digest");
+            return;
+        }
+        relay = gw_stream_header(s, "prep-relay", NULL);
+        if ((size_t)snprintf(auth.relay, sizeof(auth.relay), "%s", relay ? relay : "") >=
+            sizeof(auth.relay)) {
+            gw_stream_problem(s, GW_E_RELAY_REFUSED, "Prep-Relay is too long");
             return;
         }
     } else if (!cfg->open_uploads) {
@@ -331,6 +379,23 @@ static void route_upload(struct gw_stream *s, const char *clave, size_t clave_le
     gw_upload_start(s, &req, sig_input ? &auth : NULL);
 }
 
+/* What an edge relay leaves to the centre: enrolment and the clerks' and capturists' work. */
+static bool edge_refuses(const char *path)
+{
+    static const char *const central[] = {
+        "/v1/devices", "/v1/login",   "/v1/logout", "/v1/session", "/v1/progress",
+        "/v1/review",  "/v1/capture", "/review",    "/capture",    "/login",
+        "/dashboard",  "/history",    "/static"};
+
+    for (size_t i = 0; i < sizeof(central) / sizeof(central[0]); i++) {
+        size_t n = strlen(central[i]);
+
+        if (strncmp(path, central[i], n) == 0 && (path[n] == '\0' || path[n] == '/'))
+            return true;
+    }
+    return strcmp(path, "/") == 0 || strcmp(path, "/v1/photos") == 0;
+}
+
 void gw_api_route(struct gw_stream *s)
 {
     char path[GW_PATH_MAX];
@@ -348,6 +413,12 @@ void gw_api_route(struct gw_stream *s)
     path[len] = '\0';
     end = path + len;
 
+    if (s->worker->app->cfg->upstream && edge_refuses(path)) {
+        gw_stream_problem(s, GW_E_NOT_ON_EDGE,
+                          "this gateway is a CATD edge relay: it takes photos and answers their "
+                          "status; enrolment, review and capture are at the central gateway");
+        return;
+    }
     if (gw_enrol_route(s, path))
         return;
     if (strcmp(path, "/healthz") == 0) {

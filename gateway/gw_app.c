@@ -15,6 +15,7 @@
 #include "gw_ledger.h"
 #include "gw_log.h"
 #include "gw_notify.h"
+#include "gw_relay.h"
 #include "gw_resume.h"
 #include "gw_scrape.h"
 #include "gw_stage.h"
@@ -146,9 +147,20 @@ int gw_app_run(const struct gw_config *cfg, const char *version, const sigset_t 
     if (cfg->open_uploads)
         gw_log(GW_LOG_WARN, "msg=\"--insecure-open-uploads: unsigned uploads are accepted from"
                             " anyone who reaches the listeners; for local demos only\"");
-    r = gw_devices_start(cfg->db, cfg->data_dir, (int)cfg->signature_skew, &app.devices);
+    r = gw_devices_start(cfg->devices_db ? cfg->devices_db : cfg->db, cfg->data_dir,
+                         (int)cfg->signature_skew, &app.devices);
+    if (r == 0 && cfg->relay_trust) {
+        char why[512];
+
+        r = gw_devices_trust_edges(app.devices, cfg->relay_trust, cfg->relay_max_age, why,
+                                   sizeof(why));
+        if (r < 0)
+            gw_log(GW_LOG_ERROR, "msg=\"could not read --relay-trust\" why=\"%s\"", why);
+    }
     if (r == 0)
         r = gw_stage_start(cfg, &app.spool, &app.stage);
+    if (r == 0 && cfg->upstream)
+        r = gw_relay_start(cfg, &app.spool, &key, &app.relay);
     if (r == 0)
         r = gw_resumes_start(&app.spool, cfg->upload_expiry, &app.resumes);
     if (r == 0)
@@ -182,6 +194,7 @@ int gw_app_run(const struct gw_config *cfg, const char *version, const sigset_t 
     gw_events_stop(app.events);
     serve_stop(&app);
     gw_events_free(app.events);
+    gw_relay_stop(app.relay);
     gw_stage_stop(app.stage);
     gw_resumes_stop(app.resumes);
     gw_devices_stop(app.devices);

@@ -44,6 +44,7 @@ struct gw_app {
     struct gw_counts uploads;           /* signed uploads in flight per device */
     struct gw_listen listen;            /* sockets, TLS and the loop threads */
     struct gw_scrape *scrape;           /* --metrics: the metrics listener, or NULL */
+    struct gw_relay *relay;             /* --upstream: the edge's forwarding stage, or NULL */
 };
 
 /*

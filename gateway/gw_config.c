@@ -1,5 +1,6 @@
 #include "gw_config.h"
 
+#include "gw_relay_sig.h"
 #include "process.h"
 
 #include <errno.h>
@@ -123,6 +124,14 @@ static const struct key keys[] = {
     KEY("review-lease", K_UINT, review_lease_s, 1, 86400, 300),
     KEY("signature-skew", K_UINT, signature_skew, 1, 86400, 300),
     KEY("insecure-open-uploads", K_FLAG, open_uploads, 0, 0, 0),
+    KEY("upstream", K_STRING, upstream, 0, 0, 0),
+    KEY("upstream-ca", K_STRING, upstream_ca, 0, 0, 0),
+    KEY("upstream-key", K_STRING, upstream_key, 0, 0, 0),
+    KEY("edge-id", K_STRING, edge_id, 0, 0, 0),
+    KEY("devices-db", K_STRING, devices_db, 0, 0, 0),
+    KEY("relay-streams", K_UINT, relay_streams, 1, 64, 4),
+    KEY("relay-trust", K_STRING, relay_trust, 0, 0, 0),
+    KEY("relay-max-age", K_UINT, relay_max_age, 60, 30 * 86400, 7 * 86400),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -284,6 +293,22 @@ void gw_config_usage(FILE *out)
             "  --flood-penalty SEC      an address whose connection was cut for a flood has its\n"
             "                           packets dropped (a kernel filter) this long (default\n"
             "                           %u; 0 off; needs --conn-rate-per-address)\n"
+            "CATD edge relay (docs/operations.md, \"The edge\"):\n"
+            "  --upstream URL           be an edge: forward every acknowledged photo to the\n"
+            "                           central gateway at URL (https://HOST:PORT); clerks and\n"
+            "                           enrolment are then served by the centre only\n"
+            "  --upstream-ca FILE       CA certificates that the centre's TLS certificate must\n"
+            "                           chain to (default: the system store)\n"
+            "  --upstream-key BASE64    the centre's public key (`prep-gateway key show` there):\n"
+            "                           its receipts must verify with it (needed by --upstream)\n"
+            "  --edge-id NAME           this edge's name at the centre (needed by --upstream)\n"
+            "  --relay-streams N        photos in flight to the centre (default %u)\n"
+            "  --devices-db CONNINFO    where the enrolled devices are read (default: --db; an\n"
+            "                           edge reads the centre's, keeping its copy when cut off)\n"
+            "  --relay-trust FILE       central side: the edges trusted to relay, one\n"
+            "                           `NAME BASE64-KEY` a line\n"
+            "  --relay-max-age SEC      central side: how old a relayed phone signature may be\n"
+            "                           (default %u)\n"
             "\n"
             "  --config FILE            read these options from FILE first, one `key = value`\n"
             "                           a line (key: the option without --; `#` comments); the\n"
@@ -292,7 +317,7 @@ void gw_config_usage(FILE *out)
             "  -v, --verbose            log debug lines too\n"
             "  -h, --help               show this help\n",
             d.request_rate_per_address, d.request_burst_per_address, d.request_rate_per_device,
-            d.request_burst_per_device, d.flood_penalty);
+            d.request_burst_per_device, d.flood_penalty, d.relay_streams, d.relay_max_age);
 }
 
 /* Stores |arg| for |k| in |c|. Returns 0, or -EINVAL when |arg| is not a value |k| accepts. */
@@ -510,6 +535,14 @@ int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
     }
     if (c->tls_addr && (!c->cert_file || !c->key_file)) {
         fprintf(stderr, "prep-gateway serve: --tls needs --cert and --key (or --tls off)\n");
+        return -EINVAL;
+    }
+    if (c->upstream && (!c->upstream_key || !c->edge_id)) {
+        fprintf(stderr, "prep-gateway serve: --upstream needs --upstream-key and --edge-id\n");
+        return -EINVAL;
+    }
+    if (c->edge_id && !gw_relay_edge_name_valid(c->edge_id)) {
+        fprintf(stderr, "prep-gateway serve: --edge-id: 1-63 letters, digits, '.', '_', '-'\n");
         return -EINVAL;
     }
     return 0;

@@ -58,7 +58,16 @@ struct gw_config {
     unsigned request_rate_per_address, request_burst_per_address;
     unsigned request_rate_per_device, request_burst_per_device;
     unsigned flood_penalty; /* s an address cut for flooding is refused at accept; 0: off */
-    char *file_text;        /* --config: the file's text, which the string values point into */
+    /* A CATD edge relay (gw_relay): with --upstream this gateway forwards what it acknowledges
+     * to the central gateway at that URL, vouching as --edge-id; --upstream-key pins the
+     * centre's receipt key. The devices are read from --devices-db (default: --db). */
+    const char *upstream, *upstream_ca, *upstream_key, *edge_id, *devices_db;
+    unsigned relay_streams; /* photos in flight to the centre */
+    /* The central side: the edges it trusts (a file of names and keys) and how old a relayed
+     * phone signature may be. */
+    const char *relay_trust;
+    unsigned relay_max_age;
+    char *file_text; /* --config: the file's text, which the string values point into */
 };
 
 /* Fills |c| with the defaults (see `prep-gateway serve --help`): the data folder is

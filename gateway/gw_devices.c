@@ -20,6 +20,7 @@
 #include "gw_evidence.h"
 #include "gw_keys.h"
 #include "gw_log.h"
+#include "gw_relay_sig.h"
 #include "gw_sig.h"
 
 #define SNAPSHOT "devices.json"
@@ -42,6 +43,8 @@ struct gw_devices {
     char *conninfo;
     char snapshot[4096];
     int skew;
+    struct gw_relay_trust *trust; /* edges that may relay, NULL: none */
+    int64_t relay_max_age;
     pthread_rwlock_t lock; /* devices */
     struct dev *v;
     size_t n;
@@ -322,6 +325,7 @@ void gw_devices_stop(struct gw_devices *d)
         pthread_join(d->thread, NULL);
     free(d->v);
     free(d->nonces);
+    free(d->trust);
     free(d->conninfo);
     pthread_rwlock_destroy(&d->lock);
     pthread_mutex_destroy(&d->nmu);
@@ -431,8 +435,8 @@ int gw_devices_check(struct gw_devices *d, const struct gw_upload_auth *a, char 
     struct dev found;
     uint8_t sig[GW_KEY_SIG_LEN];
     char base[2048];
-    bool known = false, covers[3] = {false, false, false};
-    int64_t now = (int64_t)time(NULL);
+    bool known = false, covers[3] = {false, false, false}, relayed = false;
+    int64_t now = (int64_t)time(NULL), oldest;
     int n;
 
     if (gw_sig_parse_input(a->signature_input, strlen(a->signature_input), &in, ret_why) < 0 ||
@@ -458,6 +462,14 @@ int gw_devices_check(struct gw_devices *d, const struct gw_upload_auth *a, char 
     if (!a->content_digest[0] ||
         gw_sig_parse_digest(a->content_digest, strlen(a->content_digest), ret_sha, ret_why) < 0)
         return GW_E_BAD_SIGNATURE;
+    if (a->relay[0]) {
+        char hex[GW_SHA256_HEX_LEN + 1];
+
+        gw_hex(ret_sha, 32, hex);
+        if (gw_relay_sig_check(d->trust, a->relay, hex, a->signature, NULL, ret_why) < 0)
+            return GW_E_RELAY_REFUSED;
+        relayed = true;
+    }
 
     pthread_rwlock_rdlock(&d->lock);
     for (size_t i = 0; i < d->n && !known; i++) {
@@ -488,9 +500,12 @@ int gw_devices_check(struct gw_devices *d, const struct gw_upload_auth *a, char 
         return GW_E_BAD_SIGNATURE;
     }
     gw_key_finish(&key);
-    if (in.created > now + d->skew || in.created < now - d->skew ||
-        (in.expires >= 0 && in.expires < now)) {
-        *ret_why = "created is outside the accepted clock skew";
+    /* A relayed photo may have waited at its edge while the uplink was down. */
+    oldest = now - (relayed ? d->relay_max_age : d->skew);
+    if (in.created > now + d->skew || in.created < oldest ||
+        (!relayed && in.expires >= 0 && in.expires < now)) {
+        *ret_why = relayed ? "created is older than --relay-max-age"
+                           : "created is outside the accepted clock skew";
         return GW_E_SIGNATURE_EXPIRED;
     }
     if (!gw_devices_scope_allows(found.actas, a->clave)) {
@@ -498,11 +513,30 @@ int gw_devices_check(struct gw_devices *d, const struct gw_upload_auth *a, char 
         return GW_E_CLAVE_NOT_ENROLLED;
     }
     /* Last, so a refused request does not use up its nonce. */
-    if (!nonce_fresh(d, found.id, in.nonce, now)) {
+    if (!relayed && !nonce_fresh(d, found.id, in.nonce, now)) {
         *ret_why = "this nonce was already used";
         return GW_E_REPLAYED;
     }
     snprintf(ret_device, 64, "%s", found.id);
+    return 0;
+}
+
+int gw_devices_trust_edges(struct gw_devices *d, const char *path, unsigned max_age_s, char *why,
+                           size_t cap)
+{
+    struct gw_relay_trust *t = calloc(1, sizeof(*t));
+    int r;
+
+    if (!t)
+        return -ENOMEM;
+    r = gw_relay_trust_load(path, t, why, cap);
+    if (r < 0) {
+        free(t);
+        return r;
+    }
+    free(d->trust);
+    d->trust = t;
+    d->relay_max_age = max_age_s;
     return 0;
 }
 
@@ -517,6 +551,7 @@ int gw_devices_sigrec(const struct gw_upload_auth *a, char *out, size_t cap)
     snprintf(r.signature_input, sizeof(r.signature_input), "%s", a->signature_input);
     snprintf(r.signature, sizeof(r.signature), "%s", a->signature);
     snprintf(r.content_digest, sizeof(r.content_digest), "%s", a->content_digest);
+    snprintf(r.relay, sizeof(r.relay), "%s", a->relay);
     json = gw_sigrec_json(&r, &len);
     if (!json)
         return -ENOMEM;

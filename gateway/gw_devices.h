@@ -24,6 +24,7 @@ struct gw_upload_auth {
     char signature_input[1024];
     char signature[256];
     char content_digest[256];
+    char relay[512]; /* Prep-Relay: forwarded by a CATD edge (gw_relay_sig); "" when direct */
 };
 
 /*
@@ -36,6 +37,16 @@ int gw_devices_start(const char *conninfo, const char *data_dir, int skew_s,
 
 /* Stops the thread and frees. Accepts NULL. */
 void gw_devices_stop(struct gw_devices *d);
+
+/*
+ * Trusts the edges listed in |path| (gw_relay_trust_load()) to relay uploads: a relayed upload
+ * whose Prep-Relay claim one of them signed may carry a phone signature up to |max_age_s| old
+ * (the photo waited at the edge), and its nonce is not checked against replays (the centre
+ * answers a photo it holds with the same receipt, so a replay adds nothing). Call before the
+ * listeners start. Returns 0, or a negative errno with the reason in |why| (|cap| bytes).
+ */
+int gw_devices_trust_edges(struct gw_devices *d, const char *path, unsigned max_age_s, char *why,
+                           size_t cap);
 
 /* Asks for a reload now (after an enrolment). Any thread. */
 void gw_devices_reload(struct gw_devices *d);

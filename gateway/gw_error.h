@@ -27,11 +27,13 @@
     XX(BAD_SIGNATURE, "bad-signature", 401, "Invalid signature")                                   \
     XX(SIGNATURE_EXPIRED, "signature-expired", 401, "Signature outside the allowed clock skew")    \
     XX(REPLAYED, "replayed-nonce", 401, "Nonce already used")                                      \
+    XX(RELAY_REFUSED, "relay-not-trusted", 401, "Relay not trusted")                               \
     XX(FORBIDDEN, "forbidden", 403, "Role not allowed")                                            \
     XX(CSRF, "csrf-token-invalid", 403, "Missing or invalid CSRF token")                           \
     XX(CLAVE_NOT_ENROLLED, "clave-not-enrolled", 403, "Clave outside the device's enrolment")      \
     XX(ENROLMENT_REFUSED, "enrolment-refused", 403, "Enrolment code refused")                      \
     XX(NOT_FOUND, "not-found", 404, "Not found")                                                   \
+    XX(NOT_ON_EDGE, "not-on-edge", 404, "Served by the central gateway only")                      \
     XX(UPLOAD_NOT_FOUND, "upload-not-found", 404, "No such upload")                                \
     XX(METHOD, "method-not-allowed", 405, "Method not allowed")                                    \
     XX(TIMEOUT, "request-timeout", 408, "Request timeout")                                         \

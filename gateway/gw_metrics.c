@@ -208,6 +208,20 @@ char *gw_metrics_text(const struct gw_metrics_gauges *g, size_t *ret_len)
             put(&o, "prep_review_queue{state=\"%s\"} %lld\n", gw_metrics_review_state[i],
                 g->review[i]);
     }
+    if (g->edge) {
+        head(&o, "prep_relay_backlog", "gauge",
+             "Photos this edge acknowledged that the central gateway does not hold yet.");
+        put(&o, "prep_relay_backlog %lld\n", g->relay_backlog);
+        head(&o, "prep_relay_photos_total", "counter",
+             "Photos forwarded to the centre, by result (refused: kept in relay/refused).");
+        put(&o, "prep_relay_photos_total{result=\"relayed\"} %llu\n", g->relay_forwarded);
+        put(&o, "prep_relay_photos_total{result=\"refused\"} %llu\n", g->relay_refused);
+        head(&o, "prep_relay_failures_total", "counter",
+             "Forwarding attempts that must be tried again (uplink down, centre unavailable).");
+        put(&o, "prep_relay_failures_total %llu\n", g->relay_failures);
+        head(&o, "prep_relay_uplink_up", "gauge", "Whether the last attempt reached the centre.");
+        put(&o, "prep_relay_uplink_up %d\n", g->relay_up ? 1 : 0);
+    }
     if (o.failed) {
         free(o.b);
         return NULL;

@@ -52,6 +52,10 @@ struct gw_metrics_gauges {
     long long photos[6];        /* by status: received processing queued failed + 2 spare */
     long long review[6];        /* verification queue by state: waiting accepted rejected
                                    retake duplicate, + 1 spare */
+    bool edge;                  /* a CATD edge relay: the relay_* values below are its own */
+    long long relay_backlog;    /* acknowledged here, not yet held by the centre */
+    unsigned long long relay_forwarded, relay_refused, relay_failures;
+    bool relay_up; /* the last attempt reached the centre */
 };
 
 /* The status and state names, in the order of gw_metrics_gauges.photos and .review. */

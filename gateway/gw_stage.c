@@ -644,7 +644,8 @@ int gw_stage_start(const struct gw_config *cfg, struct gw_spool *spool, struct g
         gw_stage_stop(st);
         return -ENOMEM;
     }
-    for (unsigned i = 0; i < cfg->workers; i++) {
+    /* An edge relay only takes photos in: the centre processes them (gw_relay). */
+    for (unsigned i = 0; i < cfg->workers && !cfg->upstream; i++) {
         r = pthread_create(&st->workers[i], NULL, worker_main, st);
         if (r) {
             gw_stage_stop(st);

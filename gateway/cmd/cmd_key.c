@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <openssl/pem.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "gw_cli.h"
@@ -50,14 +51,17 @@ int gw_cmd_load_key(const char *data, bool create, const char *who, struct gw_ke
 
 static const char key_usage[] =
     "Usage: prep-gateway key show [--data DIR] [--json] [--pem]\n"
+    "       prep-gateway key init [--data DIR] [--json] [--pem]\n"
     "\n"
     "Prints the gateway's Ed25519 public key (base64) and its fingerprint (hex SHA-256 of the\n"
     "32 key bytes), which receipts and checkpoints name. --pem prints the public key as PEM.\n"
-    "The key is DIR/keys/gateway-ed25519.pem (created by the first `serve`).\n";
+    "The key is DIR/keys/gateway-ed25519.pem (created by the first `serve`). `init` makes it\n"
+    "first when it does not exist yet: a CATD edge's key, for instance, which the central\n"
+    "gateway must list in its --relay-trust file before the edge first forwards.\n";
 
 int gw_cmd_key(int argc, char **argv)
 {
-    static const char *const subs[] = {"show", NULL};
+    static const char *const subs[] = {"show", "init", NULL};
     struct gw_cmd_opts o;
     struct gw_key k;
     char b64[GW_KEY_PUB_B64 + 1];
@@ -66,7 +70,11 @@ int gw_cmd_key(int argc, char **argv)
     r = gw_cmd_opts_parse("prep-gateway key", key_usage, argc, argv, subs, &sub, &o);
     if (r != 0)
         return gw_cli_exit(r);
-    if (gw_cmd_load_key(o.data, false, "prep-gateway", &k) < 0)
+    if (sub == 1 && mkdir(o.data, 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "prep-gateway key init: cannot make %s: %s\n", o.data, strerror(errno));
+        return 1;
+    }
+    if (gw_cmd_load_key(o.data, sub == 1, "prep-gateway", &k) < 0)
         return 1;
     gw_b64_encode(k.pub, GW_KEY_PUB_LEN, b64);
     if (o.pem)

@@ -18,6 +18,9 @@ struct gw_checkpoint;
 /* `prep-gateway evidence CLAVE --out FILE` (cmd_evidence.c). Returns the process exit status. */
 int gw_cmd_evidence(int argc, char **argv);
 
+/* `prep-gateway relay status|verify` for a CATD edge (cmd_relay.c). Returns the exit status. */
+int gw_cmd_relay(int argc, char **argv);
+
 /*
  * Reads and verifies the ledger file of the data folder |data|: every entry into a new array
  * |*ret| (caller frees), their count in |*ret_n|. Prints why on stderr and returns -EIO (cannot
