@@ -194,6 +194,8 @@ char *gw_receipt_json(const struct gw_receipt *r, const char *status, size_t *re
     }
     if (r->legibility.present)
         json_object_set_new(o, "legibility", legibility_json(&r->legibility));
+    if (r->request_id[0])
+        json_object_set_new(o, "request_id", json_string(r->request_id));
     /* Measures carry 3 decimals (gw_receipt_set_measures): 12 significant digits print them as
      * written, and strtod() reads back the very doubles that were signed. */
     s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
@@ -237,6 +239,9 @@ int gw_receipt_parse(const char *buf, size_t len, struct gw_receipt *ret)
     ret->bytes = (uint64_t)json_integer_value(b);
     ret->width = (uint32_t)json_integer_value(json_object_get(o, "width"));
     ret->height = (uint32_t)json_integer_value(json_object_get(o, "height"));
+    if (json_object_get(o, "request_id") &&
+        copy_str(o, "request_id", ret->request_id, sizeof(ret->request_id), 0) < 0)
+        goto out;
     if (json_object_get(o, "device") &&
         copy_str(o, "device", ret->device, sizeof(ret->device), 0) < 0)
         goto out;

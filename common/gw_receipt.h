@@ -48,6 +48,9 @@ struct gw_receipt {
     char gateway_key[GW_SHA256_HEX_LEN + 1]; /* fingerprint of the signing key */
     char signature[96];                      /* base64 Ed25519 */
     struct gw_receipt_legibility legibility; /* once processed; part of the signed text */
+    /* The gateway's id of the request that delivered the photo ("" when unknown): outside the
+     * signed text, so that an official can quote it and an operator find it in the logs. */
+    char request_id[32];
 };
 
 /*

@@ -287,15 +287,11 @@ static void method_not_allowed(struct gw_stream *s, const char *allow)
 {
     nghttp2_nv nv = {(uint8_t *)"allow", (uint8_t *)allow, 5, strlen(allow),
                      NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
-    size_t len = 0;
     char detail[64];
-    char *body;
 
     snprintf(detail, sizeof(detail), "allowed: %s", allow);
-    s->err = GW_E_METHOD;
-    body = gw_problem_json(GW_E_METHOD, detail, s->path, &len);
     s->discard_body = true;
-    gw_stream_respond(s, 405, "application/problem+json", (uint8_t *)body, body ? len : 0, &nv, 1);
+    gw_stream_problem_ext(s, GW_E_METHOD, detail, NULL, &nv, 1);
 }
 
 static bool is_jpeg_type(const char *ct)

@@ -61,7 +61,7 @@ int gw_err_from_name(const char *name)
 }
 
 char *gw_problem_json_members(int err, const char *detail, const char *instance,
-                              const char *members, size_t *ret_len)
+                              const char *request_id, const char *members, size_t *ret_len)
 {
     const struct entry *e = lookup(err);
     char type[96];
@@ -77,6 +77,8 @@ char *gw_problem_json_members(int err, const char *detail, const char *instance,
         json_object_set_new(o, "detail", json_string("(detail not valid UTF-8)"));
     if (instance && json_object_set_new(o, "instance", json_string(instance)) < 0)
         json_object_set_new(o, "instance", json_string("(path not valid UTF-8)"));
+    if (request_id)
+        json_object_set_new(o, "request_id", json_string(request_id));
     m = members ? json_loads(members, 0, NULL) : NULL;
     if (json_is_object(m))
         json_object_update_missing(o, m);
@@ -90,5 +92,5 @@ char *gw_problem_json_members(int err, const char *detail, const char *instance,
 
 char *gw_problem_json(int err, const char *detail, const char *instance, size_t *ret_len)
 {
-    return gw_problem_json_members(err, detail, instance, NULL, ret_len);
+    return gw_problem_json_members(err, detail, instance, NULL, NULL, ret_len);
 }

@@ -102,10 +102,12 @@ int gw_err_from_name(const char *name);
 char *gw_problem_json(int err, const char *detail, const char *instance, size_t *ret_len);
 
 /*
- * Like gw_problem_json() with the extension members of the JSON object |members| (e.g.
- * {"expected-offset":10}, may be NULL) added after the standard ones, which they cannot replace.
+ * Like gw_problem_json() with "request_id": |request_id| (the id of the request answered, which
+ * its log line and Request-Id header carry; may be NULL) and the extension members of the JSON
+ * object |members| (e.g. {"expected-offset":10}, may be NULL) added after the standard ones, which
+ * they cannot replace.
  */
 char *gw_problem_json_members(int err, const char *detail, const char *instance,
-                              const char *members, size_t *ret_len);
+                              const char *request_id, const char *members, size_t *ret_len);
 
 #endif

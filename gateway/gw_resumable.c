@@ -69,9 +69,8 @@ void gw_resumable_problem(struct gw_stream *s, int err, const char *detail, cons
 {
     char members[96], off[24], retry[12];
     nghttp2_nv nv[3];
-    size_t n = 0, len = 0;
+    size_t n = 0;
     unsigned wait = gw_err_retry_after(err);
-    char *body;
 
     if (!s->conn || s->responded)
         return;
@@ -90,12 +89,7 @@ void gw_resumable_problem(struct gw_stream *s, int err, const char *detail, cons
         nv[n] = (nghttp2_nv)NV_COPY("retry-after", retry);
         nv[n++].valuelen = strlen(retry);
     }
-    s->err = err;
-    gw_metrics_problem(err);
-    body = gw_problem_json_members(err, detail, s->path_len ? s->path : NULL,
-                                   members[0] ? members : NULL, &len);
-    gw_stream_respond(s, gw_err_status(err), "application/problem+json", (uint8_t *)body,
-                      body ? len : 0, nv, n);
+    gw_stream_problem_ext(s, err, detail, members[0] ? members : NULL, nv, n);
 }
 
 /* Parses header |name| as a Structured Field Integer; absent leaves |*has| false. */
@@ -301,11 +295,7 @@ void gw_resumable_route(struct gw_stream *s, const char *rest, size_t len)
         route_patch(s, token);
     } else {
         nghttp2_nv nv = GW_RESUMABLE_NV("allow", "HEAD, PATCH, DELETE");
-        size_t blen = 0;
-        char *body = gw_problem_json(GW_E_METHOD, "allowed: HEAD, PATCH, DELETE", s->path, &blen);
 
-        s->err = GW_E_METHOD;
-        gw_stream_respond(s, 405, "application/problem+json", (uint8_t *)body, body ? blen : 0, &nv,
-                          1);
+        gw_stream_problem_ext(s, GW_E_METHOD, "allowed: HEAD, PATCH, DELETE", NULL, &nv, 1);
     }
 }

@@ -111,11 +111,8 @@ void gw_review_request_token(const struct gw_stream *s, char *ret_token)
 void gw_review_method_not_allowed(struct gw_stream *s, const char *allow)
 {
     nghttp2_nv nv = GW_REVIEW_NV("allow", allow);
-    size_t len = 0;
-    char *body = gw_problem_json(GW_E_METHOD, allow, s->path, &len);
 
-    s->err = GW_E_METHOD;
-    gw_stream_respond(s, 405, "application/problem+json", (uint8_t *)body, body ? len : 0, &nv, 1);
+    gw_stream_problem_ext(s, GW_E_METHOD, allow, NULL, &nv, 1);
 }
 
 static bool is_json_type(const char *ct)

@@ -285,15 +285,11 @@ void gw_review_respond_retry_later(struct gw_stream *s, int err, const char *det
 {
     char retry[16];
     nghttp2_nv nv[2];
-    size_t len = 0;
-    char *body = gw_problem_json(err, detail, s->path, &len);
 
     snprintf(retry, sizeof(retry), "%u", retry_s);
     nv[0] = GW_REVIEW_NV("cache-control", "no-store");
     nv[1] = GW_REVIEW_NV("retry-after", retry);
-    s->err = err;
-    gw_stream_respond(s, gw_err_status(err), "application/problem+json", (uint8_t *)body,
-                      body ? len : 0, nv, 2);
+    gw_stream_problem_ext(s, err, detail, NULL, nv, 2);
 }
 
 static void job_done(struct gw_work *w)

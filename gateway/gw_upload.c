@@ -625,6 +625,7 @@ void gw_upload_start(struct gw_stream *s, const struct gw_upload_req *req,
     u->file.fd = -1;
     u->hold.fd = -1;
     u->expect = (uint64_t)s->content_length;
+    snprintf(u->receipt.request_id, sizeof(u->receipt.request_id), "%s", s->request_id);
     u->req = *req;
     u->req.clave = u->req.token = NULL; /* copied below; the caller's strings do not last */
     if (req->clave)

@@ -8,9 +8,11 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -57,12 +59,31 @@ uint64_t gw_now_ms(void)
 
 /* ---- streams ---- */
 
+/* The next request id: the process's random prefix, then a counter. Any loop thread. */
+static void request_id_next(char *out)
+{
+    static atomic_uint prefix;
+    static atomic_ullong counter;
+    unsigned p = atomic_load(&prefix);
+
+    while (p == 0) {
+        unsigned fresh = 0;
+
+        if (getrandom(&fresh, sizeof(fresh), 0) != (ssize_t)sizeof(fresh) || fresh == 0)
+            fresh = (unsigned)time(NULL) | 1u;
+        atomic_compare_exchange_strong(&prefix, &p, fresh);
+        p = atomic_load(&prefix);
+    }
+    snprintf(out, GW_REQUEST_ID_LEN + 1, "%08x%016llx", p, atomic_fetch_add(&counter, 1) + 1);
+}
+
 static struct gw_stream *stream_new(struct gw_conn *c, int32_t id)
 {
     struct gw_stream *s = calloc(1, sizeof(*s));
 
     if (!s)
         return NULL;
+    request_id_next(s->request_id);
     s->conn = c;
     s->worker = c->w;
     s->id = id;
@@ -83,9 +104,9 @@ static void log_stream(struct gw_stream *s, uint32_t error_code)
     if (!s->method[0] && !s->path_len)
         return; /* reset before any header: nothing to report */
     gw_log(GW_LOG_INFO,
-           "msg=request conn=%llu stream=%d peer=%s method=%s path=%s status=%d problem=%s"
-           " req_bytes=%llu resp_bytes=%zu dur_ms=%llu h2_error=%u",
-           (unsigned long long)s->conn->id, s->id,
+           "msg=request request_id=%s conn=%llu stream=%d peer=%s method=%s path=%s status=%d"
+           " problem=%s req_bytes=%llu resp_bytes=%zu dur_ms=%llu h2_error=%u",
+           s->request_id, (unsigned long long)s->conn->id, s->id,
            gw_log_quote(s->conn->peer, strlen(s->conn->peer), peer, sizeof(peer)),
            s->method[0] ? s->method : "-", gw_log_quote(s->path, s->path_len, path, sizeof(path)),
            s->status, problem, (unsigned long long)s->req_bytes, s->resp_off,

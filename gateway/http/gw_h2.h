@@ -34,6 +34,7 @@ struct bufferevent;
 struct sockaddr;
 
 #define GW_PATH_MAX 512
+#define GW_REQUEST_ID_LEN 24
 #define GW_MAX_HEADERS 64 /* request header fields kept for gw_stream_header() */
 
 /* What the protocol layer calls into; the program that runs it provides them. */
@@ -84,6 +85,9 @@ struct gw_stream {
     struct gw_stream *prev, *next;
     int32_t id;
     int refs;
+    /* This request's id: 24 hex digits, unique across the gateway's runs (a random prefix per
+     * process and a counter); in its log line, its Request-Id header and its problem document. */
+    char request_id[GW_REQUEST_ID_LEN + 1];
     char method[8];
     char path[GW_PATH_MAX];
     size_t path_len;
@@ -177,8 +181,20 @@ void gw_stream_respond(struct gw_stream *s, int status, const char *content_type
  */
 void gw_stream_interim(struct gw_stream *s, int status, const nghttp2_nv *extra, size_t nextra);
 
-/* Sends the RFC 9457 problem for |err| with |detail| (may be NULL). Loop thread only. */
+/*
+ * Sends the RFC 9457 problem for |err| with |detail| (may be NULL), its instance (the path) and
+ * request_id, and Retry-After when the problem passes (a full disk, the database away); counts it
+ * in the metrics. Loop thread only.
+ */
 void gw_stream_problem(struct gw_stream *s, int err, const char *detail);
+
+/*
+ * gw_stream_problem() with the extension members of the JSON object |members| (may be NULL) and
+ * the header fields |extra| (|nextra|, at most 6; Allow, Retry-After...) instead of the automatic
+ * Retry-After. Loop thread only.
+ */
+void gw_stream_problem_ext(struct gw_stream *s, int err, const char *detail, const char *members,
+                           const nghttp2_nv *extra, size_t nextra);
 
 /*
  * Returns |n| bytes of |s|'s request body to the flow-control windows (stream and connection),

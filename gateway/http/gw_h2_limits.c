@@ -61,18 +61,13 @@ static void refuse(struct gw_stream *s, const char *detail, uint64_t wait_ms)
     char retry[24];
     nghttp2_nv nv = {(uint8_t *)"retry-after", (uint8_t *)retry, 11, 0,
                      NGHTTP2_NV_FLAG_NO_COPY_NAME};
-    size_t len = 0;
-    char *body;
 
     nv.valuelen = (size_t)snprintf(retry, sizeof(retry), "%llu",
                                    (unsigned long long)((wait_ms + 999) / 1000));
-    s->err = GW_E_TOO_MANY_REQUESTS;
     /* Nothing of the body is read: the stream is reset once the answer is out (on_frame_send),
      * so a client over its rate costs the headers and this answer, no more. */
     s->discard_body = s->cut_body = true;
-    body = gw_problem_json(s->err, detail, s->path_len ? s->path : NULL, &len);
-    gw_stream_respond(s, gw_err_status(s->err), "application/problem+json", (uint8_t *)body,
-                      body ? len : 0, &nv, 1);
+    gw_stream_problem_ext(s, GW_E_TOO_MANY_REQUESTS, detail, NULL, &nv, 1);
 }
 
 bool gw_h2_admit(struct gw_conn *c, struct gw_stream *s)

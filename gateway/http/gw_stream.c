@@ -124,6 +124,7 @@ void gw_stream_respond_stream(struct gw_stream *s, int status, const char *conte
     nv[n++] = (nghttp2_nv)MAKE_NV(":status", st, strlen(st));
     if (content_type)
         nv[n++] = (nghttp2_nv)MAKE_NV("content-type", content_type, strlen(content_type));
+    nv[n++] = (nghttp2_nv)MAKE_NV("request-id", s->request_id, strlen(s->request_id));
     for (size_t i = 0; i < nextra; i++)
         nv[n++] = extra[i];
     if (nghttp2_submit_response(s->conn->h2, s->id, nv, n, &prd) != 0)
@@ -199,6 +200,7 @@ void gw_stream_respond(struct gw_stream *s, int status, const char *content_type
     nv[n++] = (nghttp2_nv)MAKE_NV(":status", st, strlen(st));
     if (content_type)
         nv[n++] = (nghttp2_nv)MAKE_NV("content-type", content_type, strlen(content_type));
+    nv[n++] = (nghttp2_nv)MAKE_NV("request-id", s->request_id, strlen(s->request_id));
     /* 204 has no content (RFC 9110 8.6); an answer to HEAD only says what a GET would carry. */
     if (status != 204)
         nv[n++] = (nghttp2_nv)MAKE_NV("content-length", clen, strlen(clen));
@@ -228,30 +230,38 @@ void gw_stream_interim(struct gw_stream *s, int status, const nghttp2_nv *extra,
     gw_h2_conn_flush_soon(s->conn);
 }
 
-void gw_stream_problem(struct gw_stream *s, int err, const char *detail)
+void gw_stream_problem_ext(struct gw_stream *s, int err, const char *detail, const char *members,
+                           const nghttp2_nv *extra, size_t nextra)
 {
-    size_t len = 0, nnv = 0;
-    unsigned retry_s = gw_err_retry_after(err);
-    char retry[16], *body;
-    nghttp2_nv nv[1];
+    size_t len = 0;
+    char *body;
 
     if (!s->conn || s->responded)
         return;
     s->err = err;
     gw_metrics_problem(err);
-    body = gw_problem_json(err, detail, s->path_len ? s->path : NULL, &len);
-    if (!body) {
+    body = gw_problem_json_members(err, detail, s->path_len ? s->path : NULL, s->request_id,
+                                   members, &len);
+    if (!body || nextra > 6) {
+        free(body);
         nghttp2_submit_rst_stream(s->conn->h2, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
         gw_h2_conn_flush_soon(s->conn);
         return;
     }
+    gw_stream_respond(s, gw_err_status(err), "application/problem+json", (uint8_t *)body, len,
+                      extra, nextra);
+}
+
+void gw_stream_problem(struct gw_stream *s, int err, const char *detail)
+{
+    unsigned retry_s = gw_err_retry_after(err);
+    char retry[16];
+    nghttp2_nv nv[1];
+
     /* A full disk or an absent database passes: say when to come back (RFC 9110 10.2.3). */
-    if (retry_s > 0) {
-        snprintf(retry, sizeof(retry), "%u", retry_s);
-        nv[nnv++] = (nghttp2_nv)MAKE_NV("retry-after", retry, strlen(retry));
-    }
-    gw_stream_respond(s, gw_err_status(err), "application/problem+json", (uint8_t *)body, len, nv,
-                      nnv);
+    snprintf(retry, sizeof(retry), "%u", retry_s);
+    nv[0] = (nghttp2_nv)MAKE_NV("retry-after", retry, strlen(retry));
+    gw_stream_problem_ext(s, err, detail, NULL, nv, retry_s > 0 ? 1 : 0);
 }
 
 void gw_stream_open_window(struct gw_stream *s)

@@ -809,6 +809,10 @@ class GatewayTestCase(unittest.TestCase):
             self.assertEqual(doc.get("type"), f"/problems/{type_name}", f"problem type: {doc}")
         self.assertEqual(doc.get("status"), status, f"problem status member: {doc}")
         self.assertIsInstance(doc.get("title"), str, f"problem title: {doc}")
+        # Every answer names its request, as its log line does (test_errors.RequestIdTest).
+        self.assertRegex(str(doc.get("request_id")), r"^[0-9a-f]{24}$", f"request_id: {doc}")
+        if r.headers:
+            self.assertEqual(r.headers.get("request-id"), doc["request_id"], f"{r!r}")
         return doc
 
     def assertReceipt(self, receipt, data, clave=CLAVE):

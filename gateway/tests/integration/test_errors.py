@@ -129,6 +129,48 @@ class AcceptedFixturesTest(GatewayTestCase):
         self.assertCreated(r, read_bytes(path))
 
 
+class RequestIdTest(GatewayTestCase):
+    """The request id an answer carries (Request-Id, and request_id in receipts and problem
+    documents) is the one of the request's log line, so an official can quote it to an operator
+    who finds the request at once."""
+
+    client = "nghttp"
+
+    def logged(self, request_id):
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            lines = [l for l in self.gw.stderr_text().splitlines()
+                     if f"msg=request request_id={request_id} " in l]
+            if lines:
+                return lines
+            time.sleep(0.05)
+        return []
+
+    def test_receipt_problem_and_log_name_the_same_request(self):
+        photo = self.env.gen_acta(seed=311, width=800, height=600)
+        r = self.upload(photo)
+        self.assertCreated(r, read_bytes(photo))
+        rid = r.json()["request_id"]
+        self.assertEqual(r.headers.get("request-id"), rid)
+        line = self.logged(rid)
+        self.assertEqual(len(line), 1, rid)
+        self.assertIn("status=201", line[0])
+        # A retry is another request (its own Request-Id) answered with the same receipt, which
+        # names the request that delivered the photo.
+        again = self.upload(photo)
+        self.assertEqual(again.status, 200, again)
+        self.assertEqual(again.body, r.body)
+        self.assertNotEqual(again.headers.get("request-id"), rid)
+        self.assertEqual(len(self.logged(again.headers.get("request-id"))), 1)
+        doc = self.assertProblem(self.upload(photo, clave="140338X010002"), 400,
+                                 "invalid-clave-acta")
+        line = self.logged(doc["request_id"])
+        self.assertEqual(len(line), 1, doc)
+        self.assertIn("problem=invalid-clave-acta", line[0])
+        ids = {rid, again.headers.get("request-id"), doc["request_id"]}
+        self.assertEqual(len(ids), 3)
+
+
 class BodyLimitTest(GatewayTestCase):
     gateway_args = ("--max-body", "1048576")
     client = "nghttp"
