@@ -140,15 +140,24 @@ demo_device_usable() {
 # adds --insecure-open-uploads, so that plain curl uploads work too; the gateway logs a warning.
 open_flag=()
 [ "$open_uploads" = 1 ] && open_flag=(--insecure-open-uploads)
-"$gateway" serve --h2c "127.0.0.1:$h2c_port" --tls "127.0.0.1:$tls_port" \
+# In a session of its own, so that a Ctrl-C reaches this script only, whose trap stops the gateway
+# (SIGTERM) and then PostgreSQL: a gateway that got the SIGINT too and exited first would make
+# bash take the signal as handled by its child and skip the trap (seen under load in test_run_sh).
+setsid "$gateway" serve --h2c "127.0.0.1:$h2c_port" --tls "127.0.0.1:$tls_port" \
     --cert "$var/tls/cert.pem" --key "$var/tls/key.pem" \
     --db "$conninfo" --data "$var/data" "${open_flag[@]}" &
 gw_pid=$!
+# The lines below are printed once the gateway answers, so that they work when pasted at once.
+for _ in $(seq 100); do
+    curl -fsS --http2-prior-knowledge "http://127.0.0.1:$h2c_port/healthz" >/dev/null 2>&1 && break
+    kill -0 "$gw_pid" 2>/dev/null || prep_die "the gateway exited at start"
+    sleep 0.1
+done
 
 if [ "$open_uploads" = 1 ]; then
     # The curl lines stay whole (no line breaks) so that they can be pasted as they are.
     cat >&2 <<EOF
-run.sh: gateway starting (open uploads: unsigned uploads accepted); first upload, from another terminal:
+run.sh: gateway running (open uploads: unsigned uploads accepted); first upload, from another terminal:
   curl --http2-prior-knowledge $upload http://127.0.0.1:$h2c_port$path
 run.sh: the same over TLS:
   curl --http2 -k $upload https://127.0.0.1:$tls_port$path
@@ -159,11 +168,6 @@ else
     # not know it, or it was revoked), then show how it sends.
     client=$PREP_ROOT/build/client/prep-upload
     demo=$var/demo-device
-    for _ in $(seq 100); do
-        curl -fsS --http2-prior-knowledge "http://127.0.0.1:$h2c_port/healthz" >/dev/null 2>&1 && break
-        kill -0 "$gw_pid" 2>/dev/null || prep_die "the gateway exited at start"
-        sleep 0.1
-    done
     if ! demo_device_usable "$demo"; then
         rm -rf "$demo"
         code=$("$gateway" device code --db "$conninfo" --label demo --actas '14*' --expires 10m \
