@@ -26,14 +26,15 @@ declare -A corpus=(
     [imaging_qr]=imaging/fuzz/corpus/qr [gateway_sig]=gateway/fuzz/corpus/sig
     [gateway_receipt]=gateway/fuzz/corpus/receipt [gateway_review]=gateway/fuzz/corpus/review
     [gateway_h2]=gateway/fuzz/corpus/h2 [gateway_fields]=gateway/fuzz/corpus/fields
-    [gateway_bundle]=gateway/fuzz/corpus/bundle)
+    [gateway_bundle]=gateway/fuzz/corpus/bundle [gateway_relay]=gateway/fuzz/corpus/relay)
 declare -A maxlen=(
     [imaging_jpeg_scan]=65536 [imaging_exif]=8192 [imaging_process]=65536 [imaging_dup]=4096
     [imaging_qr]=8192 [gateway_sig]=4096 [gateway_receipt]=8192 [gateway_review]=4096
-    [gateway_h2]=16384 [gateway_fields]=256 [gateway_bundle]=65536)
+    [gateway_h2]=16384 [gateway_fields]=256 [gateway_bundle]=65536 [gateway_relay]=1024)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(imaging_jpeg_scan imaging_exif imaging_process imaging_dup
-    imaging_qr gateway_sig gateway_receipt gateway_review gateway_h2 gateway_fields gateway_bundle)
+    imaging_qr gateway_sig gateway_receipt gateway_review gateway_h2 gateway_fields gateway_bundle
+    gateway_relay)
 
 if [ ! -d build-fuzz ]; then
     CC=clang meson setup build-fuzz -Db_sanitize=address,undefined \
