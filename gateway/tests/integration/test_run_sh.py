@@ -61,6 +61,9 @@ class RunShTest(unittest.TestCase):
         if cls.proc.poll() is None:
             os.killpg(cls.proc.pid, signal.SIGKILL)
             cls.proc.wait()
+            # The gateway runs in a session of its own (run.sh), which a SIGKILL of the script
+            # leaves behind, as it leaves PostgreSQL: stop what still names this state folder.
+            subprocess.run(["pkill", "-KILL", "-f", cls.var])
         cls.log.close()
 
     @classmethod
