@@ -421,12 +421,14 @@ static bool nonce_fresh(struct gw_devices *d, const char *device, const char *no
 
 /* ---- the check ---- */
 
-int gw_devices_check(struct gw_devices *d, const struct gw_upload_auth *a, char *ret_device,
-                     uint8_t *ret_sha, const char **ret_why)
+/* The check of gw_devices_check(), for a request of |method|; the clave scope only when |clave|. */
+static int check(struct gw_devices *d, const char *method, bool clave,
+                 const struct gw_upload_auth *a, char *ret_device, uint8_t *ret_sha,
+                 const char **ret_why)
 {
     struct gw_sig_input in;
     struct gw_sig_request req = {
-        .method = "POST", .path = a->path, .content_digest = a->content_digest};
+        .method = method, .path = a->path, .content_digest = a->content_digest};
     struct gw_key key;
     struct dev found;
     uint8_t sig[GW_KEY_SIG_LEN];
@@ -493,7 +495,7 @@ int gw_devices_check(struct gw_devices *d, const struct gw_upload_auth *a, char 
         *ret_why = "created is outside the accepted clock skew";
         return GW_E_SIGNATURE_EXPIRED;
     }
-    if (!gw_devices_scope_allows(found.actas, a->clave)) {
+    if (clave && !gw_devices_scope_allows(found.actas, a->clave)) {
         *ret_why = "this device is not enrolled for this acta";
         return GW_E_CLAVE_NOT_ENROLLED;
     }
@@ -504,6 +506,20 @@ int gw_devices_check(struct gw_devices *d, const struct gw_upload_auth *a, char 
     }
     snprintf(ret_device, 64, "%s", found.id);
     return 0;
+}
+
+int gw_devices_check(struct gw_devices *d, const struct gw_upload_auth *a, char *ret_device,
+                     uint8_t *ret_sha, const char **ret_why)
+{
+    return check(d, "POST", true, a, ret_device, ret_sha, ret_why);
+}
+
+int gw_devices_check_get(struct gw_devices *d, const struct gw_upload_auth *a, char *ret_device,
+                         const char **ret_why)
+{
+    uint8_t sha[32];
+
+    return check(d, "GET", false, a, ret_device, sha, ret_why);
 }
 
 int gw_devices_sigrec(const struct gw_upload_auth *a, char *out, size_t cap)

@@ -1,0 +1,259 @@
+"""The officials' app (web/app/, docs/app.md) end to end in real headless Chromium
+(gateway/tests/e2e/app.mjs, driven by npm playwright-core as the review tests are), with
+Chromium's fake camera playing a Y4M made here from a generated acta (a dark frame, then a good
+one, in a loop) and Playwright's offline mode (CDP network emulation, which also covers the
+service worker). The gateway takes only signed uploads. Checked here, on the gateway's side:
+enrolment and a refused reuse of the code; the hint on a dark frame, then a signed upload whose
+digest is the photo's and whose receipt the app verified; two photos taken without signal and a
+reload, then both received exactly once and in order; a 9 MB upload cut at a third that resumes
+and arrives once; a clerk's "ilegible" in the review app shown on the phone and a retake linked
+to the first; the page killed in the middle of a send with its queue intact; the first load's
+size; the screenshots in docs/ (PREP_UPDATE_SCREENSHOTS=1 copies them there)."""
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+from harness import HARNESS_PASSWORD, SignedTestCase, png_size, read_bytes, sha256_hex
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPT = os.path.join(HERE, "..", "e2e", "app.mjs")
+DOCS = os.path.join(HERE, "..", "..", "..", "docs")
+CLAVE = "140338B010002"
+MiB = 1 << 20
+# What the app's first load may weigh, compressed (the issue: a 2019 low-end Android on 3G).
+FIRST_LOAD_MAX = 200 * 1024
+SCREENSHOTS = ("app-enrol", "app-hint", "app-received", "app-offline", "app-retake")
+
+
+def y4m_from_jpeg(env, jpeg, out, darken=0.22):
+    """Writes |out|, a Y4M (4:2:0, 2 s per frame) of two frames: |jpeg| darkened, then as it is.
+    Chromium's fake camera plays it in a loop."""
+    ppm = subprocess.run(["djpeg", "-pnm", jpeg], check=True, stdout=subprocess.PIPE).stdout
+    fields = ppm.split(maxsplit=4)
+    if fields[0] != b"P6" or fields[3] != b"255":
+        raise AssertionError("djpeg did not write an 8-bit PPM")
+    w, h, rgb = int(fields[1]), int(fields[2]), fields[4]
+    r, g, b = rgb[0::3], rgb[1::3], rgb[2::3]
+    y = bytes(min(255, (77 * r[i] + 150 * g[i] + 29 * b[i]) >> 8) for i in range(w * h))
+    u = bytearray()
+    v = bytearray()
+    for yy in range(0, h, 2):
+        for xx in range(0, w, 2):
+            i = yy * w + xx
+            u.append(max(0, min(255, 128 + ((-43 * r[i] - 85 * g[i] + 128 * b[i]) >> 8))))
+            v.append(max(0, min(255, 128 + ((128 * r[i] - 107 * g[i] - 21 * b[i]) >> 8))))
+    dark_y = bytes(int(p * darken) for p in y)
+    with open(out, "wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F1:2 Ip A1:1 C420jpeg\n".encode())
+        for plane_y in (dark_y, y):
+            f.write(b"FRAME\n" + plane_y + bytes(u) + bytes(v))
+    return out
+
+
+class AppBrowserTest(SignedTestCase):
+    actas = "140338B01*"
+    gateway_args = ("--review-lease", "300")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.y4m = os.path.join(cls.env.tmp, "app-camera.y4m")
+        if not os.path.exists(cls.y4m):
+            y4m_from_jpeg(cls.env, cls.env.gen_acta(seed=41, clave=CLAVE, width=1280, height=960,
+                                                    noise=3), cls.y4m)
+        cls.big = cls.env.gen_acta(seed=5, clave=CLAVE, width=4000, height=3000, quality=97,
+                                   noise=16)
+        cls.shots = tempfile.mkdtemp(prefix="app-shots-", dir=cls.env.tmp)
+
+    def run_app(self, scenario, code=None, timeout=300):
+        pw_dir = self.browser()
+        plan = {"scenario": scenario, "base": self.gw.url("", tls=True), "shots": self.shots,
+                "code": code or self.new_code(self.actas), "y4m": self.y4m, "big": self.big,
+                "clave": CLAVE, "clerk": {"username": "harness-clerk",
+                                          "password": HARNESS_PASSWORD}}
+        path = os.path.join(self.env.tmp, f"app-plan-{scenario}.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(plan, f)
+        profile = tempfile.mkdtemp(prefix="chromium-", dir=self.env.tmp)
+        env = dict(os.environ, PREP_PLAYWRIGHT_DIR=pw_dir, HOME=profile)
+        proc = subprocess.Popen(["node", SCRIPT, path], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, stderr = proc.communicate()
+            self.fail(f"app.mjs {scenario} hung; its progress:\n{stderr.decode()[-3000:]}")
+        lines = stdout.decode(errors="replace").strip().splitlines()
+        self.assertTrue(lines, f"no output (exit {proc.returncode}): {stderr.decode()[-3000:]}")
+        res = json.loads(lines[-1])
+        self.assertTrue(res.get("ok"), f"{res.get('error')}\n{stderr.decode()[-3000:]}")
+        self.assertEqual(proc.returncode, 0)
+        self.assertEqual(res["errors"], [])
+        self.res = res
+        return res
+
+    def device_photos(self, device):
+        """The device's photos in the database, in the order they were received."""
+        return self.psql(f"SELECT photo_id, encode(sha256, 'hex'), bytes, clave_acta FROM photos"
+                         f" WHERE source = '{device}' ORDER BY received_at")
+
+    def assertAllSigned(self, res):
+        """Every request that sends photo bytes to a new upload is signed with the digest."""
+        posts = [r for r in res["requests"] if r["method"] == "POST" and "/photos" in r["url"]]
+        self.assertTrue(posts)
+        for r in posts:
+            self.assertTrue(r["signed"], r)
+            self.assertTrue(r["digest"] and r["digest"].startswith("sha-256=:"), r)
+
+    def assertReceived(self, item, row):
+        """Queue item |item| holds the receipt (verified by the app) of database row |row|."""
+        self.assertEqual(item["state"], "received", item)
+        self.assertEqual(item["photo_id"], row[0])
+        self.assertEqual(item["sha256"], row[1])
+        self.assertEqual(item["receipt"]["sha256"], row[1])
+        self.assertEqual(item["size"], int(row[2]))
+        self.assertIsNone(item["blob"], "the photo is dropped from the phone once received")
+        self.assertTrue(item["receipt"]["signature"])
+
+    def test_enrol_once_and_reuse_refused(self):
+        res = self.run_app("enrol")
+        dev = res["device"]
+        self.assertTrue(res["code_prefilled"])
+        self.assertFalse(dev["extractable"], "the private key must be non-extractable")
+        self.assertEqual(dev["actas"], self.actas)
+        self.assertEqual(self.psql(f"SELECT label, public_key FROM devices"
+                                   f" WHERE device_id = '{dev['device_id']}'"),
+                         [["casilla 0338 B", dev["public_key"]]])
+        self.assertEqual(res["reuse_type"], "enrolment-refused")
+        self.assertIn("ya se usó", res["reuse_message"])
+        self.assertEqual(res["reuse_screen"], "enrol")
+
+    def test_photo_hint_retake_send_verified_receipt(self):
+        res = self.run_app("photo")
+        dev = res["device"]["device_id"]
+        self.assertIn("dark", res["dark"]["hints"].split(","))
+        self.assertEqual(res["good"]["hints"], "")
+        self.assertAllSigned(res)
+        rows = self.device_photos(dev)
+        self.assertEqual(len(rows), 1, rows)
+        self.assertEqual(len(res["queue"]), 1)
+        self.assertReceived(res["queue"][0], rows[0])
+        self.assertIn("acuse verificado", res["item_text"])
+        # The gateway kept the device's signature over the digest of these very bytes.
+        photo = self.psql(f"SELECT encode(sha256, 'hex') FROM photos"
+                          f" WHERE photo_id = '{rows[0][0]}'")[0][0]
+        self.assertEqual(photo, res["queue"][0]["sha256"])
+        # First load: every file of the app the browser fetched, compressed, under 200 KB.
+        loaded = {r["url"]: r for r in res["first_load"] if r["status"] == 200}
+        for f in ("/app/", "/app/app.js", "/app/store.js", "/app/hints.js", "/app/app.css",
+                  "/app/manifest.webmanifest", "/app/icon.svg", "/app/sw.js"):
+            self.assertIn(f, loaded, sorted(loaded))
+        total = raw = 0
+        for url in loaded:
+            body = self.get(url.replace("/app/", "/app/", 1), auth=False)
+            self.assertEqual(body.status, 200, url)
+            raw += len(body.body)
+            total += len(gzip.compress(body.body, 9))
+        print(f"    first load: {len(loaded)} files, {raw} bytes, {total} bytes gzip", flush=True)
+        self.assertLess(total, FIRST_LOAD_MAX)
+        page = loaded["/app/"]["headers"]
+        csp = page.get("content-security-policy", "")
+        for d in ("default-src 'self'", "script-src 'self'", "connect-src 'self'"):
+            self.assertIn(d, csp)
+        self.assertNotIn("http", csp)
+        self.assertEqual(page.get("cache-control"), "no-cache")
+        self.assertEqual(loaded["/app/manifest.webmanifest"]["headers"]["content-type"],
+                         "application/manifest+json")
+
+    def test_offline_two_photos_reload_then_both_once_in_order(self):
+        res = self.run_app("offline")
+        dev = res["device"]["device_id"]
+        self.assertEqual(res["net_pill"], "Sin señal")
+        self.assertEqual([p["state"] for p in res["before_reload"]], ["waiting", "waiting"])
+        self.assertEqual([p["state"] for p in res["after_reload"]], ["waiting", "waiting"])
+        self.assertEqual(res["after_reload_items"], ["waiting", "waiting"])
+        self.assertEqual([p["sha256"] for p in res["after_reload"]],
+                         [p["sha256"] for p in res["before_reload"]])
+        rows = self.device_photos(dev)
+        self.assertEqual(len(rows), 2, rows)
+        queue = sorted(res["queue"], key=lambda p: p["local_id"])
+        for item, row in zip(queue, rows):
+            self.assertReceived(item, row)
+        self.assertEqual(len(self.psql(f"SELECT 1 FROM ledger l JOIN photos p USING (photo_id)"
+                                       f" WHERE p.source = '{dev}'")), 2)
+        self.assertAllSigned(res)
+
+    def test_cut_in_the_middle_of_9mb_resumes_once(self):
+        size = os.path.getsize(self.big)
+        self.assertGreater(size, 9 * 10**6)
+        res = self.run_app("cut")
+        dev = res["device"]["device_id"]
+        self.assertGreaterEqual(res["cut_at"], 3 * MiB)
+        self.assertIn("Esperando señal", res["waiting_text"])
+        w = res["waiting"][0]
+        self.assertEqual(w["blob"], size)
+        self.assertTrue(w["upload_url"].startswith("/v1/uploads/"), w)
+        self.assertGreaterEqual(w["offset"], 3 * MiB)
+        rows = self.device_photos(dev)
+        self.assertEqual(len(rows), 1, rows)
+        self.assertEqual(rows[0][1], sha256_hex(read_bytes(self.big)))
+        self.assertReceived(res["queue"][0], rows[0])
+        # Resumed, not restarted: one upload created, a HEAD after the cut, and no byte sent
+        # much more than once.
+        reqs = res["requests"]
+        self.assertEqual(len([r for r in reqs if r["method"] == "POST"
+                              and "/photos" in r["url"]]), 1)
+        self.assertTrue(any(r["method"] == "HEAD" for r in reqs))
+        sent = sum(r["bytes"] for r in reqs if r["method"] in ("POST", "PATCH"))
+        self.assertLess(sent, size + 2 * MiB, "resumed from the start?")
+        self.assertAllSigned(res)
+
+    def test_clerk_asks_for_retake_and_the_retake_is_linked(self):
+        res = self.run_app("retake")
+        dev = res["device"]["device_id"]
+        self.assertIn("ilegible", res["clerk_status"])
+        self.assertIn("Piden otra foto", res["retake_text"])
+        self.assertIn("ilegible", res["retake_text"])
+        first, second = res["first"]["photo_id"], res["second"]["photo_id"]
+        self.assertNotEqual(first, second)
+        self.assertEqual(res["second_retake_of"], first)
+        rows = self.device_photos(dev)
+        self.assertEqual([r[0] for r in rows], [first, second])
+        self.assertEqual(self.psql(f"SELECT state FROM verification_queue"
+                                   f" WHERE photo_id = '{first}'"), [["rejected"]])
+        self.assertEqual(self.psql(f"SELECT reason FROM review_decisions"
+                                   f" WHERE photo_id = '{first}'"), [["ilegible"]])
+
+    def test_killed_mid_send_keeps_the_queue(self):
+        size = os.path.getsize(self.big)
+        res = self.run_app("kill")
+        dev = res["device"]["device_id"]
+        self.assertGreaterEqual(res["killed_at"], 2 * MiB)
+        after = res["after_kill"]
+        self.assertEqual(len(after), 1, after)
+        self.assertEqual(after[0]["blob"], size, "the photo must still be whole on the phone")
+        self.assertIsNone(after[0]["receipt"])
+        self.assertEqual(after[0]["sha256"], sha256_hex(read_bytes(self.big)))
+        rows = self.device_photos(dev)
+        self.assertEqual(len(rows), 1, rows)
+        self.assertReceived(res["queue"][0], rows[0])
+        self.assertAllSigned(res)
+
+    def test_zz_screenshots(self):
+        """The screenshots of the runs above (this class's tests run in name order) are of the
+        phone's width, not blank; the committed ones in docs/ are of the same screens."""
+        for name in SCREENSHOTS:
+            shot = os.path.join(self.shots, name + ".png")
+            self.assertTrue(os.path.exists(shot), f"{name}.png was not taken (a test above failed?)")
+            self.assertGreater(os.path.getsize(shot), 8000, f"{name}.png looks blank")
+            self.assertEqual(png_size(shot), (412, 860))
+            committed = os.path.join(DOCS, name + ".png")
+            if os.environ.get("PREP_UPDATE_SCREENSHOTS") == "1":
+                shutil.copy(shot, committed)
+            self.assertTrue(os.path.exists(committed), f"{committed} missing")
+            self.assertEqual(png_size(committed), (412, 860))
