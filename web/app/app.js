@@ -155,7 +155,7 @@ function chosenClave() {
   const v = $('clave').value;
   if (!v.endsWith('*')) return v;
   const typed = $('clave-typed').value.trim().toUpperCase();
-  return /^[0-9]{6}[BCESV][0-9]{4,5}$/.test(typed) && typed.startsWith(v.slice(0, -1)) ? typed : null;
+  return /^[0-9]{6}[BCESV][0-9]{5,6}$/.test(typed) && typed.startsWith(v.slice(0, -1)) ? typed : null;
 }
 
 const REASONS = { ilegible: 1, sin_acta: 1, no_es_acta: 1, acta_equivocada: 1, incompleta: 1 };
@@ -275,14 +275,13 @@ function stopCamera() {
 
 async function startCamera(clave, retakeOf) {
   clave = clave || chosenClave();
-  if (!clave) {
-    alert(t('bad_clave'));
-    return;
-  }
+  $('take-msg').textContent = clave ? '' : t('bad_clave');
+  if (!clave) return;
   ui.clave = clave;
   ui.retakeOf = retakeOf || null;
   $('cam-clave').textContent = clave;
   show('camera');
+  document.body.dataset.camera = 'asking';
   try {
     ui.stream = await navigator.mediaDevices.getUserMedia({
       audio: false, video: { facingMode: { ideal: 'environment' }, width: { ideal: 1920 }, height: { ideal: 1440 } },
@@ -292,6 +291,7 @@ async function startCamera(clave, retakeOf) {
     document.body.dataset.camera = 'on';
   } catch (e) {
     document.body.dataset.camera = 'off';
+    document.body.dataset.cameraError = `${e.name}: ${e.message}`;
     $('shoot').hidden = true;
     $('cam-clave').textContent = `${clave} — ${t('no_camera')}`;
   }

@@ -61,7 +61,7 @@ export async function readQr(img) {
     const det = new self.BarcodeDetector({ formats: ['qr_code'] });
     const codes = await det.detect(img);
     for (const c of codes) {
-      const m = /([0-9]{6}[BCESV][0-9]{4,5})/.exec(c.rawValue || '');
+      const m = /([0-9]{6}[BCESV][0-9]{5,6})/.exec(c.rawValue || '');
       if (m) return m[1];
     }
   } catch (e) { /* no detector for QR on this device */ }

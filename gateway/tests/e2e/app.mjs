@@ -73,6 +73,8 @@ async function enrol(ph, code) {
   await page.waitForFunction(() => document.body.dataset.screen === 'home');
   // The service worker takes the page, so that a reload without signal still opens the app.
   await page.evaluate(() => navigator.serviceWorker.ready);
+  // The enrolment covers a prefix: the official types the clave of the acta.
+  await page.fill('#clave-typed', plan.clave);
   ph.device = await page.evaluate(() => new Promise((res) => {
     const r = indexedDB.open('prep-app');
     r.onsuccess = () => {
@@ -99,10 +101,11 @@ const queue = (page) => page.evaluate(() => new Promise((res) => {
 // loop: a dark one or a good one), returns the hints and measures.
 async function shootUntil(page, want, tries = 12) {
   for (let i = 0; i < tries; i++) {
-    if (await page.evaluate(() => document.body.dataset.screen) !== 'camera') {
-      await page.click(i === 0 && want !== 'retake' ? '#take' : '#again');
-    }
-    await page.waitForFunction(() => document.body.dataset.camera === 'on' && document.getElementById('video').videoWidth > 0);
+    const screen = await page.evaluate(() => document.body.dataset.screen);
+    if (screen === 'home') await page.click('#take');
+    else if (screen === 'preview') await page.click('#again');
+    await page.waitForFunction(() => document.body.dataset.camera === 'on' && document.getElementById('video').videoWidth > 0)
+      .catch(async (e) => { throw new Error(`camera: ${await page.evaluate(() => [document.body.dataset.screen, document.body.dataset.camera, document.body.dataset.cameraError, document.getElementById('take-msg').textContent, document.getElementById('clave-typed').value, document.getElementById('clave').value, document.getElementById('video').videoWidth].join(' | '))}: ${e}`); });
     await sleep(300 + 450 * (i % 3));
     await page.click('#shoot');
     await page.waitForFunction(() => document.body.dataset.screen === 'preview');
