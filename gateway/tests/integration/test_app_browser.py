@@ -31,7 +31,9 @@ SCREENSHOTS = ("app-enrol", "app-hint", "app-received", "app-offline", "app-reta
 
 def y4m_from_jpeg(env, jpeg, out, darken=0.22):
     """Writes |out|, a Y4M (4:2:0, 1 frame/s: Chromium's fake camera does not start below) of
-    four frames: twice |jpeg| darkened, then twice as it is. The fake camera plays it in a loop."""
+    four frames: twice |jpeg| darkened, then as it is, then a little brighter (two good photos in
+    a row are then not byte-identical, as a real camera's never are; the gateway would take the
+    same bytes twice as one photo). The fake camera plays it in a loop."""
     ppm = subprocess.run(["djpeg", "-pnm", jpeg], check=True, stdout=subprocess.PIPE).stdout
     fields = ppm.split(maxsplit=4)
     if fields[0] != b"P6" or fields[3] != b"255":
@@ -47,9 +49,10 @@ def y4m_from_jpeg(env, jpeg, out, darken=0.22):
             u.append(max(0, min(255, 128 + ((-43 * r[i] - 85 * g[i] + 128 * b[i]) >> 8))))
             v.append(max(0, min(255, 128 + ((128 * r[i] - 107 * g[i] - 21 * b[i]) >> 8))))
     dark_y = bytes(int(p * darken) for p in y)
+    bright_y = bytes(min(255, p + 12) for p in y)
     with open(out, "wb") as f:
         f.write(f"YUV4MPEG2 W{w} H{h} F1:1 Ip A1:1 C420jpeg\n".encode())
-        for plane_y in (dark_y, dark_y, y, y):
+        for plane_y in (dark_y, dark_y, y, bright_y):
             f.write(b"FRAME\n" + plane_y + bytes(u) + bytes(v))
     return out
 
