@@ -22,7 +22,7 @@ const T = {
     dark: 'La foto está muy oscura: busque más luz.', blurry: 'La foto está borrosa: detenga el teléfono y enfoque.',
     small_sheet: 'El acta no llena el marco: acérquese.', qr_mismatch: 'El código QR es de otra acta: revise cuál eligió.',
     good: 'La foto se ve bien.',
-    s_waiting: 'Esperando señal', s_sending: 'Enviando', s_received: 'Recibida: acuse verificado',
+    s_queued: 'En cola', s_waiting: 'Esperando señal', s_sending: 'Enviando', s_received: 'Recibida: acuse verificado',
     s_unverified: 'El acuse no se pudo verificar', s_refused: 'No se aceptó', s_processed: 'Procesada',
     s_accepted: 'Aceptada', s_retake: 'Piden otra foto', retake_btn: 'Tomar otra foto',
     retake_of: 'Reemplaza a una foto anterior', bad_clave: 'Esa acta no es de este teléfono.',
@@ -46,7 +46,7 @@ const T = {
     dark: 'The photo is too dark: find more light.', blurry: 'The photo is blurred: hold still and focus.',
     small_sheet: 'The sheet does not fill the frame: come closer.', qr_mismatch: 'The QR code is of another sheet: check your choice.',
     good: 'The photo looks fine.',
-    s_waiting: 'Waiting for signal', s_sending: 'Sending', s_received: 'Received: receipt verified',
+    s_queued: 'Queued', s_waiting: 'Waiting for signal', s_sending: 'Sending', s_received: 'Received: receipt verified',
     s_unverified: 'The receipt did not verify', s_refused: 'Not accepted', s_processed: 'Processed',
     s_accepted: 'Accepted', s_retake: 'A new photo is requested', retake_btn: 'Take another photo',
     retake_of: 'Replaces an earlier photo', bad_clave: 'That sheet is not one of this phone.',
@@ -194,7 +194,7 @@ async function render() {
     const sub = document.createElement('div');
     sub.textContent = `${p.clave} · ${new Date(p.created).toLocaleTimeString(lang === 'es' ? 'es-MX' : 'en-US')}`;
     li.append(what, sub);
-    if (st.state === 'sending' || st.state === 'waiting') {
+    if (st.state === 'sending' || st.state === 'waiting' || st.state === 'queued') {
       const bar = document.createElement('div');
       bar.className = 'bar';
       const i = document.createElement('i');
@@ -244,7 +244,7 @@ async function kick() {
     res = 'offline';
   }
   await render();
-  const left = (await store.listPhotos()).some((p) => p.state === 'waiting' || p.state === 'sending');
+  const left = (await store.listPhotos()).some((p) => ['queued', 'waiting', 'sending'].includes(p.state));
   if (res === 'done' && !left) {
     ui.retry = 1000;
     return;

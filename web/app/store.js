@@ -153,7 +153,7 @@ export async function enqueue(clave, blob, hints, retakeOf) {
   const sha = new Uint8Array(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()));
   const p = {
     clave, blob, size: blob.size, sha256: hex(sha), digest: digestValue(sha), created: Date.now(),
-    state: 'waiting', offset: 0, upload_url: null, receipt: null, photo_id: null,
+    state: 'queued', offset: 0, upload_url: null, receipt: null, photo_id: null,
     hints: hints || [], retake_of: retakeOf || null, error: null,
   };
   p.local_id = await putPhoto(p);
