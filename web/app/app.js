@@ -371,7 +371,12 @@ function wire() {
   if (localStorage.getItem('prep-night')) document.body.classList.add('night');
   addEventListener('online', () => { netState(); ui.retry = 1000; kick(); refreshServer(); });
   addEventListener('offline', netState);
-  navigator.serviceWorker?.addEventListener('message', () => render());
+  navigator.serviceWorker?.addEventListener('message', (e) => {
+    if (e.data && e.data.type === 'send-now') {
+      ui.retry = 1000;
+      kick();
+    }
+  });
   setInterval(refreshServer, 4000);
 }
 

@@ -129,10 +129,12 @@ export function receiptText(r) {
 }
 
 // Checks receipt |r| for photo |p| with the gateway key kept at enrolment: the signature, and
-// that it names this photo (digest, size, clave) and this device. Returns null or the reason.
+// that it names this photo (digest, size, clave). Its device is ours, or another phone's that
+// sent the very same bytes first (the gateway keeps one photo and answers its first receipt).
+// Returns null or the reason.
 export async function verifyReceipt(device, p, r) {
   if (!r || typeof r !== 'object' || !r.ledger || typeof r.signature !== 'string') return 'no receipt';
-  if (r.sha256 !== p.sha256 || r.bytes !== p.size || r.clave_acta !== p.clave || r.device !== device.device_id) {
+  if (r.sha256 !== p.sha256 || r.bytes !== p.size || r.clave_acta !== p.clave) {
     return 'the receipt names another photo';
   }
   try {
@@ -162,9 +164,12 @@ export async function enqueue(clave, blob, hints, retakeOf) {
 
 class Offline extends Error {}
 
+// A request that gives up after NET_TIMEOUT ms (a stalled link must not hold the send lock).
+const NET_TIMEOUT = 120000;
+
 async function net(url, init) {
   try {
-    return await fetch(url, init);
+    return await fetch(url, { ...init, signal: AbortSignal.timeout(NET_TIMEOUT) });
   } catch (e) {
     throw new Offline(String(e));
   }
@@ -286,7 +291,12 @@ export async function drain(onProgress = () => {}) {
         onProgress(await getPhoto(p.local_id));
       } catch (e) {
         if (!(e instanceof Offline)) throw e;
-        await updatePhoto(p.local_id, (x) => { x.state = 'waiting'; });
+        // No signal: this photo and every one after it wait (they go in order).
+        for (const q of photos) {
+          if (q.local_id >= p.local_id && !SENT.has(q.state) && q.state !== 'refused' && q.state !== 'unverified') {
+            await updatePhoto(q.local_id, (x) => { x.state = 'waiting'; });
+          }
+        }
         onProgress(await getPhoto(p.local_id));
         return 'offline';
       }

@@ -32,10 +32,15 @@ self.addEventListener('fetch', (e) => {
     .then((r) => r || caches.match('./index.html'))));
 });
 
+// With the app open, the page sends (it shows the progress): it is only told to try now. With
+// no page left (the tab closed), the worker sends by itself.
 async function syncAndTell() {
+  const clients = await self.clients.matchAll({ type: 'window' });
+  if (clients.length) {
+    for (const c of clients) c.postMessage({ type: 'send-now' });
+    return;
+  }
   const res = await drain();
-  const clients = await self.clients.matchAll();
-  for (const c of clients) c.postMessage({ type: 'queue-changed' });
   if (res === 'offline') throw new Error('still offline'); // the browser retries the sync later
 }
 

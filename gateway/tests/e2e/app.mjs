@@ -121,7 +121,9 @@ async function waitState(page, localId, state, timeout = 60000) {
   await page.waitForFunction(([id, s]) => {
     const li = document.querySelector(`li[data-local-id="${id}"]`);
     return li && li.dataset.state === s;
-  }, [localId, state], { timeout });
+  }, [localId, state], { timeout }).catch(async (e) => {
+    throw new Error(`photo ${localId} not ${state}: ${JSON.stringify((await queue(page)).map((p) => [p.local_id, p.state, p.offset, p.error]))}: ${e}`);
+  });
 }
 
 // Shoots a good photo (one unlike the good photo |unlike| when given) and sends it.
@@ -189,11 +191,13 @@ const scenarios = {
     await waitState(page, s2.local_id, 'waiting');
     out.net_pill = await page.textContent('#net');
     await page.screenshot({ path: shots + '/app-offline.png' });
+    const bothWaiting = () => page.waitForFunction(() => [...document.querySelectorAll('#photos li')].map((x) => x.dataset.state).join() === 'waiting,waiting');
+    await bothWaiting();
     out.before_reload = await queue(page);
     await page.reload();
     await ready(page);
     // The app tries at once after the reload, and finds no signal again.
-    await page.waitForFunction(() => [...document.querySelectorAll('#photos li')].map((x) => x.dataset.state).join() === 'waiting,waiting');
+    await bothWaiting();
     out.after_reload = await queue(page);
     out.after_reload_items = await page.$$eval('#photos li', (xs) => xs.map((x) => x.dataset.state));
     await sleep(1000);

@@ -26,6 +26,8 @@ CLAVE = "140338B010002"
 MiB = 1 << 20
 # What the app's first load may weigh, compressed (the issue: a 2019 low-end Android on 3G).
 FIRST_LOAD_MAX = 200 * 1024
+CLAVES = {"enrol": "140338B010002", "photo": "140338B010003", "offline": "140338B010004",
+          "cut": "140338B010005", "retake": "140338B010006", "kill": "140338B010007"}
 SCREENSHOTS = ("app-enrol", "app-hint", "app-received", "app-offline", "app-retake")
 
 
@@ -74,9 +76,12 @@ class AppBrowserTest(SignedTestCase):
 
     def run_app(self, scenario, code=None, timeout=300):
         pw_dir = self.browser()
+        # One acta per scenario: the gateway takes the same bytes for the same acta once, and
+        # the fake camera's frames are the same in every scenario.
+        clave = CLAVES[scenario]
         plan = {"scenario": scenario, "base": self.gw.url("", tls=True), "shots": self.shots,
                 "code": code or self.new_code(self.actas), "y4m": self.y4m, "big": self.big,
-                "clave": CLAVE, "clerk": {"username": "harness-clerk",
+                "clave": clave, "clerk": {"username": "harness-clerk",
                                           "password": HARNESS_PASSWORD}}
         path = os.path.join(self.env.tmp, f"app-plan-{scenario}.json")
         with open(path, "w", encoding="utf-8") as f:
@@ -120,6 +125,8 @@ class AppBrowserTest(SignedTestCase):
         self.assertEqual(item["sha256"], row[1])
         self.assertEqual(item["receipt"]["sha256"], row[1])
         self.assertEqual(item["size"], int(row[2]))
+        self.assertEqual(item["clave"], row[3])
+        self.assertEqual(item["receipt"]["device"], self.res["device"]["device_id"])
         self.assertIsNone(item["blob"], "the photo is dropped from the phone once received")
         self.assertTrue(item["receipt"]["signature"])
 
