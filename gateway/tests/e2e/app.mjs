@@ -64,8 +64,11 @@ async function phone(name) {
 
 const ready = (page) => page.waitForFunction(() => document.body.dataset.ready === '1');
 
+// Enrols phone |ph| by opening the enrolment link (what scanning the QR code does) and tapping
+// Registrar.
 async function enrol(ph, code) {
-  const page = await ph.open('/app/#enrol=' + code);
+  const link = plan.link || `${base}/app/#enrol=${code}`;
+  const page = await ph.open(link.slice(base.length));
   await ready(page);
   out.code_prefilled = await page.inputValue('#code');
   await page.fill('#label', 'casilla 0338 B');

@@ -74,14 +74,14 @@ class AppBrowserTest(SignedTestCase):
                                    noise=16)
         cls.shots = tempfile.mkdtemp(prefix="app-shots-", dir=cls.env.tmp)
 
-    def run_app(self, scenario, code=None, timeout=300):
+    def run_app(self, scenario, code=None, link=None, timeout=300):
         pw_dir = self.browser()
         # One acta per scenario: the gateway takes the same bytes for the same acta once, and
         # the fake camera's frames are the same in every scenario.
         clave = CLAVES[scenario]
         plan = {"scenario": scenario, "base": self.gw.url("", tls=True), "shots": self.shots,
                 "code": code or self.new_code(self.actas), "y4m": self.y4m, "big": self.big,
-                "clave": clave, "clerk": {"username": "harness-clerk",
+                "clave": clave, "link": link, "clerk": {"username": "harness-clerk",
                                           "password": HARNESS_PASSWORD}}
         path = os.path.join(self.env.tmp, f"app-plan-{scenario}.json")
         with open(path, "w", encoding="utf-8") as f:
@@ -130,10 +130,29 @@ class AppBrowserTest(SignedTestCase):
         self.assertIsNone(item["blob"], "the photo is dropped from the phone once received")
         self.assertTrue(item["receipt"]["signature"])
 
+    def printed_code(self):
+        """A code made as the operator does (`device code --url ... --qr`): returns the code and
+        the link printed, after checking the QR block printed between them."""
+        out = self.cli("device", "code", "--label", "casilla 0338 B", "--actas", self.actas,
+                       "--expires", "1h", "--url", self.gw.url("", tls=True) + "/", "--qr")
+        lines = out.splitlines()
+        fields = dict(l.split(":", 1) for l in lines if l[:1].isalpha() and ":" in l[:12])
+        code, link = fields["code"].strip(), fields["link"].strip()
+        self.assertEqual(link, self.gw.url("/app/#enrol=", tls=True) + code)
+        qr = [l for l in lines if l and set(l) <= set("\u2580\u2584\u2588 ")]
+        # Version v has 17 + 4v modules, plus the quiet zone of 2 on each side; two rows a line.
+        width = len(qr[0])
+        self.assertEqual((width - 4 - 17) % 4, 0, width)
+        self.assertEqual(len(qr), (width + 1) // 2)
+        self.assertTrue(all(len(l) == width for l in qr))
+        self.assertEqual(qr[0], "\u2588" * width, "the quiet zone is light")
+        return code, link
+
     def test_enrol_once_and_reuse_refused(self):
-        res = self.run_app("enrol")
+        code, link = self.printed_code()
+        res = self.run_app("enrol", code=code, link=link)
         dev = res["device"]
-        self.assertTrue(res["code_prefilled"])
+        self.assertEqual(res["code_prefilled"], code)
         self.assertFalse(dev["extractable"], "the private key must be non-extractable")
         self.assertEqual(dev["actas"], self.actas)
         self.assertEqual(self.psql(f"SELECT label, public_key FROM devices"
