@@ -161,16 +161,16 @@ static void own_work(struct gw_work *w, void *thread_ctx)
 static void own_done(struct gw_work *w)
 {
     struct own_photos *o = (struct own_photos *)w;
-    static const nghttp2_nv nv[] = {{(uint8_t *)"cache-control", (uint8_t *)"no-store", 13, 8,
-                                     NGHTTP2_NV_FLAG_NONE}};
+    static const nghttp2_nv nv[] = {
+        {(uint8_t *)"cache-control", (uint8_t *)"no-store", 13, 8, NGHTTP2_NV_FLAG_NONE}};
 
     if (w->cancelled || o->rc == -EIO) {
         gw_stream_problem(o->s, GW_E_UNAVAILABLE, "the photo database is unreachable");
     } else if (o->rc < 0 || !o->json) {
         gw_stream_problem(o->s, GW_E_INTERNAL, NULL);
     } else {
-        gw_stream_respond(o->s, 200, "application/json", (uint8_t *)o->json, strlen(o->json),
-                          (nghttp2_nv *)nv, 1);
+        gw_stream_respond(o->s, 200, "application/json", (uint8_t *)o->json, strlen(o->json), nv,
+                          1);
         o->json = NULL;
     }
     free(o->json);

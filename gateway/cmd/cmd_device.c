@@ -164,13 +164,13 @@ static int device_code(const char *db, const char *label, const char *actas, con
         fprintf(stderr, "prep-gateway device code: %s", PQerrorMessage(pg));
     } else {
         if (as_json) {
-            gw_cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:s?}", "code", code, "label",
-                                        label, "actas", actas, "expires_at", expires_at, "url",
+            gw_cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:s?}", "code", code, "label", label,
+                                        "actas", actas, "expires_at", expires_at, "url",
                                         link[0] ? link : NULL),
                               JSON_INDENT(2));
         } else {
-            printf("code:       %s\nlabel:      %s\nactas:      %s\nexpires_at: %s\n", code,
-                   label, actas, expires_at);
+            printf("code:       %s\nlabel:      %s\nactas:      %s\nexpires_at: %s\n", code, label,
+                   actas, expires_at);
             if (link[0])
                 printf("link:       %s\n", link);
             if (qr && print_qr(link) < 0)
