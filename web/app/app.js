@@ -18,6 +18,7 @@ const T = {
     code_used: 'Este código ya se usó, venció o no existe. Pida un código nuevo al operador.',
     key_taken: 'Este teléfono ya está registrado.', no_net: 'Sin señal: inténtelo cuando tenga señal.',
     no_ed25519: 'Este navegador no puede firmar las fotos (le falta Ed25519 en WebCrypto). Use Chrome 137 o más nuevo.',
+    fallback: 'Este navegador no tiene Ed25519 en WebCrypto: las fotos se firman con',
     device: 'Teléfono', actas_of: 'actas', no_camera: 'No se pudo abrir la cámara: use la cámara del teléfono.',
     dark: 'La foto está muy oscura: busque más luz.', blurry: 'La foto está borrosa: detenga el teléfono y enfoque.',
     small_sheet: 'El acta no llena el marco: acérquese.', qr_mismatch: 'El código QR es de otra acta: revise cuál eligió.',
@@ -42,6 +43,7 @@ const T = {
     code_used: 'This code was used already, expired or does not exist. Ask the operator for a new one.',
     key_taken: 'This phone is enrolled already.', no_net: 'No signal: try again when you have signal.',
     no_ed25519: 'This browser cannot sign the photos (no Ed25519 in WebCrypto). Use Chrome 137 or newer.',
+    fallback: 'This browser has no Ed25519 in WebCrypto: photos are signed with',
     device: 'Phone', actas_of: 'sheets', no_camera: "The camera did not open: use the phone's camera.",
     dark: 'The photo is too dark: find more light.', blurry: 'The photo is blurred: hold still and focus.',
     small_sheet: 'The sheet does not fill the frame: come closer.', qr_mismatch: 'The QR code is of another sheet: check your choice.',
@@ -85,13 +87,14 @@ function netState() {
 async function enrol() {
   const msg = $('enrol-msg');
   msg.className = 'msg';
-  if (!(await store.hasEd25519())) {
+  const kp = await store.newKeyPair();
+  if (!kp) {
     msg.textContent = t('no_ed25519');
     msg.className = 'msg bad';
     return;
   }
   msg.textContent = t('enrolling');
-  const { keyPair, publicKey } = await store.newKeyPair();
+  const { keyPair, seed, lib, publicKey } = kp;
   let r;
   try {
     r = await fetch('/v1/devices', {
@@ -111,7 +114,7 @@ async function enrol() {
     return;
   }
   await store.putDevice({ device_id: j.device_id, label: j.label, actas: j.actas, enrolled_at: j.enrolled_at,
-    gateway_key: j.gateway_key, keyPair, public_key: publicKey });
+    gateway_key: j.gateway_key, keyPair, seed, lib, public_key: publicKey });
   history.replaceState(null, '', location.pathname);
   msg.textContent = t('enrolled');
   await home();
@@ -125,10 +128,13 @@ async function home() {
     const m = /[#&]enrol=([A-Za-z0-9-]+)/.exec(location.hash);
     if (m) $('code').value = m[1];
     show('enrol');
+    // Said before enrolling: which Ed25519 signs, or that none can.
     if (!(await store.hasEd25519())) {
-      $('enrol-msg').textContent = t('no_ed25519');
+      const lib = await store.fallback();
+      $('enrol-msg').textContent = lib ? `${t('fallback')} ${store.FALLBACK}.` : t('no_ed25519');
       $('enrol-msg').className = 'msg bad';
-      $('enrol').disabled = true;
+      $('enrol-msg').dataset.crypto = lib ? 'fallback' : 'none';
+      $('enrol').disabled = !lib;
     }
     return;
   }

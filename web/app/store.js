@@ -83,8 +83,7 @@ export function unb64(text) {
 
 export const hex = (bytes) => Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('');
 
-// True when this browser has WebCrypto Ed25519 (Chromium 113+ behind a flag, 137+ by default,
-// Firefox 129+, Safari 17+). Without it the app says so and does not enrol (docs/app.md).
+// True when this browser has WebCrypto Ed25519 (Chromium 137+, Firefox 129+, Safari 17+).
 export async function hasEd25519() {
   try {
     await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
@@ -94,12 +93,41 @@ export async function hasEd25519() {
   }
 }
 
-// A new key pair whose private half can never leave the browser (non-extractable); CryptoKey
-// objects are stored in IndexedDB as they are.
+// Without WebCrypto Ed25519: npm's @noble/ed25519, pinned and bundled by scripts/lib.sh
+// (prep_app_vendor) into vendor/. Its key is 32 random bytes kept in IndexedDB: readable by the
+// app's own scripts, unlike a non-extractable CryptoKey (docs/app.md). null when not bundled.
+export const FALLBACK = '@noble/ed25519 2.1.0';
+let noble = null;
+export async function fallback() {
+  if (!noble) noble = import('./vendor/noble-ed25519.js').catch(() => null);
+  return noble;
+}
+
+// A new key pair. With WebCrypto, the private half can never leave the browser
+// (non-extractable; CryptoKey objects are stored in IndexedDB as they are).
 export async function newKeyPair() {
-  const kp = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
-  const pub = await crypto.subtle.exportKey('raw', kp.publicKey);
-  return { keyPair: kp, publicKey: b64(pub) };
+  if (await hasEd25519()) {
+    const kp = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
+    const pub = await crypto.subtle.exportKey('raw', kp.publicKey);
+    return { keyPair: kp, publicKey: b64(pub) };
+  }
+  const ed = await fallback();
+  if (!ed) return null;
+  const seed = crypto.getRandomValues(new Uint8Array(32));
+  return { seed, lib: FALLBACK, publicKey: b64(await ed.getPublicKeyAsync(seed)) };
+}
+
+async function edSign(device, bytes) {
+  if (device.keyPair) return crypto.subtle.sign({ name: 'Ed25519' }, device.keyPair.privateKey, bytes);
+  return (await fallback()).signAsync(bytes, device.seed);
+}
+
+async function edVerify(pub, sig, bytes) {
+  if (await hasEd25519()) {
+    const key = await crypto.subtle.importKey('raw', pub, { name: 'Ed25519' }, false, ['verify']);
+    return crypto.subtle.verify({ name: 'Ed25519' }, key, sig, bytes);
+  }
+  return (await fallback()).verifyAsync(sig, bytes, pub);
 }
 
 function nonce() {
@@ -114,8 +142,7 @@ export async function signFields(device, method, path, digestValue) {
     `nonce="${nonce()}";keyid="${device.device_id}";alg="ed25519"`;
   const base = `"@method": ${method}\n"@path": ${path}\n"content-digest": ${digestValue}\n` +
     `"@signature-params": ${params}`;
-  const sig = await crypto.subtle.sign({ name: 'Ed25519' }, device.keyPair.privateKey,
-    new TextEncoder().encode(base));
+  const sig = await edSign(device, new TextEncoder().encode(base));
   return { 'content-digest': digestValue, 'signature-input': `sig1=${params}`, signature: `sig1=:${b64(sig)}:` };
 }
 
@@ -138,9 +165,7 @@ export async function verifyReceipt(device, p, r) {
     return 'the receipt names another photo';
   }
   try {
-    const key = await crypto.subtle.importKey('raw', unb64(device.gateway_key.public_key),
-      { name: 'Ed25519' }, false, ['verify']);
-    const ok = await crypto.subtle.verify({ name: 'Ed25519' }, key, unb64(r.signature),
+    const ok = await edVerify(unb64(device.gateway_key.public_key), unb64(r.signature),
       new TextEncoder().encode(receiptText(r)));
     return ok ? null : 'the receipt signature does not verify';
   } catch (e) {

@@ -31,8 +31,9 @@ const browser = await chromium.launch({
     `--use-file-for-fake-video-capture=${plan.y4m}`],
 });
 
-// A phone: a browser context of its own (its own IndexedDB), portrait, Spanish.
-async function phone(name) {
+// A phone: a browser context of its own (its own IndexedDB), portrait, Spanish; |noEd25519|:
+// a browser whose WebCrypto has no Ed25519 (as Chromium before 137).
+async function phone(name, noEd25519 = false) {
   const ctx = await browser.newContext({
     ignoreHTTPSErrors: true,
     // Playwright's polling helpers evaluate strings, which the app's CSP (rightly) forbids.
@@ -41,6 +42,19 @@ async function phone(name) {
     locale: 'es-MX',
     permissions: ['camera'],
   });
+  if (noEd25519) {
+    await ctx.addInitScript(() => {
+      const s = crypto.subtle;
+      const isEd = (a) => String(typeof a === 'string' ? a : (a && a.name) || '').toLowerCase() === 'ed25519';
+      for (const f of ['generateKey', 'importKey', 'sign', 'verify']) {
+        const orig = s[f].bind(s);
+        // importKey(format, keyData, algorithm, ...): the algorithm is the third argument.
+        s[f] = (...args) => (isEd(f === 'importKey' ? args[2] : args[0])
+          ? Promise.reject(new DOMException('Unrecognized algorithm name', 'NotSupportedError'))
+          : orig(...args));
+      }
+    });
+  }
   const ph = { name, ctx, page: null };
   ph.open = async (path = '/app/') => {
     const page = await ctx.newPage();
@@ -71,6 +85,7 @@ async function enrol(ph, code) {
   const page = await ph.open(link.slice(base.length));
   await ready(page);
   out.code_prefilled = await page.inputValue('#code');
+  out.enrol_note = { text: await page.textContent('#enrol-msg'), crypto: await page.getAttribute('#enrol-msg', 'data-crypto') };
   await page.fill('#label', 'casilla 0338 B');
   await page.click('#enrol');
   await page.waitForFunction(() => document.body.dataset.screen === 'home');
@@ -83,7 +98,8 @@ async function enrol(ph, code) {
     r.onsuccess = () => {
       const g = r.result.transaction('device').objectStore('device').get('self');
       g.onsuccess = () => res({ device_id: g.result.device_id, actas: g.result.actas,
-        public_key: g.result.public_key, extractable: g.result.keyPair.privateKey.extractable });
+        public_key: g.result.public_key, lib: g.result.lib || null,
+        extractable: g.result.keyPair ? g.result.keyPair.privateKey.extractable : null });
     };
   }));
   return page;
@@ -272,6 +288,17 @@ const scenarios = {
     await page.waitForSelector(`li[data-local-id="${s2.local_id}"][data-retake-of]`, { timeout: 30000 });
     out.second = (await queue(page)).find((p) => p.local_id === s2.local_id);
     out.second_retake_of = await page.getAttribute(`li[data-local-id="${s2.local_id}"]`, 'data-retake-of');
+  },
+
+  // A browser without WebCrypto Ed25519: the app says so, signs with the bundled @noble/ed25519,
+  // and the gateway takes the photo.
+  async fallback() {
+    const a = await phone('a', true);
+    const page = await enrol(a, plan.code);
+    out.device = a.device;
+    const s = await sendGood(page);
+    await waitState(page, s.local_id, 'received');
+    out.queue = await queue(page);
   },
 
   // The page is killed in the middle of sending a 9 MB photo: the queue still holds it, whole,

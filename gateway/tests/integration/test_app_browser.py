@@ -27,7 +27,8 @@ MiB = 1 << 20
 # What the app's first load may weigh, compressed (the issue: a 2019 low-end Android on 3G).
 FIRST_LOAD_MAX = 200 * 1024
 CLAVES = {"enrol": "140338B010002", "photo": "140338B010003", "offline": "140338B010004",
-          "cut": "140338B010005", "retake": "140338B010006", "kill": "140338B010007"}
+          "cut": "140338B010005", "retake": "140338B010006", "kill": "140338B010007",
+          "fallback": "140338B010008"}
 SCREENSHOTS = ("app-enrol", "app-hint", "app-received", "app-offline", "app-retake")
 
 
@@ -153,7 +154,9 @@ class AppBrowserTest(SignedTestCase):
         res = self.run_app("enrol", code=code, link=link)
         dev = res["device"]
         self.assertEqual(res["code_prefilled"], code)
-        self.assertFalse(dev["extractable"], "the private key must be non-extractable")
+        self.assertIs(dev["extractable"], False, "the private key must be non-extractable")
+        self.assertIsNone(dev["lib"], "Chromium has WebCrypto Ed25519: no fallback")
+        self.assertIsNone(res["enrol_note"]["crypto"])
         self.assertEqual(dev["actas"], self.actas)
         self.assertEqual(self.psql(f"SELECT label, public_key FROM devices"
                                    f" WHERE device_id = '{dev['device_id']}'"),
@@ -181,7 +184,10 @@ class AppBrowserTest(SignedTestCase):
         # the service worker, the manifest, the icon), as the gateway serves it and gzipped,
         # weighs under 200 KB.
         app_dir = os.path.join(HERE, "..", "..", "..", "web", "app")
-        files = sorted(os.listdir(app_dir))
+        files = sorted(os.path.relpath(os.path.join(d, f), app_dir)
+                       for d, _, fs in os.walk(app_dir) for f in fs)
+        # The Ed25519 fallback (scripts/lib.sh prep_app_vendor) counts too.
+        self.assertIn("vendor/noble-ed25519.js", files)
         loaded = {r["url"]: r for r in res["first_load"] if r["status"] == 200}
         for f in ("/app/", "/app/app.js", "/app/store.js", "/app/hints.js", "/app/app.css"):
             self.assertIn(f, loaded, sorted(loaded))
@@ -266,6 +272,21 @@ class AppBrowserTest(SignedTestCase):
                                    f" WHERE photo_id = '{first}'"), [["rejected"]])
         self.assertEqual(self.psql(f"SELECT reason FROM review_decisions"
                                    f" WHERE photo_id = '{first}'"), [["ilegible"]])
+
+    def test_without_webcrypto_ed25519_the_bundled_fallback_signs(self):
+        res = self.run_app("fallback")
+        dev = res["device"]
+        self.assertEqual(res["enrol_note"]["crypto"], "fallback")
+        self.assertIn("@noble/ed25519 2.1.0", res["enrol_note"]["text"])
+        self.assertEqual(dev["lib"], "@noble/ed25519 2.1.0")
+        self.assertIsNone(dev["extractable"])
+        self.assertEqual(self.psql(f"SELECT public_key FROM devices"
+                                   f" WHERE device_id = '{dev['device_id']}'"),
+                         [[dev["public_key"]]])
+        rows = self.device_photos(dev["device_id"])
+        self.assertEqual(len(rows), 1, rows)
+        self.assertReceived(res["queue"][0], rows[0])
+        self.assertAllSigned(res)
 
     def test_killed_mid_send_keeps_the_queue(self):
         size = os.path.getsize(self.big)
