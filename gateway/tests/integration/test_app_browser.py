@@ -215,9 +215,14 @@ class AppBrowserTest(SignedTestCase):
         res = self.run_app("offline")
         dev = res["device"]["device_id"]
         self.assertEqual(res["net_pill"], "Sin señal")
-        self.assertEqual([p["state"] for p in res["before_reload"]], ["waiting", "waiting"])
-        self.assertEqual([p["state"] for p in res["after_reload"]], ["waiting", "waiting"])
-        self.assertEqual(res["after_reload_items"], ["waiting", "waiting"])
+        # The page showed both waiting (app.mjs waited for it) before and after the reload; the
+        # queue, read just after, may show one being tried again: still unsent, whole.
+        for when in ("before_reload", "after_reload"):
+            self.assertEqual(len(res[when]), 2)
+            for p in res[when]:
+                self.assertIn(p["state"], ("waiting", "sending"), when)
+                self.assertIsNone(p["receipt"])
+                self.assertEqual(p["blob"], p["size"])
         self.assertEqual([p["sha256"] for p in res["after_reload"]],
                          [p["sha256"] for p in res["before_reload"]])
         rows = self.device_photos(dev)
