@@ -76,7 +76,8 @@ class AppBrowserTest(SignedTestCase):
         cls.shots = tempfile.mkdtemp(prefix="app-shots-", dir=cls.env.tmp)
 
     def run_app(self, scenario, code=None, link=None, timeout=300):
-        pw_dir = self.browser()
+        """Runs app.mjs's |scenario| (the code and link of the enrolment: a new code by default)
+        and returns its results."""
         # One acta per scenario: the gateway takes the same bytes for the same acta once, and
         # the fake camera's frames are the same in every scenario.
         clave = CLAVES[scenario]
@@ -87,21 +88,7 @@ class AppBrowserTest(SignedTestCase):
         path = os.path.join(self.env.tmp, f"app-plan-{scenario}.json")
         with open(path, "w", encoding="utf-8") as f:
             json.dump(plan, f)
-        profile = tempfile.mkdtemp(prefix="chromium-", dir=self.env.tmp)
-        env = dict(os.environ, PREP_PLAYWRIGHT_DIR=pw_dir, HOME=profile)
-        proc = subprocess.Popen(["node", SCRIPT, path], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env)
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            stdout, stderr = proc.communicate()
-            self.fail(f"app.mjs {scenario} hung; its progress:\n{stderr.decode()[-3000:]}")
-        lines = stdout.decode(errors="replace").strip().splitlines()
-        self.assertTrue(lines, f"no output (exit {proc.returncode}): {stderr.decode()[-3000:]}")
-        res = json.loads(lines[-1])
-        self.assertTrue(res.get("ok"), f"{res.get('error')}\n{stderr.decode()[-3000:]}")
-        self.assertEqual(proc.returncode, 0)
+        res = self.run_e2e(SCRIPT, [path], timeout=timeout)
         self.assertEqual(res["errors"], [])
         self.res = res
         return res
