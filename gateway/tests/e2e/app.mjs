@@ -105,6 +105,14 @@ async function enrol(ph, code) {
   return page;
 }
 
+// A phone enrolled with the plan's code (|noEd25519|: as phone()); its device goes in the results.
+async function enrolled(noEd25519 = false) {
+  const a = await phone('a', noEd25519);
+  const page = await enrol(a, plan.code);
+  out.device = a.device;
+  return { a, page };
+}
+
 // Everything in the queue (IndexedDB) as the page sees it.
 const queue = (page) => page.evaluate(() => new Promise((res) => {
   const r = indexedDB.open('prep-app');
@@ -158,9 +166,7 @@ async function sendGood(page, retake = false, unlike = null) {
 const scenarios = {
   // Enrol with the code; a second phone with the same code is refused, clearly.
   async enrol() {
-    const a = await phone('a');
-    const page = await enrol(a, plan.code);
-    out.device = a.device;
+    const { a, page } = await enrolled();
     out.who = await page.textContent('#who');
     const b = await phone('b');
     const pb = await b.open('/app/#enrol=' + plan.code);
@@ -200,9 +206,7 @@ const scenarios = {
   // Without signal: two photos wait; a reload (the service worker opens the app); back online,
   // both go, in order.
   async offline() {
-    const a = await phone('a');
-    const page = await enrol(a, plan.code);
-    out.device = a.device;
+    const { a, page } = await enrolled();
     await a.ctx.setOffline(true);
     const s1 = await sendGood(page);
     await waitState(page, s1.local_id, 'waiting');
@@ -228,9 +232,7 @@ const scenarios = {
   // A 9 MB photo (the file input, as the phone's own camera gives it): the signal goes at a
   // third of the way; it resumes from the gateway's offset.
   async cut() {
-    const a = await phone('a');
-    const page = await enrol(a, plan.code);
-    out.device = a.device;
+    const { a, page } = await enrolled();
     let cut = false;
     page.on('request', (r) => {
       const off = Number(r.headers()['upload-offset'] || -1);
@@ -257,9 +259,7 @@ const scenarios = {
   // A clerk sends the photo back as illegible in the review app; the phone shows why, and its
   // retake goes through, linked to the first.
   async retake() {
-    const a = await phone('a');
-    const page = await enrol(a, plan.code);
-    out.device = a.device;
+    const { a, page } = await enrolled();
     const s = await sendGood(page);
     await waitState(page, s.local_id, 'received');
     out.first = (await queue(page)).find((p) => p.local_id === s.local_id);
@@ -292,9 +292,7 @@ const scenarios = {
   // A browser without WebCrypto Ed25519: the app says so, signs with the bundled @noble/ed25519,
   // and the gateway takes the photo.
   async fallback() {
-    const a = await phone('a', true);
-    const page = await enrol(a, plan.code);
-    out.device = a.device;
+    const { a, page } = await enrolled(true);
     const s = await sendGood(page);
     await waitState(page, s.local_id, 'received');
     out.queue = await queue(page);
@@ -303,9 +301,7 @@ const scenarios = {
   // The page is killed in the middle of sending a 9 MB photo: the queue still holds it, whole,
   // and the next opening of the app finishes it.
   async kill() {
-    const a = await phone('a');
-    const page = await enrol(a, plan.code);
-    out.device = a.device;
+    const { a, page } = await enrolled();
     let killed;
     const gone = new Promise((r) => { killed = r; });
     page.on('request', (r) => {
