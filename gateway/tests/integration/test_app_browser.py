@@ -60,6 +60,32 @@ def y4m_from_jpeg(env, jpeg, out, darken=0.22):
     return out
 
 
+def scan_qr(env, rows, scale=12, margin=100):
+    """The text of the QR code printed as |rows| of half blocks (light drawn: U+2588 both halves,
+    U+2580 the top, U+2584 the bottom), drawn into a JPEG and read by prep-image (imaging/qr.c)."""
+    light = []
+    for row in rows:
+        light.append([c in "\u2588\u2580" for c in row])
+        light.append([c in "\u2588\u2584" for c in row])
+    w, h = len(light[0]) * scale + 2 * margin, len(light) * scale + 2 * margin
+    img = bytearray(b"\xff" * (w * h))
+    for y, line in enumerate(light):
+        for x, on in enumerate(line):
+            if not on:
+                for yy in range(scale):
+                    o = (margin + y * scale + yy) * w + margin + x * scale
+                    img[o:o + scale] = b"\x00" * scale
+    pgm = os.path.join(env.tmp, "enrol-qr.pgm")
+    with open(pgm, "wb") as f:
+        f.write(f"P5 {w} {h} 255\n".encode() + bytes(img))
+    jpg = os.path.join(env.tmp, "enrol-qr.jpg")
+    with open(jpg, "wb") as f:
+        subprocess.run(["cjpeg", "-quality", "95", pgm], check=True, stdout=f)
+    tool = os.path.join(os.path.dirname(env.gateway), "..", "tools", "prep-image")
+    out = subprocess.run([tool, "process", jpg], stdout=subprocess.PIPE, timeout=60).stdout
+    return json.loads(out.decode().strip().splitlines()[-1]).get("qr")
+
+
 class AppBrowserTest(SignedTestCase):
     actas = "140338B01*"
     gateway_args = ("--review-lease", "300")
@@ -134,6 +160,9 @@ class AppBrowserTest(SignedTestCase):
         self.assertEqual(len(qr), (width + 1) // 2)
         self.assertTrue(all(len(l) == width for l in qr))
         self.assertEqual(qr[0], "\u2588" * width, "the quiet zone is light")
+        # And it scans: drawn as an image (12 pixels a module, light around it), read by the
+        # gateway's own QR reader (zbar, through prep-image).
+        self.assertEqual(scan_qr(self.env, qr), link)
         return code, link
 
     def test_enrol_once_and_reuse_refused(self):
