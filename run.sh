@@ -69,6 +69,7 @@ echo $$ >"$var/run.pid"
 
 prep_deps
 prep_build build -Dbuildtype=release
+prep_app_vendor build || prep_log "warning: the officials' app has no Ed25519 fallback (npm)"
 [ -x "$gateway" ] || prep_die "the build did not produce $gateway"
 
 # Something else answering on our port would take our requests (the demo enrolment among them)

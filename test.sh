@@ -107,6 +107,10 @@ if ! prep_build build-asan -Db_sanitize=address,undefined -Dbuildtype=debug -Dte
     prep_log "FAIL sanitizer build"
     failed=$((failed + 1))
 fi
+if ! prep_app_vendor build; then
+    prep_log "FAIL bundling the app's Ed25519 fallback"
+    failed=$((failed + 1))
+fi
 if [ $failed -gt 0 ]; then
     finished=1
     exit 1

@@ -425,12 +425,14 @@ static bool nonce_fresh(struct gw_devices *d, const char *device, const char *no
 
 /* ---- the check ---- */
 
-int gw_devices_check(struct gw_devices *d, const struct gw_upload_auth *a, char *ret_device,
-                     uint8_t *ret_sha, const char **ret_why)
+/* The check of gw_devices_check(), for a request of |method|; the clave scope only when |clave|. */
+static int check(struct gw_devices *d, const char *method, bool clave,
+                 const struct gw_upload_auth *a, char *ret_device, uint8_t *ret_sha,
+                 const char **ret_why)
 {
     struct gw_sig_input in;
     struct gw_sig_request req = {
-        .method = "POST", .path = a->path, .content_digest = a->content_digest};
+        .method = method, .path = a->path, .content_digest = a->content_digest};
     struct gw_key key;
     struct dev found;
     uint8_t sig[GW_KEY_SIG_LEN];
@@ -462,7 +464,7 @@ int gw_devices_check(struct gw_devices *d, const struct gw_upload_auth *a, char 
     if (!a->content_digest[0] ||
         gw_sig_parse_digest(a->content_digest, strlen(a->content_digest), ret_sha, ret_why) < 0)
         return GW_E_BAD_SIGNATURE;
-    if (a->relay[0]) {
+    if (clave && a->relay[0]) { /* only uploads are relayed */
         char hex[GW_SHA256_HEX_LEN + 1];
 
         gw_hex(ret_sha, 32, hex);
@@ -508,7 +510,7 @@ int gw_devices_check(struct gw_devices *d, const struct gw_upload_auth *a, char 
                            : "created is outside the accepted clock skew";
         return GW_E_SIGNATURE_EXPIRED;
     }
-    if (!gw_devices_scope_allows(found.actas, a->clave)) {
+    if (clave && !gw_devices_scope_allows(found.actas, a->clave)) {
         *ret_why = "this device is not enrolled for this acta";
         return GW_E_CLAVE_NOT_ENROLLED;
     }
@@ -519,6 +521,20 @@ int gw_devices_check(struct gw_devices *d, const struct gw_upload_auth *a, char 
     }
     snprintf(ret_device, 64, "%s", found.id);
     return 0;
+}
+
+int gw_devices_check(struct gw_devices *d, const struct gw_upload_auth *a, char *ret_device,
+                     uint8_t *ret_sha, const char **ret_why)
+{
+    return check(d, "POST", true, a, ret_device, ret_sha, ret_why);
+}
+
+int gw_devices_check_get(struct gw_devices *d, const struct gw_upload_auth *a, char *ret_device,
+                         const char **ret_why)
+{
+    uint8_t sha[32];
+
+    return check(d, "GET", false, a, ret_device, sha, ret_why);
 }
 
 int gw_devices_trust_edges(struct gw_devices *d, const char *path, unsigned max_age_s, char *why,

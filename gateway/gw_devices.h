@@ -62,6 +62,16 @@ int gw_devices_check(struct gw_devices *d, const struct gw_upload_auth *a, char 
                      uint8_t *ret_sha, const char **ret_why);
 
 /*
+ * The same check for a device's own GET request (GET /v1/devices/self/photos): |a|'s clave is
+ * ignored and the signature must cover "@method" (GET), "@path" and "content-digest" (of the
+ * empty body), with `created`, `nonce` and `keyid`, exactly as an upload's. On success stores the
+ * device id in |ret_device| (64 bytes) and returns 0; otherwise a GW_E_* code with a static reason
+ * in |*ret_why|. Any thread.
+ */
+int gw_devices_check_get(struct gw_devices *d, const struct gw_upload_auth *a, char *ret_device,
+                         const char **ret_why);
+
+/*
  * The signature record (gw_sigrec JSON, docs/evidence.md) of the signed upload |a| into |out|
  * (|cap| bytes), for the spool to keep with the photo. Returns 0, -ENOMEM, or -ENOSPC when it does
  * not fit.

@@ -140,6 +140,97 @@ static void enrol_body(struct gw_stream *s)
     gw_pool_submit(&s->worker->app->db, &s->worker->loop, &e->work, enrol_work, enrol_done);
 }
 
+/* ---- GET /v1/devices/self/photos ---- */
+
+struct own_photos {
+    struct gw_work work;
+    struct gw_stream *s;
+    char device_id[64];
+    char *json;
+    int rc;
+};
+
+static void own_work(struct gw_work *w, void *thread_ctx)
+{
+    struct own_photos *o = (struct own_photos *)w;
+    PGconn *pg = gw_db_thread_conn(thread_ctx);
+
+    o->rc = pg ? gw_db_device_photos(pg, o->device_id, &o->json) : -EIO;
+}
+
+static void own_done(struct gw_work *w)
+{
+    struct own_photos *o = (struct own_photos *)w;
+    static const nghttp2_nv nv[] = {
+        {(uint8_t *)"cache-control", (uint8_t *)"no-store", 13, 8, NGHTTP2_NV_FLAG_NONE}};
+
+    if (w->cancelled || o->rc == -EIO) {
+        gw_stream_problem(o->s, GW_E_UNAVAILABLE, "the photo database is unreachable");
+    } else if (o->rc < 0 || !o->json) {
+        gw_stream_problem(o->s, GW_E_INTERNAL, NULL);
+    } else {
+        gw_stream_respond(o->s, 200, "application/json", (uint8_t *)o->json, strlen(o->json), nv,
+                          1);
+        o->json = NULL;
+    }
+    free(o->json);
+    gw_stream_unref(o->s);
+    free(o);
+}
+
+/* Copies request header |name| into |out| (|cap| bytes); false when it does not fit. */
+static bool copy_header(struct gw_stream *s, const char *name, char *out, size_t cap)
+{
+    size_t n = 0;
+    const char *v = gw_stream_header(s, name, &n);
+
+    if (!v) {
+        out[0] = '\0';
+        return true;
+    }
+    if (n >= cap)
+        return false;
+    memcpy(out, v, n);
+    out[n] = '\0';
+    return true;
+}
+
+/* A device's own photos: the request is signed as an upload is (docs/api.md), so a device sees
+ * only what its key sent. */
+static void own_photos(struct gw_stream *s, const char *path)
+{
+    struct gw_upload_auth a = {0};
+    struct own_photos *o;
+    const char *why = NULL;
+    int err;
+
+    snprintf(a.path, sizeof(a.path), "%s", path);
+    if (!copy_header(s, "signature-input", a.signature_input, sizeof(a.signature_input)) ||
+        !copy_header(s, "signature", a.signature, sizeof(a.signature)) ||
+        !copy_header(s, "content-digest", a.content_digest, sizeof(a.content_digest))) {
+        gw_stream_problem(s, GW_E_BAD_SIGNATURE, "a signature field is too long");
+        return;
+    }
+    if (!a.signature_input[0]) {
+        gw_stream_problem(s, GW_E_SIGNATURE_REQUIRED, "sign the request as an upload is signed");
+        return;
+    }
+    o = calloc(1, sizeof(*o));
+    if (!o) {
+        gw_stream_problem(s, GW_E_INTERNAL, NULL);
+        return;
+    }
+    err = gw_devices_check_get(s->worker->app->devices, &a, o->device_id, &why);
+    if (err) {
+        free(o);
+        gw_stream_problem(s, err, why);
+        return;
+    }
+    o->s = s;
+    gw_stream_ref(s);
+    gw_pool_submit(&s->worker->app->db, &s->worker->loop, &o->work, own_work, own_done);
+}
+
 bool gw_enrol_route(struct gw_stream *s, const char *path)
 {
     bool get = strcmp(s->method, "GET") == 0;
@@ -150,6 +241,13 @@ bool gw_enrol_route(struct gw_stream *s, const char *path)
             return true;
         }
         gw_stream_read_body(s, ENROL_BODY_MAX, enrol_body);
+        return true;
+    }
+    if (strcmp(path, "/v1/devices/self/photos") == 0) {
+        if (!get)
+            gw_stream_problem(s, GW_E_METHOD, "allowed: GET");
+        else
+            own_photos(s, path);
         return true;
     }
     if (strcmp(path, "/v1/gateway-key") == 0) {

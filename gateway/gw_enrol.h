@@ -1,7 +1,8 @@
 /*
  * gw_enrol: the device endpoints. POST /v1/devices enrols a phone's Ed25519 public key with a
  * one-time code (the database work runs on the db pool); GET /v1/gateway-key gives the key that
- * signs receipts, so a client can verify them offline.
+ * signs receipts, so a client can verify them offline; GET /v1/devices/self/photos, signed by the
+ * device as an upload is, answers the states of the photos that device sent (and no other).
  */
 #ifndef GW_ENROL_H
 #define GW_ENROL_H

@@ -364,8 +364,8 @@ static void route_history(struct gw_stream *s)
 
 static bool is_page(const char *path, size_t len)
 {
-    static const char *const prefixes[] = {"/login/",   "/review/",  "/dashboard/",
-                                           "/history/", "/capture/", "/static/"};
+    static const char *const prefixes[] = {"/login/",   "/review/", "/dashboard/", "/history/",
+                                           "/capture/", "/static/", "/app/"};
 
     for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
         size_t n = strlen(prefixes[i]);

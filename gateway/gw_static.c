@@ -68,6 +68,7 @@ const char *gw_static_content_type(const char *name)
         {".css", "text/css; charset=utf-8"},
         {".js", "text/javascript; charset=utf-8"},
         {".json", "application/json"},
+        {".webmanifest", "application/manifest+json"},
         {".svg", "image/svg+xml"},
         {".png", "image/png"},
         {".webp", "image/webp"},

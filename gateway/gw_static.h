@@ -1,5 +1,6 @@
 /*
- * gw_static: the clerks' web application, served from a folder (`serve --web DIR`).
+ * gw_static: the web applications (the clerks', and the officials' phone app under /app/), served
+ * from a folder (`serve --web DIR`).
  *
  * Maps a request path to a file under the folder (a path ending in "/" names its index.html),
  * refusing anything that could leave it: "." and ".." segments, backslashes, percent-escapes,

@@ -21,6 +21,10 @@ PREP_PACKAGES=(
 # node with its own npm (NodeSource) is installed already.
 command -v npm >/dev/null 2>&1 || PREP_PACKAGES+=(nodejs npm)
 PREP_PLAYWRIGHT_VERSION=1.49.1
+# The officials' app's Ed25519 for browsers without WebCrypto Ed25519 (docs/app.md): npm's
+# @noble/ed25519 (audited, no dependencies), pinned by version and by the SHA-256 of its one file.
+PREP_NOBLE_ED25519_VERSION=2.1.0
+PREP_NOBLE_ED25519_SHA256=39fb70069dd6668828313d76f40229c1d771609cff786192e2868b68ca7b492f
 
 prep_log() { printf '%s: %s\n' "$PREP_LOG_PREFIX" "$*" >&2; }
 prep_die() {
@@ -91,6 +95,29 @@ prep_playwright() {
     prep_log "npm install playwright-core@$PREP_PLAYWRIGHT_VERSION in $dir"
     (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 nice npm install --no-audit --no-fund \
         --silent "playwright-core@$PREP_PLAYWRIGHT_VERSION") >&2
+}
+
+# prep_app_vendor BUILD_DIR: bundles @noble/ed25519 into web/app/vendor/ (not in git), installed
+# with npm in BUILD_DIR/app-vendor; npm runs only when the bundled file is missing or differs
+# from the pinned hash, and a download with another hash is refused.
+prep_app_vendor() {
+    local dir=$1/app-vendor out=$PREP_ROOT/web/app/vendor/noble-ed25519.js src
+    [ -f "$out" ] && [ "$(sha256sum "$out" | cut -d' ' -f1)" = "$PREP_NOBLE_ED25519_SHA256" ] &&
+        return 0
+    src=$dir/node_modules/@noble/ed25519/index.js
+    if ! [ -f "$src" ] ||
+        [ "$(sha256sum "$src" | cut -d' ' -f1)" != "$PREP_NOBLE_ED25519_SHA256" ]; then
+        mkdir -p "$dir"
+        [ -f "$dir/package.json" ] || echo '{"name":"prep-app-vendor","private":true}' >"$dir/package.json"
+        prep_log "npm install @noble/ed25519@$PREP_NOBLE_ED25519_VERSION in $dir"
+        (cd "$dir" && nice npm install --no-audit --no-fund --silent \
+            "@noble/ed25519@$PREP_NOBLE_ED25519_VERSION") >&2 || return 1
+    fi
+    [ "$(sha256sum "$src" | cut -d' ' -f1)" = "$PREP_NOBLE_ED25519_SHA256" ] ||
+        prep_die "@noble/ed25519 $PREP_NOBLE_ED25519_VERSION: unexpected SHA-256 of index.js" ||
+        return 1
+    mkdir -p "$(dirname "$out")"
+    cp "$src" "$out.tmp" && mv "$out.tmp" "$out"
 }
 
 # --- PostgreSQL --------------------------------------------------------------------------------

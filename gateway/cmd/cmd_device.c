@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <qrencode.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,8 @@
 #include "gw_receipt.h"
 
 static const char device_usage[] =
-    "Usage: prep-gateway device code --label LABEL --actas LIST --expires DURATION [--json]\n"
+    "Usage: prep-gateway device code --label LABEL --actas LIST --expires DURATION\n"
+    "                                [--url https://GATEWAY [--qr]] [--json]\n"
     "       prep-gateway device list [--json]\n"
     "       prep-gateway device revoke DEVICE_ID [--json]\n"
     "Options: --db CONNINFO (default $PREP_DB, else ./run.sh's database: $PREP_VAR/conninfo)\n"
@@ -27,6 +29,8 @@ static const char device_usage[] =
     "code    makes a one-time enrolment code for one phone, valid for DURATION (e.g. 90m, 12h,\n"
     "        2d), bound to the actas in LIST: comma-separated claves or prefixes ending in '*'\n"
     "        (140338B010002,140339*). The code is shown once; only its hash is stored.\n"
+    "        --url names the gateway as the phones reach it: the enrolment link\n"
+    "        URL/app/#enrol=CODE is printed too, and with --qr as a QR code to scan.\n"
     "list    lists the enrolled devices.\n"
     "revoke  revokes a device: its uploads are refused from the next request on.\n";
 
@@ -90,9 +94,33 @@ static bool valid_actas(const char *list)
     return true;
 }
 
-static int device_code(const char *db, const char *label, const char *actas, const char *expires,
-                       bool as_json)
+/* Prints |text| as a QR code with UTF-8 half blocks, two rows of modules a line, light modules
+ * drawn (as `qrencode -t UTF8` does), with a quiet zone of 2 modules. Returns 0 or -ENOMEM. */
+static int print_qr(const char *text)
 {
+    QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    int w, m = 2;
+
+    if (!q)
+        return -ENOMEM;
+    w = q->width;
+    for (int y = -m; y < w + m; y += 2) {
+        for (int x = -m; x < w + m; x++) {
+            bool top = y >= 0 && y < w && x >= 0 && x < w && (q->data[y * w + x] & 1);
+            bool bot = y + 1 >= 0 && y + 1 < w && x >= 0 && x < w && (q->data[(y + 1) * w + x] & 1);
+
+            fputs(top ? (bot ? " " : "\u2584") : (bot ? "\u2580" : "\u2588"), stdout);
+        }
+        fputc('\n', stdout);
+    }
+    QRcode_free(q);
+    return 0;
+}
+
+static int device_code(const char *db, const char *label, const char *actas, const char *expires,
+                       const char *url, bool qr, bool as_json)
+{
+    char link[512] = "";
     static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"; /* Crockford base32 */
     uint8_t rnd[16];
     char code[24], sha[GW_SHA256_HEX_LEN + 1], expires_at[GW_DB_DEVICE_TIME_LEN];
@@ -106,6 +134,11 @@ static int device_code(const char *db, const char *label, const char *actas, con
                         "--expires like 90m, 12h or 2d\n");
         return 2;
     }
+    if ((qr && !url) || (url && strncmp(url, "https://", 8) != 0)) {
+        fprintf(stderr, "prep-gateway device code: --qr needs --url, an https:// URL (the app "
+                        "needs TLS)\n");
+        return 2;
+    }
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
         return 1;
     for (size_t i = 0; i < sizeof(rnd); i++) {
@@ -116,6 +149,13 @@ static int device_code(const char *db, const char *label, const char *actas, con
     code[o] = '\0';
     if (gw_enrol_code_hash(code, sha) < 0)
         return 1;
+    /* The link's code is in the fragment: it never reaches a server's log, not even ours. */
+    if (url && (size_t)snprintf(link, sizeof(link), "%.*s/app/#enrol=%s",
+                                (int)(strlen(url) - (url[strlen(url) - 1] == '/')), url,
+                                code) >= sizeof(link)) {
+        fprintf(stderr, "prep-gateway device code: --url is too long\n");
+        return 2;
+    }
     pg = gw_cli_db_connect(db, "prep-gateway device: could not connect to PostgreSQL");
     if (!pg)
         return 1;
@@ -123,14 +163,20 @@ static int device_code(const char *db, const char *label, const char *actas, con
     if (r < 0) {
         fprintf(stderr, "prep-gateway device code: %s", PQerrorMessage(pg));
     } else {
-        if (as_json)
-            gw_cli_print_json(json_pack("{s:s, s:s, s:s, s:s}", "code", code, "label", label,
-                                        "actas", actas, "expires_at", expires_at),
+        if (as_json) {
+            gw_cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:s?}", "code", code, "label", label,
+                                        "actas", actas, "expires_at", expires_at, "url",
+                                        link[0] ? link : NULL),
                               JSON_INDENT(2));
-        else
-            printf("code:       %s\nlabel:      %s\nactas:      %s\nexpires_at: %s\n"
-                   "(shown once: give it to the phone's operator)\n",
-                   code, label, actas, expires_at);
+        } else {
+            printf("code:       %s\nlabel:      %s\nactas:      %s\nexpires_at: %s\n", code, label,
+                   actas, expires_at);
+            if (link[0])
+                printf("link:       %s\n", link);
+            if (qr && print_qr(link) < 0)
+                r = -ENOMEM;
+            printf("(shown once: give it to the phone's operator)\n");
+        }
     }
     PQfinish(pg);
     return r < 0 ? 1 : 0;
@@ -217,13 +263,15 @@ static int device_revoke(const char *db, const char *id, bool as_json)
 int gw_cmd_device(int argc, char **argv)
 {
     static const char *const subs[] = {"code", "list", "revoke", NULL};
-    const char *label = NULL, *actas = NULL, *expires = NULL;
+    const char *label = NULL, *actas = NULL, *expires = NULL, *url = NULL;
     struct gw_config cfg;
-    bool as_json = false;
+    bool as_json = false, qr = false;
     const struct gw_cli_opt opts[] = {
         GW_CLI_OPT_STRING("label", &label, "LABEL", NULL),
         GW_CLI_OPT_STRING("actas", &actas, "LIST", NULL),
         GW_CLI_OPT_STRING("expires", &expires, "DURATION", NULL),
+        GW_CLI_OPT_STRING("url", &url, "URL", NULL),
+        GW_CLI_OPT_FLAG("qr", &qr, NULL),
         GW_CLI_OPT_DB(&cfg.db),
         GW_CLI_OPT_JSON(&as_json),
         GW_CLI_OPT_END,
@@ -236,7 +284,7 @@ int gw_cmd_device(int argc, char **argv)
     if (r != 0)
         return gw_cli_exit(r);
     if (sub == 0)
-        return device_code(cfg.db, label, actas, expires, as_json);
+        return device_code(cfg.db, label, actas, expires, url, qr, as_json);
     if (sub == 1)
         return device_list(cfg.db, as_json);
     /* gw_cli_parse() ran on argv + 1: |first| counts from there. */

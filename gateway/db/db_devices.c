@@ -153,3 +153,31 @@ int gw_db_devices_listen(PGconn *c)
 {
     return gw_db_run(c, "LISTEN devices_changed", 0, NULL, PGRES_COMMAND_OK, NULL);
 }
+
+int gw_db_device_photos(PGconn *c, const char *device_id, char **ret_json)
+{
+    const char *p[] = {device_id};
+
+    /* A photo answers a retake request when the same device sent, for the same clave, an earlier
+     * photo that a clerk sent back (retake, or rejected): the latest such one is its retake_of. */
+    return gw_db_text(
+        c,
+        "SELECT json_build_object('device_id', $1::text, 'photos', coalesce(json_agg("
+        "  json_build_object('photo_id', p.photo_id, 'clave_acta', p.clave_acta,"
+        "   'sha256', encode(p.sha256, 'hex'), 'bytes', p.bytes, 'received_at', p.received_text,"
+        "   'status', p.status, 'verification', CASE WHEN q.state IS NULL THEN NULL ELSE"
+        "    json_build_object('state', q.state, 'decision', d.decision, 'reason', d.reason,"
+        "     'note', d.note, 'decided_at', to_char(d.decided_at AT TIME ZONE 'UTC',"
+        "     'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) END,"
+        "   'retake_of', (SELECT e.photo_id FROM photos e JOIN verification_queue eq"
+        "     USING (photo_id) WHERE e.source = p.source AND e.clave_acta = p.clave_acta"
+        "     AND e.received_at < p.received_at AND eq.state IN ('retake', 'rejected')"
+        "     ORDER BY e.received_at DESC LIMIT 1))"
+        "  ORDER BY p.received_at, p.photo_id), '[]'))::text"
+        " FROM photos p LEFT JOIN verification_queue q USING (photo_id)"
+        " LEFT JOIN LATERAL (SELECT r.decision, r.reason, r.note, r.decided_at"
+        "   FROM review_decisions r WHERE r.photo_id = p.photo_id"
+        "   ORDER BY r.decision_id DESC LIMIT 1) d ON true"
+        " WHERE p.source = $1",
+        1, p, ret_json);
+}

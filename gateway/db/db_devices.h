@@ -63,6 +63,14 @@ int gw_db_devices_list(PGconn *c,
  * when there is no such device, -EIO or -EPROTO (also for a malformed id). */
 int gw_db_device_revoke(PGconn *c, const char *device_id);
 
+/*
+ * The photos device |device_id| sent, oldest first, as the JSON text answered by GET
+ * /v1/devices/self/photos (docs/api.md): each with its status, the verification state and latest
+ * decision (reason, note) and retake_of, the earlier photo of the same clave and device that a
+ * clerk sent back. Stores a new string in |*ret_json| (caller frees). Returns 0, -EIO or -EPROTO.
+ */
+int gw_db_device_photos(PGconn *c, const char *device_id, char **ret_json);
+
 /* LISTENs on devices_changed, so that gw_db_notifies_drain() sees enrolments and revocations.
  * Returns 0, -EIO or -EPROTO. */
 int gw_db_devices_listen(PGconn *c);

@@ -60,7 +60,7 @@ int main(int argc, char **argv)
     }
     if (argc < 6 || strcmp(argv[1], "sign") != 0) {
         fprintf(stderr, "usage: sign-request genkey PEM | sign PEM KEYID PATH FILE [--created T]"
-                        " [--nonce N] [--digest-file F]\n");
+                        " [--nonce N] [--digest-file F] [--method M]\n");
         return 2;
     }
     digest_file = argv[5];
@@ -74,6 +74,8 @@ int main(int argc, char **argv)
             snprintf(nonce, sizeof(nonce), "%s", argv[i + 1]);
         else if (strcmp(argv[i], "--digest-file") == 0)
             digest_file = argv[i + 1];
+        else if (strcmp(argv[i], "--method") == 0)
+            req.method = argv[i + 1];
     }
     if (gw_key_load(argv[2], false, &k) < 0 || file_sha(digest_file, sha) < 0)
         return 1;

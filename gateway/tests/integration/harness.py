@@ -745,6 +745,30 @@ class GatewayTestCase(unittest.TestCase):
         self.assertTrue(os.access("/usr/bin/chromium", os.X_OK), "no /usr/bin/chromium")
         return pw_dir
 
+    def run_e2e(self, script, args, timeout=300):
+        """Runs the node |script| (gateway/tests/e2e/*.mjs) with |args| against playwright-core
+        and Chromium, with a fresh HOME, and returns its last stdout line as JSON after checking
+        it says ok and the exit status is 0 (its stderr, its progress, goes in the failure)."""
+        pw_dir = self.browser()
+        profile = tempfile.mkdtemp(prefix="chromium-", dir=self.env.tmp)
+        env = dict(os.environ, PREP_PLAYWRIGHT_DIR=pw_dir, HOME=profile)
+        name = os.path.basename(script)
+        proc = subprocess.Popen(["node", script, *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, stderr = proc.communicate()
+            self.fail(f"{name} hung; its progress:\n{stderr.decode()[-3000:]}")
+        lines = stdout.decode(errors="replace").strip().splitlines()
+        self.assertTrue(lines, f"{name}: no output (exit {proc.returncode}): "
+                               f"{stderr.decode()[-3000:]}")
+        res = json.loads(lines[-1])
+        self.assertTrue(res.get("ok"), f"{name}: {res.get('error')}\n{stderr.decode()[-3000:]}")
+        self.assertEqual(proc.returncode, 0, res)
+        return res
+
     def clerk_auth(self):
         """The `Authorization: Bearer` header of the harness clerk's session."""
         cls = type(self)

@@ -8,7 +8,7 @@ import subprocess
 import time
 import uuid
 
-from harness import SignedTestCase, read_bytes
+from harness import SignedTestCase, nghttp_request, read_bytes
 
 
 class DevicesTest(SignedTestCase):
@@ -45,6 +45,53 @@ class DevicesTest(SignedTestCase):
         again = self.signed(path)
         self.assertEqual(again.status, 200)
         self.assertEqual(again.json(), receipt)
+
+    def own_photos(self, key=None, keyid=None, **opts):
+        """GET /v1/devices/self/photos signed by |key| (the class's device by default) over the
+        digest of the empty body; opts: method (signed instead of GET), nonce."""
+        empty = os.path.join(self.env.tmp, "empty-body")
+        open(empty, "wb").close()
+        path = "/v1/devices/self/photos"
+        args = [self.signer, "sign", key or self.key, keyid or self.device, path, empty,
+                "--method", opts.get("method", "GET")]
+        if "nonce" in opts:
+            args += ["--nonce", opts["nonce"]]
+        out = subprocess.run(args, check=True, stdout=subprocess.PIPE).stdout.decode()
+        return nghttp_request(self.gw, path, headers=[l for l in out.splitlines() if l])
+
+    def test_02b_own_photos_and_only_those(self):
+        """The app's view of its photos: signed as an upload is, and a device sees only its
+        own (docs/api.md, GET /v1/devices/self/photos)."""
+        path, data = self.photo("ok_o8.jpg")
+        receipt = self.assertCreated(self.signed(path), data)
+        self.wait_status(receipt["photo_id"], "queued")
+        r = self.own_photos()
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.headers.get("cache-control"), "no-store")
+        doc = r.json()
+        self.assertEqual(doc["device_id"], self.device)
+        mine = {p["photo_id"]: p for p in doc["photos"]}
+        self.assertIn(receipt["photo_id"], mine)
+        p = mine[receipt["photo_id"]]
+        self.assertEqual((p["sha256"], p["bytes"], p["status"]), (receipt["sha256"], len(data),
+                                                                 "queued"))
+        self.assertEqual(p["verification"]["state"], "waiting")
+        self.assertIsNone(p["retake_of"])
+        # Another phone, enrolled for the same actas, sees none of them.
+        other_key = os.path.join(self.env.tmp, f"{self.db}-own-photos-other.pem")
+        other_pub = subprocess.run([self.signer, "genkey", other_key], check=True,
+                                   stdout=subprocess.PIPE).stdout.decode().strip()
+        other = self.enrol(self.new_code("140338B01*"), other_pub)["device_id"]
+        time.sleep(0.5)
+        r = self.own_photos(key=other_key, keyid=other)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), {"device_id": other, "photos": []})
+        # Unsigned, a POST's signature, a replayed nonce, another method.
+        r = nghttp_request(self.gw, "/v1/devices/self/photos")
+        self.assertProblem(r, 401, "signature-required")
+        self.assertProblem(self.own_photos(method="POST"), 401, "bad-signature")
+        self.assertEqual(self.own_photos(nonce="app-nonce-1").status, 200)
+        self.assertProblem(self.own_photos(nonce="app-nonce-1"), 401, "replayed-nonce")
 
     def test_03_enrolment_refusals(self):
         code = self.new_code("140338B01*")
