@@ -20,6 +20,7 @@
 #include "gw_evidence.h"
 #include "gw_keys.h"
 #include "gw_log.h"
+#include "gw_pool.h"
 #include "gw_relay_sig.h"
 #include "gw_sig.h"
 
@@ -244,13 +245,7 @@ static void *devices_main(void *arg)
             if (!d->stopping && !d->reload) {
                 struct timespec ts;
 
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_sec += backoff / 1000;
-                ts.tv_nsec += (long)(backoff % 1000) * 1000000L;
-                if (ts.tv_nsec >= 1000000000L) {
-                    ts.tv_sec++;
-                    ts.tv_nsec -= 1000000000L;
-                }
+                gw_deadline_after_ms(backoff, &ts);
                 pthread_cond_timedwait(&d->cond, &d->mu, &ts);
             }
             pthread_mutex_unlock(&d->mu);

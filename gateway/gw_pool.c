@@ -104,3 +104,14 @@ void gw_pool_stop(struct gw_pool *p)
     /* mu and cond stay valid: late submitters (done callbacks run while draining) still lock mu
      * to learn that the pool is stopping. */
 }
+
+void gw_deadline_after_ms(unsigned ms, struct timespec *ret)
+{
+    clock_gettime(CLOCK_REALTIME, ret);
+    ret->tv_sec += ms / 1000;
+    ret->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ret->tv_nsec >= 1000000000L) {
+        ret->tv_sec++;
+        ret->tv_nsec -= 1000000000L;
+    }
+}

@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <time.h>
 
 #include "gw_loop.h"
 
@@ -61,5 +62,9 @@ void gw_pool_submit(struct gw_pool *p, struct gw_loop *loop, struct gw_work *w, 
  * with |cancelled| set. Accepts a zeroed pool.
  */
 void gw_pool_stop(struct gw_pool *p);
+
+/* The CLOCK_REALTIME time |ms| from now into |ret|: the deadline of a pthread_cond_timedwait()
+ * (the stages' and the devices' backoff waits). */
+void gw_deadline_after_ms(unsigned ms, struct timespec *ret);
 
 #endif

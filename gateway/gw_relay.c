@@ -19,6 +19,7 @@
 #include "gw_file.h"
 #include "gw_ledger.h"
 #include "gw_log.h"
+#include "gw_pool.h"
 #include "gw_relay_sig.h"
 #include "pu_h2.h"
 #include "pu_url.h"
@@ -374,13 +375,7 @@ static bool pause_ms(struct gw_relay *r, unsigned ms)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    gw_deadline_after_ms(ms, &ts);
     pthread_mutex_lock(&r->mu);
     if (!atomic_load(&r->stopping))
         pthread_cond_timedwait(&r->cond, &r->mu, &ts);

@@ -15,6 +15,7 @@
 #include "gw_crash.h"
 #include "gw_db.h"
 #include "gw_log.h"
+#include "gw_pool.h"
 #include "gw_metrics.h"
 #include "img_error.h"
 #include "process.h"
@@ -71,13 +72,7 @@ static bool wait_ms(struct gw_stage *st, pthread_cond_t *cond, unsigned ms)
 
     if (st->stopping)
         return true;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    gw_deadline_after_ms(ms, &ts);
     pthread_cond_timedwait(cond, &st->mu, &ts);
     return st->stopping;
 }
