@@ -72,6 +72,7 @@ struct run {
     struct pu_photo *photos;
     int nphotos;
     int conns, entidad, clave_base;
+    int claves;           /* > 0: upload i goes to clave i mod claves (the others are retries) */
     long total;           /* planned uploads; closed with --duration: until time is up */
     double duration_ms;   /* closed model: 0 or the run's length */
     double *intended;     /* open model: send time of upload i, ms from the start; NULL closed */
@@ -208,6 +209,7 @@ static void *phone_main(void *arg)
     struct pu_h2_conn *c = NULL;
     char why[256];
 
+    sleep_until(r->t0); /* all phones start together, when the clock of the run starts */
     for (;;) {
         long i = atomic_fetch_add(&r->next, 1);
         struct pu_h2_request q;
@@ -217,7 +219,7 @@ static void *phone_main(void *arg)
         const struct pu_photo *ph = &r->photos[i % r->nphotos];
         char path[64], clave[16], cls[96];
         double intended, sent, connect_ms = -1;
-        long k = r->clave_base + i;
+        long k = r->clave_base + (r->claves > 0 ? i % r->claves : i);
         int fd;
 
         if (i >= r->total)
@@ -517,6 +519,8 @@ static const char usage[] =
     "  --photos PATH       a JPEG, or a folder of *.jpg (upload i sends photo i mod P; P >= the\n"
     "                      uploads makes every body distinct)\n"
     "  --entidad NN        the claves' state (default 14); --clave-base K: first clave number\n"
+    "  --claves K          upload i goes to clave i mod K (default: a clave of its own each;\n"
+    "                      repeats of a clave with the same bytes are idempotent retries)\n"
     "  --kbps K            each phone's upstream limited to K kbit/s (in-process pacing)\n"
     "  --insecure          TLS: do not check the certificate; --cacert FILE: trust this CA\n"
     "\n"
@@ -551,6 +555,7 @@ int main(int argc, char **argv)
         INT_OPT("requests", 'n', &nreq, 1, 100000000),
         INT_OPT("entidad", 0, &r.entidad, 1, 32),
         INT_OPT("clave-base", 0, &r.clave_base, 0, 9000000),
+        INT_OPT("claves", 0, &r.claves, 0, 9000000),
         INT_OPT("kbps", 0, &kbps, 0, 100000000),
         GW_CLI_OPT_STRING("duration", &dur_s, "S", NULL),
         GW_CLI_OPT_STRING("rate", &rate_s, "R", NULL),

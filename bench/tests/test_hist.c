@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "bench_hist.h"
+#include "tap.h"
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -11,16 +12,6 @@ static int cmp_u64(const void *a, const void *b)
 
     return x < y ? -1 : x > y;
 }
-
-static int fails;
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c);                                \
-            fails++;                                                                               \
-        }                                                                                          \
-    } while (0)
 
 int main(void)
 {
@@ -76,8 +67,5 @@ int main(void)
     CHECK(bench_hist_pct(&h, 99) == 0);
     bench_hist_record(&h, 2000000);
     CHECK(bench_hist_pct(&h, 50) == 2000000);
-    if (fails)
-        return 1;
-    printf("ok\n");
-    return 0;
+    return TAP_DONE();
 }

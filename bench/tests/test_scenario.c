@@ -3,16 +3,7 @@
 #include <stdlib.h>
 
 #include "bench_scenario.h"
-
-static int fails;
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c);                                \
-            fails++;                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "tap.h"
 
 static char made[8][64];
 static int nmade;
@@ -74,8 +65,5 @@ int main(void)
     CHECK(bench_scenario_clock("25:00") < 0 && bench_scenario_clock("07:05") == 425);
     for (int i = 0; i < nmade && i < 8; i++)
         remove(made[i]);
-    if (fails)
-        return 1;
-    printf("ok\n");
-    return 0;
+    return TAP_DONE();
 }

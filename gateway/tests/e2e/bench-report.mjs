@@ -3,13 +3,13 @@
 // line: for each canvas the lines it says it drew and the pixels that are not background, and
 // every request the page tried besides its own file (there must be none).
 //
-// usage: node bench-report.mjs REPORT_FILE PROFILE_DIR
+// usage: node bench-report.mjs REPORT_FILE PROFILE_DIR [SCREENSHOT.png]
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 
 const require = createRequire(process.env.PREP_PLAYWRIGHT_DIR + '/node_modules/');
 const { chromium } = require('playwright-core');
-const [report, profile] = process.argv.slice(2);
+const [report, profile, shot] = process.argv.slice(2);
 const url = pathToFileURL(report).href;
 
 const ctx = await chromium.launchPersistentContext(profile, {
@@ -44,6 +44,7 @@ try {
     return { id: c.id, drawn: Number(c.dataset.drawn || 0), ink, colour };
   }));
   out.summary = await page.textContent('#summary');
+  if (shot) await page.screenshot({ path: shot, fullPage: true });
 } catch (e) {
   out.ok = false;
   out.error = String(e);

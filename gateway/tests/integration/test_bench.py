@@ -154,3 +154,15 @@ class BenchTest(SignedTestCase):
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
         self.assertEqual(p.returncode, 2)
         self.assertIn("--require", p.stderr.decode())
+
+    def test_kbps_paces_each_phone(self):
+        size = os.path.getsize(os.path.join(self.photos, "acta-1.jpg"))
+        res, _, _ = self.prep_bench("-c", "1", "-n", "2", "--kbps", "4000")
+        self.assertEqual(res["ok"], 2, res)
+        # at 4000 kbit/s a photo takes its size * 8 / 4e6 seconds at least
+        want_ms = min(os.path.getsize(os.path.join(self.photos, f)) for f in
+                      os.listdir(self.photos)) * 8 / 4000
+        self.assertGreater(size, 100000)
+        self.assertGreaterEqual(res["service"]["p50_ms"], want_ms * 0.95)
+        fast, _, _ = self.prep_bench("-c", "1", "-n", "2")
+        self.assertLess(fast["service"]["p50_ms"], want_ms / 2)
