@@ -163,20 +163,19 @@ static void pace_cb(const struct pu_h2_request *req, uint64_t sent, void *arg)
 
 /* True when the 2xx answer of upload |q| carries a receipt the device's gateway key signed, for
  * these bytes and this clave. */
-static bool receipt_ok(const struct run *r, const struct device *d, const struct pu_photo *ph,
-                       const char *clave, const struct pu_h2_request *q)
+static bool receipt_ok(const struct device *d, const struct pu_photo *ph, const char *clave,
+                       const struct pu_h2_request *q)
 {
     struct gw_receipt rc;
 
     if (!q->resp_body || q->resp_len >= GW_RECEIPT_FILE_MAX)
         return false;
-    (void)r;
     return gw_receipt_verify(q->resp_body, q->resp_len, &d->dev.gateway, &rc) == NULL &&
            strcmp(rc.sha256, ph->sha_hex) == 0 && strcmp(rc.clave, clave) == 0 &&
            rc.bytes == ph->size;
 }
 
-static void record(struct run *r, long i, double intended, double sent, double done, int status,
+static void record(struct run *r, double intended, double sent, double done, int status,
                    const char *cls_name, uint64_t bytes, double connect_ms)
 {
     pthread_mutex_lock(&r->lock);
@@ -200,7 +199,6 @@ static void record(struct run *r, long i, double intended, double sent, double d
     if (connect_ms >= 0)
         bench_hist_record(&r->res.connect, (uint64_t)(connect_ms * 1e3));
     pthread_mutex_unlock(&r->lock);
-    (void)i;
 }
 
 static void *phone_main(void *arg)
@@ -241,7 +239,7 @@ static void *phone_main(void *arg)
             pu_h2_conn_free(c);
             c = NULL;
             if (pu_h2_connect(&r->url, &r->opts, &c, why, sizeof(why)) < 0) {
-                record(r, i, intended, t, now_ms(), 0, "connect", 0, -1);
+                record(r, intended, t, now_ms(), 0, "connect", 0, -1);
                 continue;
             }
             connect_ms = now_ms() - t;
@@ -251,7 +249,7 @@ static void *phone_main(void *arg)
         if (fd < 0 || pu_send_request(ph, fd, path, &d->key, d->dev.device_id, &sig, &q) < 0) {
             if (fd >= 0)
                 close(fd);
-            record(r, i, intended, now_ms(), now_ms(), 0, "client: photo or signature", 0, -1);
+            record(r, intended, now_ms(), now_ms(), 0, "client: photo or signature", 0, -1);
             continue;
         }
         sent = now_ms();
@@ -264,18 +262,18 @@ static void *phone_main(void *arg)
             close(fd);
             pu_h2_conn_free(c);
             c = NULL;
-            record(r, i, intended, sent, now_ms(), 0, "h2 submit refused", 0, connect_ms);
+            record(r, intended, sent, now_ms(), 0, "h2 submit refused", 0, connect_ms);
             continue;
         }
         pu_h2_run(c);
-        if (q.error == 0 && (q.status == 200 || q.status == 201) && receipt_ok(r, d, ph, clave, &q))
-            record(r, i, intended, sent, now_ms(), q.status, NULL, ph->size, connect_ms);
+        if (q.error == 0 && (q.status == 200 || q.status == 201) && receipt_ok(d, ph, clave, &q))
+            record(r, intended, sent, now_ms(), q.status, NULL, ph->size, connect_ms);
         else {
             if (q.error == 0 && (q.status == 200 || q.status == 201))
                 snprintf(cls, sizeof(cls), "receipt does not verify");
             else
                 classify(&q, cls, sizeof(cls));
-            record(r, i, intended, sent, now_ms(), q.status, cls, 0, connect_ms);
+            record(r, intended, sent, now_ms(), q.status, cls, 0, connect_ms);
         }
         close(fd);
         pu_h2_request_finish(&q);
