@@ -1,0 +1,715 @@
+/*
+ * prep-bench: the capacity testers' load generator. Simulated phones send signed uploads
+ * (RFC 9421, Ed25519, Content-Digest) of photos from a pool over HTTP/2 (TLS or h2c), built on
+ * prep-upload's own client library (client/pu_h2, pu_send, pu_state), and the gateway's receipts
+ * are verified as a phone verifies them. See --help and docs/capacity.md.
+ *
+ * Workload models:
+ *   closed  -c C phones each send the next upload when the last is answered (-n N uploads, or
+ *           for --duration S). Latency is from the send: a stalled server slows the senders and
+ *           hides its own stall, as closed-loop tools do.
+ *   open    arrivals at --rate R a second for --duration S, or as a --scenario file's curve
+ *           replayed --speed times faster. Each upload has an intended send time; latency is
+ *           measured from it (as wrk2 does), so when every phone is waiting on a stalled server
+ *           the uploads that should have gone out meanwhile count the wait: coordinated omission
+ *           cannot hide a stall. -c bounds the uploads in flight.
+ *
+ * Each of the -c threads keeps one connection (one upload at a time, as a phone); upload i goes
+ * to clave "EESSSSBCC0002" (a distinct clave per upload from --clave-base on), is signed by device
+ * i mod D of the --devices folder (state folders made by prep-upload enrol; bench/enrol-devices.sh
+ * makes many) and carries photo i mod P of the --photos pool, hashed once at start.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_hist.h"
+#include "bench_report.h"
+#include "bench_scenario.h"
+#include "gw_cli.h"
+#include "gw_keys.h"
+#include "gw_receipt.h"
+#include "pu_h2.h"
+#include "pu_send.h"
+#include "pu_state.h"
+
+#ifndef BENCH_SCENARIO_DIR
+#define BENCH_SCENARIO_DIR "bench/scenarios"
+#endif
+
+#define DEVICES_MAX 4096
+#define PHOTOS_MAX 4096
+#define REQUIRE_MAX 16
+#define CLOSED_MAX 1000000 /* uploads of a closed run for --duration, at most */
+
+struct device {
+    struct pu_device dev;
+    struct gw_key key;
+};
+
+struct require {
+    char text[48];
+    char metric[16]; /* p50 p90 p99 p99.9 max errors rate */
+    char op[3];
+    double value; /* ms for latencies, percent or count for errors, per second for rate */
+    bool percent;
+};
+
+struct run {
+    struct pu_url url;
+    struct pu_h2_opts opts;
+    struct device *devs;
+    int ndevs;
+    struct pu_photo *photos;
+    int nphotos;
+    int conns, entidad, clave_base;
+    int claves;           /* > 0: upload i goes to clave i mod claves (the others are retries) */
+    long total;           /* planned uploads; closed with --duration: until time is up */
+    double duration_ms;   /* closed model: 0 or the run's length */
+    double *intended;     /* open model: send time of upload i, ms from the start; NULL closed */
+    long kbps;            /* per-phone upstream limit, kbit/s; 0: none */
+    double t0;            /* monotonic ms of the start */
+    atomic_long next;     /* uploads handed out */
+    pthread_mutex_t lock; /* what follows */
+    struct bench_result res;
+    struct bench_sample *samples;
+};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void sleep_until(double t)
+{
+    double d = t - now_ms();
+
+    if (d > 0) {
+        struct timespec ts = {.tv_sec = (time_t)(d / 1e3), .tv_nsec = (long)fmod(d * 1e6, 1e9)};
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+    }
+}
+
+/* Index of error class |name| in |r|, added when new; the last slot takes the overflow. */
+static int class_of(struct bench_result *r, const char *name)
+{
+    char clean[80];
+    size_t n = 0;
+
+    for (const char *p = name; *p && n + 1 < sizeof(clean); p++)
+        clean[n++] = (strchr("\"\\<>&", *p) || (unsigned char)*p < 0x20) ? '_' : *p;
+    clean[n] = '\0';
+    for (int i = 0; i < r->nclasses; i++)
+        if (strcmp(r->classes[i].name, clean) == 0)
+            return i;
+    if (r->nclasses == BENCH_CLASSES_MAX)
+        return BENCH_CLASSES_MAX - 1;
+    snprintf(r->classes[r->nclasses].name, sizeof(r->classes[0].name), "%s",
+             r->nclasses == BENCH_CLASSES_MAX - 1 ? "other" : clean);
+    return r->nclasses++;
+}
+
+/* The class of a failed answer: "http 429 rate-limited" (the problem type's last part),
+ * "h2 reset", "timeout", "receipt" (a 2xx whose receipt does not verify)... */
+static void classify(const struct pu_h2_request *q, char *out, size_t cap)
+{
+    const char *type;
+
+    if (q->error == -ETIMEDOUT)
+        snprintf(out, cap, "timeout");
+    else if (q->error != 0)
+        snprintf(out, cap, "h2 %s",
+                 q->error == -ECONNRESET ? "reset or connection lost" : strerror(-q->error));
+    else if (q->resp_body && (type = strstr(q->resp_body, "\"type\"")) &&
+             (type = strchr(type + 6, '"'))) {
+        const char *end = strchr(type + 1, '"'), *slash = type;
+
+        for (const char *p = type; end && p < end; p++)
+            if (*p == '/' || *p == '#')
+                slash = p;
+        snprintf(out, cap, "http %d %.*s", q->status, end ? (int)(end - slash - 1) : 0, slash + 1);
+    } else
+        snprintf(out, cap, "http %d", q->status);
+}
+
+struct pace {
+    const struct run *r;
+    double start;
+};
+
+/* In-process per-phone bandwidth: nghttp2 takes the next chunk only once the bytes so far have
+ * had their time at --kbps. */
+static void pace_cb(const struct pu_h2_request *req, uint64_t sent, void *arg)
+{
+    const struct pace *p = arg;
+
+    (void)req;
+    sleep_until(p->start + (double)sent * 8.0 / (double)p->r->kbps);
+}
+
+/* True when the 2xx answer of upload |q| carries a receipt the device's gateway key signed, for
+ * these bytes and this clave. */
+static bool receipt_ok(const struct device *d, const struct pu_photo *ph, const char *clave,
+                       const struct pu_h2_request *q)
+{
+    struct gw_receipt rc;
+
+    if (!q->resp_body || q->resp_len >= GW_RECEIPT_FILE_MAX)
+        return false;
+    return gw_receipt_verify(q->resp_body, q->resp_len, &d->dev.gateway, &rc) == NULL &&
+           strcmp(rc.sha256, ph->sha_hex) == 0 && strcmp(rc.clave, clave) == 0 &&
+           rc.bytes == ph->size;
+}
+
+static void record(struct run *r, double intended, double sent, double done, int status,
+                   const char *cls_name, uint64_t bytes, double connect_ms)
+{
+    pthread_mutex_lock(&r->lock);
+    struct bench_sample *s = &r->samples[r->res.nsamples++];
+
+    s->intended_ms = intended - r->t0;
+    s->sent_ms = sent - r->t0;
+    s->done_ms = done - r->t0;
+    s->status = status;
+    s->cls = cls_name ? class_of(&r->res, cls_name) : -1;
+    if (cls_name)
+        r->res.classes[s->cls].n++;
+    else {
+        r->res.ok++;
+        r->res.bytes_ok += (long)bytes;
+        r->res.receipts_verified++;
+    }
+    r->res.done++;
+    bench_hist_record(&r->res.latency, (uint64_t)((done - intended) * 1e3));
+    bench_hist_record(&r->res.service, (uint64_t)((done - sent) * 1e3));
+    if (connect_ms >= 0)
+        bench_hist_record(&r->res.connect, (uint64_t)(connect_ms * 1e3));
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void *phone_main(void *arg)
+{
+    struct run *r = arg;
+    struct pu_h2_conn *c = NULL;
+    char why[256];
+
+    sleep_until(r->t0); /* all phones start together, when the clock of the run starts */
+    for (;;) {
+        long i = atomic_fetch_add(&r->next, 1);
+        struct pu_h2_request q;
+        struct pu_send_sig sig;
+        struct pace pace = {.r = r};
+        const struct device *d = &r->devs[i % r->ndevs];
+        const struct pu_photo *ph = &r->photos[i % r->nphotos];
+        char path[64], clave[16], cls[96];
+        double intended, sent, connect_ms = -1;
+        long k = r->clave_base + (r->claves > 0 ? i % r->claves : i);
+        int fd;
+
+        if (i >= r->total)
+            break;
+        if (r->intended) {
+            intended = r->t0 + r->intended[i];
+            sleep_until(intended);
+        } else {
+            intended = now_ms();
+            if (r->duration_ms > 0 && intended - r->t0 >= r->duration_ms)
+                break;
+        }
+        snprintf(clave, sizeof(clave), "%02d%04ldB%02ld0002", r->entidad, k % 9999 + 1,
+                 k / 9999 % 99 + 1);
+        snprintf(path, sizeof(path), "/v1/actas/%s/photos", clave);
+        if (!c || !pu_h2_usable(c)) {
+            double t = now_ms();
+
+            pu_h2_conn_free(c);
+            c = NULL;
+            if (pu_h2_connect(&r->url, &r->opts, &c, why, sizeof(why)) < 0) {
+                record(r, intended, t, now_ms(), 0, "connect", 0, -1);
+                continue;
+            }
+            connect_ms = now_ms() - t;
+        }
+        memset(&q, 0, sizeof(q));
+        fd = open(ph->file, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || pu_send_request(ph, fd, path, &d->key, d->dev.device_id, &sig, &q) < 0) {
+            if (fd >= 0)
+                close(fd);
+            record(r, intended, now_ms(), now_ms(), 0, "client: photo or signature", 0, -1);
+            continue;
+        }
+        sent = now_ms();
+        if (r->kbps > 0) {
+            pace.start = sent;
+            q.on_progress = pace_cb;
+            q.progress_arg = &pace;
+        }
+        if (pu_h2_submit(c, &q) < 0) {
+            close(fd);
+            pu_h2_conn_free(c);
+            c = NULL;
+            record(r, intended, sent, now_ms(), 0, "h2 submit refused", 0, connect_ms);
+            continue;
+        }
+        pu_h2_run(c);
+        if (q.error == 0 && (q.status == 200 || q.status == 201) && receipt_ok(d, ph, clave, &q))
+            record(r, intended, sent, now_ms(), q.status, NULL, ph->size, connect_ms);
+        else {
+            if (q.error == 0 && (q.status == 200 || q.status == 201))
+                snprintf(cls, sizeof(cls), "receipt does not verify");
+            else
+                classify(&q, cls, sizeof(cls));
+            record(r, intended, sent, now_ms(), q.status, cls, 0, connect_ms);
+        }
+        close(fd);
+        pu_h2_request_finish(&q);
+    }
+    pu_h2_conn_free(c);
+    return NULL;
+}
+
+/* Loads every state folder under |dir| (or |dir| itself when it is one). */
+static int load_devices(struct run *r, const char *dir)
+{
+    struct dirent **names;
+    char sub0[4096];
+    int n;
+
+    r->devs = calloc(DEVICES_MAX, sizeof(*r->devs));
+    if (!r->devs)
+        return -1;
+    snprintf(sub0, sizeof(sub0), "%s/device.json", dir);
+    if (access(sub0, F_OK) == 0 && pu_state_load_device("prep-bench", dir, &r->devs[0].dev) == 0 &&
+        pu_state_load_key("prep-bench", dir, false, &r->devs[0].key) == 0) {
+        r->ndevs = 1;
+        return 0;
+    }
+    n = scandir(dir, &names, NULL, alphasort);
+    for (int i = 0; i < n; i++) {
+        char sub[4096];
+        struct device *d = &r->devs[r->ndevs];
+
+        snprintf(sub, sizeof(sub), "%s/%s/device.json", dir, names[i]->d_name);
+        if (access(sub, F_OK) < 0) {
+            free(names[i]);
+            continue;
+        }
+        snprintf(sub, sizeof(sub), "%s/%s", dir, names[i]->d_name);
+        if (names[i]->d_name[0] != '.' && r->ndevs < DEVICES_MAX &&
+            pu_state_load_device("prep-bench", sub, &d->dev) == 0 &&
+            pu_state_load_key("prep-bench", sub, false, &d->key) == 0)
+            r->ndevs++;
+        free(names[i]);
+    }
+    if (n >= 0)
+        free(names);
+    return r->ndevs > 0 ? 0 : -1;
+}
+
+/* Hashes |file|, or every *.jpg under it when it is a folder, into the pool. */
+static int load_photos(struct run *r, const char *path)
+{
+    struct dirent **names;
+    struct stat st;
+    char why[256];
+    int n;
+
+    r->photos = calloc(PHOTOS_MAX, sizeof(*r->photos));
+    if (!r->photos || stat(path, &st) < 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        char *file = strdup(path);
+
+        if (!file || pu_photo_open(&r->photos[0], file, why, sizeof(why)) < 0) {
+            free(file);
+            return -1;
+        }
+        pu_photo_close(&r->photos[0]);
+        r->nphotos = 1;
+        return 0;
+    }
+    n = scandir(path, &names, NULL, alphasort);
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(names[i]->d_name);
+        char *file;
+
+        if (len > 4 && strcmp(names[i]->d_name + len - 4, ".jpg") == 0 && r->nphotos < PHOTOS_MAX &&
+            asprintf(&file, "%s/%s", path, names[i]->d_name) >= 0) {
+            if (pu_photo_open(&r->photos[r->nphotos], file, why, sizeof(why)) == 0) {
+                pu_photo_close(&r->photos[r->nphotos]);
+                r->nphotos++;
+            } else
+                free(file);
+        }
+        free(names[i]);
+    }
+    if (n >= 0)
+        free(names);
+    return r->nphotos > 0 ? 0 : -1;
+}
+
+/* Parses "p99<1s,errors<0.1%,rate>5" into |ret| (at most REQUIRE_MAX terms). Returns the count,
+ * or -1 with the bad term printed. */
+static int parse_require(const char *spec, struct require *ret)
+{
+    char buf[512], *save = NULL;
+    int n = 0;
+
+    snprintf(buf, sizeof(buf), "%s", spec);
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        struct require *q = &ret[n];
+        size_t m = strcspn(t, "<>");
+        char *end;
+
+        while (*t == ' ')
+            t++, m--;
+        if (n == REQUIRE_MAX || m == 0 || m >= sizeof(q->metric) || t[m] == '\0')
+            goto bad;
+        snprintf(q->text, sizeof(q->text), "%s", t);
+        memcpy(q->metric, t, m);
+        q->metric[m] = '\0';
+        q->op[0] = t[m];
+        q->op[1] = t[m + 1] == '=' ? '=' : '\0';
+        q->op[2] = '\0';
+        t += m + strlen(q->op);
+        q->value = strtod(t, &end);
+        if (end == t)
+            goto bad;
+        q->percent = strcmp(end, "%") == 0;
+        if (strcmp(q->metric, "errors") == 0 || strcmp(q->metric, "rate") == 0) {
+            if (*end && !q->percent)
+                goto bad;
+        } else if (strcmp(q->metric, "p50") == 0 || strcmp(q->metric, "p90") == 0 ||
+                   strcmp(q->metric, "p99") == 0 || strcmp(q->metric, "p99.9") == 0 ||
+                   strcmp(q->metric, "max") == 0) {
+            if (strcmp(end, "s") == 0)
+                q->value *= 1e3;
+            else if (strcmp(end, "us") == 0)
+                q->value /= 1e3;
+            else if (strcmp(end, "ms") != 0 && *end)
+                goto bad;
+        } else
+            goto bad;
+        n++;
+    }
+    return n;
+bad:
+    fprintf(stderr, "prep-bench: --require: cannot read \"%s\" (e.g. 'p99<1s,errors<0.1%%')\n",
+            spec);
+    return -1;
+}
+
+/* Checks each requirement against |res|, printing each verdict. Returns the failures. */
+static int check_require(const struct require *q, int n, const struct bench_result *res)
+{
+    int failed = 0;
+
+    for (int i = 0; i < n; i++) {
+        double v, errors = (double)(res->done - res->ok) + (double)(res->planned - res->done);
+        bool ok;
+
+        if (strcmp(q[i].metric, "errors") == 0)
+            v = q[i].percent ? (res->planned ? 100.0 * errors / (double)res->planned : 0) : errors;
+        else if (strcmp(q[i].metric, "rate") == 0)
+            v = res->seconds > 0 ? (double)res->ok / res->seconds : 0;
+        else if (strcmp(q[i].metric, "max") == 0)
+            v = bench_hist_pct(&res->latency, 100) / 1e3;
+        else
+            v = bench_hist_pct(&res->latency, strtod(q[i].metric + 1, NULL)) / 1e3;
+        ok = q[i].op[0] == '<' ? (q[i].op[1] ? v <= q[i].value : v < q[i].value)
+                               : (q[i].op[1] ? v >= q[i].value : v > q[i].value);
+        fprintf(stderr, "prep-bench: require %s: %s (%.3f)\n", q[i].text, ok ? "ok" : "FAILED", v);
+        failed += !ok;
+    }
+    return failed;
+}
+
+/* The live line on a terminal: done, rate, errors, p99 so far, ETA. */
+static void progress(struct run *r, bool final)
+{
+    double t = (now_ms() - r->t0) / 1e3, eta;
+    long done, errors;
+    uint64_t p99;
+
+    pthread_mutex_lock(&r->lock);
+    done = r->res.done;
+    errors = done - r->res.ok;
+    p99 = bench_hist_pct(&r->res.latency, 99);
+    pthread_mutex_unlock(&r->lock);
+    if (r->intended)
+        eta = r->intended[r->total - 1] / 1e3 - t;
+    else if (r->duration_ms > 0)
+        eta = r->duration_ms / 1e3 - t;
+    else
+        eta = done ? t * (double)(r->total - done) / (double)done : 0;
+    fprintf(stderr, "\r[%6.0fs] %ld/%ld done  %.1f/s  errors %ld  p99 %.0f ms  ETA %.0fs   %s", t,
+            done, r->total, t > 0 ? (double)done / t : 0.0, errors, (double)p99 / 1e3,
+            eta > 0 ? eta : 0, final ? "\n" : "");
+}
+
+static int write_out(const char *file, const struct bench_result *res, bool html)
+{
+    FILE *f = fopen(file, "we");
+    int e;
+
+    if (!f) {
+        fprintf(stderr, "prep-bench: could not write %s: %s\n", file, strerror(errno));
+        return -1;
+    }
+    e = html ? bench_report_html(f, res) : bench_report_json(f, res);
+    if (fclose(f) != 0 || e < 0) {
+        fprintf(stderr, "prep-bench: could not write %s\n", file);
+        return -1;
+    }
+    return 0;
+}
+
+static void cleanup(struct run *r)
+{
+    for (int i = 0; i < r->ndevs; i++) {
+        gw_key_finish(&r->devs[i].key);
+        gw_key_finish(&r->devs[i].dev.gateway);
+    }
+    for (int i = 0; i < r->nphotos; i++)
+        free((char *)r->photos[i].file);
+    free(r->devs);
+    free(r->photos);
+    free(r->samples);
+    free(r->intended);
+    pthread_mutex_destroy(&r->lock);
+}
+
+static const char usage[] =
+    "Usage: prep-bench --server URL --devices DIR --photos DIR|FILE [workload] [options]\n"
+    "\n"
+    "Simulated phones upload signed photos (as prep-upload does) and the gateway's receipts are\n"
+    "verified. Latency percentiles come from a log-linear histogram (p50/p90/p99/p99.9/max).\n"
+    "\n"
+    "Workload (closed by default):\n"
+    "  -c, --conns N       phones (threads, one connection each): in flight at most (default 20)\n"
+    "  -n, --requests N    closed: uploads to send (default 100)\n"
+    "  --duration S        closed: send for S seconds instead; open: the length of --rate\n"
+    "  --rate R            open: R arrivals a second (needs --duration)\n"
+    "  --scenario NAME     open: a scenario file's arrival curve (bench/scenarios: jalisco-2021,\n"
+    "                      national-peak; or a path)\n"
+    "  --speed X           replay the scenario X times faster (default 1; 60: an hour a minute)\n"
+    "  --from HH:MM --to HH:MM   only the scenario's arrivals in that clock window\n"
+    "  Open models measure latency from each upload's intended send time (coordinated omission\n"
+    "  corrected, as wrk2): a stall shows in p99 even when every phone was stuck in it.\n"
+    "\n"
+    "Phones and photos:\n"
+    "  --devices DIR       a state folder of prep-upload enrol, or a folder of them (upload i is\n"
+    "                      signed by device i mod D; bench/enrol-devices.sh makes them)\n"
+    "  --photos PATH       a JPEG, or a folder of *.jpg (upload i sends photo i mod P; P >= the\n"
+    "                      uploads makes every body distinct)\n"
+    "  --entidad NN        the claves' state (default 14); --clave-base K: first clave number\n"
+    "  --claves K          upload i goes to clave i mod K (default: a clave of its own each;\n"
+    "                      repeats of a clave with the same bytes are idempotent retries)\n"
+    "  --kbps K            each phone's upstream limited to K kbit/s (in-process pacing)\n"
+    "  --insecure          TLS: do not check the certificate; --cacert FILE: trust this CA\n"
+    "\n"
+    "Output:\n"
+    "  --out FILE.json     the result file;  --html FILE.html  the report (offline, plots)\n"
+    "  --require SPEC      thresholds, e.g. 'p99<1s,errors<0.1%,rate>5': exit 3 if one fails\n"
+    "  --progress / --no-progress   the live line on stderr (default: when it is a terminal)\n"
+    "  --json              print the result JSON on stdout instead of the summary\n"
+    "\n"
+    "Exit: 0, 1 when an upload failed (without --require), 2 usage, 3 a requirement failed.\n";
+
+#define INT_OPT(nm, letter, ptr, min, max)                                                         \
+    {                                                                                              \
+        .name = (nm), .short_name = (letter), .kind = GW_CLI_INT, .value = (ptr), .lo = (min),     \
+        .hi = (max), .bad = "see --help"                                                           \
+    }
+
+int main(int argc, char **argv)
+{
+    static struct run r = {.conns = 20, .entidad = 14, .clave_base = 0};
+    const char *server = NULL, *devices = NULL, *photos = NULL, *scenario = NULL, *why;
+    const char *out = NULL, *html = NULL, *req_spec = NULL, *from = NULL, *to = NULL;
+    const char *speed_s = "1", *rate_s = NULL, *dur_s = NULL;
+    int nreq = 100, kbps = 0, show = -1, nrequire = 0, o, failed = 0;
+    bool json = false;
+    struct require require[REQUIRE_MAX];
+    struct bench_scenario sc;
+    char scen_path[4096];
+    pthread_t *th;
+    const struct gw_cli_opt opts[] = {
+        INT_OPT("conns", 'c', &r.conns, 1, 4000),
+        INT_OPT("requests", 'n', &nreq, 1, 100000000),
+        INT_OPT("entidad", 0, &r.entidad, 1, 32),
+        INT_OPT("clave-base", 0, &r.clave_base, 0, 9000000),
+        INT_OPT("claves", 0, &r.claves, 0, 9000000),
+        INT_OPT("kbps", 0, &kbps, 0, 100000000),
+        GW_CLI_OPT_STRING("duration", &dur_s, "S", NULL),
+        GW_CLI_OPT_STRING("rate", &rate_s, "R", NULL),
+        GW_CLI_OPT_STRING("scenario", &scenario, "NAME", NULL),
+        GW_CLI_OPT_STRING("speed", &speed_s, "X", NULL),
+        GW_CLI_OPT_STRING("from", &from, "HH:MM", NULL),
+        GW_CLI_OPT_STRING("to", &to, "HH:MM", NULL),
+        GW_CLI_OPT_STRING("server", &server, "URL", NULL),
+        GW_CLI_OPT_STRING("devices", &devices, "DIR", NULL),
+        GW_CLI_OPT_STRING("photos", &photos, "PATH", NULL),
+        GW_CLI_OPT_STRING("cacert", &r.opts.cacert, "FILE", NULL),
+        GW_CLI_OPT_STRING("out", &out, "FILE", NULL),
+        GW_CLI_OPT_STRING("html", &html, "FILE", NULL),
+        GW_CLI_OPT_STRING("require", &req_spec, "SPEC", NULL),
+        GW_CLI_OPT_FLAG("insecure", &r.opts.insecure, NULL),
+        {.name = "progress", .kind = GW_CLI_SET, .value = &show, .set = 1},
+        {.name = "no-progress", .kind = GW_CLI_SET, .value = &show, .set = 0},
+        GW_CLI_OPT_JSON(&json),
+        GW_CLI_OPT_END,
+    };
+    const struct gw_cli cli = {.prog = "prep-bench", .usage = usage, .opts = opts};
+    double speed, rate = 0, duration = 0;
+
+    pu_h2_opts_default(&r.opts);
+    o = gw_cli_parse(&cli, argc, argv, NULL);
+    if (o != 0)
+        return gw_cli_exit(o);
+    speed = strtod(speed_s, NULL);
+    if (rate_s)
+        rate = strtod(rate_s, NULL);
+    if (dur_s)
+        duration = strtod(dur_s, NULL);
+    if (!server || !devices || !photos || speed <= 0 || (rate_s && (rate <= 0 || duration <= 0)) ||
+        (scenario && rate_s) || (dur_s && duration <= 0)) {
+        fprintf(stderr, "prep-bench: --server, --devices and --photos are needed; see --help\n");
+        return 2;
+    }
+    if (pu_url_parse(server, &r.url, &why) < 0) {
+        fprintf(stderr, "prep-bench: --server: %s\n", why);
+        return 2;
+    }
+    if (load_devices(&r, devices) < 0) {
+        fprintf(stderr, "prep-bench: no enrolled device state under %s\n", devices);
+        return 2;
+    }
+    if (load_photos(&r, photos) < 0) {
+        fprintf(stderr, "prep-bench: no readable JPEG at %s\n", photos);
+        return 2;
+    }
+    if (req_spec && (nrequire = parse_require(req_spec, require)) < 0)
+        return 2;
+    r.kbps = kbps;
+    r.res.model = "closed";
+    r.total = nreq;
+    if (scenario) {
+        int f = from ? bench_scenario_clock(from) : -1, t = to ? bench_scenario_clock(to) : -1;
+
+        if (strchr(scenario, '/'))
+            snprintf(scen_path, sizeof(scen_path), "%s", scenario);
+        else
+            snprintf(scen_path, sizeof(scen_path), "%s/%s",
+                     getenv("PREP_BENCH_SCENARIOS") ? getenv("PREP_BENCH_SCENARIOS")
+                                                    : BENCH_SCENARIO_DIR,
+                     scenario);
+        if ((from && f < 0) || (to && t < 0)) {
+            fprintf(stderr, "prep-bench: --from and --to take HH:MM\n");
+            return 2;
+        }
+        if (bench_scenario_load(scen_path, &sc, &why) < 0) {
+            fprintf(stderr, "prep-bench: %s: %s\n", scen_path, why);
+            return 2;
+        }
+        r.total = bench_scenario_schedule(&sc, f, t, speed, &r.intended);
+        if (r.total <= 0) {
+            fprintf(stderr, "prep-bench: no arrivals in that window of %s\n", scen_path);
+            return 2;
+        }
+        r.res.model = "open";
+        r.res.scenario = scenario;
+        r.res.speed = speed;
+    } else if (rate_s) {
+        r.total = (long)(rate * duration);
+        r.intended = calloc((size_t)r.total + 1, sizeof(double));
+        if (!r.intended || r.total < 1)
+            return 2;
+        for (long i = 0; i < r.total; i++)
+            r.intended[i] = (double)i * 1e3 / rate;
+        r.res.model = "open";
+    } else if (dur_s) {
+        r.duration_ms = duration * 1e3;
+    }
+    r.res.conns = r.conns;
+    if (r.duration_ms > 0)
+        r.total = CLOSED_MAX;
+    r.samples = calloc((size_t)r.total, sizeof(*r.samples));
+    th = calloc((size_t)r.conns, sizeof(*th));
+    if (!r.samples || !th)
+        return 1;
+    r.res.samples = r.samples;
+    bench_hist_init(&r.res.latency);
+    bench_hist_init(&r.res.service);
+    bench_hist_init(&r.res.connect);
+    pthread_mutex_init(&r.lock, NULL);
+    if (show < 0)
+        show = isatty(2);
+    r.t0 = now_ms() + 50; /* the threads are up before the first intended send */
+    for (int i = 0; i < r.conns; i++)
+        pthread_create(&th[i], NULL, phone_main, &r);
+    if (show) {
+        /* the main thread draws the line while the phones work */
+        for (;;) {
+            long next = atomic_load(&r.next), done;
+
+            pthread_mutex_lock(&r.lock);
+            done = r.res.done;
+            pthread_mutex_unlock(&r.lock);
+            if (done >= r.total || (next >= r.total + r.conns && done >= r.total) ||
+                (r.duration_ms > 0 && now_ms() - r.t0 > r.duration_ms && next - done >= r.conns))
+                break;
+            progress(&r, false);
+            sleep_until(now_ms() + 1000);
+        }
+    }
+    for (int i = 0; i < r.conns; i++)
+        pthread_join(th[i], NULL);
+    if (show)
+        progress(&r, true);
+    r.res.seconds = (now_ms() - r.t0) / 1e3;
+    r.res.planned = r.duration_ms > 0 ? r.res.done : r.total;
+    r.res.nsamples = r.res.done;
+    if (out && write_out(out, &r.res, false) < 0)
+        failed = 1;
+    if (html && write_out(html, &r.res, true) < 0)
+        failed = 1;
+    if (json)
+        bench_report_json(stdout, &r.res);
+    else {
+        const struct bench_hist *h = &r.res.latency;
+
+        printf("prep-bench: %s model, %d phones: %ld/%ld uploads accepted in %.2f s: %.2f "
+               "uploads/s, %.1f MB/s, %ld receipts verified\n",
+               r.res.model, r.conns, r.res.ok, r.res.planned, r.res.seconds,
+               r.res.ok / r.res.seconds, (double)r.res.bytes_ok / r.res.seconds / 1e6,
+               r.res.receipts_verified);
+        printf("latency ms%s: p50 %.1f, p90 %.1f, p99 %.1f, p99.9 %.1f, max %.1f\n",
+               r.intended ? " (from the intended send time)" : "", bench_hist_pct(h, 50) / 1e3,
+               bench_hist_pct(h, 90) / 1e3, bench_hist_pct(h, 99) / 1e3,
+               bench_hist_pct(h, 99.9) / 1e3, bench_hist_pct(h, 100) / 1e3);
+        for (int i = 0; i < r.res.nclasses; i++)
+            printf("errors: %ld %s\n", r.res.classes[i].n, r.res.classes[i].name);
+    }
+    if (nrequire > 0)
+        failed = check_require(require, nrequire, &r.res) ? 3 : failed;
+    else if (r.res.ok != r.res.planned)
+        failed = 1;
+    cleanup(&r);
+    free(th);
+    return failed;
+}

@@ -1,0 +1,169 @@
+"""prep-bench, the capacity testers' load generator, against a real gateway: simulated phones
+(devices enrolled by bench/enrol-devices.sh through the real enrolment) send signed uploads of
+distinct photos and verify their receipts. A scenario replayed at a speed factor writes the JSON
+result and the HTML report, which headless Chromium opens with the network off and finds its
+plots drawn; the open model shows a 2 s stall of the gateway (SIGSTOP) in p99 where the closed
+model, as every closed-loop tool, records it once per phone; --require fails the run."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+from harness import SignedTestCase
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
+REPORT_JS = os.path.join(HERE, "..", "e2e", "bench-report.mjs")
+DEVICES = 16  # the gateway lets a device have 4 uploads in flight: spread them
+
+
+class BenchTest(SignedTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        upload = os.environ["PREP_UPLOAD"]
+        cls.bench = os.path.join(os.path.dirname(os.path.dirname(upload)), "bench", "prep-bench")
+        cls.devices = tempfile.mkdtemp(prefix="bench-devices-", dir=cls.env.tmp)
+        p = subprocess.run([os.path.join(ROOT, "bench", "enrol-devices.sh"), "--db",
+                            cls.conninfo, "--server", cls.gw.url(""), "--dir", cls.devices,
+                            "-n", str(DEVICES), "--actas", "14*", "--gateway", cls.env.gateway,
+                            "--upload", upload], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=300)
+        assert p.returncode == 0, p.stdout.decode(errors="replace")
+        # A pool of distinct phone-like photos (small, to keep the suite quick).
+        cls.photos = tempfile.mkdtemp(prefix="bench-photos-", dir=cls.env.tmp)
+        for seed in range(1, 7):
+            src = cls.env.gen_acta(seed=200 + seed, width=900, height=1200)
+            shutil.copy(src, os.path.join(cls.photos, f"acta-{seed}.jpg"))
+        time.sleep(0.5)  # the device records reach the gateway's copy
+        cls.clave_base = 0
+
+    def prep_bench(self, *args, expect_rc=0, timeout=300):
+        """Runs prep-bench with fresh claves; returns (result JSON, stderr, the run's folder)."""
+        out = tempfile.mkdtemp(prefix="bench-run-", dir=self.env.tmp)
+        cls = type(self)
+        base, cls.clave_base = cls.clave_base, cls.clave_base + 1000
+        cmd = [self.bench, "--server", self.gw.url(""), "--devices", self.devices, "--photos",
+               self.photos, "--clave-base", str(base), "--out", os.path.join(out, "r.json"),
+               "--html", os.path.join(out, "r.html"), *args]
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+        err = p.stderr.decode(errors="replace")
+        self.assertEqual(p.returncode, expect_rc, f"{cmd}\n{p.stdout.decode()}\n{err}")
+        with open(os.path.join(out, "r.json")) as f:
+            return json.load(f), err, out
+
+    def stall_after(self, delay, length):
+        """Stops the gateway for |length| s, |delay| s from now, in a thread."""
+        def stall():
+            time.sleep(delay)
+            os.kill(self.gw.pid, signal.SIGSTOP)
+            time.sleep(length)
+            os.kill(self.gw.pid, signal.SIGCONT)
+        t = threading.Thread(target=stall)
+        t.start()
+        return t
+
+    def test_scenario_json_and_report_drawn_offline(self):
+        pw_dir = self.browser()
+        scen = os.path.join(self.env.tmp, "bench-short-scenario")
+        with open(scen, "w") as f:
+            f.write("# a short evening: 20 uploads in the first minute, 40 in the second\n"
+                    "18:00 20\n18:01 40\n18:02 0\n")
+        res, _, out = self.prep_bench("--scenario", scen, "--speed", "12", "-c", "16",
+                                      "--require", "errors<0.1%")
+        self.assertEqual(res["model"], "open")
+        self.assertEqual((res["planned"], res["done"], res["ok"]), (60, 60, 60), res)
+        self.assertEqual(res["receipts_verified"], 60)
+        self.assertEqual(res["error_classes"], {})
+        # 120 s of evening at speed 12 last about 10 s, not as fast as the gateway can go
+        self.assertGreater(res["seconds"], 9.5)
+        self.assertLess(res["seconds"], 40)
+        self.assertEqual(res["latency"]["count"], 60)
+        self.assertLessEqual(res["latency"]["p50_ms"], res["latency"]["p99_ms"])
+        self.assertLessEqual(res["latency"]["p99_ms"], res["latency"]["max_ms"])
+        series = res["series"]
+        offered = sum(r[0] for r in series["rows"]) * series["step_s"]
+        self.assertEqual(round(offered), 60)
+        # each upload is a photo of its own clave, from the pool's bytes, by the enrolled phones
+        claves, bodies, phones = self.psql("SELECT count(DISTINCT clave_acta),"
+                                           " count(DISTINCT sha256), count(DISTINCT source)"
+                                           " FROM photos")[0]
+        self.assertGreaterEqual(int(claves), 60)
+        self.assertEqual(int(bodies), 6)
+        self.assertEqual(int(phones), DEVICES)
+        # The report opens offline in Chromium and its four plots are drawn.
+        profile = tempfile.mkdtemp(prefix="chromium-", dir=self.env.tmp)
+        env = dict(os.environ, PREP_PLAYWRIGHT_DIR=pw_dir, HOME=profile)
+        p = subprocess.run(["node", REPORT_JS, os.path.join(out, "r.html"), profile],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120, env=env)
+        lines = p.stdout.decode(errors="replace").strip().splitlines()
+        self.assertTrue(lines, f"no output (exit {p.returncode}): {p.stderr.decode()[-2000:]}")
+        page = json.loads(lines[-1])
+        self.assertTrue(page["ok"], page)
+        self.assertEqual(page["requests"], [], "the report asked for something besides itself")
+        self.assertEqual(page["errors"], [])
+        ids = [c["id"] for c in page["canvases"]]
+        self.assertEqual(ids, ["throughput", "latency", "distribution", "errors"])
+        for c in page["canvases"]:
+            self.assertGreater(c["drawn"], 3, c)
+            self.assertGreater(c["colour"], 200, f"{c['id']}: no plotted line")
+        self.assertIn("60 / 60", page["summary"])
+
+    def test_open_loop_p99_shows_a_stall_closed_loop_hides(self):
+        # Open: 8 arrivals a second for 8 s; the gateway stops for 2 s from the 3rd second.
+        t = self.stall_after(3.0, 2.0)
+        try:
+            opened, _, _ = self.prep_bench("--rate", "8", "--duration", "8", "-c", "40")
+        finally:
+            t.join()
+        # Closed: 2 phones for 8 s, the same stall.
+        t = self.stall_after(3.0, 2.0)
+        try:
+            closed, _, _ = self.prep_bench("-c", "2", "--duration", "8")
+        finally:
+            t.join()
+        o, c = opened["latency"], closed["latency"]
+        print(f"\nopen: {opened['ok']} uploads, p50 {o['p50_ms']:.0f} ms, p99 {o['p99_ms']:.0f} ms,"
+              f" {o['over_1s']} over 1 s; closed: {closed['ok']} uploads, p50 {c['p50_ms']:.0f} ms,"
+              f" p99 {c['p99_ms']:.0f} ms, {c['over_1s']} over 1 s")
+        self.assertEqual(opened["ok"], 64, opened)
+        self.assertEqual(closed["errors"], 0, closed)
+        # Both saw the stall once at least...
+        self.assertGreaterEqual(o["max_ms"], 1900)
+        self.assertGreaterEqual(c["max_ms"], 1900)
+        # ...but only the open model counts the uploads that were due during it: p99 >= 2 s.
+        # (the worst but one of 64 uploads at 8/s: within two arrival intervals of the stall)
+        self.assertGreaterEqual(o["p99_ms"], 1700)
+        self.assertGreaterEqual(o["over_1s"], 5)
+        # the closed run recorded one slow upload per phone, whatever the run's length
+        self.assertLessEqual(c["over_1s"], 2)
+        self.assertGreater(o["over_1s"], 2 * c["over_1s"])
+
+    def test_require_fails_the_run(self):
+        res, err, _ = self.prep_bench("-c", "2", "-n", "4", "--require", "p99<1us,errors<50%",
+                                      expect_rc=3)
+        self.assertEqual(res["ok"], 4)
+        self.assertIn("require p99<1us: FAILED", err)
+        self.assertIn("require errors<50%: ok", err)
+        p = subprocess.run([self.bench, "--server", self.gw.url(""), "--devices", self.devices,
+                            "--photos", self.photos, "--require", "p99~1s"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--require", p.stderr.decode())
+
+    def test_kbps_paces_each_phone(self):
+        size = os.path.getsize(os.path.join(self.photos, "acta-1.jpg"))
+        res, _, _ = self.prep_bench("-c", "1", "-n", "2", "--kbps", "4000")
+        self.assertEqual(res["ok"], 2, res)
+        # at 4000 kbit/s a photo takes its size * 8 / 4e6 seconds at least
+        want_ms = min(os.path.getsize(os.path.join(self.photos, f)) for f in
+                      os.listdir(self.photos)) * 8 / 4000
+        self.assertGreater(size, 100000)
+        self.assertGreaterEqual(res["service"]["p50_ms"], want_ms * 0.95)
+        fast, _, _ = self.prep_bench("-c", "1", "-n", "2")
+        self.assertLess(fast["service"]["p50_ms"], want_ms / 2)
