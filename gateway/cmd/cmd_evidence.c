@@ -294,6 +294,59 @@ static int write_out(const char *path, const struct gw_tar *t)
     return e;
 }
 
+/* Keeps in |*arr| the entries whose photo_id is that of a photo in |mine| (or none). */
+static void keep_mine(json_t *doc, const char *key, json_t *mine)
+{
+    json_t *arr = json_object_get(doc, key), *kept = json_array(), *x, *p;
+    size_t i, j;
+
+    json_array_foreach(arr, i, x)
+    {
+        const char *id = json_string_value(json_object_get(x, "photo_id"));
+        bool keep = !id;
+
+        json_array_foreach(mine, j, p)
+        {
+            if (id && strcmp(id, json_string_value(json_object_get(p, "photo_id"))) == 0)
+                keep = true;
+        }
+        if (keep)
+            json_array_append(kept, x);
+    }
+    json_object_set_new(doc, key, kept);
+}
+
+/*
+ * With several gateways on one database, each spool holds the receipts, originals and ledger of
+ * the photos that gateway received, signed with its own key: the bundle of the data folder of
+ * gateway |gateway| holds its photos (and their decisions and captures); the others are named in
+ * acta.json's "received_by_other_gateways" ({photo_id, gateway}), each in the bundle made from
+ * its gateway's data folder. Returns how many photos are this gateway's.
+ */
+static size_t split_gateways(json_t *doc, const char *gateway)
+{
+    json_t *photos = json_object_get(doc, "photos"), *mine = json_array(), *others = json_array(),
+           *p;
+    size_t i, n;
+
+    json_array_foreach(photos, i, p)
+    {
+        const char *g = json_string_value(json_object_get(p, "gateway"));
+
+        if (g && strcmp(g, gateway) != 0)
+            json_array_append_new(others, json_pack("{s:O, s:s}", "photo_id",
+                                                    json_object_get(p, "photo_id"), "gateway", g));
+        else
+            json_array_append(mine, p);
+    }
+    json_object_set_new(doc, "photos", mine);
+    keep_mine(doc, "review", mine);
+    keep_mine(doc, "capture", mine);
+    n = json_array_size(mine);
+    json_object_set_new(doc, "received_by_other_gateways", others);
+    return n;
+}
+
 /* Everything but evidence.txt and evidence.sig, in the order of docs/evidence.md. */
 static int collect(struct bundle *b, const char *data, const char *clave, json_t *doc,
                    const struct gw_key *k, int *ret_length)
@@ -320,6 +373,9 @@ static int collect(struct bundle *b, const char *data, const char *clave, json_t
         e = add_str(b, "checkpoint.txt", text);
     if (e == 0) {
         o = json_pack("{s:i, s:s, s:O}", "version", 1, "clave", clave, "photos", photos);
+        if (o && json_array_size(json_object_get(doc, "received_by_other_gateways")))
+            json_object_set(o, "received_by_other_gateways",
+                            json_object_get(doc, "received_by_other_gateways"));
         e = add_json(b, "acta.json", o);
     }
     if (e == 0) {
@@ -340,13 +396,16 @@ static int collect(struct bundle *b, const char *data, const char *clave, json_t
 
 int gw_cmd_evidence(int argc, char **argv)
 {
-    const char *data, *db, *out = NULL, *clave, *why = NULL;
+    const char *data, *db, *out = NULL, *clave, *why = NULL, *gateway = "main";
     bool json = false;
     struct gw_config cfg;
     const struct gw_cli_opt opts[] = {
         GW_CLI_OPT_STRING("out", &out, "FILE", "where to write the bundle (required)"),
         GW_CLI_OPT_STRING("data", &data, "DIR", "the gateway's data folder (as `serve --data`)"),
         GW_CLI_OPT_STRING("db", &db, "CONNINFO", "its PostgreSQL (as `serve --db`)"),
+        GW_CLI_OPT_STRING("gateway-id", &gateway, "ID",
+                          "the gateway of that data folder (as `serve --gateway-id`,\n"
+                          "default main): its photos are in the bundle, others' are named"),
         GW_CLI_OPT_FLAG("json", &json,
                         "print {\"bundle\", \"clave\", \"members\", \"photos\",\n"
                         "\"review_decisions\", \"checkpoint_length\"}"),
@@ -391,6 +450,13 @@ int gw_cmd_evidence(int argc, char **argv)
         return 1;
     doc = json_loads(doc_text, 0, NULL);
     free(doc_text);
+    if (doc && split_gateways(doc, gateway) == 0) {
+        fprintf(stderr,
+                "prep-gateway: no photo of acta %s was received by gateway %s (see the"
+                " bundles of the others' data folders)\n",
+                clave, gateway);
+        goto out;
+    }
     if (!doc || gw_cmd_load_key(data, false, "prep-gateway", &k) < 0)
         goto out;
     clock_gettime(CLOCK_REALTIME, &now);
