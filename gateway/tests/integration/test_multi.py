@@ -1,6 +1,6 @@
 """Several central gateways on one PostgreSQL (issue 13, acceptance 2), behind the real HAProxy
-(Debian's) running the tree's deploy/haproxy/prep-gateway.cfg: a stream of uploads through the
-load balancer and two clerks claiming and deciding through both gateways; one gateway killed
+(Debian's) running the tree's deploy/haproxy/prep-gateway.cfg: a stream of signed uploads through
+the load balancer and two clerks claiming and deciding through both gateways; one gateway killed
 with SIGKILL mid-load. Every acknowledged photo reaches `queued` (the survivor processes what the
 dead one had received, from the originals in the database, and takes over its processing claims
 once their lease lapses), no review lease is lost or held twice, and `prep-gateway ledger
@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 
-from harness import (CLAVE, Gateway, GatewayTestCase, curl_request, free_ports, sanitizer_findings,
+from harness import (CLAVE, Gateway, SignedTestCase, curl_request, free_ports, sanitizer_findings,
                      upload_path)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,7 +35,7 @@ class Balancer:
         return f"https://127.0.0.1:{self.tls_port}{path}"
 
 
-class MultiGatewayTest(GatewayTestCase):
+class MultiGatewayTest(SignedTestCase):
     status_timeout = 120.0
 
     @classmethod
@@ -45,11 +45,11 @@ class MultiGatewayTest(GatewayTestCase):
         # processing claims, and a clerk's review claim whose answer died with it.
         common = ("--processing-lease", "5", "--review-lease", "10", "--workers", "1")
         cls.gateway_args = ("--gateway-id", "gw-a", "--metrics", f"127.0.0.1:{metrics_a}") + common
-        super().setUpClass()
+        super().setUpClass()  # gateway A, and the phone's device enrolled through it
         cls.data_b = tempfile.mkdtemp(prefix="MultiGateway-b-", dir=cls.env.tmp)
         cls.gw_b = Gateway(cls.env, cls.conninfo, cls.data_b,
                            ("--gateway-id", "gw-b", "--metrics", f"127.0.0.1:{metrics_b}",
-                            "--insecure-open-uploads") + common, label="MultiGateway-b")
+                            ) + common, label="MultiGateway-b")
         cls.gw_b.start()
         for name in CLERKS:
             cls.env.user_add(cls.conninfo, name, "clerk", cls.users_password)
@@ -90,9 +90,11 @@ class MultiGatewayTest(GatewayTestCase):
 
     # -- helpers --
 
-    def lb_upload(self, photo, clave=CLAVE):
-        return curl_request(self.lb, "POST", upload_path(clave), photo,
-                            ["Content-Type: image/jpeg"], tls=True, timeout=60)
+    def lb_upload(self, photo, clave=CLAVE, to=None):
+        """A signed upload (fresh signature and nonce) via the balancer, or to gateway |to|."""
+        return curl_request(to or self.lb, "POST", upload_path(clave), photo,
+                            self.headers(photo, clave) + ["Content-Type: image/jpeg"],
+                            tls=True, timeout=60)
 
     def clerk_api(self, gw, method, path, clerk, body=None):
         saved = self.gw
@@ -178,7 +180,15 @@ class MultiGatewayTest(GatewayTestCase):
                     if d.status == 200:
                         decisions.setdefault(pid, []).append(name)
 
-        streams = [threading.Thread(target=stream, args=(photos[i::2],)) for i in range(2)]
+        # The same photo sent to both gateways is one photo (the id is f(clave, SHA-256)).
+        twice = self.env.gen_acta(seed=1299, width=640, height=480)
+        r_a, r_b = self.lb_upload(twice, to=self.gw), self.lb_upload(twice, to=self.gw_b)
+        self.assertEqual((r_a.status, r_b.status), (201, 201), (r_a, r_b))
+        self.assertEqual(r_a.json()["photo_id"], r_b.json()["photo_id"])
+        acked[twice] = r_a.json()["photo_id"]
+        photos.append(twice)
+
+        streams = [threading.Thread(target=stream, args=(photos[:-1][i::2],)) for i in range(2)]
         clerks = [threading.Thread(target=clerk, args=(CLERKS[0], self.gw)),
                   threading.Thread(target=clerk, args=(CLERKS[1], self.gw_b))]
         for t in streams + clerks:
@@ -191,6 +201,8 @@ class MultiGatewayTest(GatewayTestCase):
         claims_b = self.psql("SELECT count(*) FROM photos WHERE status = 'processing'"
                              " AND claimed_by LIKE 'gw-b/%'")[0][0]
         self.gw_b.kill()
+        print(f"    gateway B killed with {len(acked)} photos acknowledged, {claims_b} processing "
+              f"claims held by it", flush=True)
         for t in streams:
             t.join(timeout=600)
             self.assertFalse(t.is_alive())
@@ -206,6 +218,7 @@ class MultiGatewayTest(GatewayTestCase):
         self.assertIn(f"{len(pending)} pending receipt(s)", listed)
         rc, out = self.spool_cmd("ingest", "--data", self.data_b, "--gateway-id", "gw-b")
         self.assertEqual(rc, 0, out)
+        print(f"    {len(pending)} receipts only in B's spool, ingested from its disk", flush=True)
 
         # Every acknowledged photo reaches `queued`, processed by the survivor where B could not.
         ids = set(acked.values())
