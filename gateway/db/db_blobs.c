@@ -11,18 +11,14 @@ int gw_db_blob_put(PGconn *c, const char *kind, const char *sha_hex, const uint8
 {
     char sha[68];
     const char *params[] = {sha, kind, (const char *)buf};
-    const int lens[] = {0, 0, (int)len}, formats[] = {0, 0, 1};
-    PGresult *res;
-    int rc;
+    int r;
 
     snprintf(sha, sizeof(sha), "\\x%s", sha_hex);
-    res = PQexecParams(c,
-                       "INSERT INTO blobs (sha256, kind, data) VALUES ($1::bytea, $2, $3::bytea)"
-                       " ON CONFLICT DO NOTHING",
-                       3, NULL, params, lens, formats, 0);
-    rc = gw_db_status(c, res, PGRES_COMMAND_OK);
-    PQclear(res);
-    return rc;
+    r = gw_db_cmd_binary(c,
+                         "INSERT INTO blobs (sha256, kind, data) VALUES ($1::bytea, $2, $3::bytea)"
+                         " ON CONFLICT DO NOTHING",
+                         3, params, 2, len);
+    return r < 0 ? r : 0;
 }
 
 int gw_db_blob_read(PGconn *c, const char *sha_hex, size_t max, uint8_t **ret_buf, size_t *ret_len)

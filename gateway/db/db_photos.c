@@ -13,24 +13,11 @@ int gw_db_ingest(PGconn *c, const struct gw_receipt *r, const char *gateway, con
                  size_t orig_len)
 {
     char bytes[24], width[16], height[16], sha[68], seq[24];
-    const char *params[] = {r->photo_id,
-                            r->clave,
-                            sha,
-                            bytes,
-                            width,
-                            height,
-                            r->received_at,
-                            r->received_at,
-                            r->device,
-                            seq,
-                            r->ledger_prev,
-                            r->ledger_hash,
-                            r->sha256,
-                            r->signature,
-                            gateway,
-                            (const char *)orig};
-    int lens[16] = {0}, formats[16] = {0};
-    PGresult *res;
+    const char *data = (const char *)orig;
+    const char *params[] = {
+        r->photo_id,    r->clave,       sha,       bytes, width,          height,
+        r->received_at, r->received_at, r->device, seq,   r->ledger_prev, r->ledger_hash,
+        r->sha256,      r->signature,   gateway,   data};
     int rc;
 
     snprintf(sha, sizeof(sha), "\\x%s", r->sha256);
@@ -38,27 +25,24 @@ int gw_db_ingest(PGconn *c, const struct gw_receipt *r, const char *gateway, con
     snprintf(width, sizeof(width), "%u", r->width);
     snprintf(height, sizeof(height), "%u", r->height);
     snprintf(seq, sizeof(seq), "%llu", (unsigned long long)r->ledger_seq);
-    /* The original as a binary parameter: its bytes as they are, no escaping. */
-    lens[15] = (int)orig_len;
-    formats[15] = 1;
     /* The photo, its original and its ledger entry arrive together, in one statement: no photo
-     * is `received` (and so none can become `queued`) without its original in the database. */
-    res = PQexecParams(c,
-                       "WITH b AS (INSERT INTO blobs (sha256, kind, data)"
-                       "   VALUES ($3::bytea, 'original', $16::bytea) ON CONFLICT DO NOTHING),"
-                       " p AS (INSERT INTO photos (photo_id, clave_acta, sha256, bytes, width,"
-                       "   height, received_at, received_text, source, ledger_seq,"
-                       "   receipt_signature, gateway)"
-                       "   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10::bigint, 0),"
-                       "   NULLIF($14, ''), $15) ON CONFLICT DO NOTHING)"
-                       " INSERT INTO ledger (gateway, seq, prev, hash, photo_id, clave_acta,"
-                       "   device, sha256, bytes, width, height, time)"
-                       " SELECT $15, $10::bigint, $11, $12, $1::uuid, $2, $9, $13, $4::bigint,"
-                       "   $5::int, $6::int, $8::text WHERE $10::bigint > 0 ON CONFLICT DO NOTHING",
-                       16, NULL, params, lens, formats, 0);
-    rc = gw_db_status(c, res, PGRES_COMMAND_OK);
-    PQclear(res);
-    return rc;
+     * is `received` (and so none can become `queued`) without its original in the database. The
+     * original ($16) is a binary parameter: its bytes as they are, no escaping. */
+    rc = gw_db_cmd_binary(
+        c,
+        "WITH b AS (INSERT INTO blobs (sha256, kind, data)"
+        "   VALUES ($3::bytea, 'original', $16::bytea) ON CONFLICT DO NOTHING),"
+        " p AS (INSERT INTO photos (photo_id, clave_acta, sha256, bytes, width,"
+        "   height, received_at, received_text, source, ledger_seq,"
+        "   receipt_signature, gateway)"
+        "   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10::bigint, 0),"
+        "   NULLIF($14, ''), $15) ON CONFLICT DO NOTHING)"
+        " INSERT INTO ledger (gateway, seq, prev, hash, photo_id, clave_acta,"
+        "   device, sha256, bytes, width, height, time)"
+        " SELECT $15, $10::bigint, $11, $12, $1::uuid, $2, $9, $13, $4::bigint,"
+        "   $5::int, $6::int, $8::text WHERE $10::bigint > 0 ON CONFLICT DO NOTHING",
+        16, params, 15, orig_len);
+    return rc < 0 ? rc : 0;
 }
 
 int gw_db_reset_processing(PGconn *c, const char *blamed, const char *gateway)
