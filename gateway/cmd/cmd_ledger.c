@@ -50,9 +50,9 @@ static int open_ledger(const struct gw_cmd_opts *o)
  * chain whose first entry is the file's is this spool's), and the first broken row. */
 struct db_walk {
     const struct gw_ledger_entry *file;
-    int n_file, rows, chains;
-    int in_chain; /* rows of the current chain seen */
-    bool mine;    /* the current chain is the file's */
+    int n_file, rows, chains, mine_rows; /* mine_rows: rows of the file's chain */
+    int in_chain;                        /* rows of the current chain seen */
+    bool mine;                           /* the current chain is the file's */
     char chain[72];
     struct gw_ledger_entry prev;
     const char *why;
@@ -99,6 +99,7 @@ static void check_row(void *arg, const struct gw_db_ledger_row *row)
         snprintf(w->bad_chain, sizeof(w->bad_chain), "%s", w->chain);
     }
     w->prev = e;
+    w->mine_rows += w->mine;
     w->in_chain++;
     w->rows++;
 }
@@ -270,10 +271,10 @@ static int ledger_verify(const struct gw_cmd_opts *o)
         return 1;
     }
     if (o->json) {
-        json_t *j =
-            json_pack("{s:b, s:s, s:i, s:s, s:I, s:i, s:i}", "valid", r == 0, "copy", "database",
-                      "entries", n, "head", n > 0 ? last.hash : "", "database_rows",
-                      (json_int_t)rows, "chains", w.chains, "export_cuts", cuts);
+        json_t *j = json_pack("{s:b, s:s, s:i, s:s, s:I, s:i, s:i, s:i}", "valid", r == 0, "copy",
+                              "database", "entries", n, "head", n > 0 ? last.hash : "",
+                              "database_rows", (json_int_t)rows, "chains", w.chains,
+                              "spool_chain_rows", w.mine_rows, "export_cuts", cuts);
 
         if (j && r != 0) {
             json_object_set_new(j, "seq", json_integer((json_int_t)bad));
@@ -282,9 +283,10 @@ static int ledger_verify(const struct gw_cmd_opts *o)
         }
         gw_cli_print_json(j, JSON_INDENT(2));
     } else if (r == 0)
-        printf("ledger valid: %d entries in the spool, %llu in PostgreSQL (%d gateway chains),"
-               " head %s; %d export cuts chained and signed\n",
-               n, (unsigned long long)rows, w.chains, n > 0 ? last.hash : "(empty)", cuts);
+        printf("ledger valid: %d entries in the spool, %llu in PostgreSQL (%d gateway chains,"
+               " %d rows in this spool's), head %s; %d export cuts chained and signed\n",
+               n, (unsigned long long)rows, w.chains, w.mine_rows, n > 0 ? last.hash : "(empty)",
+               cuts);
     else
         printf("BROKEN ledger table at seq %llu of gateway %s: %s\n", (unsigned long long)bad,
                w.bad_chain, db_why);

@@ -262,9 +262,13 @@ class MultiGatewayTest(SignedTestCase):
             self.assertEqual(r.body[:4], b"RIFF")
 
         # Both chains verify, each against its spool's file; the table holds two chains.
+        n_a, n_b = (int(self.psql(f"SELECT count(*) FROM ledger WHERE gateway = '{g}'")[0][0])
+                    for g in ("gw-a", "gw-b"))
         out = self.ledger_verify(self.data_dir)
-        self.assertIn("(2 gateway chains)", out)
-        self.ledger_verify(self.data_b)
+        self.assertIn(f"(2 gateway chains, {n_a} rows in this spool's)", out)
+        out = self.ledger_verify(self.data_b)
+        self.assertIn(f"{n_b} entries in the spool, {n_a + n_b} in PostgreSQL (2 gateway chains,"
+                      f" {n_b} rows in this spool's)", out)
         self.assertEqual(self.psql("SELECT gateway, count(*) = max(seq) FROM ledger GROUP BY 1"
                                    " ORDER BY 1"), [["gw-a", "t"], ["gw-b", "t"]])
 
