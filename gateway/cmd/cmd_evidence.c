@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db_blobs.h"
 #include "db_evidence.h"
 #include "gw_cli.h"
 #include "gw_cli_db.h"
@@ -102,6 +103,28 @@ static int add_file(struct bundle *b, const char *data, const char *rel, const c
     return add(b, name, buf, len);
 }
 
+/* The review image |sha| as member |name|: DATA/|rel|, else (processed by another gateway of the
+ * database) its copy in PostgreSQL. */
+static int add_review(struct bundle *b, const char *data, PGconn *pg, const char *sha,
+                      const char *rel, const char *name)
+{
+    char path[4096];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int e;
+
+    snprintf(path, sizeof(path), "%s/%s", data, rel);
+    if (access(path, F_OK) == 0 || !pg)
+        return add_file(b, data, rel, name);
+    e = gw_db_blob_read(pg, sha, FILE_MAX, &buf, &len);
+    if (e < 0) {
+        fprintf(stderr, "prep-gateway: review image %s neither in %s nor in PostgreSQL: %s\n", sha,
+                path, strerror(-e));
+        return e;
+    }
+    return add(b, name, buf, len);
+}
+
 static void bundle_free(struct bundle *b)
 {
     for (size_t i = 0; i < b->n; i++)
@@ -145,7 +168,7 @@ static int add_inclusion(struct bundle *b, const char *dir, uint64_t seq, int n,
 }
 
 /* The members of photo |p| (an element of gw_db_evidence()'s "photos"). */
-static int add_photo(struct bundle *b, const char *data, json_t *p,
+static int add_photo(struct bundle *b, const char *data, PGconn *pg, json_t *p,
                      const struct gw_ledger_entry *all, int n, const uint8_t *leaves)
 {
     const char *id = json_string_value(json_object_get(p, "photo_id"));
@@ -176,7 +199,7 @@ static int add_photo(struct bundle *b, const char *data, json_t *p,
     if (e == 0 && review) {
         snprintf(rel, sizeof(rel), "store/review/%s.webp", review);
         snprintf(name, sizeof(name), "%s/review.webp", dir);
-        e = add_file(b, data, rel, name);
+        e = add_review(b, data, pg, review, rel, name);
     }
     snprintf(rel, sizeof(rel), "%s/spool/signatures/%s.json", data, id);
     if (e == 0 && access(rel, F_OK) == 0) {
@@ -348,7 +371,7 @@ static size_t split_gateways(json_t *doc, const char *gateway)
 }
 
 /* Everything but evidence.txt and evidence.sig, in the order of docs/evidence.md. */
-static int collect(struct bundle *b, const char *data, const char *clave, json_t *doc,
+static int collect(struct bundle *b, const char *data, PGconn *pg, const char *clave, json_t *doc,
                    const struct gw_key *k, int *ret_length)
 {
     struct gw_ledger_entry *all = NULL;
@@ -386,7 +409,7 @@ static int collect(struct bundle *b, const char *data, const char *clave, json_t
     json_array_foreach(photos, i, p)
     {
         if (e == 0)
-            e = add_photo(b, data, p, all, n, leaves);
+            e = add_photo(b, data, pg, p, all, n, leaves);
     }
     free(leaves);
     free(all);
@@ -445,9 +468,10 @@ int gw_cmd_evidence(int argc, char **argv)
         fprintf(stderr, "prep-gateway: no photo of acta %s was received\n", clave);
     else if (r < 0)
         fprintf(stderr, "prep-gateway: could not read acta %s: %s", clave, PQerrorMessage(pg));
-    PQfinish(pg);
-    if (r < 0)
+    if (r < 0) {
+        PQfinish(pg);
         return 1;
+    }
     doc = json_loads(doc_text, 0, NULL);
     free(doc_text);
     if (doc && split_gateways(doc, gateway) == 0) {
@@ -461,7 +485,7 @@ int gw_cmd_evidence(int argc, char **argv)
         goto out;
     clock_gettime(CLOCK_REALTIME, &now);
     gw_rfc3339(&now, created);
-    if (collect(&b, data, clave, doc, &k, &length) < 0 ||
+    if (collect(&b, data, pg, clave, doc, &k, &length) < 0 ||
         statement(&b, clave, created, &k, &text, &sig) < 0)
         goto out;
     r = gw_tar_add(&t, GW_EVIDENCE_STATEMENT, text, strlen(text), (int64_t)now.tv_sec);
@@ -492,6 +516,7 @@ int gw_cmd_evidence(int argc, char **argv)
                json_array_size(json_object_get(doc, "review")), length);
     status = 0;
 out:
+    PQfinish(pg);
     bundle_free(&b);
     gw_tar_free(&t);
     gw_key_finish(&k);

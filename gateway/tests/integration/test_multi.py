@@ -8,9 +8,11 @@ verify` passes for both gateways' chains. A third gateway cut from the database 
 photos into its spool and dies: `prep-gateway spool list` shows them, `spool ingest` pushes them
 from its disk, and the survivor queues them."""
 
+import json
 import os
 import socket
 import subprocess
+import tarfile
 import tempfile
 import threading
 import time
@@ -271,6 +273,30 @@ class MultiGatewayTest(SignedTestCase):
                       f" {n_b} rows in this spool's)", out)
         self.assertEqual(self.psql("SELECT gateway, count(*) = max(seq) FROM ledger GROUP BY 1"
                                    " ORDER BY 1"), [["gw-a", "t"], ["gw-b", "t"]])
+        # A publication cut links to one entry, the latest of either chain (008's function
+        # failed with two rows of the same seq).
+        latest = self.psql("SELECT seq, hash FROM ledger ORDER BY time::timestamptz DESC,"
+                           " seq DESC, gateway LIMIT 1")[0]
+        link = self.psql("SELECT ledger_seq, ledger_head FROM export_cut_prepare('e', now(),"
+                         " repeat('0', 64), 1, 1, 'k')")[0]
+        self.assertEqual(link, latest)
+
+        # The evidence bundle of the acta from B's data folder: B's photos, verified offline by
+        # prep-upload (review images A made come from the database); A's photos named.
+        out_tar = os.path.join(self.env.tmp, "multi-evidence-b.tar")
+        p = subprocess.run([self.env.gateway, "evidence", CLAVE, "--out", out_tar, "--data",
+                            self.data_b, "--db", self.conninfo, "--gateway-id", "gw-b"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout.decode())
+        p = subprocess.run([os.environ["PREP_UPLOAD"], "verify-bundle", out_tar],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout.decode())
+        with tarfile.open(out_tar) as t:
+            acta = json.load(t.extractfile("acta.json"))
+        mine = {r[0] for r in self.psql("SELECT photo_id FROM photos WHERE gateway = 'gw-b'")}
+        self.assertEqual({x["photo_id"] for x in acta["photos"]}, mine)
+        self.assertEqual({x["photo_id"] for x in acta["received_by_other_gateways"]},
+                         {r[0] for r in rows} - mine)
 
     def test_b_dead_gateway_cut_from_the_database(self):
         # Gateway C cannot reach its database (a name that does not exist on the server): it
