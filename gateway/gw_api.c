@@ -15,6 +15,7 @@
 #include "gw_enrol.h"
 #include "gw_error.h"
 #include "gw_log.h"
+#include "gw_originals.h"
 #include "gw_metrics.h"
 #include "gw_receipt.h"
 #include "gw_relay.h"
@@ -207,7 +208,8 @@ static void job_work(struct gw_work *w, void *thread_ctx)
             return;
         }
         snprintf(j->etag, sizeof(j->etag), "\"%s\"", sha);
-        if (gw_spool_review_read(&app->spool, sha, REVIEW_MAX, &j->body, &j->len) < 0) {
+        /* Processed by another gateway: the database's copy. */
+        if (gw_review_load(&app->spool, pg, sha, REVIEW_MAX, &j->body, &j->len) < 0) {
             j->err = GW_E_INTERNAL;
             j->detail = "review image missing from the store";
         }

@@ -88,6 +88,7 @@ static const struct key keys[] = {
     KEY("db", K_STRING, db, 0, 0, 0),
     KEY("data", K_STRING, data_dir, 0, 0, 0),
     KEY("web", K_STRING, web_dir, 0, 0, 0),
+    KEY("gateway-id", K_STRING, gateway_id, 0, 0, 0),
     KEY("max-body", K_SIZE, max_body, 1, UINT64_MAX, 20u << 20),
     KEY("max-pixels", K_SIZE, max_pixels, 1, UINT64_MAX, 50000000),
     KEY("refusal-drain", K_SIZE, refusal_drain, 0, UINT64_MAX, 32u << 20),
@@ -122,6 +123,7 @@ static const struct key keys[] = {
     KEY("webp-quality", K_INT, webp_quality, 1, 100, IMG_PROCESS_DEFAULT_WEBP_QUALITY),
     KEY("webp-method", K_INT, webp_method, 0, 6, IMG_PROCESS_DEFAULT_WEBP_METHOD),
     KEY("review-lease", K_UINT, review_lease_s, 1, 86400, 300),
+    KEY("processing-lease", K_INT, lease_s, 5, 86400, 300),
     KEY("signature-skew", K_UINT, signature_skew, 1, 86400, 300),
     KEY("insecure-open-uploads", K_FLAG, open_uploads, 0, 0, 0),
     KEY("upstream", K_STRING, upstream, 0, 0, 0),
@@ -162,7 +164,7 @@ void gw_config_defaults(struct gw_config *c)
         .stream_window = 256u << 10,
         .conn_window = 1u << 20,
         .initial_window = 64u << 10,
-        .lease_s = 300,
+        .gateway_id = "main",
     };
     for (size_t i = 0; i < NKEYS; i++)
         if (keys[i].kind == K_UINT || keys[i].kind == K_INT || keys[i].kind == K_SIZE)
@@ -274,6 +276,14 @@ static void usage_main(FILE *out)
             d.max_uploads_per_device, d.conn_rate_per_address, d.upload_expiry, d.loops, d.workers,
             d.disk_threads, d.db_threads, d.login_threads, d.signature_skew, d.long_side,
             d.webp_quality, d.webp_method, d.review_lease_s, d.login_address_free);
+    fprintf(out,
+            "Several gateways on one database:\n"
+            "  --gateway-id ID          this gateway's name there: its ledger chain, its photos\n"
+            "                           and claims (default %s; each gateway needs its own;\n"
+            "                           1-64 of A-Z a-z 0-9 . _ -)\n"
+            "  --processing-lease SEC   a photo claimed for processing longer than this (by a\n"
+            "                           gateway that died) is taken over (default %d)\n",
+            d.gateway_id, d.lease_s);
 }
 
 void gw_config_usage(FILE *out)
@@ -531,6 +541,13 @@ int gw_config_parse(struct gw_config *c, int argc, char **argv, FILE *out)
     }
     if (!c->h2c_addr && !c->tls_addr) {
         fprintf(stderr, "prep-gateway serve: both listeners are off\n");
+        return -EINVAL;
+    }
+    if (!c->gateway_id[0] || strlen(c->gateway_id) > 64 ||
+        strspn(c->gateway_id,
+               "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+            strlen(c->gateway_id)) {
+        fprintf(stderr, "prep-gateway serve: --gateway-id: 1 to 64 of A-Z a-z 0-9 . _ -\n");
         return -EINVAL;
     }
     if (c->tls_addr && (!c->cert_file || !c->key_file)) {

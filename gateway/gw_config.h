@@ -47,7 +47,8 @@ struct gw_config {
     unsigned long_side;              /* review derivative */
     int webp_quality;
     int webp_method;
-    int lease_s;             /* processing claim older than this is taken over */
+    int lease_s;             /* s: a processing claim older than this is taken over */
+    const char *gateway_id;  /* this gateway's ledger chain, photos and claims on the database */
     const char *web_dir;     /* the clerks' web application (gw_static), NULL: not served */
     unsigned review_lease_s; /* a clerk's claim on a photo lasts this long */
     bool open_uploads;       /* --insecure-open-uploads: accept unsigned uploads (demos only) */

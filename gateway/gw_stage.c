@@ -7,16 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "db_blobs.h"
 #include "db_photos.h"
 #include "gw_crash.h"
 #include "gw_db.h"
 #include "gw_log.h"
 #include "gw_pool.h"
 #include "gw_metrics.h"
+#include "gw_originals.h"
 #include "img_error.h"
 #include "process.h"
 
@@ -132,7 +133,7 @@ static void *ingest_main(void *arg)
                 char blamed[GW_CRASH_BLAMED_LEN];
 
                 gw_crash_blamed(st->spool->root, blamed, sizeof(blamed));
-                rc = gw_db_reset_processing(pg, blamed);
+                rc = gw_db_reset_processing(pg, blamed, st->cfg->gateway_id);
                 /* Counted now: a crash before this line is read again at the next start. */
                 if (rc == 0)
                     gw_crash_forget(st->spool->root);
@@ -177,7 +178,7 @@ static void *ingest_main(void *arg)
             if (rc == 0) {
                 uint64_t t0 = now_us();
 
-                rc = gw_db_ingest(pg, &r);
+                rc = gw_original_ingest(st->spool, pg, &r, st->cfg->gateway_id, st->cfg->max_body);
                 if (rc == 0)
                     gw_metrics_stage(GW_STAGE_INGEST, (double)(now_us() - t0) / 1e6);
             }
@@ -439,7 +440,10 @@ static int process_one(struct gw_stage *st, PGconn *pg, const struct gw_db_job *
                  MAX_ATTEMPTS);
         return gw_db_fail(pg, job->photo_id, reason, NULL) == -EIO ? -EIO : 0;
     }
-    rc = gw_spool_original_read(st->spool, job->sha256, cfg->max_body, &buf, &len);
+    /* Received by another gateway (or its store lost): the database's copy. */
+    rc = gw_original_load(st->spool, pg, job->sha256, cfg->max_body, &buf, &len);
+    if (rc == -EIO)
+        return -EIO; /* the claim lapses or is given back when the connection returns */
     if (rc < 0) {
         gw_log(GW_LOG_ERROR,
                "msg=\"original missing from the store\" photo_id=%s sha256=%s err=\"%s\"",
@@ -475,6 +479,11 @@ static int process_one(struct gw_stage *st, PGconn *pg, const struct gw_db_job *
          * counted), rather than waiting out its lease once there is room again. */
         return gw_db_release_mine(pg, worker) == -EIO ? -EIO : -EAGAIN;
     }
+    /* Served to clerks by whichever gateway they reach. */
+    if (gw_db_blob_put(pg, "review", review_sha, res.webp, res.webp_len) < 0) {
+        img_result_finish(&res);
+        return -EIO;
+    }
     meta = metadata_json(&res);
     if (meta && add_analysis(pg, job, &res, meta) == -EIO) {
         json_decref(meta);
@@ -506,27 +515,6 @@ static int process_one(struct gw_stage *st, PGconn *pg, const struct gw_db_job *
     return rc == -EIO ? -EIO : 0;
 }
 
-/* A token unique to one worker of one process: 128 random bits, in the shape of a UUID. */
-static void worker_token(char *ret)
-{
-    uint8_t b[16] = {0};
-    char hex[33];
-
-    /* getrandom() without flags blocks until the pool is ready, and does not fail short for 16
-     * bytes; should it fail anyway, the time and thread still make the token this worker's. */
-    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-        struct timespec ts;
-        pthread_t self = pthread_self();
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        memcpy(b, &ts, sizeof(b) < sizeof(ts) ? sizeof(b) : sizeof(ts));
-        memcpy(b + 8, &self, sizeof(self) < 8 ? sizeof(self) : 8);
-    }
-    gw_hex(b, sizeof(b), hex);
-    snprintf(ret, GW_PHOTO_ID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
-             hex + 16, hex + 20);
-}
-
 /* How much nicer the processing threads are than intake. */
 #define WORKER_NICE 10
 
@@ -535,10 +523,10 @@ static void *worker_main(void *arg)
     struct gw_stage *st = arg;
     PGconn *pg = NULL;
     unsigned backoff = 0;
-    char worker[GW_PHOTO_ID_LEN + 1]; /* the token this worker claims photos with */
-    bool broke = false;               /* the connection broke: give back our claims */
+    char worker[GW_WORKER_TOKEN_LEN + 1]; /* the token this worker claims photos with */
+    bool broke = false;                   /* the connection broke: give back our claims */
 
-    worker_token(worker);
+    gw_worker_token(st->cfg->gateway_id, worker);
     /* Image processing yields the CPU to intake: a receipt is never late because photos are
      * being decoded, and the backlog is caught up after the peak (Linux: nice is per thread). */
     errno = 0; /* nice() may return -1 as the new niceness */
@@ -558,7 +546,7 @@ static void *worker_main(void *arg)
         if (!pg)
             pg = gw_db_connect(st->cfg->db, NULL, 0);
         /* After a broken connection, what this worker claimed goes back to the queue first,
-         * instead of waiting out its 300 s processing lease: the claim may have committed while
+         * instead of waiting out its processing lease: the claim may have committed while
          * its answer was lost. */
         rc = pg && broke ? gw_db_release_mine(pg, worker) : pg ? 0 : -EIO;
         if (rc == 0)

@@ -49,6 +49,7 @@ static void usage(FILE *out)
                  "  key        show the gateway's signing key (prep-gateway key show)\n"
                  "  ledger     verify the ledger or sign a checkpoint of it\n"
                  "  receipt    verify a receipt offline\n"
+                 "  spool      a stopped gateway's pending receipts: list, ingest them\n"
                  "  evidence   write the evidence bundle of one acta (docs/evidence.md)\n"
                  "  relay      a CATD edge's forwarding to the centre: status, verify\n"
                  "  audit      hash the installed system, verify it, certify empty databases\n"
@@ -116,6 +117,7 @@ static const struct {
     {"audit", cmd_audit},          {"ledger", gw_cmd_ledger},     {"receipt", gw_cmd_receipt},
     {"election", gw_cmd_election}, {"evidence", gw_cmd_evidence}, {"config", gw_config_check},
     {"export", gw_cmd_export},     {"relay", gw_cmd_relay},
+    {"spool", gw_cmd_spool},
 };
 
 int main(int argc, char **argv)

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db_blobs.h"
 #include "db_evidence.h"
 #include "gw_cli.h"
 #include "gw_cli_db.h"
@@ -102,6 +103,28 @@ static int add_file(struct bundle *b, const char *data, const char *rel, const c
     return add(b, name, buf, len);
 }
 
+/* The review image |sha| as member |name|: DATA/|rel|, else (processed by another gateway of the
+ * database) its copy in PostgreSQL. */
+static int add_review(struct bundle *b, const char *data, PGconn *pg, const char *sha,
+                      const char *rel, const char *name)
+{
+    char path[4096];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int e;
+
+    snprintf(path, sizeof(path), "%s/%s", data, rel);
+    if (access(path, F_OK) == 0 || !pg)
+        return add_file(b, data, rel, name);
+    e = gw_db_blob_read(pg, sha, FILE_MAX, &buf, &len);
+    if (e < 0) {
+        fprintf(stderr, "prep-gateway: review image %s neither in %s nor in PostgreSQL: %s\n", sha,
+                path, strerror(-e));
+        return e;
+    }
+    return add(b, name, buf, len);
+}
+
 static void bundle_free(struct bundle *b)
 {
     for (size_t i = 0; i < b->n; i++)
@@ -145,7 +168,7 @@ static int add_inclusion(struct bundle *b, const char *dir, uint64_t seq, int n,
 }
 
 /* The members of photo |p| (an element of gw_db_evidence()'s "photos"). */
-static int add_photo(struct bundle *b, const char *data, json_t *p,
+static int add_photo(struct bundle *b, const char *data, PGconn *pg, json_t *p,
                      const struct gw_ledger_entry *all, int n, const uint8_t *leaves)
 {
     const char *id = json_string_value(json_object_get(p, "photo_id"));
@@ -176,7 +199,7 @@ static int add_photo(struct bundle *b, const char *data, json_t *p,
     if (e == 0 && review) {
         snprintf(rel, sizeof(rel), "store/review/%s.webp", review);
         snprintf(name, sizeof(name), "%s/review.webp", dir);
-        e = add_file(b, data, rel, name);
+        e = add_review(b, data, pg, review, rel, name);
     }
     snprintf(rel, sizeof(rel), "%s/spool/signatures/%s.json", data, id);
     if (e == 0 && access(rel, F_OK) == 0) {
@@ -294,8 +317,61 @@ static int write_out(const char *path, const struct gw_tar *t)
     return e;
 }
 
+/* Keeps in |*arr| the entries whose photo_id is that of a photo in |mine| (or none). */
+static void keep_mine(json_t *doc, const char *key, json_t *mine)
+{
+    json_t *arr = json_object_get(doc, key), *kept = json_array(), *x, *p;
+    size_t i, j;
+
+    json_array_foreach(arr, i, x)
+    {
+        const char *id = json_string_value(json_object_get(x, "photo_id"));
+        bool keep = !id;
+
+        json_array_foreach(mine, j, p)
+        {
+            if (id && strcmp(id, json_string_value(json_object_get(p, "photo_id"))) == 0)
+                keep = true;
+        }
+        if (keep)
+            json_array_append(kept, x);
+    }
+    json_object_set_new(doc, key, kept);
+}
+
+/*
+ * With several gateways on one database, each spool holds the receipts, originals and ledger of
+ * the photos that gateway received, signed with its own key: the bundle of the data folder of
+ * gateway |gateway| holds its photos (and their decisions and captures); the others are named in
+ * acta.json's "received_by_other_gateways" ({photo_id, gateway}), each in the bundle made from
+ * its gateway's data folder. Returns how many photos are this gateway's.
+ */
+static size_t split_gateways(json_t *doc, const char *gateway)
+{
+    json_t *photos = json_object_get(doc, "photos"), *mine = json_array(), *others = json_array(),
+           *p;
+    size_t i, n;
+
+    json_array_foreach(photos, i, p)
+    {
+        const char *g = json_string_value(json_object_get(p, "gateway"));
+
+        if (g && strcmp(g, gateway) != 0)
+            json_array_append_new(others, json_pack("{s:O, s:s}", "photo_id",
+                                                    json_object_get(p, "photo_id"), "gateway", g));
+        else
+            json_array_append(mine, p);
+    }
+    json_object_set_new(doc, "photos", mine);
+    keep_mine(doc, "review", mine);
+    keep_mine(doc, "capture", mine);
+    n = json_array_size(mine);
+    json_object_set_new(doc, "received_by_other_gateways", others);
+    return n;
+}
+
 /* Everything but evidence.txt and evidence.sig, in the order of docs/evidence.md. */
-static int collect(struct bundle *b, const char *data, const char *clave, json_t *doc,
+static int collect(struct bundle *b, const char *data, PGconn *pg, const char *clave, json_t *doc,
                    const struct gw_key *k, int *ret_length)
 {
     struct gw_ledger_entry *all = NULL;
@@ -320,6 +396,9 @@ static int collect(struct bundle *b, const char *data, const char *clave, json_t
         e = add_str(b, "checkpoint.txt", text);
     if (e == 0) {
         o = json_pack("{s:i, s:s, s:O}", "version", 1, "clave", clave, "photos", photos);
+        if (o && json_array_size(json_object_get(doc, "received_by_other_gateways")))
+            json_object_set(o, "received_by_other_gateways",
+                            json_object_get(doc, "received_by_other_gateways"));
         e = add_json(b, "acta.json", o);
     }
     if (e == 0) {
@@ -330,7 +409,7 @@ static int collect(struct bundle *b, const char *data, const char *clave, json_t
     json_array_foreach(photos, i, p)
     {
         if (e == 0)
-            e = add_photo(b, data, p, all, n, leaves);
+            e = add_photo(b, data, pg, p, all, n, leaves);
     }
     free(leaves);
     free(all);
@@ -340,13 +419,16 @@ static int collect(struct bundle *b, const char *data, const char *clave, json_t
 
 int gw_cmd_evidence(int argc, char **argv)
 {
-    const char *data, *db, *out = NULL, *clave, *why = NULL;
+    const char *data, *db, *out = NULL, *clave, *why = NULL, *gateway = "main";
     bool json = false;
     struct gw_config cfg;
     const struct gw_cli_opt opts[] = {
         GW_CLI_OPT_STRING("out", &out, "FILE", "where to write the bundle (required)"),
         GW_CLI_OPT_STRING("data", &data, "DIR", "the gateway's data folder (as `serve --data`)"),
         GW_CLI_OPT_STRING("db", &db, "CONNINFO", "its PostgreSQL (as `serve --db`)"),
+        GW_CLI_OPT_STRING("gateway-id", &gateway, "ID",
+                          "the gateway of that data folder (as `serve --gateway-id`,\n"
+                          "default main): its photos are in the bundle, others' are named"),
         GW_CLI_OPT_FLAG("json", &json,
                         "print {\"bundle\", \"clave\", \"members\", \"photos\",\n"
                         "\"review_decisions\", \"checkpoint_length\"}"),
@@ -386,16 +468,24 @@ int gw_cmd_evidence(int argc, char **argv)
         fprintf(stderr, "prep-gateway: no photo of acta %s was received\n", clave);
     else if (r < 0)
         fprintf(stderr, "prep-gateway: could not read acta %s: %s", clave, PQerrorMessage(pg));
-    PQfinish(pg);
-    if (r < 0)
+    if (r < 0) {
+        PQfinish(pg);
         return 1;
+    }
     doc = json_loads(doc_text, 0, NULL);
     free(doc_text);
+    if (doc && split_gateways(doc, gateway) == 0) {
+        fprintf(stderr,
+                "prep-gateway: no photo of acta %s was received by gateway %s (see the"
+                " bundles of the others' data folders)\n",
+                clave, gateway);
+        goto out;
+    }
     if (!doc || gw_cmd_load_key(data, false, "prep-gateway", &k) < 0)
         goto out;
     clock_gettime(CLOCK_REALTIME, &now);
     gw_rfc3339(&now, created);
-    if (collect(&b, data, clave, doc, &k, &length) < 0 ||
+    if (collect(&b, data, pg, clave, doc, &k, &length) < 0 ||
         statement(&b, clave, created, &k, &text, &sig) < 0)
         goto out;
     r = gw_tar_add(&t, GW_EVIDENCE_STATEMENT, text, strlen(text), (int64_t)now.tv_sec);
@@ -426,6 +516,7 @@ int gw_cmd_evidence(int argc, char **argv)
                json_array_size(json_object_get(doc, "review")), length);
     status = 0;
 out:
+    PQfinish(pg);
     bundle_free(&b);
     gw_tar_free(&t);
     gw_key_finish(&k);

@@ -24,9 +24,10 @@ static const char ledger_usage[] =
     "Usage: prep-gateway ledger verify [--data DIR] [--db CONNINFO] [--json]\n"
     "       prep-gateway ledger checkpoint [--data DIR] [--json]\n"
     "\n"
-    "verify      walks the hash chain of DIR/ledger.jsonl and of the ledger table in\n"
-    "            PostgreSQL, recomputing every hash, and reports the first broken link; the\n"
-    "            two copies must agree entry by entry. Then checks the published cuts\n"
+    "verify      walks the hash chain of DIR/ledger.jsonl and every gateway's chain of the\n"
+    "            ledger table in PostgreSQL, recomputing every hash, and reports the first\n"
+    "            broken link; the file and its chain in the table (the one that begins with the\n"
+    "            file's first entry) must agree entry by entry. Then checks the published cuts\n"
     "            (export_cuts: their chain and each signature with the gateway key).\n"
     "            Exit status 0 when all hold.\n"
     "checkpoint  prints a statement of (length, head hash, Merkle tree head, time) signed\n"
@@ -45,13 +46,18 @@ static int open_ledger(const struct gw_cmd_opts *o)
     return fd;
 }
 
-/* The walk of the ledger table: the file's entries to compare with, and the first broken row. */
+/* The walk of the ledger table, one chain per gateway: the file's entries to compare with (the
+ * chain whose first entry is the file's is this spool's), and the first broken row. */
 struct db_walk {
     const struct gw_ledger_entry *file;
-    int n_file, rows;
+    int n_file, rows, chains, mine_rows; /* mine_rows: rows of the file's chain */
+    int in_chain;                        /* rows of the current chain seen */
+    bool mine;                           /* the current chain is the file's */
+    char chain[72];
     struct gw_ledger_entry prev;
     const char *why;
     uint64_t bad;
+    char bad_chain[72];
 };
 
 static void check_row(void *arg, const struct gw_db_ledger_row *row)
@@ -76,19 +82,31 @@ static void check_row(void *arg, const struct gw_db_ledger_row *row)
     e.width = (uint32_t)strtoul(row->width, NULL, 10);
     e.height = (uint32_t)strtoul(row->height, NULL, 10);
     snprintf(e.time, sizeof(e.time), "%s", row->time);
+    if (w->chains == 0 || strcmp(w->chain, row->gateway) != 0) {
+        /* Another gateway's chain begins: from seq 1 and the zero hash, on its own. */
+        snprintf(w->chain, sizeof(w->chain), "%s", row->gateway);
+        w->chains++;
+        w->in_chain = 0;
+        w->mine = w->n_file > 0 && strcmp(w->file[0].hash, e.hash) == 0;
+    }
     /* Rows not ingested yet leave gaps at the end only: ingest follows the spool. */
-    w->why = gw_ledger_check_link(w->rows > 0 ? &w->prev : NULL, &e);
-    if (!w->why && ((int)e.seq > w->n_file || strcmp(w->file[e.seq - 1].hash, e.hash) != 0))
+    w->why = gw_ledger_check_link(w->in_chain > 0 ? &w->prev : NULL, &e);
+    if (!w->why && w->mine &&
+        ((int)e.seq > w->n_file || strcmp(w->file[e.seq - 1].hash, e.hash) != 0))
         w->why = "differs from the spool's ledger file";
-    if (w->why)
+    if (w->why) {
         w->bad = e.seq;
+        snprintf(w->bad_chain, sizeof(w->bad_chain), "%s", w->chain);
+    }
     w->prev = e;
+    w->mine_rows += w->mine;
+    w->in_chain++;
     w->rows++;
 }
 
 /* Checks the PostgreSQL copy against itself and against the file's entries |file| (|n|). */
-static int verify_db(const struct gw_cmd_opts *o, int n_file, uint64_t *ret_rows, uint64_t *ret_bad,
-                     const char **ret_why, struct gw_ledger_entry *file)
+static int verify_db(const struct gw_cmd_opts *o, int n_file, struct db_walk *ret_w,
+                     struct gw_ledger_entry *file)
 {
     PGconn *pg = gw_cli_db_connect(o->db, "prep-gateway: could not connect to PostgreSQL");
     struct db_walk w = {.file = file, .n_file = n_file};
@@ -102,11 +120,7 @@ static int verify_db(const struct gw_cmd_opts *o, int n_file, uint64_t *ret_rows
         PQfinish(pg);
         return -EIO;
     }
-    *ret_rows = (uint64_t)rows;
-    if (w.why) {
-        *ret_bad = w.bad;
-        *ret_why = w.why;
-    }
+    *ret_w = w;
     PQfinish(pg);
     return w.why ? -EBADMSG : 0;
 }
@@ -205,6 +219,7 @@ static struct gw_ledger_entry *load_all(int fd, int n)
 static int ledger_verify(const struct gw_cmd_opts *o)
 {
     struct gw_ledger_entry last, *all;
+    struct db_walk w = {0};
     uint64_t bad = 0, rows = 0;
     const char *why = NULL, *db_why = NULL;
     char cuts_why[128] = "";
@@ -232,8 +247,13 @@ static int ledger_verify(const struct gw_cmd_opts *o)
     close(fd);
     if (!all)
         return 1;
-    r = verify_db(o, n, &rows, &bad, &db_why, all);
+    r = verify_db(o, n, &w, all);
     free(all);
+    rows = (uint64_t)w.rows;
+    if (r != 0) {
+        bad = w.bad;
+        db_why = w.why;
+    }
     if (r == -EIO)
         return 1;
     if (r == 0) {
@@ -251,21 +271,25 @@ static int ledger_verify(const struct gw_cmd_opts *o)
         return 1;
     }
     if (o->json) {
-        json_t *j = json_pack("{s:b, s:s, s:i, s:s, s:I, s:i}", "valid", r == 0, "copy", "database",
-                              "entries", n, "head", n > 0 ? last.hash : "", "database_rows",
-                              (json_int_t)rows, "export_cuts", cuts);
+        json_t *j = json_pack("{s:b, s:s, s:i, s:s, s:I, s:i, s:i, s:i}", "valid", r == 0, "copy",
+                              "database", "entries", n, "head", n > 0 ? last.hash : "",
+                              "database_rows", (json_int_t)rows, "chains", w.chains,
+                              "spool_chain_rows", w.mine_rows, "export_cuts", cuts);
 
         if (j && r != 0) {
             json_object_set_new(j, "seq", json_integer((json_int_t)bad));
+            json_object_set_new(j, "gateway", json_string(w.bad_chain));
             json_object_set_new(j, "reason", json_string(db_why));
         }
         gw_cli_print_json(j, JSON_INDENT(2));
     } else if (r == 0)
-        printf("ledger valid: %d entries in the spool, %llu in PostgreSQL, head %s; %d export "
-               "cuts chained and signed\n",
-               n, (unsigned long long)rows, n > 0 ? last.hash : "(empty)", cuts);
+        printf("ledger valid: %d entries in the spool, %llu in PostgreSQL (%d gateway chains,"
+               " %d rows in this spool's), head %s; %d export cuts chained and signed\n",
+               n, (unsigned long long)rows, w.chains, w.mine_rows, n > 0 ? last.hash : "(empty)",
+               cuts);
     else
-        printf("BROKEN ledger table at seq %llu: %s\n", (unsigned long long)bad, db_why);
+        printf("BROKEN ledger table at seq %llu of gateway %s: %s\n", (unsigned long long)bad,
+               w.bad_chain, db_why);
     return r == 0 ? 0 : 1;
 }
 

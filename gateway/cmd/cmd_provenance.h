@@ -52,6 +52,9 @@ int gw_cmd_key(int argc, char **argv);
 /* `prep-gateway ledger verify|checkpoint`. Returns the process exit status. */
 int gw_cmd_ledger(int argc, char **argv);
 
+/* `prep-gateway spool list|ingest`: a stopped gateway's pending receipts (cmd_spool.c). */
+int gw_cmd_spool(int argc, char **argv);
+
 /* `prep-gateway receipt verify FILE`. Returns the process exit status. */
 int gw_cmd_receipt(int argc, char **argv);
 

@@ -7,7 +7,7 @@ static const char evidence_sql[] =
     " 'photos', (SELECT json_agg(json_build_object("
     "   'photo_id', p.photo_id, 'sha256', encode(p.sha256, 'hex'), 'bytes', p.bytes,"
     "   'status', p.status, 'received_at', p.received_text, 'ledger_seq', p.ledger_seq,"
-    "   'review_sha256', encode(p.review_sha256, 'hex'), 'device', p.source,"
+    "   'review_sha256', encode(p.review_sha256, 'hex'), 'device', p.source, 'gateway', p.gateway,"
     "   'device_public_key', d.public_key, 'device_label', d.label,"
     "   'device_revoked_at', d.revoked_at) ORDER BY p.received_at, p.photo_id)"
     "   FROM photos p LEFT JOIN devices d ON d.device_id::text = p.source"

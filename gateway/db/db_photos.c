@@ -9,42 +9,52 @@
 
 /* ---- the photo lifecycle ---- */
 
-int gw_db_ingest(PGconn *c, const struct gw_receipt *r)
+int gw_db_ingest(PGconn *c, const struct gw_receipt *r, const char *gateway, const uint8_t *orig,
+                 size_t orig_len)
 {
     char bytes[24], width[16], height[16], sha[68], seq[24];
-    int n;
+    const char *data = (const char *)orig;
     const char *params[] = {
-        r->photo_id,    r->clave,  sha, bytes,          width,          height,    r->received_at,
-        r->received_at, r->device, seq, r->ledger_prev, r->ledger_hash, r->sha256, r->signature};
+        r->photo_id,    r->clave,       sha,       bytes, width,          height,
+        r->received_at, r->received_at, r->device, seq,   r->ledger_prev, r->ledger_hash,
+        r->sha256,      r->signature,   gateway,   data};
+    int rc;
 
     snprintf(sha, sizeof(sha), "\\x%s", r->sha256);
     snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)r->bytes);
     snprintf(width, sizeof(width), "%u", r->width);
     snprintf(height, sizeof(height), "%u", r->height);
     snprintf(seq, sizeof(seq), "%llu", (unsigned long long)r->ledger_seq);
-    /* The photo and its ledger entry arrive together, in one statement. */
-    n = gw_db_cmd(c,
-                  "WITH p AS (INSERT INTO photos (photo_id, clave_acta, sha256, bytes, width,"
-                  "   height, received_at, received_text, source, ledger_seq, receipt_signature)"
-                  "   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10::bigint, 0),"
-                  "   NULLIF($14, '')) ON CONFLICT DO NOTHING)"
-                  " INSERT INTO ledger (seq, prev, hash, photo_id, clave_acta, device, sha256,"
-                  "   bytes, width, height, time)"
-                  " SELECT $10::bigint, $11, $12, $1::uuid, $2, $9, $13, $4::bigint, $5::int,"
-                  "   $6::int, $8::text WHERE $10::bigint > 0 ON CONFLICT DO NOTHING",
-                  14, params);
-    return n < 0 ? n : 0;
+    /* The photo, its original and its ledger entry arrive together, in one statement: no photo
+     * is `received` (and so none can become `queued`) without its original in the database. The
+     * original ($16) is a binary parameter: its bytes as they are, no escaping. */
+    rc = gw_db_cmd_binary(
+        c,
+        "WITH b AS (INSERT INTO blobs (sha256, kind, data)"
+        "   VALUES ($3::bytea, 'original', $16::bytea) ON CONFLICT DO NOTHING),"
+        " p AS (INSERT INTO photos (photo_id, clave_acta, sha256, bytes, width,"
+        "   height, received_at, received_text, source, ledger_seq,"
+        "   receipt_signature, gateway)"
+        "   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10::bigint, 0),"
+        "   NULLIF($14, ''), $15) ON CONFLICT DO NOTHING)"
+        " INSERT INTO ledger (gateway, seq, prev, hash, photo_id, clave_acta,"
+        "   device, sha256, bytes, width, height, time)"
+        " SELECT $15, $10::bigint, $11, $12, $1::uuid, $2, $9, $13, $4::bigint,"
+        "   $5::int, $6::int, $8::text WHERE $10::bigint > 0 ON CONFLICT DO NOTHING",
+        16, params, 15, orig_len);
+    return rc < 0 ? rc : 0;
 }
 
-int gw_db_reset_processing(PGconn *c, const char *blamed)
+int gw_db_reset_processing(PGconn *c, const char *blamed, const char *gateway)
 {
-    const char *p[] = {blamed};
+    const char *p[] = {blamed, gateway};
     int r = gw_db_cmd(c,
-                      "UPDATE photos SET status = 'received', claimed_at = NULL,"
+                      "UPDATE photos SET status = 'received', claimed_at = NULL, claimed_by = NULL,"
                       " attempts = CASE WHEN photo_id::text = ANY($1::text[]) THEN attempts"
                       "   ELSE greatest(attempts - 1, 0) END"
-                      " WHERE status = 'processing'",
-                      1, p);
+                      " WHERE status = 'processing'"
+                      "   AND (claimed_by IS NULL OR starts_with(claimed_by, $2 || '/'))",
+                      2, p);
 
     return r < 0 ? r : 0;
 }
@@ -283,6 +293,7 @@ static void ledger_row(void *arg, const PGresult *res, int i)
         .width = PQgetvalue(res, i, 8),
         .height = PQgetvalue(res, i, 9),
         .time = PQgetvalue(res, i, 10),
+        .gateway = PQgetvalue(res, i, 11),
     };
 
     l->cb(l->arg, &row);
@@ -295,7 +306,7 @@ int gw_db_ledger_each(PGconn *c, void (*cb)(void *arg, const struct gw_db_ledger
 
     return gw_db_each(c,
                       "SELECT seq, prev, hash, photo_id, clave_acta, device, sha256, bytes, width,"
-                      " height, time FROM ledger ORDER BY seq",
+                      " height, time, gateway FROM ledger ORDER BY gateway, seq",
                       0, NULL, ledger_row, &l);
 }
 

@@ -14,6 +14,7 @@
 
 #include <libpq-fe.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gw_receipt.h"
 
@@ -25,18 +26,24 @@ struct gw_db_job {
     int attempts;
 };
 
-/* Records the received photo of receipt |r| and its ledger entry (idempotent). Returns 0, -EIO
- * or -EPROTO. */
-int gw_db_ingest(PGconn *c, const struct gw_receipt *r);
+/*
+ * Records the received photo of receipt |r|, received by gateway |gateway| (its --gateway-id),
+ * with its ledger entry in that gateway's chain and its original |orig| (|orig_len| bytes) in
+ * table blobs, in one statement (idempotent). Returns 0, -EIO or -EPROTO.
+ */
+int gw_db_ingest(PGconn *c, const struct gw_receipt *r, const char *gateway, const uint8_t *orig,
+                 size_t orig_len);
 
 /*
- * Returns photos that a previous run left half-processed to the queue. Only one gateway writes to
- * a database (one per collection centre), so at start nothing else can be processing them. The
+ * Returns photos that a previous run of gateway |gateway| left half-processed to the queue: those
+ * whose claim token (gw_db_claim()'s |worker|) begins with "|gateway|/", and claims without a
+ * token; another gateway's claims on the same database are left alone (they lapse after their
+ * lease should that gateway be dead). The
  * attempt is given back (the process was killed under them) except to the photos of |blamed|, a
  * PostgreSQL text array of photo ids ("{}" for none) whose decoding crashed the process.
  * Returns 0, -EIO or -EPROTO.
  */
-int gw_db_reset_processing(PGconn *c, const char *blamed);
+int gw_db_reset_processing(PGconn *c, const char *blamed, const char *gateway);
 
 /*
  * Gives back every processing claim that |worker| (the token it claims with) holds: status
@@ -94,13 +101,13 @@ int gw_db_review_sha(PGconn *c, const char *photo_id, char *ret_sha);
  */
 struct gw_db_ledger_row {
     const char *seq, *prev, *hash, *photo_id, *clave, *device, *sha256, *bytes, *width, *height,
-        *time;
+        *time, *gateway;
 };
 
 /*
- * Calls |cb| (on the calling thread, before returning) with each row of the ledger table, in seq
- * order; the row and its strings live only during the call. Returns the number of rows, -EIO or
- * -EPROTO (|cb| is then never called).
+ * Calls |cb| (on the calling thread, before returning) with each row of the ledger table, chain
+ * by chain (gateway) and in seq order within a chain; the row and its strings live only during the
+ * call. Returns the number of rows, -EIO or -EPROTO (|cb| is then never called).
  */
 int gw_db_ledger_each(PGconn *c, void (*cb)(void *arg, const struct gw_db_ledger_row *row),
                       void *arg);

@@ -1,6 +1,7 @@
 #include "gw_db.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,24 @@ static int take_changed(PGresult *res, void *arg)
 int gw_db_cmd(PGconn *c, const char *sql, int n, const char *const *params)
 {
     return run_take(c, sql, n, params, PGRES_COMMAND_OK, take_changed, NULL);
+}
+
+int gw_db_cmd_binary(PGconn *c, const char *sql, int n, const char *const *params, int binary,
+                     size_t binary_len)
+{
+    int lens[32] = {0}, formats[32] = {0}, r;
+    PGresult *res;
+
+    if (n > 32 || binary < 0 || binary >= n || binary_len > INT_MAX)
+        return -EPROTO;
+    lens[binary] = (int)binary_len;
+    formats[binary] = 1;
+    res = PQexecParams(c, sql, n, NULL, params, lens, formats, 0);
+    r = gw_db_status(c, res, PGRES_COMMAND_OK);
+    if (r == 0)
+        r = take_changed(res, NULL);
+    PQclear(res);
+    return r;
 }
 
 struct each {

@@ -85,6 +85,11 @@ int gw_db_one(PGconn *c, const char *sql, int n, const char *const *params, int 
               void (*row)(void *arg, const PGresult *res, int i), void *arg);
 int gw_db_text(PGconn *c, const char *sql, int n, const char *const *params, char **ret_text);
 
+/* Like gw_db_cmd() with parameter |binary| (an index of |params|) sent as |binary_len| bytes in
+ * binary format (bytea: no escaping); the others are text. */
+int gw_db_cmd_binary(PGconn *c, const char *sql, int n, const char *const *params, int binary,
+                     size_t binary_len);
+
 /*
  * Returns true when the statement that produced |res| failed with SQLSTATE |state| (five
  * characters, e.g. "23505" unique_violation). |res| may be NULL.
