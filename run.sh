@@ -141,10 +141,7 @@ demo_device_usable() {
 # adds --insecure-open-uploads, so that plain curl uploads work too; the gateway logs a warning.
 open_flag=()
 [ "$open_uploads" = 1 ] && open_flag=(--insecure-open-uploads)
-# In a session of its own, so that a Ctrl-C reaches this script only, whose trap stops the gateway
-# (SIGTERM) and then PostgreSQL: a gateway that got the SIGINT too and exited first would make
-# bash take the signal as handled by its child and skip the trap (seen under load in test_run_sh).
-setsid "$gateway" serve --h2c "127.0.0.1:$h2c_port" --tls "127.0.0.1:$tls_port" \
+"$gateway" serve --h2c "127.0.0.1:$h2c_port" --tls "127.0.0.1:$tls_port" \
     --cert "$var/tls/cert.pem" --key "$var/tls/key.pem" \
     --db "$conninfo" --data "$var/data" "${open_flag[@]}" &
 gw_pid=$!

@@ -45,7 +45,8 @@ class RunShTest(unittest.TestCase):
         cls.log = open(cls.log_path, "wb")
         cls.proc = subprocess.Popen([os.path.join(ROOT, "run.sh")], cwd=ROOT, env=env,
                                     stdin=subprocess.DEVNULL, stdout=cls.log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    preexec_fn=cls._terminal_signals)
         deadline = time.monotonic() + START_TIMEOUT
         while READY_MARK not in cls.output():
             if cls.proc.poll() is not None:
@@ -56,13 +57,21 @@ class RunShTest(unittest.TestCase):
                                      f"{cls.output()[-4000:]}")
             time.sleep(0.2)
 
+    @staticmethod
+    def _terminal_signals():
+        # As from a terminal: a shell started in the background (`./test.sh &`) ignores SIGINT and
+        # SIGQUIT, and a signal ignored on entry cannot be trapped, so run.sh could not be
+        # stopped by the Ctrl-C of test_4.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
     @classmethod
     def tearDownClass(cls):
         if cls.proc.poll() is None:
             os.killpg(cls.proc.pid, signal.SIGKILL)
             cls.proc.wait()
-            # The gateway runs in a session of its own (run.sh), which a SIGKILL of the script
-            # leaves behind, as it leaves PostgreSQL: stop what still names this state folder.
+            # PostgreSQL (a daemon of its own) outlives a SIGKILLed run.sh: stop what still names
+            # this state folder.
             subprocess.run(["pkill", "-KILL", "-f", cls.var])
         cls.log.close()
 
