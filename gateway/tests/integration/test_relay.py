@@ -193,6 +193,8 @@ class EdgeRelayTest(SignedTestCase):
             acked.append((rec["photo_id"], rec["sha256"], during))
             time.sleep(1.5)
         during = [a for a in acked if a[2]]
+        print(f"\n    edge: {len(acked)} acknowledged, {len(during)} of them while the uplink was"
+              f" cut for {CUT_S} s", flush=True)
         self.assertGreaterEqual(len(during), 20, "the edge must keep acknowledging while cut")
         # While cut, the edge said so: photos waiting, the centre unreachable.
         backlog, up = during_cut_backlog
@@ -204,6 +206,9 @@ class EdgeRelayTest(SignedTestCase):
         while metric(self.edge, "prep_relay_backlog") != 0.0:
             self.assertLess(time.monotonic(), deadline, "the edge did not catch up")
             time.sleep(0.5)
+        print(f"    backlog {backlog:.0f} at the end of the cut, drained "
+              f"{time.monotonic() - start - restored_at:.1f} s after the link came back "
+              f"(8 s of new uploads included)", flush=True)
 
         # At the centre: each photo exactly once, from the phone's device, in the edge's order.
         central_seq = []
