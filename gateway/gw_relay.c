@@ -47,7 +47,7 @@ struct gw_relay {
     const struct gw_key *key;
     struct gw_key central; /* the pinned key of the centre (--upstream-key) */
     struct pu_url url;
-    int dir, dir_central, dir_refused;
+    int dir; /* spool/relay/ */
     int ledger_fd;
     uint64_t offset;             /* bytes of ledger.jsonl read */
     struct gw_ledger_entry last; /* the last entry read (seq 0: none) */

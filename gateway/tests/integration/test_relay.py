@@ -34,7 +34,6 @@ class Uplink:
         self.lock = threading.Lock()
         self.conns = []
         self.listener = None
-        self.cuts = 0
         self.restore()
 
     def restore(self):
@@ -46,7 +45,6 @@ class Uplink:
         threading.Thread(target=self._accept, args=(s,), daemon=True).start()
 
     def cut(self):
-        self.cuts += 1
         with self.lock:
             listener, self.listener = self.listener, None
             conns, self.conns = self.conns, []
