@@ -11,6 +11,7 @@
 #include <jpeglib.h>
 
 #include "img_error.h"
+#include "yuv.h"
 
 _Static_assert(sizeof(unsigned long) >= sizeof(size_t), "jpeg_mem_src takes an unsigned long");
 
@@ -33,6 +34,7 @@ struct dec {
     struct dec_progress prog;
     bool created;
     struct img_image im;
+    struct img_yuv yuv;
 };
 
 static const char *libjpeg_why(j_common_ptr c, const char *fallback)
@@ -145,17 +147,10 @@ unsigned img_jpeg_pick_scale(uint32_t w, uint32_t h, uint32_t min_long_side)
     return 8;
 }
 
-/* Runs the decode; on any libjpeg error returns the code set by the error manager. */
-static int run(struct dec *d, const void *buf, size_t len, const struct img_limits *lim,
-               uint32_t min_long_side, bool gray)
+/* Creates the decompressor with |lim| and reads the header. Runs under the caller's setjmp. */
+static void open_header(struct dec *d, const void *buf, size_t len, const struct img_limits *lim)
 {
     struct jpeg_decompress_struct *ci = &d->cinfo;
-    JSAMPARRAY cmyk = NULL;
-    uint8_t channels;
-    int r;
-
-    if (setjmp(d->err.jb))
-        return d->err.code;
 
     d->created = true; /* before, so a failing create is destroyed too: that is safe */
     jpeg_create_decompress(ci);
@@ -174,6 +169,20 @@ static int run(struct dec *d, const void *buf, size_t len, const struct img_limi
         bail((j_common_ptr)ci, IMG_E_DIMENSIONS, "image exceeds the size limits");
     if (ci->data_precision != 8)
         bail((j_common_ptr)ci, IMG_E_UNSUPPORTED, "only 8-bit precision is supported");
+}
+
+/* Runs the decode; on any libjpeg error returns the code set by the error manager. */
+static int run(struct dec *d, const void *buf, size_t len, const struct img_limits *lim,
+               uint32_t min_long_side, bool gray)
+{
+    struct jpeg_decompress_struct *ci = &d->cinfo;
+    JSAMPARRAY cmyk = NULL;
+    uint8_t channels;
+    int r;
+
+    if (setjmp(d->err.jb))
+        return d->err.code;
+    open_header(d, buf, len, lim);
     if (ci->num_components == 1) {
         ci->out_color_space = JCS_GRAYSCALE;
         channels = 1;
@@ -214,6 +223,129 @@ static int run(struct dec *d, const void *buf, size_t len, const struct img_limi
     return 0;
 }
 
+/*
+ * One strip of a chroma component, as libjpeg's raw output has it (|rows| valid rows of |in_w|
+ * samples), into the 4:2:0 plane |out| from its row |out_row|: copied when the component is
+ * already at half the luma's size (|fx|, |fy| 1), averaged over 2 x 1, 1 x 2 or 2 x 2 when libjpeg
+ * decoded it larger (it scales chroma up in the IDCT rather than upsample it later). An odd last
+ * row or column counts its one sample twice.
+ */
+static void chroma_strip(JSAMPARRAY in, uint32_t rows, JDIMENSION in_w, unsigned fx, unsigned fy,
+                         struct img_image *out, uint32_t out_row)
+{
+    for (uint32_t r = 0; r < rows && out_row < out->height; r += fy, out_row++) {
+        const JSAMPLE *a = in[r], *b = fy == 2 && r + 1 < rows ? in[r + 1] : in[r];
+        uint8_t *d = out->pixels + (size_t)out_row * out->stride;
+
+        if (fx == 1) {
+            for (uint32_t x = 0; x < out->width; x++)
+                d[x] = (uint8_t)((a[x] + b[x] + 1u) >> 1);
+            continue;
+        }
+        /* Pairs first, branch-free so that the compiler vectorises it; then an odd last one. */
+        uint32_t pairs = in_w / 2 < out->width ? in_w / 2 : out->width;
+
+        for (uint32_t x = 0; x < pairs; x++)
+            d[x] = (uint8_t)((a[2 * x] + a[2 * x + 1] + b[2 * x] + b[2 * x + 1] + 2u) >> 2);
+        for (uint32_t x = pairs; x < out->width; x++)
+            d[x] = (uint8_t)((a[in_w - 1] + b[in_w - 1] + 1u) >> 1);
+    }
+}
+
+/* The factor by which libjpeg's |decoded| chroma side exceeds the 4:2:0 |want|: 1 or 2, else 0. */
+static unsigned chroma_factor(JDIMENSION decoded, uint32_t luma, uint32_t want)
+{
+    return decoded == want ? 1 : decoded == luma ? 2 : 0;
+}
+
+/* Runs the raw YCbCr decode into d->yuv; on any libjpeg error returns the code set by the error
+ * manager. */
+static int run_yuv(struct dec *d, const void *buf, size_t len, const struct img_limits *lim,
+                   uint32_t min_long_side)
+{
+    struct jpeg_decompress_struct *ci = &d->cinfo;
+    JSAMPARRAY strip[3];
+    JSAMPIMAGE planes = strip;
+    unsigned fx[3] = {1, 1, 1}, fy[3] = {1, 1, 1};
+    uint32_t w, h, cw, ch;
+    JDIMENSION lines;
+    int r;
+
+    if (setjmp(d->err.jb))
+        return d->err.code;
+    open_header(d, buf, len, lim);
+    /* What the encoder wants (luma at the largest factors, chroma at 1 x 1, at most 2 x 2) is
+     * what phones write; anything else (4:1:1, RGB or CMYK data) takes the RGB path. */
+    if (ci->num_components != 3 || ci->jpeg_color_space != JCS_YCbCr || ci->max_h_samp_factor > 2 ||
+        ci->max_v_samp_factor > 2 || ci->comp_info[0].h_samp_factor != ci->max_h_samp_factor ||
+        ci->comp_info[0].v_samp_factor != ci->max_v_samp_factor ||
+        ci->comp_info[1].h_samp_factor != 1 || ci->comp_info[1].v_samp_factor != 1 ||
+        ci->comp_info[2].h_samp_factor != 1 || ci->comp_info[2].v_samp_factor != 1)
+        bail((j_common_ptr)ci, IMG_E_UNSUPPORTED, "not YCbCr with 4:2:0, 4:2:2, 4:4:0 or 4:4:4");
+    ci->raw_data_out = TRUE;
+    ci->scale_num = img_jpeg_pick_scale(ci->image_width, ci->image_height, min_long_side);
+    ci->scale_denom = 8;
+    jpeg_start_decompress(ci);
+
+    w = ci->output_width;
+    h = ci->output_height;
+    cw = img_yuv_chroma_side(w);
+    ch = img_yuv_chroma_side(h);
+    if (ci->comp_info[0].downsampled_width != w || ci->comp_info[0].downsampled_height != h)
+        bail((j_common_ptr)ci, IMG_E_DECODE, "unexpected luma size");
+    for (int c = 1; c < 3; c++) {
+        fx[c] = chroma_factor(ci->comp_info[c].downsampled_width, w, cw);
+        fy[c] = chroma_factor(ci->comp_info[c].downsampled_height, h, ch);
+        if (!fx[c] || !fy[c])
+            bail((j_common_ptr)ci, IMG_E_UNSUPPORTED, "unexpected chroma size");
+    }
+    if ((r = img_image_init(&d->yuv.y, w, h, 1)) < 0 ||
+        (r = img_image_init(&d->yuv.cb, cw, ch, 1)) < 0 ||
+        (r = img_image_init(&d->yuv.cr, cw, ch, 1)) < 0)
+        bail((j_common_ptr)ci, r, "could not allocate the decoded image");
+    /* One iMCU row of each component per call, padded to whole blocks, from libjpeg's pool:
+     * counted in max_memory_to_use and freed by jpeg_destroy on every path. */
+    for (int c = 0; c < 3; c++) {
+        jpeg_component_info *cp = &ci->comp_info[c];
+
+        strip[c] = (*ci->mem->alloc_sarray)((j_common_ptr)ci, JPOOL_IMAGE,
+                                            cp->width_in_blocks * (JDIMENSION)cp->DCT_scaled_size,
+                                            (JDIMENSION)(cp->v_samp_factor * cp->DCT_scaled_size));
+    }
+    lines = (JDIMENSION)(ci->max_v_samp_factor * ci->min_DCT_scaled_size);
+    while (ci->output_scanline < ci->output_height) {
+        uint32_t y0 = ci->output_scanline;
+
+        if (jpeg_read_raw_data(ci, planes, lines) != lines)
+            bail((j_common_ptr)ci, IMG_E_TRUNCATED, "premature end of JPEG data");
+        for (uint32_t i = 0; i < lines && y0 + i < h; i++)
+            memcpy(d->yuv.y.pixels + (size_t)(y0 + i) * d->yuv.y.stride, strip[0][i], w);
+        for (int c = 1; c < 3; c++) {
+            jpeg_component_info *cp = &ci->comp_info[c];
+            uint32_t rows = (uint32_t)(cp->v_samp_factor * cp->DCT_scaled_size);
+            uint32_t row0 = y0 / lines * rows; /* each call reads one iMCU row */
+
+            if (row0 >= cp->downsampled_height)
+                continue;
+            if (rows > cp->downsampled_height - row0)
+                rows = cp->downsampled_height - row0;
+            chroma_strip(strip[c], rows, cp->downsampled_width, fx[c], fy[c],
+                         c == 1 ? &d->yuv.cb : &d->yuv.cr, row0 / fy[c]);
+        }
+    }
+    jpeg_finish_decompress(ci);
+    return 0;
+}
+
+static void dec_init(struct dec *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->cinfo.err = jpeg_std_error(&d->err.pub);
+    d->err.pub.error_exit = on_error_exit;
+    d->err.pub.emit_message = on_emit_message;
+    d->err.pub.output_message = on_output_message;
+}
+
 static int decode(const void *buf, size_t len, const struct img_limits *lim, uint32_t min_long_side,
                   bool gray, struct img_image *ret, const char **ret_why)
 {
@@ -230,12 +362,7 @@ static int decode(const void *buf, size_t len, const struct img_limits *lim, uin
             *ret_why = "empty input";
         return IMG_E_NOT_JPEG;
     }
-    memset(&d, 0, sizeof(d));
-    d.cinfo.err = jpeg_std_error(&d.err.pub);
-    d.err.pub.error_exit = on_error_exit;
-    d.err.pub.emit_message = on_emit_message;
-    d.err.pub.output_message = on_output_message;
-
+    dec_init(&d);
     r = run(&d, buf, len, lim, min_long_side, gray);
     if (d.created)
         jpeg_destroy_decompress(&d.cinfo);
@@ -259,4 +386,34 @@ int img_jpeg_decode_gray(const void *buf, size_t len, const struct img_limits *l
                          struct img_image *ret, const char **ret_why)
 {
     return decode(buf, len, lim, UINT32_MAX, true, ret, ret_why);
+}
+
+int img_jpeg_decode_yuv420(const void *buf, size_t len, const struct img_limits *lim,
+                           uint32_t min_long_side, struct img_yuv *ret, const char **ret_why)
+{
+    struct img_limits defaults;
+    struct dec d;
+    int r;
+
+    if (!lim) {
+        img_limits_init(&defaults);
+        lim = &defaults;
+    }
+    if (len == 0) {
+        if (ret_why)
+            *ret_why = "empty input";
+        return IMG_E_NOT_JPEG;
+    }
+    dec_init(&d);
+    r = run_yuv(&d, buf, len, lim, min_long_side);
+    if (d.created)
+        jpeg_destroy_decompress(&d.cinfo);
+    if (r < 0) {
+        img_yuv_finish(&d.yuv);
+        if (ret_why)
+            *ret_why = d.err.why;
+        return r;
+    }
+    *ret = d.yuv;
+    return 0;
 }

@@ -17,6 +17,7 @@
 
 #include "image.h"
 #include "img_limits.h"
+#include "yuv.h"
 
 /*
  * Picks the scale M/8 (M = 1..8) that img_jpeg_decode_scaled() uses for a |w| x |h| JPEG: the
@@ -59,5 +60,17 @@ int img_jpeg_decode_scaled(const void *buf, size_t len, const struct img_limits 
  */
 int img_jpeg_decode_gray(const void *buf, size_t len, const struct img_limits *lim,
                          struct img_image *ret, const char **ret_why);
+
+/*
+ * Decodes a YCbCr JPEG like img_jpeg_decode_scaled() (same scale, limits, strictness, ownership
+ * and codes) but without colour conversion: into the luma and 4:2:0 chroma planes of |ret|, full
+ * range as stored (yuv.h). Chroma stored at 4:2:2, 4:4:0 or 4:4:4, or decoded larger by libjpeg's
+ * IDCT scaling, is averaged down to 4:2:0. Other data (gray, RGB, CMYK, YCCK, chroma sampled
+ * other than 1 x 1 against a luma of at most 2 x 2) is IMG_E_UNSUPPORTED before any pixel
+ * memory is allocated: decode those with img_jpeg_decode_scaled(). Release |ret| with
+ * img_yuv_finish(). Thread-safe.
+ */
+int img_jpeg_decode_yuv420(const void *buf, size_t len, const struct img_limits *lim,
+                           uint32_t min_long_side, struct img_yuv *ret, const char **ret_why);
 
 #endif

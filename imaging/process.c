@@ -9,6 +9,7 @@
 #include "orient.h"
 #include "resize.h"
 #include "webp.h"
+#include "yuv.h"
 
 void img_process_opts_init(struct img_process_opts *o)
 {
@@ -31,17 +32,19 @@ static void free_output(int format, uint8_t *buf)
         img_webp_free(buf);
 }
 
-/* Encodes |im| in the asked format, stepping the quality down to fit the byte budget. */
-static int encode(const struct img_image *im, const struct img_process_opts *o,
-                  struct img_result *res)
+/* Encodes |im| (RGB or gray), or else |yuv| (WebP only), in the asked format, stepping the quality
+ * down to fit the byte budget. */
+static int encode(const struct img_image *im, const struct img_yuv *yuv,
+                  const struct img_process_opts *o, struct img_result *res)
 {
     int q = o->format == IMG_FORMAT_JPEG ? o->jpeg_quality : o->webp_quality;
 
     for (;;) {
         uint8_t *buf = NULL;
         size_t len = 0;
-        int r = o->format == IMG_FORMAT_JPEG ? img_jpeg_encode(im, q, &buf, &len)
-                                             : img_webp_encode(im, q, o->webp_method, &buf, &len);
+        int r = !im ? img_webp_encode_yuv(yuv, q, o->webp_method, &buf, &len)
+                : o->format == IMG_FORMAT_JPEG ? img_jpeg_encode(im, q, &buf, &len)
+                                               : img_webp_encode(im, q, o->webp_method, &buf, &len);
 
         if (r < 0)
             return r;
@@ -101,6 +104,19 @@ static void analyse(const struct img_image *im, struct img_result *res)
         res->qr[0] = '\0';
 }
 
+/* The analysis on the upright decoded image |im| (RGB, gray or the luma plane), then the QR at full
+ * resolution when the scaled image had none and was scaled. */
+static void analyse_upright(const struct img_image *im, const void *buf, size_t len,
+                            const struct img_process_opts *o, struct img_result *res)
+{
+    uint32_t decoded = im->width > im->height ? im->width : im->height;
+    uint32_t stored = res->info.width > res->info.height ? res->info.width : res->info.height;
+
+    analyse(im, res);
+    if (!res->qr_found && decoded < stored)
+        qr_full_resolution(buf, len, o, res);
+}
+
 static int fail(const char **ret_why, int r, const char *why)
 {
     if (ret_why)
@@ -108,13 +124,121 @@ static int fail(const char **ret_why, int r, const char *why)
     return r;
 }
 
+/*
+ * What phones send, a YCbCr JPEG, stays in 4:2:0 planes from the decoder to the WebP encoder
+ * (yuv.h): no colour conversion either way, half the bytes in every pass. The JPEG fallback
+ * encodes from RGB, and gray, CMYK and Adobe RGB data take that path too.
+ */
+static bool planar(const struct img_jpeg_info *info, const struct img_process_opts *o)
+{
+    return info->components == 3 && !(info->has_adobe && info->adobe_transform == 0) &&
+           (o->format != IMG_FORMAT_JPEG || !o->encode);
+}
+
+/* The pipeline on 4:2:0 planes. Returns IMG_E_UNSUPPORTED, having done nothing to |res|, for a
+ * JPEG the planar decoder does not take (libjpeg has the last word on the colour space). */
+static int process_yuv(const void *buf, size_t len, const struct img_process_opts *o,
+                       struct img_result *res, const char **ret_why)
+{
+    struct img_yuv im = {0};
+    uint32_t w, h;
+    int r;
+
+    r = img_jpeg_decode_yuv420(buf, len, &o->limits, o->long_side ? o->long_side : UINT32_MAX, &im,
+                               ret_why);
+    if (r < 0)
+        return r;
+    r = img_yuv_orient(&im, res->exif.orientation);
+    if (r < 0) {
+        img_yuv_finish(&im);
+        return fail(ret_why, r, "could not apply the EXIF orientation");
+    }
+    if (o->analyse)
+        analyse_upright(&im.y, buf, len, o, res);
+    res->width = im.y.width;
+    res->height = im.y.height;
+    if (!o->encode) {
+        img_yuv_finish(&im);
+        return 0;
+    }
+    img_fit_long_side(im.y.width, im.y.height, o->long_side, &w, &h);
+    if (w != im.y.width || h != im.y.height) {
+        struct img_yuv small;
+
+        r = img_yuv_resize(&im, w, h, &small);
+        img_yuv_finish(&im);
+        if (r < 0)
+            return fail(ret_why, r, "could not resize the image");
+        im = small;
+    }
+    res->format = IMG_FORMAT_WEBP;
+    r = encode(NULL, &im, o, res);
+    res->width = im.y.width;
+    res->height = im.y.height;
+    img_yuv_finish(&im);
+    if (r < 0) {
+        free_output(res->format, res->webp);
+        res->webp = NULL;
+        return fail(ret_why, r, "could not encode the WebP image");
+    }
+    return 0;
+}
+
+/* The pipeline on an RGB (or gray) decode: every JPEG the planar path does not take. */
+static int process_rgb(const void *buf, size_t len, const struct img_process_opts *o,
+                       struct img_result *res, const char **ret_why)
+{
+    struct img_image im = {0};
+    uint32_t w, h;
+    int r;
+
+    r = img_jpeg_decode_scaled(buf, len, &o->limits, o->long_side ? o->long_side : UINT32_MAX, &im,
+                               ret_why);
+    if (r < 0)
+        return r;
+    r = img_orient(&im, res->exif.orientation);
+    if (r < 0) {
+        img_image_finish(&im);
+        return fail(ret_why, r, "could not apply the EXIF orientation");
+    }
+    if (o->analyse)
+        analyse_upright(&im, buf, len, o, res);
+    res->width = im.width;
+    res->height = im.height;
+    if (!o->encode) {
+        img_image_finish(&im);
+        return 0;
+    }
+    img_fit_long_side(im.width, im.height, o->long_side, &w, &h);
+    if (w != im.width || h != im.height) {
+        struct img_image small;
+
+        r = img_resize(&im, w, h, &small);
+        img_image_finish(&im);
+        if (r < 0)
+            return fail(ret_why, r, "could not resize the image");
+        im = small;
+    }
+    res->format = o->format == IMG_FORMAT_JPEG ? IMG_FORMAT_JPEG : IMG_FORMAT_WEBP;
+    r = encode(&im, NULL, o, res);
+    res->width = im.width;
+    res->height = im.height;
+    img_image_finish(&im);
+    if (r < 0) {
+        free_output(res->format, res->webp);
+        res->webp = NULL;
+        return fail(ret_why, r,
+                    res->format == IMG_FORMAT_JPEG ? "could not encode the JPEG image"
+                                                   : "could not encode the WebP image");
+    }
+    return 0;
+}
+
 int img_process_jpeg(const void *buf, size_t len, const struct img_process_opts *o,
                      struct img_result *ret, const char **ret_why)
 {
     struct img_process_opts defaults;
     struct img_result res;
-    struct img_image im = {0};
-    uint32_t w, h;
     int r;
 
     if (!o) {
@@ -141,51 +265,20 @@ int img_process_jpeg(const void *buf, size_t len, const struct img_process_opts 
         }
     }
 
-    r = img_jpeg_decode_scaled(buf, len, &o->limits, o->long_side ? o->long_side : UINT32_MAX, &im,
-                               ret_why);
+    if (planar(&res.info, o)) {
+        const char *why = NULL;
+
+        r = process_yuv(buf, len, o, &res, &why);
+        if (r != IMG_E_UNSUPPORTED) {
+            if (r < 0)
+                return fail(ret_why, r, why);
+            *ret = res;
+            return 0;
+        }
+    }
+    r = process_rgb(buf, len, o, &res, ret_why);
     if (r < 0)
         return r;
-    r = img_orient(&im, res.exif.orientation);
-    if (r < 0) {
-        img_image_finish(&im);
-        return fail(ret_why, r, "could not apply the EXIF orientation");
-    }
-    if (o->analyse) {
-        analyse(&im, &res);
-        uint32_t decoded = im.width > im.height ? im.width : im.height;
-        uint32_t stored = res.info.width > res.info.height ? res.info.width : res.info.height;
-
-        if (!res.qr_found && decoded < stored)
-            qr_full_resolution(buf, len, o, &res);
-    }
-    if (!o->encode) {
-        res.width = im.width;
-        res.height = im.height;
-        img_image_finish(&im);
-        *ret = res;
-        return 0;
-    }
-    img_fit_long_side(im.width, im.height, o->long_side, &w, &h);
-    if (w != im.width || h != im.height) {
-        struct img_image small;
-
-        r = img_resize(&im, w, h, &small);
-        img_image_finish(&im);
-        if (r < 0)
-            return fail(ret_why, r, "could not resize the image");
-        im = small;
-    }
-    res.format = o->format == IMG_FORMAT_JPEG ? IMG_FORMAT_JPEG : IMG_FORMAT_WEBP;
-    r = encode(&im, o, &res);
-    res.width = im.width;
-    res.height = im.height;
-    img_image_finish(&im);
-    if (r < 0) {
-        free_output(res.format, res.webp);
-        return fail(ret_why, r,
-                    res.format == IMG_FORMAT_JPEG ? "could not encode the JPEG image"
-                                                  : "could not encode the WebP image");
-    }
     *ret = res;
     return 0;
 }

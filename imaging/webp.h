@@ -15,9 +15,11 @@
 #include <stdint.h>
 
 #include "image.h"
+#include "yuv.h"
 
-/* Quantiser segments (libwebp default 4): 2 is as good on paper and faster. */
-#define IMG_WEBP_SEGMENTS 2
+/* Quantiser segments (libwebp default 4): 1 skips the segment analysis; at equal bytes its SSIM
+ * is higher on acta photos (docs/imaging.md, "Encoder settings"). */
+#define IMG_WEBP_SEGMENTS 1
 
 /*
  * Encodes |im| (1 or 3 channels, at most 16383 pixels per side) at |quality| (0..100, clamped)
@@ -33,7 +35,16 @@
 int img_webp_encode(const struct img_image *im, int quality, int method, uint8_t **ret_buf,
                     size_t *ret_len);
 
-/* Frees a buffer returned by img_webp_encode(). Accepts NULL. Thread-safe. */
+/*
+ * Encodes the 4:2:0 image |im| (yuv.h; full-range samples, mapped to VP8's limited range on
+ * import, with no colour conversion) like img_webp_encode(), with the same settings, ownership
+ * and codes. Thread-safe.
+ */
+int img_webp_encode_yuv(const struct img_yuv *im, int quality, int method, uint8_t **ret_buf,
+                        size_t *ret_len);
+
+/* Frees a buffer returned by img_webp_encode() or img_webp_encode_yuv(). Accepts NULL. Thread-safe.
+ */
 void img_webp_free(uint8_t *buf);
 
 #endif

@@ -28,6 +28,10 @@
 #include "jpeg_scan.h"
 #include "process.h"
 
+/* A constant of the library in the help text, so that the text follows the code. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 #define MAX_FILE_BYTES (64u << 20)
 
 enum cmd { CMD_PROBE, CMD_PROCESS, CMD_HASH };
@@ -370,9 +374,12 @@ int main(int argc, char **argv)
         GW_CLI_OPT_STRING("out", &rn.out_dir, "DIR",
                           "process: write DIR/<name>.webp (.jpg with --format jpeg)"),
         GW_CLI_OPT_INT("jobs", &jobs, "N", 1, 64, "files processed in parallel (default 1)"),
-        GW_CLI_OPT_INT("quality", &quality, "Q", 0, 100,
-                       "WebP or JPEG quality 0..100 (default 75 WebP, 85 JPEG)"),
-        GW_CLI_OPT_INT("method", &method, "M", 0, 6, "WebP method 0..6 (default 2)"),
+        GW_CLI_OPT_INT(
+            "quality", &quality, "Q", 0, 100,
+            "WebP or JPEG quality 0..100 (default " STR(
+                IMG_PROCESS_DEFAULT_WEBP_QUALITY) " WebP, " STR(IMG_PROCESS_DEFAULT_JPEG_QUALITY) " JPEG)"),
+        GW_CLI_OPT_INT("method", &method, "M", 0, 6,
+                       "WebP method 0..6 (default " STR(IMG_PROCESS_DEFAULT_WEBP_METHOD) ")"),
         GW_CLI_OPT_INT("long-side", &long_side, "N", 0, 16383,
                        "long side of the WebP (default 2000)"),
         {.name = "no-analyse",

@@ -1,3 +1,4 @@
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -339,6 +340,113 @@ static void test_hostile(void)
     free(px);
 }
 
+/* Decodes with img_jpeg_decode_yuv420() from an exact-size heap copy. */
+static int decode_yuv(const uint8_t *p, size_t len, uint32_t min_side, struct img_yuv *ret,
+                      const char **why)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    int r;
+
+    memcpy(copy, p, len);
+    r = img_jpeg_decode_yuv420(copy, len, NULL, min_side, ret, why);
+    free(copy);
+    return r;
+}
+
+/* The planes against the RGB decode of the same file: the luma and the 2 x 2 mean of the chroma
+ * that RGB gives back (BT.601, full range), within rounding and the upsampler's smoothing. */
+static void check_yuv_matches_rgb(const struct img_yuv *yuv, const struct img_image *rgb)
+{
+    double dy = 0, dc = 0;
+    size_t n = 0;
+
+    CHECK_EQ(yuv->y.width, rgb->width);
+    CHECK_EQ(yuv->y.height, rgb->height);
+    CHECK_EQ(yuv->cb.width, (rgb->width + 1) / 2);
+    CHECK_EQ(yuv->cr.height, (rgb->height + 1) / 2);
+    if (yuv->y.width != rgb->width || yuv->y.height != rgb->height)
+        return;
+    for (uint32_t y = 0; y < rgb->height; y++)
+        for (uint32_t x = 0; x < rgb->width; x++) {
+            const uint8_t *p = rgb->pixels + (size_t)y * rgb->stride + (size_t)x * 3;
+
+            dy += fabs(0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2] -
+                       yuv->y.pixels[(size_t)y * yuv->y.stride + x]);
+        }
+    for (uint32_t y = 0; y + 1 < rgb->height; y += 2)
+        for (uint32_t x = 0; x + 1 < rgb->width; x += 2, n++) {
+            double cb = 0;
+
+            for (int k = 0; k < 4; k++) {
+                const uint8_t *p =
+                    rgb->pixels + (size_t)(y + k / 2) * rgb->stride + (size_t)(x + k % 2) * 3;
+
+                cb += 128 - 0.168736 * p[0] - 0.331264 * p[1] + 0.5 * p[2];
+            }
+            dc += fabs(cb / 4 - yuv->cb.pixels[(size_t)(y / 2) * yuv->cb.stride + x / 2]);
+        }
+    CHECK(dy / ((double)rgb->width * rgb->height) < 1.5);
+    CHECK(n > 0 && dc / (double)n < 3.0);
+}
+
+static void test_yuv(void)
+{
+    static const uint32_t sizes[][2] = {{800, 600}, {801, 603}, {37, 1}};
+    static const uint32_t sides[] = {0, 250, 401, 5000};
+
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        uint32_t w = sizes[s][0], h = sizes[s][1];
+        uint8_t *px = t_pattern(w, h, 3);
+
+        for (int sub = 0; sub < 2; sub++)
+            for (int prog = 0; prog < 2; prog++) {
+                struct t_jpeg_opts o = {.quality = 95, .subsample = sub, .progressive = prog};
+                size_t len;
+                uint8_t *j = t_make_jpeg(px, w, h, 3, &o, &len);
+
+                for (size_t k = 0; k < sizeof(sides) / sizeof(sides[0]); k++) {
+                    struct img_yuv yuv = {0};
+                    struct img_image rgb = {0};
+                    const char *why = NULL;
+
+                    CHECK_EQ(decode_yuv(j, len, sides[k], &yuv, &why), 0);
+                    CHECK_EQ(decode(j, len, NULL, sides[k], &rgb, &why), 0);
+                    if (yuv.y.pixels && rgb.pixels && h > 1)
+                        check_yuv_matches_rgb(&yuv, &rgb);
+                    img_yuv_finish(&yuv);
+                    img_image_finish(&rgb);
+                }
+                /* Truncated: refused like the RGB decode, nothing left allocated. */
+                {
+                    struct img_yuv yuv = {0};
+                    const char *why = NULL;
+
+                    CHECK(decode_yuv(j, len * 2 / 3, 0, &yuv, &why) < 0);
+                    CHECK(yuv.y.pixels == NULL && yuv.cb.pixels == NULL && why != NULL);
+                }
+                free(j);
+            }
+        free(px);
+    }
+    /* Gray and CMYK are not for the planar path: refused before any pixel is decoded. */
+    {
+        uint8_t *g = t_pattern(64, 48, 1), *c = t_pattern(64, 48, 4), *j;
+        struct img_yuv yuv = {0};
+        const char *why = NULL;
+        size_t len;
+
+        j = t_make_jpeg(g, 64, 48, 1, NULL, &len);
+        CHECK_EQ(decode_yuv(j, len, 0, &yuv, &why), IMG_E_UNSUPPORTED);
+        free(j);
+        j = t_make_jpeg(c, 64, 48, 4, NULL, &len);
+        CHECK_EQ(decode_yuv(j, len, 0, &yuv, &why), IMG_E_UNSUPPORTED);
+        CHECK(yuv.y.pixels == NULL);
+        free(j);
+        free(g);
+        free(c);
+    }
+}
+
 int main(void)
 {
     struct t_jpeg_opts base = {0}, prog = {.progressive = true, .subsample = true};
@@ -351,5 +459,6 @@ int main(void)
     test_hostile();
     test_cmyk();
     test_arithmetic();
+    test_yuv();
     return t_done("imaging-decode");
 }

@@ -52,7 +52,7 @@ static void test_pipeline(void)
 
     img_process_opts_init(&o);
     CHECK_EQ(o.long_side, 2000);
-    CHECK_EQ(o.webp_quality, 75);
+    CHECK_EQ(o.webp_quality, 56);
     CHECK_EQ(o.webp_method, 2);
     CHECK(o.analyse && o.encode);
     CHECK_EQ(o.limits.max_scans, 500);
