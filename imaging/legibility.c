@@ -29,6 +29,19 @@ int img_gray_shrink(const struct img_image *src, uint32_t long_side, struct img_
     r = img_image_init(&out, w, h, 1);
     if (r < 0)
         return r;
+    if (src->channels == 1 && src->width == 2 * w && src->height == 2 * h) {
+        /* The common case, the luma of a 2000x1500 decode: the same 2x2 boxes and rounding as
+         * the general loop below, without its index map, in a loop the compiler vectorises. */
+        for (uint32_t oy = 0; oy < h; oy++) {
+            const uint8_t *a = src->pixels + (size_t)(2 * oy) * src->stride, *b = a + src->stride;
+            uint8_t *d = out.pixels + (size_t)oy * out.stride;
+
+            for (uint32_t x = 0; x < w; x++)
+                d[x] = (uint8_t)((a[2 * x] + a[2 * x + 1] + b[2 * x] + b[2 * x + 1] + 2u) >> 2);
+        }
+        *ret = out;
+        return 0;
+    }
     sum = calloc(w, sizeof(*sum));
     cnt = calloc(w, sizeof(*cnt));
     xmap = calloc(src->width, sizeof(*xmap));

@@ -164,10 +164,36 @@ static void test_names(void)
     CHECK(img_legibility_reason_name(0x40) == NULL);
 }
 
+/* A 1-channel image of exactly twice the size (the luma plane's case) gives each output pixel the
+ * rounded mean of its 2x2 box, as the general area average does. */
+static void test_shrink_half(void)
+{
+    struct img_image src = {0}, g = {0};
+    uint32_t seed = 7, bad = 0;
+
+    CHECK_EQ(img_image_init(&src, 240, 100, 1), 0);
+    for (size_t i = 0; i < (size_t)240 * 100; i++)
+        src.pixels[i] = (uint8_t)t_rand(&seed);
+    CHECK_EQ(img_gray_shrink(&src, 120, &g), 0);
+    CHECK_EQ(g.width, 120);
+    CHECK_EQ(g.height, 50);
+    for (uint32_t y = 0; g.pixels && y < g.height; y++)
+        for (uint32_t x = 0; x < g.width; x++) {
+            const uint8_t *a = src.pixels + (size_t)(2 * y) * src.stride + 2 * x;
+            unsigned want = (a[0] + a[1] + a[src.stride] + a[src.stride + 1] + 2u) / 4;
+
+            bad += g.pixels[(size_t)y * g.stride + x] != want;
+        }
+    CHECK_EQ(bad, 0);
+    img_image_finish(&g);
+    img_image_finish(&src);
+}
+
 int main(void)
 {
     test_verdicts();
     test_shrink();
+    test_shrink_half();
     test_names();
     return t_done("legibility");
 }
