@@ -346,11 +346,13 @@ static void dec_init(struct dec *d)
     d->err.pub.output_message = on_output_message;
 }
 
+enum dec_mode { DEC_RGB, DEC_GRAY, DEC_YUV };
+
+/* Sets up |d| and runs the decode in |mode|; on success the caller takes d->im or d->yuv. */
 static int decode(const void *buf, size_t len, const struct img_limits *lim, uint32_t min_long_side,
-                  bool gray, struct img_image *ret, const char **ret_why)
+                  enum dec_mode mode, struct dec *d, const char **ret_why)
 {
     struct img_limits defaults;
-    struct dec d;
     int r;
 
     if (!lim) {
@@ -362,58 +364,49 @@ static int decode(const void *buf, size_t len, const struct img_limits *lim, uin
             *ret_why = "empty input";
         return IMG_E_NOT_JPEG;
     }
-    dec_init(&d);
-    r = run(&d, buf, len, lim, min_long_side, gray);
-    if (d.created)
-        jpeg_destroy_decompress(&d.cinfo);
+    dec_init(d);
+    r = mode == DEC_YUV ? run_yuv(d, buf, len, lim, min_long_side)
+                        : run(d, buf, len, lim, min_long_side, mode == DEC_GRAY);
+    if (d->created)
+        jpeg_destroy_decompress(&d->cinfo);
     if (r < 0) {
-        img_image_finish(&d.im);
+        img_image_finish(&d->im);
+        img_yuv_finish(&d->yuv);
         if (ret_why)
-            *ret_why = d.err.why;
-        return r;
+            *ret_why = d->err.why;
     }
-    *ret = d.im;
-    return 0;
+    return r;
 }
 
 int img_jpeg_decode_scaled(const void *buf, size_t len, const struct img_limits *lim,
                            uint32_t min_long_side, struct img_image *ret, const char **ret_why)
 {
-    return decode(buf, len, lim, min_long_side, false, ret, ret_why);
+    struct dec d;
+    int r = decode(buf, len, lim, min_long_side, DEC_RGB, &d, ret_why);
+
+    if (r == 0)
+        *ret = d.im;
+    return r;
 }
 
 int img_jpeg_decode_gray(const void *buf, size_t len, const struct img_limits *lim,
                          struct img_image *ret, const char **ret_why)
 {
-    return decode(buf, len, lim, UINT32_MAX, true, ret, ret_why);
+    struct dec d;
+    int r = decode(buf, len, lim, UINT32_MAX, DEC_GRAY, &d, ret_why);
+
+    if (r == 0)
+        *ret = d.im;
+    return r;
 }
 
 int img_jpeg_decode_yuv420(const void *buf, size_t len, const struct img_limits *lim,
                            uint32_t min_long_side, struct img_yuv *ret, const char **ret_why)
 {
-    struct img_limits defaults;
     struct dec d;
-    int r;
+    int r = decode(buf, len, lim, min_long_side, DEC_YUV, &d, ret_why);
 
-    if (!lim) {
-        img_limits_init(&defaults);
-        lim = &defaults;
-    }
-    if (len == 0) {
-        if (ret_why)
-            *ret_why = "empty input";
-        return IMG_E_NOT_JPEG;
-    }
-    dec_init(&d);
-    r = run_yuv(&d, buf, len, lim, min_long_side);
-    if (d.created)
-        jpeg_destroy_decompress(&d.cinfo);
-    if (r < 0) {
-        img_yuv_finish(&d.yuv);
-        if (ret_why)
-            *ret_why = d.err.why;
-        return r;
-    }
-    *ret = d.yuv;
-    return 0;
+    if (r == 0)
+        *ret = d.yuv;
+    return r;
 }
