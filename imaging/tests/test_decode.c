@@ -7,17 +7,26 @@
 #include "img_error.h"
 #include "testutil.h"
 
-/* Decodes from an exact-size heap copy so ASan sees any read past the end. */
-static int decode(const uint8_t *p, size_t len, const struct img_limits *lim, uint32_t min_side,
-                  struct img_image *ret, const char **why)
+/* Decodes from an exact-size heap copy so ASan sees any read past the end: into |yuv| with the
+ * planar decoder when it is not NULL, else into |rgb|. */
+static int decode_copy(const uint8_t *p, size_t len, const struct img_limits *lim,
+                       uint32_t min_side, struct img_image *rgb, struct img_yuv *yuv,
+                       const char **why)
 {
     uint8_t *copy = malloc(len ? len : 1);
     int r;
 
     memcpy(copy, p, len);
-    r = img_jpeg_decode_scaled(copy, len, lim, min_side, ret, why);
+    r = yuv ? img_jpeg_decode_yuv420(copy, len, lim, min_side, yuv, why)
+            : img_jpeg_decode_scaled(copy, len, lim, min_side, rgb, why);
     free(copy);
     return r;
+}
+
+static int decode(const uint8_t *p, size_t len, const struct img_limits *lim, uint32_t min_side,
+                  struct img_image *ret, const char **why)
+{
+    return decode_copy(p, len, lim, min_side, ret, NULL, why);
 }
 
 static double mean_abs_diff(const uint8_t *a, const uint8_t *b, size_t n)
@@ -340,17 +349,10 @@ static void test_hostile(void)
     free(px);
 }
 
-/* Decodes with img_jpeg_decode_yuv420() from an exact-size heap copy. */
 static int decode_yuv(const uint8_t *p, size_t len, uint32_t min_side, struct img_yuv *ret,
                       const char **why)
 {
-    uint8_t *copy = malloc(len ? len : 1);
-    int r;
-
-    memcpy(copy, p, len);
-    r = img_jpeg_decode_yuv420(copy, len, NULL, min_side, ret, why);
-    free(copy);
-    return r;
+    return decode_copy(p, len, NULL, min_side, NULL, ret, why);
 }
 
 /* The planes against the RGB decode of the same file: the luma and the 2 x 2 mean of the chroma
