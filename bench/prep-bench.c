@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_body.h"
 #include "bench_hist.h"
 #include "bench_report.h"
 #include "bench_scenario.h"
@@ -71,6 +72,10 @@ struct run {
     int ndevs;
     struct pu_photo *photos;
     int nphotos;
+    uint8_t **data; /* --distinct: the pool's bytes, from which each upload's body is made */
+    size_t *data_len;
+    uint64_t run_id; /* --distinct: names the run in every body */
+    bool reference;  /* --reference: any 2xx is accepted, there is no receipt */
     int conns, entidad, clave_base;
     int claves;           /* > 0: upload i goes to clave i mod claves (the others are retries) */
     long total;           /* planned uploads; closed with --duration: until time is up */
@@ -191,7 +196,7 @@ static void record(struct run *r, double intended, double sent, double done, int
     else {
         r->res.ok++;
         r->res.bytes_ok += (long)bytes;
-        r->res.receipts_verified++;
+        r->res.receipts_verified += !r->reference;
     }
     r->res.done++;
     bench_hist_record(&r->res.latency, (uint64_t)((done - intended) * 1e3));
@@ -205,6 +210,7 @@ static void *phone_main(void *arg)
 {
     struct run *r = arg;
     struct pu_h2_conn *c = NULL;
+    struct bench_body body = {.photo.fd = -1};
     char why[256];
 
     sleep_until(r->t0); /* all phones start together, when the clock of the run starts */
@@ -245,8 +251,19 @@ static void *phone_main(void *arg)
             connect_ms = now_ms() - t;
         }
         memset(&q, 0, sizeof(q));
-        fd = open(ph->file, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || pu_send_request(ph, fd, path, &d->key, d->dev.device_id, &sig, &q) < 0) {
+        if (r->data) {
+            long p = i % r->nphotos;
+
+            fd = -1;
+            if (bench_body_make(&body, r->data[p], r->data_len[p], r->run_id, i) < 0 ||
+                pu_send_request(&body.photo, -1, path, &d->key, d->dev.device_id, &sig, &q) < 0) {
+                record(r, intended, now_ms(), now_ms(), 0, "client: photo or signature", 0, -1);
+                continue;
+            }
+            q.body = body.data;
+            ph = &body.photo;
+        } else if ((fd = open(ph->file, O_RDONLY | O_CLOEXEC)) < 0 ||
+                   pu_send_request(ph, fd, path, &d->key, d->dev.device_id, &sig, &q) < 0) {
             if (fd >= 0)
                 close(fd);
             record(r, intended, now_ms(), now_ms(), 0, "client: photo or signature", 0, -1);
@@ -259,14 +276,17 @@ static void *phone_main(void *arg)
             q.progress_arg = &pace;
         }
         if (pu_h2_submit(c, &q) < 0) {
-            close(fd);
+            if (fd >= 0)
+                close(fd);
             pu_h2_conn_free(c);
             c = NULL;
             record(r, intended, sent, now_ms(), 0, "h2 submit refused", 0, connect_ms);
             continue;
         }
         pu_h2_run(c);
-        if (q.error == 0 && (q.status == 200 || q.status == 201) && receipt_ok(d, ph, clave, &q))
+        if (q.error == 0 &&
+            (r->reference ? q.status / 100 == 2
+                          : (q.status == 200 || q.status == 201) && receipt_ok(d, ph, clave, &q)))
             record(r, intended, sent, now_ms(), q.status, NULL, ph->size, connect_ms);
         else {
             if (q.error == 0 && (q.status == 200 || q.status == 201))
@@ -275,9 +295,11 @@ static void *phone_main(void *arg)
                 classify(&q, cls, sizeof(cls));
             record(r, intended, sent, now_ms(), q.status, cls, 0, connect_ms);
         }
-        close(fd);
+        if (fd >= 0)
+            close(fd);
         pu_h2_request_finish(&q);
     }
+    bench_body_finish(&body);
     pu_h2_conn_free(c);
     return NULL;
 }
@@ -360,6 +382,23 @@ static int load_photos(struct run *r, const char *path)
     if (n >= 0)
         free(names);
     return r->nphotos > 0 ? 0 : -1;
+}
+
+/* --distinct: reads the pool into memory, each upload's body is made from it. */
+static int load_data(struct run *r)
+{
+    struct timespec ts;
+
+    r->data = calloc((size_t)r->nphotos, sizeof(*r->data));
+    r->data_len = calloc((size_t)r->nphotos, sizeof(*r->data_len));
+    if (!r->data || !r->data_len)
+        return -1;
+    for (int k = 0; k < r->nphotos; k++)
+        if (bench_body_load(r->photos[k].file, &r->data[k], &r->data_len[k]) < 0)
+            return -1;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    r->run_id = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return 0;
 }
 
 /* Parses "p99<1s,errors<0.1%,rate>5" into |ret| (at most REQUIRE_MAX terms). Returns the count,
@@ -484,8 +523,13 @@ static void cleanup(struct run *r)
         gw_key_finish(&r->devs[i].key);
         gw_key_finish(&r->devs[i].dev.gateway);
     }
-    for (int i = 0; i < r->nphotos; i++)
+    for (int i = 0; i < r->nphotos; i++) {
         free((char *)r->photos[i].file);
+        if (r->data)
+            free(r->data[i]);
+    }
+    free(r->data);
+    free(r->data_len);
     free(r->devs);
     free(r->photos);
     free(r->samples);
@@ -516,11 +560,15 @@ static const char usage[] =
     "                      signed by device i mod D; bench/enrol-devices.sh makes them)\n"
     "  --photos PATH       a JPEG, or a folder of *.jpg (upload i sends photo i mod P; P >= the\n"
     "                      uploads makes every body distinct)\n"
+    "  --distinct          every body distinct whatever P: photo i mod P with a JPEG comment\n"
+    "                      naming the run and i (same pixels; the gateway processes each)\n"
     "  --entidad NN        the claves' state (default 14); --clave-base K: first clave number\n"
     "  --claves K          upload i goes to clave i mod K (default: a clave of its own each;\n"
     "                      repeats of a clave with the same bytes are idempotent retries)\n"
     "  --kbps K            each phone's upstream limited to K kbit/s (in-process pacing)\n"
     "  --insecure          TLS: do not check the certificate; --cacert FILE: trust this CA\n"
+    "  --reference         the server is a reference, not a gateway (nginx in bench/compare.sh):\n"
+    "                      any 2xx is accepted, no receipt is looked for\n"
     "\n"
     "Output:\n"
     "  --out FILE.json     the result file;  --html FILE.html  the report (offline, plots)\n"
@@ -543,7 +591,7 @@ int main(int argc, char **argv)
     const char *out = NULL, *html = NULL, *req_spec = NULL, *from = NULL, *to = NULL;
     const char *speed_s = "1", *rate_s = NULL, *dur_s = NULL;
     int nreq = 100, kbps = 0, show = -1, nrequire = 0, o, failed = 0;
-    bool json = false;
+    bool json = false, distinct = false;
     struct require require[REQUIRE_MAX];
     struct bench_scenario sc;
     char scen_path[4096];
@@ -569,6 +617,8 @@ int main(int argc, char **argv)
         GW_CLI_OPT_STRING("html", &html, "FILE", NULL),
         GW_CLI_OPT_STRING("require", &req_spec, "SPEC", NULL),
         GW_CLI_OPT_FLAG("insecure", &r.opts.insecure, NULL),
+        GW_CLI_OPT_FLAG("distinct", &distinct, NULL),
+        GW_CLI_OPT_FLAG("reference", &r.reference, NULL),
         {.name = "progress", .kind = GW_CLI_SET, .value = &show, .set = 1},
         {.name = "no-progress", .kind = GW_CLI_SET, .value = &show, .set = 0},
         GW_CLI_OPT_JSON(&json),
@@ -599,7 +649,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "prep-bench: no enrolled device state under %s\n", devices);
         return 2;
     }
-    if (load_photos(&r, photos) < 0) {
+    if (load_photos(&r, photos) < 0 || (distinct && load_data(&r) < 0)) {
         fprintf(stderr, "prep-bench: no readable JPEG at %s\n", photos);
         return 2;
     }
