@@ -1,31 +1,46 @@
 #!/usr/bin/env bash
-# bench/compare.sh: side by side on this machine, in one run: h2load and prep-bench against the
-# same gateway over TLS, with the same bodies and concurrency, and then prep-bench with distinct
-# photos that are all processed (time until every photo is `queued`). Prints a table and the
-# ratio prep-bench/h2load (acceptance 3 of issue 14: within 10%, the tool is not the bottleneck).
+# bench/compare.sh: intake side by side on this machine, in one run, over TLS with the same 4 MB
+# acta JPEGs and the same concurrency: the gateway (fsync before every receipt) and a reference
+# nginx (Debian's, HTTP/2 over TLS, every request body kept in a file, no fsync), each driven by
+# h2load and by prep-bench. Five rounds:
+#   1. h2load -> gateway, one body for every upload (unsigned; the gateway runs with open uploads)
+#   2. prep-bench -> gateway, the same bytes, signed, every receipt verified
+#   3. h2load -> nginx, the same bytes
+#   4. prep-bench --distinct -> gateway: every body distinct, so every photo is stored and
+#      processed (identical bytes hit the gateway's content-addressed shortcut)
+#   5. prep-bench --distinct --reference -> nginx: the same bodies
+# It prints a table, the ratios 2/1 (the tool is not the bottleneck: acceptance 3 of issue 14),
+# 1/3 and 4/5 (the gateway's intake against nginx's), the time until every photo of round 4 is
+# `queued`, and the gateway's peak RSS per upload in flight (VmHWM at -c C and at -c 2C: the
+# difference over C is what one more upload in flight costs; imaging's own memory cancels out).
+# With --profile, perf samples the gateway during round 4 and the top symbols are printed.
 #
-# h2load sends one body file: its uploads are unsigned (the gateway runs with open uploads) and
-# each clave of its URI list is sent once by every connection (h2load walks the list from its
-# start in each client), the first a new photo and the rest idempotent retries. prep-bench sends
-# the same bytes to the same number of claves (--claves), signed, one device per connection, and
-# verifies every receipt. Not yet here: the reference nginx (see docs/capacity.md).
+# h2load walks its URI list from the start in every client, so with K = N/C claves each clave is
+# sent by every connection: the first a new photo, the rest idempotent retries. nginx's upstream
+# is a second server block of the same nginx answering 201 (proxy_pass_request_body off): the
+# body is read to its file first, the classic nginx upload set-up.
 set -euo pipefail
 
 usage() {
     cat <<'USAGE'
-Usage: bench/compare.sh [-c CONNECTIONS=10] [-n REQUESTS=300] [--distinct N=40]
+Usage: bench/compare.sh [-c CONNECTIONS=10] [-n REQUESTS=300] [--distinct N=200] [--pool P=20]
+                        [--profile]
 
-Builds build/ (release), starts a throwaway PostgreSQL (fsync on) and a gateway on TLS, and runs
-three rounds: h2load (same bytes), prep-bench (same bytes), prep-bench (N distinct photos).
+Installs what is missing (Debian's nginx among it), builds build/ (release), starts a throwaway
+PostgreSQL (fsync on), a gateway and an nginx on TLS, and runs the five rounds above. Round 4
+and 5 send N distinct bodies made from P generated 4000x3000 acta JPEGs; round 4 runs again at
+twice the concurrency for the RSS per upload. --profile: perf record of the gateway in round 4.
 USAGE
 }
 
-conns=10 reqs=300 distinct=40
+conns=10 reqs=300 distinct=200 pool=20 profile=0
 while [ $# -gt 0 ]; do
     case $1 in
     -c) conns=$2; shift 2 ;;
     -n) reqs=$2; shift 2 ;;
     --distinct) distinct=$2; shift 2 ;;
+    --pool) pool=$2; shift 2 ;;
+    --profile) profile=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
     esac
@@ -35,14 +50,18 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PREP_LOG_PREFIX=bench/compare.sh
 # shellcheck source=../scripts/lib.sh
 . scripts/lib.sh
+PREP_PACKAGES+=(nginx)
+[ "$profile" = 1 ] && PREP_PACKAGES+=(linux-perf)
 prep_deps
 prep_build build -Dbuildtype=release
 
 scratch=$(mktemp -d /tmp/prep-bench-compare.XXXXXX)
 chmod 755 "$scratch"
 pg_port=$((5500 + RANDOM % 400))
-gw_pid=
+gw_pid='' ng_pid='' perf_pid=''
 cleanup() {
+    [ -n "$perf_pid" ] && kill -INT "$perf_pid" 2>/dev/null && wait "$perf_pid" 2>/dev/null || true
+    [ -n "$ng_pid" ] && kill -TERM "$ng_pid" 2>/dev/null && wait "$ng_pid" 2>/dev/null || true
     [ -n "$gw_pid" ] && kill -TERM "$gw_pid" 2>/dev/null && wait "$gw_pid" 2>/dev/null || true
     prep_pg_stop "$scratch/pg" >/dev/null 2>&1 || true
     rm -rf "$scratch"
@@ -56,78 +75,174 @@ build/gateway/prep-gateway migrate --db "$db" --schema schema >/dev/null
 prep_tls_cert "$scratch/tls"
 sql() { psql -X -q -t -A -h "$scratch/run" -p "$pg_port" -U prep -d bench -c "$1"; }
 
+prep_log "generating the photos: 1 + $pool of 4000x3000"
 photo=$scratch/same.jpg
 build/fixtures/acta-gen --out "$photo" --width 4000 --height 3000 --quality 92 --noise 8 \
     --seed 42 >/dev/null 2>&1
 bytes=$(stat -c %s "$photo")
 mkdir -p "$scratch/pool"
-for i in $(seq "$distinct"); do
+for i in $(seq "$pool"); do
     build/fixtures/acta-gen --out "$scratch/pool/acta-$(printf %04d "$i").jpg" --width 4000 \
         --height 3000 --quality 92 --noise 8 --seed $((1000 + i)) >/dev/null 2>&1
 done
+pool_mb=$(du -sm "$scratch/pool" | cut -f1)
 
-h2c=$((20000 + RANDOM % 20000)) tls=$((h2c + 1))
+h2c=$((20000 + RANDOM % 20000)) tls=$((h2c + 1)) ng=$((h2c + 2)) ng_up=$((h2c + 3))
 build/gateway/prep-gateway serve --h2c "127.0.0.1:$h2c" --tls "127.0.0.1:$tls" \
     --cert "$scratch/tls/cert.pem" --key "$scratch/tls/key.pem" --db "$db" \
     --data "$scratch/data" --insecure-open-uploads --max-uploads-per-device 0 \
     --request-rate-per-device 0 --request-rate-per-address 0 --conn-rate-per-address 0 \
     2>"$scratch/gateway.log" &
 gw_pid=$!
+
+# The reference: Debian's nginx with as many workers as the gateway has event loops (2), HTTP/2
+# over TLS, each body read into its own file under bodies/ and kept there; its upstream, a second
+# server of the same nginx, answers 201 without the body.
+mkdir -p "$scratch/nginx/bodies"
+[ "$(id -u)" -eq 0 ] && chown nobody "$scratch/nginx/bodies"
+cat >"$scratch/nginx/nginx.conf" <<NGINX
+worker_processes 2;
+pid $scratch/nginx/nginx.pid;
+error_log $scratch/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_max_body_size 32m;
+    client_body_temp_path $scratch/nginx/bodies 1 2;
+    client_body_in_file_only on;
+    server {
+        listen 127.0.0.1:$ng ssl http2;
+        ssl_certificate $scratch/tls/cert.pem;
+        ssl_certificate_key $scratch/tls/key.pem;
+        location / {
+            proxy_pass http://127.0.0.1:$ng_up;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Body-File \$request_body_file;
+        }
+    }
+    server {
+        listen 127.0.0.1:$ng_up;
+        location / { return 201 "stored\n"; }
+    }
+}
+NGINX
+nginx -e "$scratch/nginx/error.log" -p "$scratch/nginx" -c "$scratch/nginx/nginx.conf" \
+    -g 'daemon off;' &
+ng_pid=$!
 for _ in $(seq 100); do
-    curl -fsS --http2-prior-knowledge "http://127.0.0.1:$h2c/healthz" >/dev/null 2>&1 && break
+    curl -fsS --http2-prior-knowledge "http://127.0.0.1:$h2c/healthz" >/dev/null 2>&1 &&
+        curl -ksS -o /dev/null --http2 "https://127.0.0.1:$ng/" 2>/dev/null && break
     sleep 0.1
 done
 bench/enrol-devices.sh --db "$db" --server "http://127.0.0.1:$h2c" --dir "$scratch/devices" \
-    -n "$conns" --actas '1*' >/dev/null
+    -n $((conns * 2)) --actas '1*' >/dev/null
 sleep 0.5 # the device records reach the gateway's copy
 
-# queued_after N: seconds until N photos are queued (processed), from now
-wait_queued() {
-    local want=$1 start
+# wait_processed: seconds until no photo waits for processing, from now.
+wait_processed() {
+    local start
     start=$(date +%s.%N)
-    for _ in $(seq 6000); do
+    for _ in $(seq 12000); do
         [ "$(sql "SELECT count(*) FROM photos WHERE status IN ('received','processing')")" = 0 ] &&
-            [ "$(sql "SELECT count(*) FROM photos WHERE status = 'queued'")" -ge "$want" ] && break
+            break
         sleep 0.1
     done
     awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.1f", e-s}'
 }
+hwm() { awk '/VmHWM/{print $2}' "/proc/$gw_pid/status"; }
 
 claves=$(((reqs + conns - 1) / conns))
-uris=()
-for i in $(seq "$claves"); do
-    uris+=("https://127.0.0.1:$tls/v1/actas/14$(printf '%04d' "$i")B010002/photos")
-done
-url=https://127.0.0.1:$tls
-
-out=$(h2load -c "$conns" -m 1 -n "$reqs" -d "$photo" -H 'Content-Type: image/jpeg' "${uris[@]}")
-h2_ok=$(sed -n 's/.*requests: .* \([0-9]*\) succeeded.*/\1/p' <<<"$out")
-h2_rate=$(sed -n 's/^finished in \([0-9.]*\)m\{0,1\}s, \([0-9.]*\) req\/s.*/\2/p' <<<"$out")
-wait_queued "$claves" >/dev/null
-
-pb() { build/bench/prep-bench --server "$url" --insecure --devices "$scratch/devices" \
-    --no-progress --json "$@"; }
+uris() {
+    local i
+    for i in $(seq "$claves"); do
+        printf '%s/v1/actas/14%04dB010002/photos\n' "$1" "$i"
+    done
+}
+gw=https://127.0.0.1:$tls ngx=https://127.0.0.1:$ng
+h2() { # h2load URL-BASE: "accepted rate"
+    local out
+    mapfile -t u < <(uris "$1")
+    out=$(h2load -c "$conns" -m 1 -n "$reqs" -d "$photo" -H 'Content-Type: image/jpeg' "${u[@]}")
+    printf '%s %s\n' "$(sed -n 's/.*requests: .* \([0-9]*\) succeeded.*/\1/p' <<<"$out")" \
+        "$(sed -n 's/^finished in [0-9.]*m\{0,1\}s, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")"
+}
+pb() { build/bench/prep-bench --insecure --devices "$scratch/devices" --no-progress --json "$@"; }
 jq_() { jq -r "$1" <<<"$2"; }
-same=$(pb --photos "$photo" -c "$conns" -n "$reqs" --claves "$claves" --entidad 15 || true)
-wait_queued $((claves * 2)) >/dev/null
-rss0=$(awk '/VmHWM/{print $2}' "/proc/$gw_pid/status")
-dist=$(pb --photos "$scratch/pool" -c "$conns" -n "$distinct" --entidad 16 || true)
-proc_s=$(wait_queued $((claves * 2 + distinct)))
-hwm=$(awk '/VmHWM/{print $2}' "/proc/$gw_pid/status")
 
-ratio=$(awk -v a="$(jq_ .uploads_per_s "$same")" -v b="$h2_rate" 'BEGIN{printf "%.3f", a/b}')
+prep_log "round 1: h2load -> gateway, same bytes"
+read -r h2_ok h2_rate < <(h2 "$gw")
+wait_processed >/dev/null
+prep_log "round 2: prep-bench -> gateway, same bytes"
+same=$(pb --server "$gw" --photos "$photo" -c "$conns" -n "$reqs" --claves "$claves" \
+    --entidad 15 || true)
+wait_processed >/dev/null
+prep_log "round 3: h2load -> nginx, same bytes"
+read -r ng_ok ng_rate < <(h2 "$ngx")
+sync
+
+prep_log "round 4: prep-bench --distinct -> gateway, $distinct photos"
+if [ "$profile" = 1 ]; then
+    perf record -F 499 -g -p "$gw_pid" -o "$scratch/perf.data" 2>/dev/null &
+    perf_pid=$!
+fi
+dist=$(pb --server "$gw" --photos "$scratch/pool" --distinct -c "$conns" -n "$distinct" \
+    --entidad 16 || true)
+proc_s=$(wait_processed)
+if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid" && wait "$perf_pid" 2>/dev/null || true
+    perf_pid=
+fi
+hwm_c=$(hwm)
+queued=$(sql "SELECT count(*) FROM photos WHERE clave_acta LIKE '16%' AND status = 'queued'")
+tq=$(sql "SELECT array_to_string(array(SELECT round(1000 * v) FROM unnest(percentile_cont(
+        ARRAY[0.5, 0.99, 1.0]) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at -
+        received_at))) v), ' ') FROM photos WHERE clave_acta LIKE '16%'")
+sync
+prep_log "round 5: prep-bench --distinct --reference -> nginx, $distinct photos"
+ndist=$(pb --server "$ngx" --reference --photos "$scratch/pool" --distinct -c "$conns" \
+    -n "$distinct" --entidad 16 || true)
+prep_log "round 4 again at -c $((conns * 2)): the RSS one more upload in flight costs"
+pb --server "$gw" --photos "$scratch/pool" --distinct -c $((conns * 2)) -n "$distinct" \
+    --entidad 17 >/dev/null || true
+wait_processed >/dev/null
+hwm_2c=$(hwm)
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", (b > 0) ? a / b : 0}'; }
+row() { # label JSON
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$(jq_ '"\(.ok)/\(.planned)"' "$2")" \
+        "$(jq_ '.uploads_per_s*100|round/100' "$2")" "$(jq_ '.mb_per_s*10|round/10' "$2")" \
+        "$(jq_ '.latency.p50_ms|round' "$2")" "$(jq_ '.latency.p99_ms|round' "$2")"
+}
+mbps() { awk -v r="$1" -v b="$bytes" 'BEGIN{printf "%.1f", r*b/1e6}'; }
+tool=$(ratio "$(jq_ .uploads_per_s "$same")" "$h2_rate")
+per_upload=$(((hwm_2c - hwm_c) / conns))
 cat <<REPORT
-bench/compare.sh -c $conns -n $reqs --distinct $distinct: gateway over TLS, $(nproc) cores, load
-average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ). Same photo: $bytes bytes.
+bench/compare.sh -c $conns -n $reqs --distinct $distinct --pool $pool: over TLS, $(nproc) cores,
+load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ). Same photo: $bytes
+bytes; pool: $pool photos, $pool_mb MB.
 
 | round | accepted | uploads/s | MB/s | p50 ms | p99 ms |
 |---|---|---|---|---|---|
-| h2load, same bytes, $claves claves, unsigned | $h2_ok/$reqs | $h2_rate | $(awk -v r="$h2_rate" -v b="$bytes" 'BEGIN{printf "%.1f", r*b/1e6}') | - | - |
-| prep-bench, same bytes, $claves claves, signed | $(jq_ '"\(.ok)/\(.planned)"' "$same") | $(jq_ '.uploads_per_s*100|round/100' "$same") | $(jq_ '.mb_per_s*10|round/10' "$same") | $(jq_ '.latency.p50_ms|round' "$same") | $(jq_ '.latency.p99_ms|round' "$same") |
-| prep-bench, $distinct distinct photos, signed | $(jq_ '"\(.ok)/\(.planned)"' "$dist") | $(jq_ '.uploads_per_s*100|round/100' "$dist") | $(jq_ '.mb_per_s*10|round/10' "$dist") | $(jq_ '.latency.p50_ms|round' "$dist") | $(jq_ '.latency.p99_ms|round' "$dist") |
+| 1 h2load -> gateway, same bytes, $claves claves, unsigned | $h2_ok/$reqs | $h2_rate | $(mbps "$h2_rate") | - | - |
+$(row "2 prep-bench -> gateway, same bytes, $claves claves, signed" "$same")
+| 3 h2load -> nginx, same bytes | $ng_ok/$reqs | $ng_rate | $(mbps "$ng_rate") | - | - |
+$(row "4 prep-bench -> gateway, $distinct distinct photos, signed" "$dist")
+$(row "5 prep-bench -> nginx, the same $distinct bodies" "$ndist")
 
-prep-bench / h2load throughput, same bytes and concurrency: **$ratio** (acceptance: 0.90-1.10).
-The $distinct distinct photos were all queued (processed) $proc_s s after their last receipt.
-Gateway peak RSS (VmHWM): $((rss0 / 1024)) MiB before the distinct round, $((hwm / 1024)) MiB after.
+- prep-bench / h2load, same bytes and concurrency (2/1): **$tool** (acceptance: 0.90-1.10).
+- gateway / nginx, h2load's identical bytes (1/3): **$(ratio "$h2_rate" "$ng_rate")**.
+- gateway / nginx, distinct photos, all processed (4/5): **$(ratio "$(jq_ .uploads_per_s \
+    "$dist")" "$(jq_ .uploads_per_s "$ndist")")**.
+- Round 4: $queued of $distinct photos queued; processing ended $proc_s s after the last receipt;
+  receipt to queued per photo, ms (p50 p99 max): $tq.
+- Gateway peak RSS (VmHWM): $((hwm_c / 1024)) MiB after round 4 (-c $conns), $((hwm_2c / 1024))
+  MiB after -c $((conns * 2)): **$per_upload KiB per upload in flight**.
 REPORT
-awk -v r="$ratio" 'BEGIN{exit !(r >= 0.9 && r <= 1.1)}' || prep_die "prep-bench is not within 10% of h2load"
+if [ "$profile" = 1 ]; then
+    echo
+    echo "Gateway profile during round 4 (perf, 499 Hz, self time by shared object and symbol):"
+    perf report -i "$scratch/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
+        grep -E '^ +[0-9]' | head -30
+fi
+awk -v r="$tool" 'BEGIN{exit !(r >= 0.9 && r <= 1.1)}' || prep_die "prep-bench is not within 10% of h2load"
