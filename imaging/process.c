@@ -78,6 +78,7 @@ static void qr_full_resolution(const void *buf, size_t len, const struct img_pro
 {
     struct img_image gray = {0};
 
+    res->qr_full_scan = true;
     if (img_jpeg_decode_gray(buf, len, &o->limits, &gray, NULL) == 0 &&
         img_orient(&gray, res->exif.orientation) == 0 && scan_qr(&gray, res) == 1) {
         res->qr_found = true;
@@ -105,7 +106,8 @@ static void analyse(const struct img_image *im, struct img_result *res)
 }
 
 /* The analysis on the upright decoded image |im| (RGB, gray or the luma plane), then the QR at full
- * resolution when the scaled image had none and was scaled. */
+ * resolution when the scaled image had none, was scaled and its sheet is small or was not found
+ * (IMG_QR_FULL_RES_MAX_COVERAGE). */
 static void analyse_upright(const struct img_image *im, const void *buf, size_t len,
                             const struct img_process_opts *o, struct img_result *res)
 {
@@ -113,7 +115,9 @@ static void analyse_upright(const struct img_image *im, const void *buf, size_t 
     uint32_t stored = res->info.width > res->info.height ? res->info.width : res->info.height;
 
     analyse(im, res);
-    if (!res->qr_found && decoded < stored)
+    if (!res->qr_found && decoded < stored &&
+        !(res->analysed && res->legibility.has_sheet &&
+          res->legibility.coverage >= IMG_QR_FULL_RES_MAX_COVERAGE))
         qr_full_resolution(buf, len, o, res);
 }
 

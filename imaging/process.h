@@ -68,6 +68,7 @@ struct img_result {
     struct img_dup_sig sig;           /* for duplicate checks within a clave (dup.h) */
     bool qr_found;                    /* a QR code was read; its payload is in qr */
     bool qr_full_resolution;          /* ... only from the full-resolution luma */
+    bool qr_full_scan;                /* the full-resolution retry ran (found or not) */
     char qr[IMG_QR_MAX];
 };
 

@@ -22,6 +22,13 @@
 /* zbar scans every IMG_QR_DENSITY-th row and column (3 missed codes that 2 reads). */
 #define IMG_QR_DENSITY 2
 
+/* The pipeline's full-resolution retry is for sheets far from the camera, whose code is too
+ * small at the DCT scale; a sheet covering at least this share of the frame prints its code at
+ * 4 or more pixels per module there (sheets of 0.13 were the largest that needed the retry), so
+ * a code not read on it is blurred, damaged or absent and the retry (4x the cost of the photo)
+ * is skipped. */
+#define IMG_QR_FULL_RES_MAX_COVERAGE 0.4
+
 /*
  * Scans the rectangle (|x|, |y|, |w|, |h|) of |im| (1 or 3 channels; the rectangle is clipped to
  * the image) for a QR code. On success with a code, copies its payload as printable ASCII

@@ -256,6 +256,7 @@ static void do_one(struct run *rn, struct job *j)
                 put_jstr(&s, res.qr);
             else
                 put(&s, "null");
+            put(&s, ",\"qr_full_scan\":%s", res.qr_full_scan ? "true" : "false");
             if (rn->cmd == CMD_PROCESS) {
                 char out[4096];
 

@@ -47,7 +47,7 @@ def corner_means(w, h, px):
 
 
 def main():
-    prep, root = sys.argv[1], sys.argv[2]
+    prep, root, gen = sys.argv[1], sys.argv[2], sys.argv[3]
     small = os.path.join(root, "fixtures", "small")
     with open(os.path.join(root, "fixtures", "manifest.tsv"), encoding="utf-8") as f:
         rows = [l.rstrip("\n").split("\t") for l in f if l.strip()][1:]
@@ -96,6 +96,20 @@ def main():
         out = b[rows[0][0]]["output"]
         check(out["quality"] < 75 and (out["bytes"] <= 20000 or out["quality"] == 30),
               f"byte budget: {out}")
+        # The full-resolution QR retry: for a small sheet (its code too small at the DCT scale),
+        # read or not; never for a sheet that fills the frame (a code not read there is absent).
+        acta = {}
+        for name, args in (("big_noqr", []), ("small_qr", ["--qr", "--degrade", "small:0.3"]),
+                           ("small_noqr", ["--degrade", "small:0.3"])):
+            acta[name] = os.path.join(tmp, name + ".jpg")
+            subprocess.run([gen, "--out", acta[name], "--seed", "407", "--clave", "140338B010007",
+                            *args], check=True, capture_output=True)
+        _, a = run(prep, "process", list(acta.values()), "--jobs", "2")
+        big, sq, sn = (a[os.path.basename(acta[n])] for n in ("big_noqr", "small_qr", "small_noqr"))
+        check(big["qr"] is None and not big["qr_full_scan"] and big["legibility"]["coverage"] >= 0.4,
+              f"a sheet filling the frame gets no full-resolution retry: {big}")
+        check(sq["qr"] == "140338B010007" and sq["qr_full_scan"], f"small sheet: {sq}")
+        check(sn["qr"] is None and sn["qr_full_scan"], f"small sheet without a code: {sn}")
         # hash: deterministic and different for different pictures.
         _, h1 = run(prep, "hash", [files[0], files[1]])
         _, h2 = run(prep, "hash", [files[0]])
