@@ -28,7 +28,7 @@ Usage: bench/compare.sh [-c CONNECTIONS=10] [-n REQUESTS=300] [--distinct N=200]
 
 Installs what is missing (Debian's nginx among it), builds build/ (release), starts a throwaway
 PostgreSQL (fsync on), a gateway and an nginx on TLS, and runs the five rounds above. Round 4
-and 5 send N distinct bodies made from P generated 4000x3000 acta JPEGs; round 4 runs again at
+and 5 send N distinct bodies made from P generated 4000x3000 acta JPEGs (with their QR code); round 4 runs again at
 twice the concurrency for the RSS per upload. --profile: perf record of the gateway in round 4.
 USAGE
 }
@@ -50,7 +50,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PREP_LOG_PREFIX=bench/compare.sh
 # shellcheck source=../scripts/lib.sh
 . scripts/lib.sh
-PREP_PACKAGES+=(nginx)
+# shellcheck source=lib.sh
+. bench/lib.sh
+PREP_PACKAGES+=(nginx time)
 [ "$profile" = 1 ] && PREP_PACKAGES+=(linux-perf)
 prep_deps
 prep_build build -Dbuildtype=release
@@ -68,32 +70,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-prep_pg_start "$scratch/pg" "$scratch/run" "$pg_port"
-prep_createdb "$scratch/run" "$pg_port" bench
-db=$(prep_conninfo "$scratch/run" "$pg_port" bench)
-build/gateway/prep-gateway migrate --db "$db" --schema schema >/dev/null
-prep_tls_cert "$scratch/tls"
-sql() { psql -X -q -t -A -h "$scratch/run" -p "$pg_port" -U prep -d bench -c "$1"; }
-
 prep_log "generating the photos: 1 + $pool of 4000x3000"
 photo=$scratch/same.jpg
-build/fixtures/acta-gen --out "$photo" --width 4000 --height 3000 --quality 92 --noise 8 \
+build/fixtures/acta-gen --out "$photo" --width 4000 --height 3000 --quality 92 --noise 8 --qr \
     --seed 42 >/dev/null 2>&1
 bytes=$(stat -c %s "$photo")
-mkdir -p "$scratch/pool"
-for i in $(seq "$pool"); do
-    build/fixtures/acta-gen --out "$scratch/pool/acta-$(printf %04d "$i").jpg" --width 4000 \
-        --height 3000 --quality 92 --noise 8 --seed $((1000 + i)) >/dev/null 2>&1
-done
+bench_pool "$scratch/pool" "$pool" 1000
 pool_mb=$(du -sm "$scratch/pool" | cut -f1)
 
-h2c=$((20000 + RANDOM % 20000)) tls=$((h2c + 1)) ng=$((h2c + 2)) ng_up=$((h2c + 3))
-build/gateway/prep-gateway serve --h2c "127.0.0.1:$h2c" --tls "127.0.0.1:$tls" \
-    --cert "$scratch/tls/cert.pem" --key "$scratch/tls/key.pem" --db "$db" \
-    --data "$scratch/data" --insecure-open-uploads --max-uploads-per-device 0 \
-    --request-rate-per-device 0 --request-rate-per-address 0 --conn-rate-per-address 0 \
-    2>"$scratch/gateway.log" &
-gw_pid=$!
+bench_start_gateway --insecure-open-uploads --max-uploads-per-device 0 \
+    --request-rate-per-device 0 --request-rate-per-address 0 --conn-rate-per-address 0
+ng=$((h2c + 2)) ng_up=$((h2c + 3))
 
 # The reference: Debian's nginx with as many workers as the gateway has event loops (2), HTTP/2
 # over TLS, each body read into its own file under bodies/ and kept there; its upstream, a second
@@ -131,26 +118,10 @@ nginx -e "$scratch/nginx/error.log" -p "$scratch/nginx" -c "$scratch/nginx/nginx
     -g 'daemon off;' &
 ng_pid=$!
 for _ in $(seq 100); do
-    curl -fsS --http2-prior-knowledge "http://127.0.0.1:$h2c/healthz" >/dev/null 2>&1 &&
-        curl -ksS -o /dev/null --http2 "https://127.0.0.1:$ng/" 2>/dev/null && break
+    curl -ksS -o /dev/null --http2 "https://127.0.0.1:$ng/" 2>/dev/null && break
     sleep 0.1
 done
-bench/enrol-devices.sh --db "$db" --server "http://127.0.0.1:$h2c" --dir "$scratch/devices" \
-    -n $((conns * 2)) --actas '1*' >/dev/null
-sleep 0.5 # the device records reach the gateway's copy
-
-# wait_processed: seconds until no photo waits for processing, from now.
-wait_processed() {
-    local start
-    start=$(date +%s.%N)
-    for _ in $(seq 12000); do
-        [ "$(sql "SELECT count(*) FROM photos WHERE status IN ('received','processing')")" = 0 ] &&
-            break
-        sleep 0.1
-    done
-    awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.1f", e-s}'
-}
-hwm() { awk '/VmHWM/{print $2}' "/proc/$gw_pid/status"; }
+bench_enrol $((conns * 2))
 
 claves=$(((reqs + conns - 1) / conns))
 uris() {
@@ -169,16 +140,34 @@ h2() { # h2load URL-BASE: "accepted rate"
 }
 pb() { build/bench/prep-bench --insecure --devices "$scratch/devices" --no-progress --json "$@"; }
 jq_() { jq -r "$1" <<<"$2"; }
+# per_upload CPU0 CPU1 WALL0: "X ms of CPU an upload, Y% of the cores" over $reqs uploads.
+per_upload() {
+    awk -v a="$1" -v b="$2" -v w="$3" -v e="$(date +%s.%N)" -v n="$reqs" -v c="$(nproc)" \
+        'BEGIN{printf "%.1f ms of CPU an upload, %.0f%% of the cores", 1000 * (b - a) / n,
+            100 * (b - a) / (e - w) / c}'
+}
+ng_cpu() { # nginx's master and workers
+    local sum c
+    sum=$(bench_cpu "$ng_pid")
+    for c in $(pgrep -P "$ng_pid"); do
+        sum=$(awk -v a="$sum" -v b="$(bench_cpu "$c")" 'BEGIN{print a + b}')
+    done
+    echo "$sum"
+}
 
 prep_log "round 1: h2load -> gateway, same bytes"
+c0=$(bench_cpu "$gw_pid") w0=$(date +%s.%N)
 read -r h2_ok h2_rate < <(h2 "$gw")
-wait_processed >/dev/null
+cpu1=$(per_upload "$c0" "$(bench_cpu "$gw_pid")" "$w0")
+bench_wait_processed >/dev/null
 prep_log "round 2: prep-bench -> gateway, same bytes"
 same=$(pb --server "$gw" --photos "$photo" -c "$conns" -n "$reqs" --claves "$claves" \
     --entidad 15 || true)
-wait_processed >/dev/null
+bench_wait_processed >/dev/null
 prep_log "round 3: h2load -> nginx, same bytes"
+c0=$(ng_cpu) w0=$(date +%s.%N)
 read -r ng_ok ng_rate < <(h2 "$ngx")
+cpu3=$(per_upload "$c0" "$(ng_cpu)" "$w0")
 sync
 
 prep_log "round 4: prep-bench --distinct -> gateway, $distinct photos"
@@ -186,18 +175,23 @@ if [ "$profile" = 1 ]; then
     perf record -F 499 -g -p "$gw_pid" -o "$scratch/perf.data" 2>/dev/null &
     perf_pid=$!
 fi
-dist=$(pb --server "$gw" --photos "$scratch/pool" --distinct -c "$conns" -n "$distinct" \
-    --entidad 16 || true)
-proc_s=$(wait_processed)
+cpu_gw0=$(bench_cpu "$gw_pid") cpu_pg0=$(bench_cpu_pg "$scratch/pg") t0=$(date +%s.%N)
+dist=$(/usr/bin/time -f '%U %S' -o "$scratch/pb.cpu" build/bench/prep-bench --insecure \
+    --devices "$scratch/devices" --no-progress --json --server "$gw" --photos "$scratch/pool" \
+    --distinct -c "$conns" -n "$distinct" --entidad 16 || true)
+proc_s=$(bench_wait_processed)
+cpu=$(awk -v g0="$cpu_gw0" -v g1="$(bench_cpu "$gw_pid")" -v p0="$cpu_pg0" \
+    -v p1="$(bench_cpu_pg "$scratch/pg")" -v t0="$t0" -v t1="$(date +%s.%N)" \
+    -v b="$(awk '{print $1 + $2}' "$scratch/pb.cpu")" -v n="$distinct" 'BEGIN{
+    printf "%.1f s of wall time: gateway %.1f s (%.0f ms a photo), PostgreSQL %.1f s (%.0f ms), prep-bench %.1f s (%.0f ms)",
+        t1 - t0, g1 - g0, 1000 * (g1 - g0) / n, p1 - p0, 1000 * (p1 - p0) / n, b, 1000 * b / n}')
 if [ -n "$perf_pid" ]; then
     kill -INT "$perf_pid" && wait "$perf_pid" 2>/dev/null || true
     perf_pid=
 fi
-hwm_c=$(hwm)
-queued=$(sql "SELECT count(*) FROM photos WHERE clave_acta LIKE '16%' AND status = 'queued'")
-tq=$(sql "SELECT array_to_string(array(SELECT round(1000 * v) FROM unnest(percentile_cont(
-        ARRAY[0.5, 0.99, 1.0]) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at -
-        received_at))) v), ' ') FROM photos WHERE clave_acta LIKE '16%'")
+hwm_c=$(bench_hwm)
+queued=$(bench_sql "SELECT count(*) FROM photos WHERE clave_acta LIKE '16%' AND status = 'queued'")
+tq=$(bench_to_queued '16%')
 sync
 prep_log "round 5: prep-bench --distinct --reference -> nginx, $distinct photos"
 ndist=$(pb --server "$ngx" --reference --photos "$scratch/pool" --distinct -c "$conns" \
@@ -205,8 +199,8 @@ ndist=$(pb --server "$ngx" --reference --photos "$scratch/pool" --distinct -c "$
 prep_log "round 4 again at -c $((conns * 2)): the RSS one more upload in flight costs"
 pb --server "$gw" --photos "$scratch/pool" --distinct -c $((conns * 2)) -n "$distinct" \
     --entidad 17 >/dev/null || true
-wait_processed >/dev/null
-hwm_2c=$(hwm)
+bench_wait_processed >/dev/null
+hwm_2c=$(bench_hwm)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", (b > 0) ? a / b : 0}'; }
 row() { # label JSON
@@ -230,19 +224,24 @@ $(row "2 prep-bench -> gateway, same bytes, $claves claves, signed" "$same")
 $(row "4 prep-bench -> gateway, $distinct distinct photos, signed" "$dist")
 $(row "5 prep-bench -> nginx, the same $distinct bodies" "$ndist")
 
+- CPU in rounds 1 and 3 (h2load's own not counted): gateway $cpu1; nginx $cpu3.
 - prep-bench / h2load, same bytes and concurrency (2/1): **$tool** (acceptance: 0.90-1.10).
 - gateway / nginx, h2load's identical bytes (1/3): **$(ratio "$h2_rate" "$ng_rate")**.
 - gateway / nginx, distinct photos, all processed (4/5): **$(ratio "$(jq_ .uploads_per_s \
     "$dist")" "$(jq_ .uploads_per_s "$ndist")")**.
 - Round 4: $queued of $distinct photos queued; processing ended $proc_s s after the last receipt;
   receipt to queued per photo, ms (p50 p99 max): $tq.
+- CPU from round 4's start until its last photo was queued, on $(nproc) cores: $cpu.
 - Gateway peak RSS (VmHWM): $((hwm_c / 1024)) MiB after round 4 (-c $conns), $((hwm_2c / 1024))
   MiB after -c $((conns * 2)): **$per_upload KiB per upload in flight**.
 REPORT
 if [ "$profile" = 1 ]; then
     echo
-    echo "Gateway profile during round 4 (perf, 499 Hz, self time by shared object and symbol):"
+    echo "Gateway profile during round 4 (perf, 499 Hz, self time by shared object, then symbol):"
+    perf report -i "$scratch/perf.data" --no-children --sort dso --stdio 2>/dev/null |
+        grep -E '^ +[0-9]' | head -12
+    echo
     perf report -i "$scratch/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
-        grep -E '^ +[0-9]' | head -30
+        grep -E '^ +[0-9]' | sed 's/ *- *- *$//' | head -25
 fi
 awk -v r="$tool" 'BEGIN{exit !(r >= 0.9 && r <= 1.1)}' || prep_die "prep-bench is not within 10% of h2load"

@@ -575,6 +575,8 @@ static const char usage[] =
     "  --require SPEC      thresholds, e.g. 'p99<1s,errors<0.1%,rate>5': exit 3 if one fails\n"
     "  --progress / --no-progress   the live line on stderr (default: when it is a terminal)\n"
     "  --json              print the result JSON on stdout instead of the summary\n"
+    "  --plan              print the number of uploads the workload plans, and exit (no\n"
+    "                      server, devices or photos needed)\n"
     "\n"
     "Exit: 0, 1 when an upload failed (without --require), 2 usage, 3 a requirement failed.\n";
 
@@ -591,7 +593,7 @@ int main(int argc, char **argv)
     const char *out = NULL, *html = NULL, *req_spec = NULL, *from = NULL, *to = NULL;
     const char *speed_s = "1", *rate_s = NULL, *dur_s = NULL;
     int nreq = 100, kbps = 0, show = -1, nrequire = 0, o, failed = 0;
-    bool json = false, distinct = false;
+    bool json = false, distinct = false, plan = false;
     struct require require[REQUIRE_MAX];
     struct bench_scenario sc;
     char scen_path[4096];
@@ -619,6 +621,7 @@ int main(int argc, char **argv)
         GW_CLI_OPT_FLAG("insecure", &r.opts.insecure, NULL),
         GW_CLI_OPT_FLAG("distinct", &distinct, NULL),
         GW_CLI_OPT_FLAG("reference", &r.reference, NULL),
+        GW_CLI_OPT_FLAG("plan", &plan, NULL),
         {.name = "progress", .kind = GW_CLI_SET, .value = &show, .set = 1},
         {.name = "no-progress", .kind = GW_CLI_SET, .value = &show, .set = 0},
         GW_CLI_OPT_JSON(&json),
@@ -636,20 +639,21 @@ int main(int argc, char **argv)
         rate = strtod(rate_s, NULL);
     if (dur_s)
         duration = strtod(dur_s, NULL);
-    if (!server || !devices || !photos || speed <= 0 || (rate_s && (rate <= 0 || duration <= 0)) ||
-        (scenario && rate_s) || (dur_s && duration <= 0)) {
+    if ((!plan && (!server || !devices || !photos)) || speed <= 0 ||
+        (rate_s && (rate <= 0 || duration <= 0)) || (scenario && rate_s) ||
+        (dur_s && duration <= 0)) {
         fprintf(stderr, "prep-bench: --server, --devices and --photos are needed; see --help\n");
         return 2;
     }
-    if (pu_url_parse(server, &r.url, &why) < 0) {
+    if (!plan && pu_url_parse(server, &r.url, &why) < 0) {
         fprintf(stderr, "prep-bench: --server: %s\n", why);
         return 2;
     }
-    if (load_devices(&r, devices) < 0) {
+    if (!plan && load_devices(&r, devices) < 0) {
         fprintf(stderr, "prep-bench: no enrolled device state under %s\n", devices);
         return 2;
     }
-    if (load_photos(&r, photos) < 0 || (distinct && load_data(&r) < 0)) {
+    if (!plan && (load_photos(&r, photos) < 0 || (distinct && load_data(&r) < 0))) {
         fprintf(stderr, "prep-bench: no readable JPEG at %s\n", photos);
         return 2;
     }
@@ -694,6 +698,11 @@ int main(int argc, char **argv)
         r.res.model = "open";
     } else if (dur_s) {
         r.duration_ms = duration * 1e3;
+    }
+    if (plan) { /* the uploads the workload plans, for scripts sizing a run */
+        printf("%ld\n", r.duration_ms > 0 ? 0 : r.total);
+        free(r.intended);
+        return 0;
     }
     r.res.conns = r.conns;
     if (r.duration_ms > 0)

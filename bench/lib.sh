@@ -1,0 +1,93 @@
+# shellcheck shell=bash
+# Helpers shared by bench/compare.sh and bench/peak.sh, sourced after scripts/lib.sh. They use
+# the caller's $scratch (a throwaway folder), $pg_port and $gw_pid.
+
+# bench_sql SQL: one query against the throwaway database "bench", unaligned.
+bench_sql() { psql -X -q -t -A -h "$scratch/run" -p "$pg_port" -U prep -d bench -c "$1"; }
+
+# bench_pool DIR N SEED [--varied]: N 4000x3000 acta-gen photos with their QR code, two at a
+# time. --varied spreads quality (88-96) and noise (6-12): 3-6 MB, as phones send.
+bench_pool() {
+    local dir=$1 n=$2 seed=$3 q=92 noise=8 i
+    mkdir -p "$dir"
+    for i in $(seq "$n"); do
+        if [ "${4-}" = --varied ]; then
+            q=$((88 + (i * 5) % 9)) noise=$((6 + (i * 7) % 7))
+        fi
+        build/fixtures/acta-gen --out "$dir/acta-$(printf %04d "$i").jpg" --width 4000 \
+            --height 3000 --quality "$q" --noise "$noise" --qr --seed $((seed + i)) \
+            >/dev/null 2>&1 &
+        [ $((i % 2)) = 0 ] && wait
+    done
+    wait
+}
+
+# bench_wait_processed: prints the seconds until no photo waits for processing, from now.
+bench_wait_processed() {
+    local start
+    start=$(date +%s.%N)
+    for _ in $(seq 36000); do
+        [ "$(bench_sql "SELECT count(*) FROM photos WHERE status IN ('received','processing')")" = 0 ] &&
+            break
+        sleep 0.1
+    done
+    awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.1f", e-s}'
+}
+
+# bench_to_queued LIKE: receipt to `queued` of the photos whose clave is LIKE the pattern, ms:
+# "p50 p99 max".
+bench_to_queued() {
+    bench_sql "SELECT array_to_string(array(SELECT round(1000 * v) FROM unnest(percentile_cont(
+        ARRAY[0.5, 0.99, 1.0]) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at -
+        received_at))) v), ' ') FROM photos WHERE clave_acta LIKE '$1' AND status = 'queued'"
+}
+
+# bench_hwm: the gateway's peak RSS (VmHWM), KiB.
+bench_hwm() { awk '/VmHWM/{print $2}' "/proc/$gw_pid/status"; }
+
+# bench_cpu PID: user + system CPU seconds of PID and its reaped children.
+bench_cpu() {
+    awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15 + $16 + $17) / hz}' "/proc/$1/stat"
+}
+
+# bench_cpu_pg DATADIR: CPU seconds of a PostgreSQL cluster: the postmaster, its exited
+# backends and the live ones.
+bench_cpu_pg() {
+    local pm sum c
+    pm=$(head -1 "$1/postmaster.pid")
+    sum=$(bench_cpu "$pm")
+    for c in $(pgrep -P "$pm"); do
+        sum=$(awk -v a="$sum" -v b="$(bench_cpu "$c" 2>/dev/null || echo 0)" 'BEGIN{print a + b}')
+    done
+    echo "$sum"
+}
+
+# bench_start_gateway [SERVE-OPTION...]: a throwaway PostgreSQL cluster under $scratch on
+# $pg_port (database "bench", migrated), a self-signed certificate, and a release gateway on
+# random ports with these extra options. Sets db, h2c, tls (the ports) and gw_pid; returns once
+# /healthz answers.
+bench_start_gateway() {
+    prep_pg_start "$scratch/pg" "$scratch/run" "$pg_port"
+    prep_createdb "$scratch/run" "$pg_port" bench
+    db=$(prep_conninfo "$scratch/run" "$pg_port" bench)
+    build/gateway/prep-gateway migrate --db "$db" --schema schema >/dev/null
+    prep_tls_cert "$scratch/tls"
+    h2c=$((20000 + RANDOM % 20000)) tls=$((h2c + 1))
+    build/gateway/prep-gateway serve --h2c "127.0.0.1:$h2c" --tls "127.0.0.1:$tls" \
+        --cert "$scratch/tls/cert.pem" --key "$scratch/tls/key.pem" --db "$db" \
+        --data "$scratch/data" "$@" 2>"$scratch/gateway.log" &
+    gw_pid=$!
+    for _ in $(seq 100); do
+        curl -fsS --http2-prior-knowledge "http://127.0.0.1:$h2c/healthz" >/dev/null 2>&1 &&
+            return 0
+        sleep 0.1
+    done
+    prep_die "the gateway did not start: see $scratch/gateway.log"
+}
+
+# bench_enrol N: N phones enrolled through the gateway's real enrolment, in $scratch/devices.
+bench_enrol() {
+    bench/enrol-devices.sh --db "$db" --server "http://127.0.0.1:$h2c" --dir "$scratch/devices" \
+        -n "$1" --actas '1*' >/dev/null
+    sleep 0.5 # the device records reach the gateway's copy
+}
