@@ -2,7 +2,8 @@
 # bench/compare.sh: intake side by side on this machine, in one run, over TLS with the same 4 MB
 # acta JPEGs and the same concurrency: the gateway (fsync before every receipt) and a reference
 # nginx (Debian's, HTTP/2 over TLS, every request body kept in a file, no fsync), each driven by
-# h2load and by prep-bench. Five rounds:
+# h2load and by prep-bench. After a measure of the disk (4 writers of fsync'd copies), five
+# rounds:
 #   1. h2load -> gateway, one body for every upload (unsigned; the gateway runs with open uploads)
 #   2. prep-bench -> gateway, the same bytes, signed, every receipt verified
 #   3. h2load -> nginx, the same bytes
@@ -155,6 +156,19 @@ ng_cpu() { # nginx's master and workers
     echo "$sum"
 }
 
+prep_log "round 0: the disk: the same photo written and fsync'd by 4 writers"
+mkdir -p "$scratch/disk"
+w0=$(date +%s.%N) writers=()
+for t in 1 2 3 4; do
+    for i in $(seq 25); do
+        dd if="$photo" of="$scratch/disk/$t-$i" bs=1M conv=fsync status=none
+    done &
+    writers+=($!)
+done
+wait "${writers[@]}"
+disk=$(awk -v w="$w0" -v e="$(date +%s.%N)" -v b="$bytes" \
+    'BEGIN{printf "%.0f files/s, %.0f MB/s", 100 / (e - w), 100 * b / (e - w) / 1e6}')
+rm -rf "$scratch/disk"
 prep_log "round 1: h2load -> gateway, same bytes"
 c0=$(bench_cpu "$gw_pid") w0=$(date +%s.%N)
 read -r h2_ok h2_rate < <(h2 "$gw")
@@ -224,6 +238,7 @@ $(row "2 prep-bench -> gateway, same bytes, $claves claves, signed" "$same")
 $(row "4 prep-bench -> gateway, $distinct distinct photos, signed" "$dist")
 $(row "5 prep-bench -> nginx, the same $distinct bodies" "$ndist")
 
+- The disk, 4 writers each writing the photo and fsync'ing it 25 times (dd conv=fsync): $disk.
 - CPU in rounds 1 and 3 (h2load's own not counted): gateway $cpu1; nginx $cpu3.
 - prep-bench / h2load, same bytes and concurrency (2/1): **$tool** (acceptance: 0.90-1.10).
 - gateway / nginx, h2load's identical bytes (1/3): **$(ratio "$h2_rate" "$ng_rate")**.

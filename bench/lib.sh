@@ -8,7 +8,7 @@ bench_sql() { psql -X -q -t -A -h "$scratch/run" -p "$pg_port" -U prep -d bench 
 # bench_pool DIR N SEED [--varied]: N 4000x3000 acta-gen photos with their QR code, two at a
 # time. --varied spreads quality (88-96) and noise (6-12): 3-6 MB, as phones send.
 bench_pool() {
-    local dir=$1 n=$2 seed=$3 q=92 noise=8 i
+    local dir=$1 n=$2 seed=$3 q=92 noise=8 i pids=()
     mkdir -p "$dir"
     for i in $(seq "$n"); do
         if [ "${4-}" = --varied ]; then
@@ -17,9 +17,13 @@ bench_pool() {
         build/fixtures/acta-gen --out "$dir/acta-$(printf %04d "$i").jpg" --width 4000 \
             --height 3000 --quality "$q" --noise "$noise" --qr --seed $((seed + i)) \
             >/dev/null 2>&1 &
-        [ $((i % 2)) = 0 ] && wait
+        pids+=($!)
+        if [ ${#pids[@]} = 2 ]; then
+            wait "${pids[@]}"
+            pids=()
+        fi
     done
-    wait
+    [ ${#pids[@]} = 0 ] || wait "${pids[@]}"
 }
 
 # bench_wait_processed: prints the seconds until no photo waits for processing, from now.
