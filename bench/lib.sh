@@ -5,15 +5,17 @@
 # bench_sql SQL: one query against the throwaway database "bench", unaligned.
 bench_sql() { psql -X -q -t -A -h "$scratch/run" -p "$pg_port" -U prep -d bench -c "$1"; }
 
-# bench_pool DIR N SEED [--varied]: N 4000x3000 acta-gen photos with their QR code, two at a
-# time. --varied spreads quality (88-96) and noise (6-12): 3-6 MB, as phones send.
+# bench_pool DIR N SEED [--varied|--light]: N 4000x3000 acta-gen photos with their QR code, two
+# at a time. --varied spreads quality (88-96) and noise (6-12): 3-6 MB, as phones send; --light
+# quality 86-90 and noise 4-6: 1.5-3 MB, as phones that compress harder send.
 bench_pool() {
     local dir=$1 n=$2 seed=$3 q=92 noise=8 i pids=()
     mkdir -p "$dir"
     for i in $(seq "$n"); do
-        if [ "${4-}" = --varied ]; then
-            q=$((88 + (i * 5) % 9)) noise=$((6 + (i * 7) % 7))
-        fi
+        case ${4-} in
+        --varied) q=$((88 + (i * 5) % 9)) noise=$((6 + (i * 7) % 7)) ;;
+        --light) q=$((86 + (i * 3) % 5)) noise=$((4 + (i * 2) % 3)) ;;
+        esac
         build/fixtures/acta-gen --out "$dir/acta-$(printf %04d "$i").jpg" --width 4000 \
             --height 3000 --quality "$q" --noise "$noise" --qr --seed $((seed + i)) \
             >/dev/null 2>&1 &

@@ -16,16 +16,19 @@ usage() {
     cat <<'USAGE'
 Usage: bench/peak.sh [--scenario NAME=national-peak] [--from HH:MM=21:30] [--to HH:MM=22:00]
                      [--speed X=1] [-c PHONES=64] [--pool P=24] [--out DIR=peak-out]
-                     [--keep-going]
+                     [--light-photos] [--keep-going]
 
 Builds build/ (release) and replays the scenario window (bench/scenarios) at --speed against a
 throwaway gateway; the JSON and the HTML report of prep-bench, the backlog samples (backlog.tsv)
 and the summary (summary.txt) go to --out. Exit 0 when the window was held, 3 when not.
+  --light-photos  photos of 1.5-3 MB (quality 86-90, noise 4-6) instead of 3-6 MB (88-96,
+                6-12): for a window the disk cannot hold at the larger size
   --keep-going  run even when the disk looks too small for the window
 USAGE
 }
 
 scenario=national-peak from=21:30 to=22:00 speed=1 conns=64 pool=24 out=peak-out force=0
+kind=--varied
 while [ $# -gt 0 ]; do
     case $1 in
     --scenario) scenario=$2; shift 2 ;;
@@ -35,6 +38,7 @@ while [ $# -gt 0 ]; do
     -c) conns=$2; shift 2 ;;
     --pool) pool=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --light-photos) kind=--light; shift ;;
     --keep-going) force=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
@@ -64,8 +68,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-prep_log "generating $pool photos (4000x3000, QR, quality 88-96, noise 6-12)"
-bench_pool "$scratch/pool" "$pool" 3000 --varied
+prep_log "generating $pool photos (4000x3000 with a QR code, bench_pool $kind)"
+bench_pool "$scratch/pool" "$pool" 3000 "$kind"
 mean=$(find "$scratch/pool" -name '*.jpg' -printf '%s\n' | awk '{s += $1} END {print s / NR}')
 planned=$(build/bench/prep-bench --scenario "$scenario" --from "$from" --to "$to" \
     --speed "$speed" --plan)
@@ -114,7 +118,7 @@ ok=$(jq -r .ok "$out/prep-bench.json")
 peak=$(awk -F'\t' 'NR > 1 && $2 > m {m = $2; t = $1} END {printf "%d at %d s", m, t}' \
     "$out/backlog.tsv")
 {
-    echo "bench/peak.sh --scenario $scenario --from $from --to $to --speed $speed -c $conns --pool $pool"
+    echo "bench/peak.sh --scenario $scenario --from $from --to $to --speed $speed -c $conns --pool $pool$([ "$kind" = --light ] && echo ' --light-photos')"
     echo "$(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "pool: $pool photos, $(awk -v m="$mean" 'BEGIN{printf "%.2f", m/1e6}') MB on average"
     cat "$out/prep-bench.txt"
