@@ -144,6 +144,21 @@ class BenchTest(SignedTestCase):
         self.assertLessEqual(c["over_1s"], 2)
         self.assertGreater(o["over_1s"], 2 * c["over_1s"])
 
+    def test_distinct_bodies_are_each_stored_and_processed(self):
+        # --distinct: 12 uploads from a pool of 6 are 12 bodies, each processed to `queued`
+        base = type(self).clave_base
+        res, _, _ = self.prep_bench("-c", "2", "-n", "12", "--distinct")
+        self.assertEqual((res["ok"], res["receipts_verified"]), (12, 12), res)
+        claves = ",".join(f"'14{(base + i) % 9999 + 1:04d}B{(base + i) // 9999 % 99 + 1:02d}0002'"
+                          for i in range(12))
+        for _ in range(600):
+            rows = self.psql("SELECT count(DISTINCT sha256), count(*) FILTER (WHERE status ="
+                             f" 'queued') FROM photos WHERE clave_acta IN ({claves})")
+            if int(rows[0][1]) == 12:
+                break
+            time.sleep(0.1)
+        self.assertEqual([int(v) for v in rows[0]], [12, 12])
+
     def test_require_fails_the_run(self):
         res, err, _ = self.prep_bench("-c", "2", "-n", "4", "--require", "p99<1us,errors<50%",
                                       expect_rc=3)
