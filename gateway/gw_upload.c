@@ -16,48 +16,8 @@
 #include "gw_resumable.h"
 #include "gw_resume.h"
 #include "gw_stage.h"
+#include "gw_upload_int.h"
 #include "img_error.h"
-#include "jpeg_scan.h"
-
-enum op { OP_OPEN, OP_WRITE, OP_COMMIT, OP_ABORT };
-
-struct gw_upload {
-    struct gw_work work; /* the one disk job in flight */
-    struct gw_stream *s; /* referenced until the upload is freed */
-    struct gw_app *app;
-    enum op op;
-    bool busy, opened, ended, failed, committed, detached;
-    bool counted; /* holds one of its device's --max-uploads-per-device */
-    struct gw_spool_file file;
-    struct img_jpeg_scan scan;
-    uint64_t expect;
-    /* Loop side: bytes received while a job runs. Flow control bounds it by the stream window. */
-    uint8_t *pending;
-    size_t pending_len, pending_cap;
-    /* Job side: the bytes the running write job owns. */
-    uint8_t *inflight;
-    size_t inflight_len, inflight_cap;
-    /* Job results, read on the loop after |done|. */
-    int rc;     /* -errno from the spool */
-    int img_rc; /* IMG_E_* from the scanner */
-    const char *why;
-    struct gw_receipt receipt;
-    bool existed;
-    /* Signed uploads: what the phone presented, and what the check found. */
-    bool signed_upload;
-    struct gw_upload_auth auth;
-    int auth_err; /* GW_E_* from gw_devices_check(), 0 when authorised */
-    uint8_t digest[32];
-    /* Resumable uploads (gw_resume): the creating POST or an appending PATCH. */
-    struct gw_upload_req req;
-    char token[GW_UPLOAD_TOKEN_LEN + 1];
-    struct gw_resume_meta meta;
-    struct gw_resume_hold hold; /* hold.lease set while this request holds the upload */
-    struct evp_md_ctx_st *md;   /* SHA-256 of the whole photo, prefix included */
-    uint64_t offset;            /* bytes of the upload before the next write */
-    uint64_t expected;          /* 409: the offset the resource has */
-    bool invalidate;            /* the bytes were refused: remove the upload resource */
-};
 
 static void submit(struct gw_upload *u, enum op op);
 static void on_data(struct gw_stream *s, const uint8_t *data, size_t len);
@@ -74,7 +34,7 @@ static const struct gw_stream_handler upload_handler = {
 /* Test builds only (meson -Dtest_hooks=true, ./test.sh's build-asan): each spool write takes
  * PREP_TEST_SPOOL_WRITE_DELAY_MS longer, a slow disk against which the integration tests check
  * that the stream window opens only as bytes reach the file. */
-static void test_slow_disk(void)
+void gw_upload_test_slow_disk(void)
 {
     const char *ms = getenv("PREP_TEST_SPOOL_WRITE_DELAY_MS");
 
@@ -142,7 +102,7 @@ static void maybe_free(struct gw_upload *u)
 
 /* A device with more in flight than a phone ever sends is refused before its bytes reach the
  * disk (--max-uploads-per-device). */
-static bool take_device_slot(struct gw_upload *u)
+bool gw_upload_take_device_slot(struct gw_upload *u)
 {
     if (!gw_counts_take(&u->app->uploads, u->receipt.device)) {
         u->auth_err = GW_E_TOO_MANY_UPLOADS;
@@ -153,235 +113,13 @@ static bool take_device_slot(struct gw_upload *u)
     return true;
 }
 
-static int md_start(struct gw_upload *u)
-{
-    u->md = EVP_MD_CTX_new();
-    return u->md && EVP_DigestInit_ex(u->md, EVP_sha256(), NULL) == 1 ? 0 : -ENOMEM;
-}
-
-/* gw_resume_read()'s callback: the bytes before an append go through the hash and the scan. */
-static int replay(void *arg, const uint8_t *buf, size_t n)
-{
-    struct gw_upload *u = arg;
-
-    u->img_rc = img_jpeg_scan_feed(&u->scan, buf, n, &u->why);
-    if (u->img_rc < 0)
-        return -EILSEQ;
-    return EVP_DigestUpdate(u->md, buf, n) == 1 ? 0 : -ENOMEM;
-}
-
-/* The bytes are refused: the upload resource goes now, before the refusal is sent. */
-static void refuse_bytes(struct gw_upload *u)
-{
-    u->invalidate = true;
-    gw_resume_delete(u->app->resumes, &u->hold);
-}
-
-/* The length this request implies: Upload-Length, or the end of a completing request. */
-static bool implied_length(const struct gw_upload *u, uint64_t start, uint64_t *ret)
-{
-    if (u->req.has_length) {
-        *ret = u->req.length;
-        return true;
-    }
-    if (u->req.complete && u->s->content_length >= 0) {
-        *ret = start + (uint64_t)u->s->content_length;
-        return true;
-    }
-    return false;
-}
-
-/* Checks this request against the lengths known: the draft's inconsistent-upload-length. */
-static bool length_consistent(struct gw_upload *u, uint64_t start)
-{
-    uint64_t len = 0;
-    bool has = implied_length(u, start, &len);
-
-    if (has && u->meta.has_length && len != u->meta.length)
-        return false;
-    if (has && !u->meta.has_length) {
-        u->meta.has_length = true;
-        u->meta.length = len;
-    }
-    if (u->meta.has_length && u->s->content_length >= 0 &&
-        start + (uint64_t)u->s->content_length > u->meta.length)
-        return false;
-    return true;
-}
-
-static void resumable_create(struct gw_upload *u)
-{
-    memset(&u->meta, 0, sizeof(u->meta));
-    snprintf(u->meta.clave, sizeof(u->meta.clave), "%s", u->receipt.clave);
-    snprintf(u->meta.device, sizeof(u->meta.device), "%s", u->receipt.device);
-    if (u->signed_upload) {
-        u->meta.has_sha = true;
-        memcpy(u->meta.sha, u->digest, 32);
-        u->rc = gw_devices_sigrec(&u->auth, u->meta.sigrec, sizeof(u->meta.sigrec));
-        if (u->rc < 0)
-            return;
-    }
-    if (!length_consistent(u, 0)) {
-        u->auth_err = GW_E_UPLOAD_LENGTH;
-        u->why = "Upload-Length and Content-Length disagree";
-        return;
-    }
-    u->rc = md_start(u);
-    if (u->rc == 0)
-        u->rc = gw_resume_create(u->app->resumes, &u->meta, &u->hold);
-    if (u->rc == 0)
-        memcpy(u->token, u->meta.token, sizeof(u->token));
-}
-
-static void resumable_append(struct gw_upload *u)
-{
-    uint64_t at = 0;
-    int e = gw_resume_take(u->app->resumes, u->token, &u->meta, &u->hold, &at);
-
-    u->expected = at;
-    if (e == -ENOENT) {
-        u->auth_err = GW_E_UPLOAD_NOT_FOUND;
-        u->why = "no such upload: it expired, was cancelled, or never existed";
-        return;
-    }
-    if (e < 0) {
-        u->rc = e;
-        return;
-    }
-    if (u->meta.complete) {
-        u->auth_err = u->s->content_length > 0 ? GW_E_UPLOAD_LENGTH : GW_E_UPLOAD_COMPLETED;
-        u->why = "this upload is already complete";
-        return;
-    }
-    if (u->req.offset != at) {
-        u->auth_err = GW_E_UPLOAD_OFFSET;
-        u->why = "Upload-Offset is not the upload's offset: send from expected-offset";
-        return;
-    }
-    if (!length_consistent(u, at) ||
-        (u->meta.has_length && u->meta.length > u->app->cfg->max_body)) {
-        u->auth_err = u->meta.has_length && u->meta.length > u->app->cfg->max_body
-                          ? GW_E_TOO_LARGE
-                          : GW_E_UPLOAD_LENGTH;
-        u->why = "the lengths of this upload's requests disagree";
-        return;
-    }
-    snprintf(u->receipt.clave, sizeof(u->receipt.clave), "%s", u->meta.clave);
-    snprintf(u->receipt.device, sizeof(u->receipt.device), "%s", u->meta.device);
-    u->signed_upload = u->meta.has_sha;
-    memcpy(u->digest, u->meta.sha, 32);
-    if (u->meta.device[0] && !take_device_slot(u))
-        return;
-    /* A length learnt now is kept for the next append (and for HEAD). */
-    u->rc = gw_resume_save(u->app->resumes, &u->hold, &u->meta);
-    if (u->rc == 0)
-        u->rc = md_start(u);
-    if (u->rc == 0)
-        u->rc = gw_resume_read(&u->hold, at, replay, u);
-    if (u->rc == -EILSEQ) {
-        u->rc = 0;
-        refuse_bytes(u); /* the JPEG was bad already: the upload cannot be completed */
-    }
-    u->offset = at;
-}
-
-static int resumable_commit_cb(void *arg, struct gw_spool_file *f)
-{
-    struct gw_upload *u = arg;
-
-    f->sigrec = u->meta.sigrec[0] ? u->meta.sigrec : NULL;
-    return gw_spool_commit(&u->app->spool, f, u->signed_upload ? u->digest : NULL, &u->receipt,
-                           &u->existed);
-}
-
-static void resumable_write(struct gw_upload *u)
-{
-    u->img_rc = img_jpeg_scan_feed(&u->scan, u->inflight, u->inflight_len, &u->why);
-    if (u->img_rc < 0) {
-        refuse_bytes(u);
-        return;
-    }
-    if (u->meta.has_length && u->offset + u->inflight_len > u->meta.length) {
-        u->auth_err = GW_E_UPLOAD_LENGTH;
-        u->why = "more bytes than the upload's length";
-        refuse_bytes(u);
-        return;
-    }
-    u->rc = gw_resume_write(&u->hold, u->offset, u->inflight, u->inflight_len);
-    if (u->rc == 0 && EVP_DigestUpdate(u->md, u->inflight, u->inflight_len) != 1)
-        u->rc = -ENOMEM;
-    if (u->rc == 0)
-        u->offset += u->inflight_len;
-}
-
-static void resumable_end(struct gw_upload *u)
-{
-    struct gw_spool_file f = {.fd = -1};
-
-    if (!u->req.complete) {
-        /* Not the last part: acknowledge a durable offset. */
-        u->rc = gw_resume_sync(&u->hold);
-        return;
-    }
-    if (u->meta.has_length && u->offset != u->meta.length) {
-        u->auth_err = GW_E_UPLOAD_LENGTH;
-        u->why = "the upload ended before its length";
-        return;
-    }
-    u->img_rc = img_jpeg_scan_end(&u->scan, &u->why);
-    if (u->img_rc < 0) {
-        refuse_bytes(u);
-        return;
-    }
-    u->receipt.width = u->scan.info.width;
-    u->receipt.height = u->scan.info.height;
-    f.md = u->md;
-    f.bytes = u->offset;
-    u->md = NULL; /* the spool file owns it from here */
-    u->rc = gw_resume_complete(u->app->resumes, &u->hold, &u->meta, &f, resumable_commit_cb, u,
-                               u->receipt.photo_id);
-    if (f.md)
-        EVP_MD_CTX_free(f.md); /* when the commit was not reached */
-    if (u->rc == -EBADMSG)
-        refuse_bytes(u);
-    if (u->rc == 0 && !u->existed)
-        gw_stage_received(u->app->stage, u->receipt.photo_id);
-}
-
 static void work(struct gw_work *w, void *ctx)
 {
     struct gw_upload *u = (struct gw_upload *)w;
     struct gw_spool *spool = &u->app->spool;
 
     if (resumable(u)) {
-        switch (u->op) {
-        case OP_OPEN:
-            if (u->req.token) {
-                resumable_append(u);
-                break;
-            }
-            if (u->signed_upload) {
-                u->auth_err = gw_devices_check(u->app->devices, &u->auth, u->receipt.device,
-                                               u->digest, &u->why);
-                if (u->auth_err || !take_device_slot(u))
-                    break;
-            }
-            resumable_create(u);
-            break;
-        case OP_WRITE:
-#ifdef GW_TEST_HOOKS
-            test_slow_disk();
-#endif
-            resumable_write(u);
-            break;
-        case OP_COMMIT:
-            resumable_end(u);
-            break;
-        case OP_ABORT:
-            /* The partial bytes stay for a later append (refused ones went already). */
-            gw_resume_drop(u->app->resumes, &u->hold);
-            break;
-        }
+        gw_upload_resumable_work(u);
         return;
     }
     switch (u->op) {
@@ -390,7 +128,7 @@ static void work(struct gw_work *w, void *ctx)
         if (u->signed_upload) {
             u->auth_err =
                 gw_devices_check(u->app->devices, &u->auth, u->receipt.device, u->digest, &u->why);
-            if (u->auth_err || !take_device_slot(u))
+            if (u->auth_err || !gw_upload_take_device_slot(u))
                 break;
         }
         u->rc = gw_spool_file_open(spool, u->expect, &u->file);
@@ -400,7 +138,7 @@ static void work(struct gw_work *w, void *ctx)
          * a body that is not a sane JPEG is refused after its first bytes. */
         u->img_rc = img_jpeg_scan_feed(&u->scan, u->inflight, u->inflight_len, &u->why);
 #ifdef GW_TEST_HOOKS
-        test_slow_disk();
+        gw_upload_test_slow_disk();
 #endif
         if (u->img_rc == 0)
             u->rc = gw_spool_file_write(&u->file, u->inflight, u->inflight_len);
