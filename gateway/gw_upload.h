@@ -2,9 +2,11 @@
  * gw_upload: POST /v1/actas/{clave}/photos, from the first DATA frame to the receipt.
  *
  * The body goes from the socket into a spool file on a disk-pool thread, which hashes it and walks
- * its JPEG markers (imaging's streaming scanner) as it writes. At most one disk job per upload is
- * in flight; bytes that arrive meanwhile wait in a buffer that flow control keeps no larger than
- * the stream window, and the window is reopened only for bytes that reached the file. At the end
+ * its JPEG markers (imaging's streaming scanner) as it writes. Bytes are written in batches of half
+ * a stream window (or when they have waited FLUSH_MS, or at the end of the body), and at most one
+ * disk job per upload is in flight; bytes that arrive meanwhile wait in a buffer that flow control
+ * keeps no larger than the stream window, and the window is reopened only for bytes that reached
+ * the file. At the end
  * the spool commits the file (fsync, rename, directory fsync) and only then does the phone get its
  * 201. PostgreSQL is not involved: the ingest stage picks the receipt up later. The body arrives
  * through the stream handler that gw_upload_start() installs (gw_h2's on_data, on_end,

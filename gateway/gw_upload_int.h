@@ -35,6 +35,8 @@ struct gw_upload {
     /* Loop side: bytes received while a job runs. Flow control bounds it by the stream window. */
     uint8_t *pending;
     size_t pending_len, pending_cap;
+    struct event *flush; /* a write of fewer than a batch's bytes is due (slow phones) */
+    bool flush_due;
     /* Job side: the bytes the running write job owns. */
     uint8_t *inflight;
     size_t inflight_len, inflight_cap;

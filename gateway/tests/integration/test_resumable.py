@@ -144,6 +144,30 @@ class ResumableTest(SignedTestCase):
         receipt = self.assertCompleted(self.append(location, self.data, offset), self.data)
         self.wait_status(receipt["photo_id"], "queued")
 
+    def test_slow_phone_keeps_what_it_sent(self):
+        """A phone on a slow link sends less than a spool write batch (half a stream window)
+        before its connection drops: the bytes it sent reached the disk anyway (the batch's
+        flush timer), so it resumes from there rather than from zero."""
+        hdrs = self.headers(self.photo) + ["Content-Type: image/jpeg", "Upload-Complete: ?1",
+                                           f"Upload-Length: {len(self.data)}"]
+        rate, seconds = 20_000, 3
+        cmd = ["curl", "-sS", "-v", "--http2-prior-knowledge", "--limit-rate", str(rate),
+               "--max-time", str(seconds), "--data-binary", "@" + self.photo,
+               self.gw.url(upload_path())]
+        for h in hdrs:
+            cmd += ["-H", h]
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertNotEqual(p.returncode, 0, "the upload was meant to be cut")
+        err = p.stderr.decode(errors="replace")
+        location = re.search(r"< location: (\S+)", err).group(1)
+        h = self.head(location)
+        self.assertEqual(h.status, 204, h)
+        offset = int(h.headers["upload-offset"])
+        self.assertGreaterEqual(offset, rate, "what the slow phone sent was kept")
+        self.assertLess(offset, 128 << 10, "less than a batch was sent")
+        receipt = self.assertCompleted(self.append(location, self.data, offset), self.data)
+        self.wait_status(receipt["photo_id"], "queued")
+
     def test_resumes_after_a_gateway_restart(self):
         third = len(self.data) // 3
         r = self.create(self.data, third)
