@@ -38,6 +38,9 @@ struct bench_result {
     struct bench_hist latency, service,
         connect; /* from the intended time, from the send, TCP+TLS */
     long receipts_verified;
+    /* --drop: uploads cut mid-body; of them, those resumed to a verified receipt, the bytes the
+     * gateway had kept across their cuts and their whole size. */
+    long dropped, resumed, kept_bytes, cut_bytes;
     struct bench_class classes[BENCH_CLASSES_MAX];
     int nclasses;
     const struct bench_sample *samples;

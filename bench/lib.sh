@@ -71,15 +71,16 @@ bench_cpu_pg() {
 # bench_start_gateway [SERVE-OPTION...]: a throwaway PostgreSQL cluster under $scratch on
 # $pg_port (database "bench", migrated), a self-signed certificate, and a release gateway on
 # random ports with these extra options. Sets db, h2c, tls (the ports) and gw_pid; returns once
-# /healthz answers.
+# /healthz answers. $bench_gateway, when set, is the gateway binary (default: build/'s).
 bench_start_gateway() {
+    local gw=${bench_gateway:-build/gateway/prep-gateway}
     prep_pg_start "$scratch/pg" "$scratch/run" "$pg_port"
     prep_createdb "$scratch/run" "$pg_port" bench
     db=$(prep_conninfo "$scratch/run" "$pg_port" bench)
-    build/gateway/prep-gateway migrate --db "$db" --schema schema >/dev/null
+    "$gw" migrate --db "$db" --schema schema >/dev/null
     prep_tls_cert "$scratch/tls"
     h2c=$((20000 + RANDOM % 20000)) tls=$((h2c + 1))
-    build/gateway/prep-gateway serve --h2c "127.0.0.1:$h2c" --tls "127.0.0.1:$tls" \
+    "$gw" serve --h2c "127.0.0.1:$h2c" --tls "127.0.0.1:$tls" \
         --cert "$scratch/tls/cert.pem" --key "$scratch/tls/key.pem" --db "$db" \
         --data "$scratch/data" "$@" 2>"$scratch/gateway.log" &
     gw_pid=$!

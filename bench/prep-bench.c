@@ -35,11 +35,13 @@
 #include "bench_body.h"
 #include "bench_hist.h"
 #include "bench_report.h"
+#include "bench_resume.h"
 #include "bench_scenario.h"
 #include "gw_cli.h"
 #include "gw_keys.h"
 #include "gw_receipt.h"
 #include "pu_h2.h"
+#include "pu_resume.h"
 #include "pu_send.h"
 #include "pu_state.h"
 
@@ -82,6 +84,8 @@ struct run {
     double duration_ms;   /* closed model: 0 or the run's length */
     double *intended;     /* open model: send time of upload i, ms from the start; NULL closed */
     long kbps;            /* per-phone upstream limit, kbit/s; 0: none */
+    bool resumable;       /* every POST asks for a resumable upload (Upload-Complete: ?1) */
+    double drop_pct;      /* --drop: the share of uploads cut mid-body and resumed, 0-100 */
     double t0;            /* monotonic ms of the start */
     atomic_long next;     /* uploads handed out */
     pthread_mutex_t lock; /* what follows */
@@ -154,16 +158,47 @@ static void classify(const struct pu_h2_request *q, char *out, size_t cap)
 struct pace {
     const struct run *r;
     double start;
+    struct pu_h2_conn *c;
+    uint64_t drop_at; /* > 0: cut the connection once this much of the body has gone */
+    const struct pu_resume_fields *fields;
+    bool cut;
 };
 
 /* In-process per-phone bandwidth: nghttp2 takes the next chunk only once the bytes so far have
- * had their time at --kbps. */
+ * had their time at --kbps. And --drop's cut, once the body is that far and the gateway has named
+ * the upload resource (its 104 comes once the signature is checked; a phone cut before it starts
+ * again with a POST, which is not what --drop measures). */
 static void pace_cb(const struct pu_h2_request *req, uint64_t sent, void *arg)
 {
-    const struct pace *p = arg;
+    struct pace *p = arg;
 
     (void)req;
-    sleep_until(p->start + (double)sent * 8.0 / (double)p->r->kbps);
+    if (p->drop_at > 0 && !p->cut && sent >= p->drop_at && p->fields->location[0]) {
+        p->cut = true;
+        pu_h2_conn_cut(p->c);
+        return;
+    }
+    if (p->r->kbps > 0)
+        sleep_until(p->start + (double)sent * 8.0 / (double)p->r->kbps);
+}
+
+/* splitmix64: which uploads --drop cuts, and where; the same for every run. */
+static uint64_t mix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* Where upload |i| of |size| bytes is cut: 0 (not cut), or between 20% and 80% of its body. */
+static uint64_t drop_point(const struct run *r, long i, uint64_t size)
+{
+    uint64_t h = mix((uint64_t)i);
+
+    if (r->drop_pct <= 0 || (double)(h % 10000) >= r->drop_pct * 100)
+        return 0;
+    return size * (20 + (h >> 32) % 61) / 100;
 }
 
 /* True when the 2xx answer of upload |q| carries a receipt the device's gateway key signed, for
@@ -180,11 +215,21 @@ static bool receipt_ok(const struct device *d, const struct pu_photo *ph, const 
            rc.bytes == ph->size;
 }
 
+/* |cut|: the upload was cut and its resumption kept |kept| bytes (-1: it could not resume). */
 static void record(struct run *r, double intended, double sent, double done, int status,
-                   const char *cls_name, uint64_t bytes, double connect_ms)
+                   const char *cls_name, uint64_t bytes, double connect_ms, bool cut, int64_t kept)
 {
     pthread_mutex_lock(&r->lock);
     struct bench_sample *s = &r->samples[r->res.nsamples++];
+
+    if (cut) {
+        r->res.dropped++;
+        if (kept >= 0 && !cls_name) {
+            r->res.resumed++;
+            r->res.kept_bytes += kept;
+            r->res.cut_bytes += (long)bytes;
+        }
+    }
 
     s->intended_ms = intended - r->t0;
     s->sent_ms = sent - r->t0;
@@ -219,6 +264,9 @@ static void *phone_main(void *arg)
         struct pu_h2_request q;
         struct pu_send_sig sig;
         struct pace pace = {.r = r};
+        struct pu_resume_fields fields = {.location = ""};
+        struct bench_resume res = {.offset = 0};
+        struct pu_h2_request *fin;
         const struct device *d = &r->devs[i % r->ndevs];
         const struct pu_photo *ph = &r->photos[i % r->nphotos];
         char path[64], clave[16], cls[96];
@@ -245,7 +293,7 @@ static void *phone_main(void *arg)
             pu_h2_conn_free(c);
             c = NULL;
             if (pu_h2_connect(&r->url, &r->opts, &c, why, sizeof(why)) < 0) {
-                record(r, intended, t, now_ms(), 0, "connect", 0, -1);
+                record(r, intended, t, now_ms(), 0, "connect", 0, -1, false, -1);
                 continue;
             }
             connect_ms = now_ms() - t;
@@ -257,7 +305,8 @@ static void *phone_main(void *arg)
             fd = -1;
             if (bench_body_make(&body, r->data[p], r->data_len[p], r->run_id, i) < 0 ||
                 pu_send_request(&body.photo, -1, path, &d->key, d->dev.device_id, &sig, &q) < 0) {
-                record(r, intended, now_ms(), now_ms(), 0, "client: photo or signature", 0, -1);
+                record(r, intended, now_ms(), now_ms(), 0, "client: photo or signature", 0, -1,
+                       false, -1);
                 continue;
             }
             q.body = body.data;
@@ -266,12 +315,22 @@ static void *phone_main(void *arg)
                    pu_send_request(ph, fd, path, &d->key, d->dev.device_id, &sig, &q) < 0) {
             if (fd >= 0)
                 close(fd);
-            record(r, intended, now_ms(), now_ms(), 0, "client: photo or signature", 0, -1);
+            record(r, intended, now_ms(), now_ms(), 0, "client: photo or signature", 0, -1, false,
+                   -1);
             continue;
         }
+        if (r->resumable && q.nheaders < PU_H2_MAX_HEADERS) {
+            q.headers[q.nheaders++] = (struct pu_h2_header){"upload-complete", "?1"};
+            pu_resume_fields_init(&fields);
+            q.on_header = pu_resume_on_header;
+            q.header_arg = &fields;
+        }
         sent = now_ms();
-        if (r->kbps > 0) {
-            pace.start = sent;
+        pace.start = sent;
+        pace.c = c;
+        pace.drop_at = drop_point(r, i, ph->size);
+        pace.fields = &fields;
+        if (r->kbps > 0 || pace.drop_at > 0) {
             q.on_progress = pace_cb;
             q.progress_arg = &pace;
         }
@@ -280,21 +339,40 @@ static void *phone_main(void *arg)
                 close(fd);
             pu_h2_conn_free(c);
             c = NULL;
-            record(r, intended, sent, now_ms(), 0, "h2 submit refused", 0, connect_ms);
+            record(r, intended, sent, now_ms(), 0, "h2 submit refused", 0, connect_ms, false, -1);
             continue;
         }
         pu_h2_run(c);
-        if (q.error == 0 &&
-            (r->reference ? q.status / 100 == 2
-                          : (q.status == 200 || q.status == 201) && receipt_ok(d, ph, clave, &q)))
-            record(r, intended, sent, now_ms(), q.status, NULL, ph->size, connect_ms);
+        fin = &q;
+        if (pace.cut) {
+            /* The phone's network came back: a new connection, HEAD, PATCH of the rest. */
+            const struct bench_resume_body b = {fd, r->data ? body.data : NULL, ph->size};
+
+            pu_h2_conn_free(c);
+            c = NULL;
+            memset(&res, 0, sizeof(res));
+            if (bench_resume(&r->url, &r->opts, fields.location, &b, &c, &res, why, sizeof(why)) <
+                0) {
+                record(r, intended, sent, now_ms(), 0, why, 0, connect_ms, true, -1);
+                goto next;
+            }
+            fin = &res.patch;
+        }
+        if (fin->error == 0 && (r->reference ? fin->status / 100 == 2
+                                             : (fin->status == 200 || fin->status == 201) &&
+                                                   receipt_ok(d, ph, clave, fin)))
+            record(r, intended, sent, now_ms(), fin->status, NULL, ph->size, connect_ms, pace.cut,
+                   (int64_t)res.offset);
         else {
-            if (q.error == 0 && (q.status == 200 || q.status == 201))
+            if (fin->error == 0 && (fin->status == 200 || fin->status == 201))
                 snprintf(cls, sizeof(cls), "receipt does not verify");
             else
-                classify(&q, cls, sizeof(cls));
-            record(r, intended, sent, now_ms(), q.status, cls, 0, connect_ms);
+                classify(fin, cls, sizeof(cls));
+            record(r, intended, sent, now_ms(), fin->status, cls, 0, connect_ms, pace.cut, -1);
         }
+        if (fin != &q)
+            pu_h2_request_finish(fin);
+    next:
         if (fd >= 0)
             close(fd);
         pu_h2_request_finish(&q);
@@ -566,6 +644,12 @@ static const char usage[] =
     "  --claves K          upload i goes to clave i mod K (default: a clave of its own each;\n"
     "                      repeats of a clave with the same bytes are idempotent retries)\n"
     "  --kbps K            each phone's upstream limited to K kbit/s (in-process pacing)\n"
+    "  --resumable         every upload asks for a resumable upload (Upload-Complete: ?1)\n"
+    "  --drop PCT          cut PCT% of the uploads' connections mid-body (between 20% and 80%\n"
+    "                      of it, once the gateway named the upload resource; the same\n"
+    "                      uploads in every run) and resume each as a phone does: new\n"
+    "                      connection, HEAD for the offset, PATCH of the rest (implies\n"
+    "                      --resumable; latency counts the cut and the resumption)\n"
     "  --insecure          TLS: do not check the certificate; --cacert FILE: trust this CA\n"
     "  --reference         the server is a reference, not a gateway (nginx in bench/compare.sh):\n"
     "                      any 2xx is accepted, no receipt is looked for\n"
@@ -591,7 +675,7 @@ int main(int argc, char **argv)
     static struct run r = {.conns = 20, .entidad = 14, .clave_base = 0};
     const char *server = NULL, *devices = NULL, *photos = NULL, *scenario = NULL, *why;
     const char *out = NULL, *html = NULL, *req_spec = NULL, *from = NULL, *to = NULL;
-    const char *speed_s = "1", *rate_s = NULL, *dur_s = NULL;
+    const char *speed_s = "1", *rate_s = NULL, *dur_s = NULL, *drop_s = NULL;
     int nreq = 100, kbps = 0, show = -1, nrequire = 0, o, failed = 0;
     bool json = false, distinct = false, plan = false;
     struct require require[REQUIRE_MAX];
@@ -606,6 +690,8 @@ int main(int argc, char **argv)
         INT_OPT("claves", 0, &r.claves, 0, 9000000),
         INT_OPT("kbps", 0, &kbps, 0, 100000000),
         GW_CLI_OPT_STRING("duration", &dur_s, "S", NULL),
+        GW_CLI_OPT_STRING("drop", &drop_s, "PCT", NULL),
+        GW_CLI_OPT_FLAG("resumable", &r.resumable, NULL),
         GW_CLI_OPT_STRING("rate", &rate_s, "R", NULL),
         GW_CLI_OPT_STRING("scenario", &scenario, "NAME", NULL),
         GW_CLI_OPT_STRING("speed", &speed_s, "X", NULL),
@@ -639,6 +725,18 @@ int main(int argc, char **argv)
         rate = strtod(rate_s, NULL);
     if (dur_s)
         duration = strtod(dur_s, NULL);
+    if (drop_s) {
+        char *end;
+
+        r.drop_pct = strtod(drop_s, &end);
+        if (*end == '%')
+            end++;
+        if (*end || end == drop_s || r.drop_pct < 0 || r.drop_pct > 100) {
+            fprintf(stderr, "prep-bench: --drop takes a share of the uploads, 0-100\n");
+            return 2;
+        }
+        r.resumable = r.resumable || r.drop_pct > 0;
+    }
     if ((!plan && (!server || !devices || !photos)) || speed <= 0 ||
         (rate_s && (rate <= 0 || duration <= 0)) || (scenario && rate_s) ||
         (dur_s && duration <= 0)) {
@@ -761,6 +859,12 @@ int main(int argc, char **argv)
                r.intended ? " (from the intended send time)" : "", bench_hist_pct(h, 50) / 1e3,
                bench_hist_pct(h, 90) / 1e3, bench_hist_pct(h, 99) / 1e3,
                bench_hist_pct(h, 99.9) / 1e3, bench_hist_pct(h, 100) / 1e3);
+        if (r.res.dropped > 0)
+            printf(
+                "cut mid-upload: %ld, resumed to a verified receipt: %ld (%.1f%%), %.0f%% of "
+                "their bytes kept across the cut\n",
+                r.res.dropped, r.res.resumed, 100.0 * (double)r.res.resumed / (double)r.res.dropped,
+                r.res.cut_bytes ? 100.0 * (double)r.res.kept_bytes / (double)r.res.cut_bytes : 0.0);
         for (int i = 0; i < r.res.nclasses; i++)
             printf("errors: %ld %s\n", r.res.classes[i].n, r.res.classes[i].name);
     }

@@ -217,6 +217,8 @@ static ssize_t on_send(nghttp2_session *s, const uint8_t *data, size_t len, int 
     struct pu_h2_conn *c = arg;
     ssize_t n;
 
+    if (c->failed) /* cut (pu_h2_conn_cut): nothing more leaves */
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
     if (c->ssl) {
         int r;
 
@@ -582,6 +584,16 @@ int pu_h2_run(struct pu_h2_conn *c)
     }
     c->nreqs = 0;
     return r;
+}
+
+void pu_h2_conn_cut(struct pu_h2_conn *c)
+{
+    struct linger l = {.l_onoff = 1, .l_linger = 0};
+
+    c->failed = true;
+    if (c->ssl)
+        SSL_set_quiet_shutdown(c->ssl, 1);
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 }
 
 void pu_h2_conn_free(struct pu_h2_conn *c)

@@ -125,6 +125,14 @@ int pu_h2_run(struct pu_h2_conn *c);
 /* True while new requests may be submitted on |c| (no GOAWAY, no failure). */
 bool pu_h2_usable(const struct pu_h2_conn *c);
 
+/*
+ * Cuts |c| as a lost network would, for load generators' fault injection: nothing more is sent
+ * (no GOAWAY, no TLS close_notify), the run in progress ends with its requests' |error|
+ * -ECONNRESET, and pu_h2_conn_free() resets the TCP connection. Safe from a request's
+ * on_progress callback.
+ */
+void pu_h2_conn_cut(struct pu_h2_conn *c);
+
 /* Closes the connection (a GOAWAY first when possible). Accepts NULL. */
 void pu_h2_conn_free(struct pu_h2_conn *c);
 

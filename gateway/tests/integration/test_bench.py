@@ -161,6 +161,29 @@ class BenchTest(SignedTestCase):
             time.sleep(0.1)
         self.assertEqual([int(v) for v in rows[0]], [12, 12])
 
+    def test_drop_cuts_and_resumes_uploads(self):
+        # --drop 50: about half the uploads are cut mid-body (connection reset, no GOAWAY) and
+        # resumed with HEAD and PATCH; every one ends with a verified receipt and one photo row
+        base = type(self).clave_base
+        res, _, _ = self.prep_bench("-c", "3", "-n", "16", "--drop", "50", "--distinct")
+        self.assertEqual((res["ok"], res["receipts_verified"]), (16, 16), res)
+        self.assertGreaterEqual(res["dropped"], 4, res)
+        self.assertEqual(res["resumed"], res["dropped"], res)
+        self.assertGreater(res["kept_pct"], 0, "the gateway kept bytes across the cuts")
+        self.assertLess(res["kept_pct"], 100, res)
+        claves = ",".join(f"'14{(base + i) % 9999 + 1:04d}B{(base + i) // 9999 % 99 + 1:02d}0002'"
+                          for i in range(16))
+        for _ in range(600):
+            rows = self.psql("SELECT count(DISTINCT sha256), count(*) FILTER (WHERE status ="
+                             f" 'queued') FROM photos WHERE clave_acta IN ({claves})")
+            if int(rows[0][1]) == 16:
+                break
+            time.sleep(0.1)
+        self.assertEqual([int(v) for v in rows[0]], [16, 16])
+        # the same uploads are cut in every run
+        again, _, _ = self.prep_bench("-c", "3", "-n", "16", "--drop", "50", "--distinct")
+        self.assertEqual((again["ok"], again["dropped"]), (16, res["dropped"]), again)
+
     def test_require_fails_the_run(self):
         res, err, _ = self.prep_bench("-c", "2", "-n", "4", "--require", "p99<1us,errors<50%",
                                       expect_rc=3)
