@@ -95,6 +95,11 @@ int bench_report_json(FILE *f, const struct bench_result *r)
     pct_json(f, "service", &r->service);
     fputc(',', f);
     pct_json(f, "connect", &r->connect);
+    if (r->tracked > 0) {
+        fprintf(f, ",\"tracked\":%ld,\"queued\":%ld,\"poll_s\":%g,\"polls_refused\":%ld,",
+                r->tracked, r->queued, r->poll_s, r->polls_refused);
+        pct_json(f, "to_queued", &r->to_queued);
+    }
     fputs(",\"error_classes\":{", f);
     for (int i = 0; i < r->nclasses; i++)
         fprintf(f, "%s\"%s\":%ld", i ? "," : "", r->classes[i].name, r->classes[i].n);
@@ -142,7 +147,11 @@ static const char page_tail[] =
     "R.resume_pct.toFixed(1) + '%, ' + R.kept_pct.toFixed(0) + '% of their bytes kept)') : '')\n"
     "  + row('latency p50 / p90 / p99 / p99.9 / max (ms)', [L.p50_ms, L.p90_ms, L.p99_ms, "
     "L.p999_ms, L.max_ms].map(x => x.toFixed(1)).join(' / '))\n"
-    "  + row('connect p99 (ms)', R.connect.p99_ms.toFixed(1)) + '</table>';\n"
+    "  + row('connect p99 (ms)', R.connect.p99_ms.toFixed(1))\n"
+    "  + (R.tracked ? row('receipt to queued p50 / p99 / max (s; polled every ' + R.poll_s + "
+    "' s)', [R.to_queued.p50_ms, R.to_queued.p99_ms, R.to_queued.max_ms].map(x => (x / "
+    "1e3).toFixed(1)).join(' / ') + ' (' + R.queued + ' of ' + R.tracked + ' queued)') : '')\n"
+    "  + '</table>';\n"
     "for (const [k, v] of Object.entries(R.error_classes)) h += '<div>' + esc(k) + ': ' + v + "
     "'</div>';\n"
     "document.getElementById('summary').innerHTML = h;\n"

@@ -41,6 +41,10 @@ struct bench_result {
     /* --drop: uploads cut mid-body; of them, those resumed to a verified receipt, the bytes the
      * gateway had kept across their cuts and their whole size. */
     long dropped, resumed, kept_bytes, cut_bytes;
+    /* --queued: photos whose receipt started a wait, those seen queued, and the waits. */
+    long tracked, queued, polls_refused;
+    double poll_s;
+    struct bench_hist to_queued;
     struct bench_class classes[BENCH_CLASSES_MAX];
     int nclasses;
     const struct bench_sample *samples;

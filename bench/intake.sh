@@ -2,7 +2,9 @@
 # bench/intake.sh: what intake alone costs the gateway. h2load sends one 4 MB acta JPEG over TLS
 # again and again (the same bytes: after the first, content-addressed, no image processing), so
 # the gateway's CPU is the socket, TLS, HTTP/2, the spool's writes, hashing and fsync, and the
-# receipt. Each round prints uploads/s and the gateway's CPU per upload; --strace adds a round
+# receipt. Each round prints uploads/s and the gateway's CPU per upload; a last round at twice the
+# connections gives the peak RSS one more upload in flight costs (VmHWM after -c 2C minus VmHWM
+# after the rounds at -c C, over C: no imaging runs, so nothing else moves it); --strace adds a round
 # under `strace -f -c` and prints the system calls per upload (strace slows the gateway down: its
 # counts matter, not its speed). --gateway runs another build's binary (an older commit's in a
 # git worktree, say) on the same photo and machine, for a before and after in one session.
@@ -13,7 +15,8 @@ Usage: bench/intake.sh [-c CONNECTIONS=10] [-n REQUESTS=300] [--rounds R=3] [--s
                        [--gateway PATH]
 Installs what is missing, builds build/ (release), starts a throwaway PostgreSQL and a gateway
 on TLS (open uploads, no rate limits), and runs R rounds of h2load -c C -m 1 -n N with one 4 MB
-photo over 10 claves. Prints a line per round: uploads/s and the gateway's CPU ms per upload.
+photo over 10 claves. Prints a line per round: uploads/s and the gateway's CPU ms per upload;
+then one round at -c 2C for the peak RSS per upload in flight.
 --strace: one more round of N/3 under strace -f -c: system calls per upload.
 --gateway PATH: this prep-gateway binary instead of build/'s.
 USAGE
@@ -60,9 +63,9 @@ uris=()
 for i in $(seq 10); do
     uris+=("https://127.0.0.1:$tls/v1/actas/14$(printf %04d "$i")B010002/photos")
 done
-h2() { # h2load N: prints "succeeded req/s"
+h2() { # h2load N [C]: prints "succeeded req/s"
     local out
-    out=$(h2load -c "$conns" -m 1 -n "$1" -d "$photo" -H 'Content-Type: image/jpeg' "${uris[@]}")
+    out=$(h2load -c "${2:-$conns}" -m 1 -n "$1" -d "$photo" -H 'Content-Type: image/jpeg' "${uris[@]}")
     printf '%s %s\n' "$(sed -n 's/.*requests: .* \([0-9]*\) succeeded.*/\1/p' <<<"$out")" \
         "$(sed -n 's/^finished in [0-9.]*m\{0,1\}s, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")"
 }
@@ -77,6 +80,11 @@ for r in $(seq "$rounds"); do
         'BEGIN{printf "round %d: %d/%d accepted, %.1f uploads/s, %.1f ms of gateway CPU an upload\n",
                r, ok, n, rate, (b - a) * 1000 / n}'
 done
+hwm1=$(bench_hwm)
+h2 "$reqs" $((2 * conns)) >/dev/null
+hwm2=$(bench_hwm)
+echo "peak RSS (VmHWM): $((hwm1 / 1024)) MiB after -c $conns, $((hwm2 / 1024)) MiB after -c" \
+    "$((2 * conns)): $(((hwm2 - hwm1) / conns)) KiB per upload in flight"
 if [ "$trace" = 1 ]; then
     n=$((reqs / 3))
     strace -f -c -o "$scratch/strace" -p "$gw_pid" 2>/dev/null &

@@ -34,6 +34,7 @@
 
 #include "bench_body.h"
 #include "bench_hist.h"
+#include "bench_queued.h"
 #include "bench_report.h"
 #include "bench_resume.h"
 #include "bench_scenario.h"
@@ -79,16 +80,17 @@ struct run {
     uint64_t run_id; /* --distinct: names the run in every body */
     bool reference;  /* --reference: any 2xx is accepted, there is no receipt */
     int conns, entidad, clave_base;
-    int claves;           /* > 0: upload i goes to clave i mod claves (the others are retries) */
-    long total;           /* planned uploads; closed with --duration: until time is up */
-    double duration_ms;   /* closed model: 0 or the run's length */
-    double *intended;     /* open model: send time of upload i, ms from the start; NULL closed */
-    long kbps;            /* per-phone upstream limit, kbit/s; 0: none */
-    bool resumable;       /* every POST asks for a resumable upload (Upload-Complete: ?1) */
-    double drop_pct;      /* --drop: the share of uploads cut mid-body and resumed, 0-100 */
-    double t0;            /* monotonic ms of the start */
-    atomic_long next;     /* uploads handed out */
-    pthread_mutex_t lock; /* what follows */
+    int claves;         /* > 0: upload i goes to clave i mod claves (the others are retries) */
+    long total;         /* planned uploads; closed with --duration: until time is up */
+    double duration_ms; /* closed model: 0 or the run's length */
+    double *intended;   /* open model: send time of upload i, ms from the start; NULL closed */
+    long kbps;          /* per-phone upstream limit, kbit/s; 0: none */
+    bool resumable;     /* every POST asks for a resumable upload (Upload-Complete: ?1) */
+    double drop_pct;    /* --drop: the share of uploads cut mid-body and resumed, 0-100 */
+    struct bench_queued *queued; /* --queued: the poller of the photos' status, or NULL */
+    double t0;                   /* monotonic ms of the start */
+    atomic_long next;            /* uploads handed out */
+    pthread_mutex_t lock;        /* what follows */
     struct bench_result res;
     struct bench_sample *samples;
 };
@@ -204,15 +206,17 @@ static uint64_t drop_point(const struct run *r, long i, uint64_t size)
 /* True when the 2xx answer of upload |q| carries a receipt the device's gateway key signed, for
  * these bytes and this clave. */
 static bool receipt_ok(const struct device *d, const struct pu_photo *ph, const char *clave,
-                       const struct pu_h2_request *q)
+                       const struct pu_h2_request *q, char *ret_photo_id)
 {
     struct gw_receipt rc;
 
     if (!q->resp_body || q->resp_len >= GW_RECEIPT_FILE_MAX)
         return false;
-    return gw_receipt_verify(q->resp_body, q->resp_len, &d->dev.gateway, &rc) == NULL &&
-           strcmp(rc.sha256, ph->sha_hex) == 0 && strcmp(rc.clave, clave) == 0 &&
-           rc.bytes == ph->size;
+    if (gw_receipt_verify(q->resp_body, q->resp_len, &d->dev.gateway, &rc) != NULL ||
+        strcmp(rc.sha256, ph->sha_hex) != 0 || strcmp(rc.clave, clave) != 0 || rc.bytes != ph->size)
+        return false;
+    memcpy(ret_photo_id, rc.photo_id, sizeof(rc.photo_id));
+    return true;
 }
 
 /* |cut|: the upload was cut and its resumption kept |kept| bytes (-1: it could not resume). */
@@ -269,7 +273,7 @@ static void *phone_main(void *arg)
         struct pu_h2_request *fin;
         const struct device *d = &r->devs[i % r->ndevs];
         const struct pu_photo *ph = &r->photos[i % r->nphotos];
-        char path[64], clave[16], cls[96];
+        char path[64], clave[16], cls[96], photo_id[GW_PHOTO_ID_LEN + 1];
         double intended, sent, connect_ms = -1;
         long k = r->clave_base + (r->claves > 0 ? i % r->claves : i);
         int fd;
@@ -360,10 +364,14 @@ static void *phone_main(void *arg)
         }
         if (fin->error == 0 && (r->reference ? fin->status / 100 == 2
                                              : (fin->status == 200 || fin->status == 201) &&
-                                                   receipt_ok(d, ph, clave, fin)))
-            record(r, intended, sent, now_ms(), fin->status, NULL, ph->size, connect_ms, pace.cut,
+                                                   receipt_ok(d, ph, clave, fin, photo_id))) {
+            double t = now_ms();
+
+            record(r, intended, sent, t, fin->status, NULL, ph->size, connect_ms, pace.cut,
                    (int64_t)res.offset);
-        else {
+            if (r->queued && !r->reference)
+                bench_queued_track(r->queued, &d->key, d->dev.device_id, photo_id, t);
+        } else {
             if (fin->error == 0 && (fin->status == 200 || fin->status == 201))
                 snprintf(cls, sizeof(cls), "receipt does not verify");
             else
@@ -573,9 +581,15 @@ static void progress(struct run *r, bool final)
         eta = r->duration_ms / 1e3 - t;
     else
         eta = done ? t * (double)(r->total - done) / (double)done : 0;
-    fprintf(stderr, "\r[%6.0fs] %ld/%ld done  %.1f/s  errors %ld  p99 %.0f ms  ETA %.0fs   %s", t,
-            done, r->total, t > 0 ? (double)done / t : 0.0, errors, (double)p99 / 1e3,
-            eta > 0 ? eta : 0, final ? "\n" : "");
+    fprintf(stderr, "\r[%6.0fs] %ld/%ld done  %.1f/s  errors %ld  p99 %.0f ms  ETA %.0fs", t, done,
+            r->total, t > 0 ? (double)done / t : 0.0, errors, (double)p99 / 1e3, eta > 0 ? eta : 0);
+    if (r->queued) {
+        long n, k;
+
+        bench_queued_counts(r->queued, &n, &k);
+        fprintf(stderr, "  queued %ld/%ld", k, n);
+    }
+    fprintf(stderr, "   %s", final ? "\n" : "");
 }
 
 static int write_out(const char *file, const struct bench_result *res, bool html)
@@ -654,6 +668,15 @@ static const char usage[] =
     "  --reference         the server is a reference, not a gateway (nginx in bench/compare.sh):\n"
     "                      any 2xx is accepted, no receipt is looked for\n"
     "\n"
+    "Until queued:\n"
+    "  --queued            after each receipt, poll the device's photo list (the signed\n"
+    "                      GET /v1/devices/self/photos the officials' app polls every 4 s)\n"
+    "                      every --poll S (default 1) until the photo is queued: receipt to\n"
+    "                      queued percentiles (precision: the poll interval); the run ends\n"
+    "                      when every photo is queued or --queued-timeout S (default 600);\n"
+    "                      polls faster than the gateway's --request-rate-per-device (2/s by\n"
+    "                      default) are refused past its burst and counted as refused\n"
+    "\n"
     "Output:\n"
     "  --out FILE.json     the result file;  --html FILE.html  the report (offline, plots)\n"
     "  --require SPEC      thresholds, e.g. 'p99<1s,errors<0.1%,rate>5': exit 3 if one fails\n"
@@ -676,8 +699,9 @@ int main(int argc, char **argv)
     const char *server = NULL, *devices = NULL, *photos = NULL, *scenario = NULL, *why;
     const char *out = NULL, *html = NULL, *req_spec = NULL, *from = NULL, *to = NULL;
     const char *speed_s = "1", *rate_s = NULL, *dur_s = NULL, *drop_s = NULL;
+    const char *poll_s = "1", *qto_s = "600";
     int nreq = 100, kbps = 0, show = -1, nrequire = 0, o, failed = 0;
-    bool json = false, distinct = false, plan = false;
+    bool json = false, distinct = false, plan = false, queued = false;
     struct require require[REQUIRE_MAX];
     struct bench_scenario sc;
     char scen_path[4096];
@@ -692,6 +716,9 @@ int main(int argc, char **argv)
         GW_CLI_OPT_STRING("duration", &dur_s, "S", NULL),
         GW_CLI_OPT_STRING("drop", &drop_s, "PCT", NULL),
         GW_CLI_OPT_FLAG("resumable", &r.resumable, NULL),
+        GW_CLI_OPT_FLAG("queued", &queued, NULL),
+        GW_CLI_OPT_STRING("poll", &poll_s, "S", NULL),
+        GW_CLI_OPT_STRING("queued-timeout", &qto_s, "S", NULL),
         GW_CLI_OPT_STRING("rate", &rate_s, "R", NULL),
         GW_CLI_OPT_STRING("scenario", &scenario, "NAME", NULL),
         GW_CLI_OPT_STRING("speed", &speed_s, "X", NULL),
@@ -725,6 +752,11 @@ int main(int argc, char **argv)
         rate = strtod(rate_s, NULL);
     if (dur_s)
         duration = strtod(dur_s, NULL);
+    r.res.poll_s = strtod(poll_s, NULL);
+    if (r.res.poll_s < 0.05 || strtod(qto_s, NULL) <= 0) {
+        fprintf(stderr, "prep-bench: --poll takes seconds (at least 0.05), --queued-timeout too\n");
+        return 2;
+    }
     if (drop_s) {
         char *end;
 
@@ -813,9 +845,14 @@ int main(int argc, char **argv)
     bench_hist_init(&r.res.latency);
     bench_hist_init(&r.res.service);
     bench_hist_init(&r.res.connect);
+    bench_hist_init(&r.res.to_queued);
     pthread_mutex_init(&r.lock, NULL);
     if (show < 0)
         show = isatty(2);
+    if (queued && !r.reference &&
+        bench_queued_start(&r.url, &r.opts, r.res.poll_s * 1e3, r.total, &r.res.to_queued, &r.lock,
+                           &r.queued) < 0)
+        return 1;
     r.t0 = now_ms() + 50; /* the threads are up before the first intended send */
     for (int i = 0; i < r.conns; i++)
         pthread_create(&th[i], NULL, phone_main, &r);
@@ -839,6 +876,17 @@ int main(int argc, char **argv)
     if (show)
         progress(&r, true);
     r.res.seconds = (now_ms() - r.t0) / 1e3;
+    if (r.queued) {
+        long n, k;
+
+        bench_queued_counts(r.queued, &n, &k);
+        if (show && k < n)
+            fprintf(stderr, "prep-bench: waiting until %ld more photos are queued (at most %s s)\n",
+                    n - k, qto_s);
+        bench_queued_finish(r.queued, strtod(qto_s, NULL) * 1e3, &r.res.tracked, &r.res.queued,
+                            &r.res.polls_refused);
+        r.queued = NULL;
+    }
     r.res.planned = r.duration_ms > 0 ? r.res.done : r.total;
     r.res.nsamples = r.res.done;
     if (out && write_out(out, &r.res, false) < 0)
@@ -859,6 +907,14 @@ int main(int argc, char **argv)
                r.intended ? " (from the intended send time)" : "", bench_hist_pct(h, 50) / 1e3,
                bench_hist_pct(h, 90) / 1e3, bench_hist_pct(h, 99) / 1e3,
                bench_hist_pct(h, 99.9) / 1e3, bench_hist_pct(h, 100) / 1e3);
+        if (r.res.tracked > 0)
+            printf("receipt to queued s (polled every %g s): p50 %.1f, p90 %.1f, p99 %.1f, max "
+                   "%.1f; %ld of %ld queued; %ld polls refused\n",
+                   r.res.poll_s, bench_hist_pct(&r.res.to_queued, 50) / 1e6,
+                   bench_hist_pct(&r.res.to_queued, 90) / 1e6,
+                   bench_hist_pct(&r.res.to_queued, 99) / 1e6,
+                   bench_hist_pct(&r.res.to_queued, 100) / 1e6, r.res.queued, r.res.tracked,
+                   r.res.polls_refused);
         if (r.res.dropped > 0)
             printf(
                 "cut mid-upload: %ld, resumed to a verified receipt: %ld (%.1f%%), %.0f%% of "

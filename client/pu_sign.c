@@ -13,8 +13,16 @@ int pu_sign_upload(const struct gw_key *k, const char *device_id, const char *pa
                    const char *digest, char *sig_input, size_t in_cap, char *signature,
                    size_t sig_cap)
 {
+    return pu_sign_request(k, device_id, "POST", path, digest, sig_input, in_cap, signature,
+                           sig_cap);
+}
+
+int pu_sign_request(const struct gw_key *k, const char *device_id, const char *method,
+                    const char *path, const char *digest, char *sig_input, size_t in_cap,
+                    char *signature, size_t sig_cap)
+{
     struct gw_sig_input in;
-    struct gw_sig_request rq = {.method = "POST", .path = path, .content_digest = digest};
+    struct gw_sig_request rq = {.method = method, .path = path, .content_digest = digest};
     uint8_t raw[16], sig[GW_KEY_SIG_LEN];
     char nonce[32], b64[GW_KEY_SIG_B64 + 1], base[2048];
     const char *why;

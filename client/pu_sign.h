@@ -20,4 +20,15 @@ int pu_sign_upload(const struct gw_key *k, const char *device_id, const char *pa
                    const char *digest, char *sig_input, size_t in_cap, char *signature,
                    size_t sig_cap);
 
+/*
+ * The same for any signed request of a device: |method| (GET for the device's own photo list,
+ * whose body is empty: PU_SIGN_EMPTY_DIGEST) on |path|.
+ */
+int pu_sign_request(const struct gw_key *k, const char *device_id, const char *method,
+                    const char *path, const char *digest, char *sig_input, size_t in_cap,
+                    char *signature, size_t sig_cap);
+
+/* Content-Digest of an empty body (RFC 9530, SHA-256). */
+#define PU_SIGN_EMPTY_DIGEST "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:"
+
 #endif

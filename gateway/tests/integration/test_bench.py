@@ -184,6 +184,29 @@ class BenchTest(SignedTestCase):
         again, _, _ = self.prep_bench("-c", "3", "-n", "16", "--drop", "50", "--distinct")
         self.assertEqual((again["ok"], again["dropped"]), (16, res["dropped"]), again)
 
+    def test_delay_until_queued_matches_the_database(self):
+        # --queued: each receipt starts a wait that the device's own photo list (signed GET
+        # /v1/devices/self/photos, as the app polls it) ends once the photo is queued; the waits
+        # agree with the database's received_at -> processed_at within the poll interval
+        for _ in range(1200):  # the other tests' photos processed first: no backlog to wait on
+            if self.psql("SELECT count(*) FROM photos WHERE status IN ('received',"
+                         " 'processing')")[0][0] == "0":
+                break
+            time.sleep(0.1)
+        base = type(self).clave_base
+        res, _, _ = self.prep_bench("-c", "2", "-n", "8", "--distinct", "--queued", "--poll",
+                                    "0.2", "--queued-timeout", "120")
+        self.assertEqual((res["ok"], res["tracked"], res["queued"]), (8, 8, 8), res)
+        claves = ",".join(f"'14{(base + i) % 9999 + 1:04d}B{(base + i) // 9999 % 99 + 1:02d}0002'"
+                          for i in range(8))
+        rows = self.psql("SELECT count(*), max(extract(epoch FROM processed_at - received_at)) "
+                         f"FROM photos WHERE status = 'queued' AND clave_acta IN ({claves})")
+        self.assertEqual(int(rows[0][0]), 8)
+        db_max_ms = float(rows[0][1]) * 1000
+        seen_max_ms = res["to_queued"]["max_ms"]
+        self.assertGreaterEqual(seen_max_ms, db_max_ms - 100, res["to_queued"])
+        self.assertLessEqual(seen_max_ms, db_max_ms + 200 + 500, res["to_queued"])
+
     def test_require_fails_the_run(self):
         res, err, _ = self.prep_bench("-c", "2", "-n", "4", "--require", "p99<1us,errors<50%",
                                       expect_rc=3)
