@@ -100,6 +100,14 @@ int bench_report_json(FILE *f, const struct bench_result *r)
                 r->tracked, r->queued, r->poll_s, r->polls_refused);
         pct_json(f, "to_queued", &r->to_queued);
     }
+    if (r->abuse) {
+        fprintf(f, ",\"abuse\":{\"kind\":\"%s\",\"clients\":%d,\"sent\":%ld,\"classes\":{",
+                r->abuse, r->abusers, r->abuse_sent);
+        for (int i = 0; i < r->nabuse_classes; i++)
+            fprintf(f, "%s\"%s\":%ld", i ? "," : "", r->abuse_classes[i].name,
+                    r->abuse_classes[i].n);
+        fputs("}}", f);
+    }
     fputs(",\"error_classes\":{", f);
     for (int i = 0; i < r->nclasses; i++)
         fprintf(f, "%s\"%s\":%ld", i ? "," : "", r->classes[i].name, r->classes[i].n);
@@ -151,10 +159,15 @@ static const char page_tail[] =
     "  + (R.tracked ? row('receipt to queued p50 / p99 / max (s; polled every ' + R.poll_s + "
     "' s)', [R.to_queued.p50_ms, R.to_queued.p99_ms, R.to_queued.max_ms].map(x => (x / "
     "1e3).toFixed(1)).join(' / ') + ' (' + R.queued + ' of ' + R.tracked + ' queued)') : '')\n"
+    "  + (R.abuse ? row('abusive clients beside them', R.abuse.clients + ' ' + R.abuse.kind + "
+    "': ' + R.abuse.sent + ' requests: ' + Object.entries(R.abuse.classes).map(([k, v]) => v + "
+    "' ' + k).join(', ')) : '')\n"
     "  + '</table>';\n"
     "for (const [k, v] of Object.entries(R.error_classes)) h += '<div>' + esc(k) + ': ' + v + "
     "'</div>';\n"
-    "document.getElementById('summary').innerHTML = h;\n"
+    "document.getElementById('summary').innerHTML = h;\n";
+
+static const char page_plot[] =
     "function plot(id, xs, lines, opt) {\n"
     "  const c = document.getElementById(id), g = c.getContext('2d');\n"
     "  const W = c.width, H = c.height, l = 70, r = 150, t = 12, b = 36;\n"
@@ -207,5 +220,6 @@ int bench_report_html(FILE *f, const struct bench_result *r)
     if (bench_report_json(f, r) < 0)
         return -EIO;
     fputs(page_tail, f);
+    fputs(page_plot, f);
     return ferror(f) ? -EIO : 0;
 }

@@ -45,6 +45,12 @@ struct bench_result {
     long tracked, queued, polls_refused;
     double poll_s;
     struct bench_hist to_queued;
+    /* --abusive: the hostile clients beside the phones, what they sent and got. */
+    const char *abuse; /* NULL: none ran */
+    int abusers;
+    long abuse_sent;
+    struct bench_class abuse_classes[BENCH_CLASSES_MAX];
+    int nabuse_classes;
     struct bench_class classes[BENCH_CLASSES_MAX];
     int nclasses;
     const struct bench_sample *samples;

@@ -25,6 +25,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_abuse.h"
 #include "bench_body.h"
+#include "bench_class.h"
 #include "bench_hist.h"
 #include "bench_queued.h"
 #include "bench_report.h"
@@ -113,48 +116,6 @@ static void sleep_until(double t)
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
             ;
     }
-}
-
-/* Index of error class |name| in |r|, added when new; the last slot takes the overflow. */
-static int class_of(struct bench_result *r, const char *name)
-{
-    char clean[80];
-    size_t n = 0;
-
-    for (const char *p = name; *p && n + 1 < sizeof(clean); p++)
-        clean[n++] = (strchr("\"\\<>&", *p) || (unsigned char)*p < 0x20) ? '_' : *p;
-    clean[n] = '\0';
-    for (int i = 0; i < r->nclasses; i++)
-        if (strcmp(r->classes[i].name, clean) == 0)
-            return i;
-    if (r->nclasses == BENCH_CLASSES_MAX)
-        return BENCH_CLASSES_MAX - 1;
-    snprintf(r->classes[r->nclasses].name, sizeof(r->classes[0].name), "%s",
-             r->nclasses == BENCH_CLASSES_MAX - 1 ? "other" : clean);
-    return r->nclasses++;
-}
-
-/* The class of a failed answer: "http 429 rate-limited" (the problem type's last part),
- * "h2 reset", "timeout", "receipt" (a 2xx whose receipt does not verify)... */
-static void classify(const struct pu_h2_request *q, char *out, size_t cap)
-{
-    const char *type;
-
-    if (q->error == -ETIMEDOUT)
-        snprintf(out, cap, "timeout");
-    else if (q->error != 0)
-        snprintf(out, cap, "h2 %s",
-                 q->error == -ECONNRESET ? "reset or connection lost" : strerror(-q->error));
-    else if (q->resp_body && (type = strstr(q->resp_body, "\"type\"")) &&
-             (type = strchr(type + 6, '"'))) {
-        const char *end = strchr(type + 1, '"'), *slash = type;
-
-        for (const char *p = type; end && p < end; p++)
-            if (*p == '/' || *p == '#')
-                slash = p;
-        snprintf(out, cap, "http %d %.*s", q->status, end ? (int)(end - slash - 1) : 0, slash + 1);
-    } else
-        snprintf(out, cap, "http %d", q->status);
 }
 
 struct pace {
@@ -239,7 +200,7 @@ static void record(struct run *r, double intended, double sent, double done, int
     s->sent_ms = sent - r->t0;
     s->done_ms = done - r->t0;
     s->status = status;
-    s->cls = cls_name ? class_of(&r->res, cls_name) : -1;
+    s->cls = cls_name ? bench_class_of(r->res.classes, &r->res.nclasses, cls_name) : -1;
     if (cls_name)
         r->res.classes[s->cls].n++;
     else {
@@ -375,7 +336,7 @@ static void *phone_main(void *arg)
             if (fin->error == 0 && (fin->status == 200 || fin->status == 201))
                 snprintf(cls, sizeof(cls), "receipt does not verify");
             else
-                classify(fin, cls, sizeof(cls));
+                bench_classify(fin, cls, sizeof(cls));
             record(r, intended, sent, now_ms(), fin->status, cls, 0, connect_ms, pace.cut, -1);
         }
         if (fin != &q)
@@ -667,6 +628,17 @@ static const char usage[] =
     "  --insecure          TLS: do not check the certificate; --cacert FILE: trust this CA\n"
     "  --reference         the server is a reference, not a gateway (nginx in bench/compare.sh):\n"
     "                      any 2xx is accepted, no receipt is looked for\n"
+    "\n";
+
+static const char usage_end[] =
+    "Abusive clients beside the phones:\n"
+    "  --abusive N         N hostile clients (one connection each) for as long as the phones\n"
+    "                      run; their answers are counted apart, never in the latencies\n"
+    "  --abuse KIND        bad-signature (the default: an enrolled device's id, a key the\n"
+    "                      gateway never saw), unsigned, or slow (signed, sent at 2 kbit/s\n"
+    "                      until the gateway's --min-body-rate cuts it)\n"
+    "  --abuse-from ADDR   their connections' source address (127.0.0.2 on one machine: the\n"
+    "                      gateway's per-address limits then tell them from the phones)\n"
     "\n"
     "Until queued:\n"
     "  --queued            after each receipt, poll the device's photo list (the signed\n"
@@ -699,7 +671,10 @@ int main(int argc, char **argv)
     const char *server = NULL, *devices = NULL, *photos = NULL, *scenario = NULL, *why;
     const char *out = NULL, *html = NULL, *req_spec = NULL, *from = NULL, *to = NULL;
     const char *speed_s = "1", *rate_s = NULL, *dur_s = NULL, *drop_s = NULL;
-    const char *poll_s = "1", *qto_s = "600";
+    const char *poll_s = "1", *qto_s = "600", *abuse_s = "bad-signature", *abuse_from = NULL;
+    int abusive = 0, abuse_kind;
+    struct bench_abuse *abuse = NULL;
+    struct pu_h2_opts abuse_opts;
     int nreq = 100, kbps = 0, show = -1, nrequire = 0, o, failed = 0;
     bool json = false, distinct = false, plan = false, queued = false;
     struct require require[REQUIRE_MAX];
@@ -713,6 +688,9 @@ int main(int argc, char **argv)
         INT_OPT("clave-base", 0, &r.clave_base, 0, 9000000),
         INT_OPT("claves", 0, &r.claves, 0, 9000000),
         INT_OPT("kbps", 0, &kbps, 0, 100000000),
+        INT_OPT("abusive", 0, &abusive, 0, 1000),
+        GW_CLI_OPT_STRING("abuse", &abuse_s, "KIND", NULL),
+        GW_CLI_OPT_STRING("abuse-from", &abuse_from, "ADDR", NULL),
         GW_CLI_OPT_STRING("duration", &dur_s, "S", NULL),
         GW_CLI_OPT_STRING("drop", &drop_s, "PCT", NULL),
         GW_CLI_OPT_FLAG("resumable", &r.resumable, NULL),
@@ -740,8 +718,11 @@ int main(int argc, char **argv)
         GW_CLI_OPT_JSON(&json),
         GW_CLI_OPT_END,
     };
-    const struct gw_cli cli = {.prog = "prep-bench", .usage = usage, .opts = opts};
+    const struct gw_cli cli = {
+        .prog = "prep-bench", .usage = usage, .usage_end = usage_end, .opts = opts};
     double speed, rate = 0, duration = 0;
+
+    signal(SIGPIPE, SIG_IGN); /* a TLS peer that closes under a write (pu_h2.h) */
 
     pu_h2_opts_default(&r.opts);
     o = gw_cli_parse(&cli, argc, argv, NULL);
@@ -752,6 +733,11 @@ int main(int argc, char **argv)
         rate = strtod(rate_s, NULL);
     if (dur_s)
         duration = strtod(dur_s, NULL);
+    abuse_kind = bench_abuse_kind(abuse_s);
+    if (abuse_kind < 0) {
+        fprintf(stderr, "prep-bench: --abuse takes bad-signature, unsigned or slow\n");
+        return 2;
+    }
     r.res.poll_s = strtod(poll_s, NULL);
     if (r.res.poll_s < 0.05 || strtod(qto_s, NULL) <= 0) {
         fprintf(stderr, "prep-bench: --poll takes seconds (at least 0.05), --queued-timeout too\n");
@@ -854,6 +840,14 @@ int main(int argc, char **argv)
                            &r.queued) < 0)
         return 1;
     r.t0 = now_ms() + 50; /* the threads are up before the first intended send */
+    abuse_opts = r.opts;
+    abuse_opts.local_addr = abuse_from;
+    if (abusive > 0 &&
+        bench_abuse_start(&r.url, &abuse_opts, abuse_kind, abusive, &r.photos[0],
+                          r.devs[0].dev.device_id, &r.devs[0].key, r.t0, &abuse) < 0) {
+        fprintf(stderr, "prep-bench: could not start the abusive clients\n");
+        return 1;
+    }
     for (int i = 0; i < r.conns; i++)
         pthread_create(&th[i], NULL, phone_main, &r);
     if (show) {
@@ -876,6 +870,8 @@ int main(int argc, char **argv)
     if (show)
         progress(&r, true);
     r.res.seconds = (now_ms() - r.t0) / 1e3;
+    if (abuse)
+        bench_abuse_stop(abuse, &r.res);
     if (r.queued) {
         long n, k;
 
@@ -923,6 +919,14 @@ int main(int argc, char **argv)
                 r.res.cut_bytes ? 100.0 * (double)r.res.kept_bytes / (double)r.res.cut_bytes : 0.0);
         for (int i = 0; i < r.res.nclasses; i++)
             printf("errors: %ld %s\n", r.res.classes[i].n, r.res.classes[i].name);
+        if (r.res.abuse) {
+            printf("abusive clients: %d %s, %ld requests:", r.res.abusers, r.res.abuse,
+                   r.res.abuse_sent);
+            for (int i = 0; i < r.res.nabuse_classes; i++)
+                printf("%s %ld %s", i ? "," : "", r.res.abuse_classes[i].n,
+                       r.res.abuse_classes[i].name);
+            printf("\n");
+        }
     }
     if (nrequire > 0)
         failed = check_require(require, nrequire, &r.res) ? 3 : failed;

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,8 @@ int main(int argc, char **argv)
     pthread_t *th;
     double t0, secs;
     int o;
+
+    signal(SIGPIPE, SIG_IGN); /* a TLS peer that closes under a write (pu_h2.h) */
 
     pu_h2_opts_default(&r.opts);
     o = gw_cli_parse(&cli, argc, argv, NULL);

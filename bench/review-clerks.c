@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +228,8 @@ int main(int argc, char **argv)
     int n = 0, o;
     double t0, wall;
     FILE *f;
+
+    signal(SIGPIPE, SIG_IGN); /* a TLS peer that closes under a write (pu_h2.h) */
 
     pu_h2_opts_default(&sh.opts);
     o = gw_cli_parse(&cli, argc, argv, NULL);

@@ -48,6 +48,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -562,6 +563,8 @@ static int cmd_verify_bundle(int argc, char **argv)
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
+
+    signal(SIGPIPE, SIG_IGN); /* a TLS peer that closes under a write (pu_h2.h) */
 
     if (strcmp(cmd, "enrol") == 0 || strcmp(cmd, "enroll") == 0)
         return cmd_enrol(argc - 1, argv + 1);

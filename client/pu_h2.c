@@ -70,7 +70,32 @@ static int wait_fd(int fd, short events, int64_t deadline)
     }
 }
 
-static int tcp_connect(const struct pu_url *u, int timeout_ms, char *why, size_t cap)
+/* Binds |fd| of |family| to the numeric address |local| (port chosen by the system). */
+static int bind_local(int fd, int family, const char *local)
+{
+    struct sockaddr_storage ss = {.ss_family = (sa_family_t)family};
+    socklen_t len;
+
+    if (family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+        len = sizeof(*in);
+        if (inet_pton(AF_INET, local, &in->sin_addr) != 1)
+            return -EAFNOSUPPORT;
+    } else if (family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+        len = sizeof(*in6);
+        if (inet_pton(AF_INET6, local, &in6->sin6_addr) != 1)
+            return -EAFNOSUPPORT;
+    } else {
+        return -EAFNOSUPPORT;
+    }
+    return bind(fd, (struct sockaddr *)&ss, len) < 0 ? -errno : 0;
+}
+
+static int tcp_connect(const struct pu_url *u, int timeout_ms, const char *local, char *why,
+                       size_t cap)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res, *ai;
     int64_t deadline = now_ms() + timeout_ms;
@@ -92,6 +117,10 @@ static int tcp_connect(const struct pu_url *u, int timeout_ms, char *why, size_t
             continue;
         }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (local && (err = bind_local(fd, ai->ai_family, local)) < 0) {
+            close(fd);
+            continue;
+        }
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
             err = -errno;
             close(fd);
@@ -413,7 +442,7 @@ int pu_h2_connect(const struct pu_url *u, const struct pu_h2_opts *o, struct pu_
     }
     c->opts = *o;
     snprintf(c->authority, sizeof(c->authority), "%s", u->authority);
-    c->fd = tcp_connect(u, o->connect_timeout_ms, why, cap);
+    c->fd = tcp_connect(u, o->connect_timeout_ms, o->local_addr, why, cap);
     if (c->fd < 0) {
         r = c->fd;
         free(c);
@@ -584,6 +613,13 @@ int pu_h2_run(struct pu_h2_conn *c)
     }
     c->nreqs = 0;
     return r;
+}
+
+bool pu_h2_conn_readable(const struct pu_h2_conn *c)
+{
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN | POLLRDHUP};
+
+    return (c->ssl && SSL_pending(c->ssl) > 0) || poll(&pfd, 1, 0) > 0;
 }
 
 void pu_h2_conn_cut(struct pu_h2_conn *c)

@@ -18,7 +18,8 @@
  * generator gets concurrency from several connections in threads or several streams on one
  * connection. Nothing here logs or keeps global state; one connection must be used by one thread
  * at a time. Does not follow redirects, speak HTTP/1.1, or retry: retry policy belongs to the
- * caller (prep-upload), which knows what is safe to repeat.
+ * caller (prep-upload), which knows what is safe to repeat. Over TLS a write to a peer that
+ * closed raises SIGPIPE (OpenSSL writes with write(2)): programs using this ignore it.
  */
 #ifndef PU_H2_H
 #define PU_H2_H
@@ -39,6 +40,8 @@ struct pu_h2_opts {
     bool insecure;          /* TLS: do not check the certificate */
     const char *cacert;     /* TLS: PEM file of trusted CAs instead of the system store */
     size_t max_body;        /* response body cap per request */
+    const char *local_addr; /* NULL, or the numeric address to connect from (bench clients on
+                             * 127.0.0.2, apart from the phones' per-address limits) */
 };
 
 struct pu_h2_header {
@@ -124,6 +127,12 @@ int pu_h2_run(struct pu_h2_conn *c);
 
 /* True while new requests may be submitted on |c| (no GOAWAY, no failure). */
 bool pu_h2_usable(const struct pu_h2_conn *c);
+
+/*
+ * True when the peer sent |c| something not read yet (a frame, a close): a request's pacing
+ * callback, which must not read itself, stops waiting so that the run reads it.
+ */
+bool pu_h2_conn_readable(const struct pu_h2_conn *c);
 
 /*
  * Cuts |c| as a lost network would, for load generators' fault injection: nothing more is sent

@@ -22,7 +22,7 @@
 
 struct gw_key;
 
-#define GW_CLI_OPTS_MAX 32 /* entries of one table */
+#define GW_CLI_OPTS_MAX 48 /* entries of one table */
 
 enum gw_cli_kind {
     GW_CLI_FLAG,   /* no argument: *(bool *)value = true */

@@ -207,6 +207,24 @@ class BenchTest(SignedTestCase):
         self.assertGreaterEqual(seen_max_ms, db_max_ms - 100, res["to_queued"])
         self.assertLessEqual(seen_max_ms, db_max_ms + 200 + 500, res["to_queued"])
 
+    def test_abusive_clients_are_refused_beside_the_phones(self):
+        # --abusive: hostile clients from another address, counted apart from the phones, which
+        # all get their receipts; the gateway refuses every hostile upload
+        for kind, want in (("bad-signature", "http 401 bad-signature"),
+                           ("unsigned", "http 401 signature-required")):
+            res, _, _ = self.prep_bench("-c", "2", "-n", "6", "--abusive", "2", "--abuse", kind,
+                                        "--abuse-from", "127.0.0.2")
+            self.assertEqual((res["ok"], res["receipts_verified"]), (6, 6), res)
+            abuse = res["abuse"]
+            self.assertEqual((abuse["kind"], abuse["clients"]), (kind, 2), abuse)
+            self.assertGreater(abuse["classes"].get(want, 0), 0, abuse)
+            self.assertEqual(abuse["sent"], sum(abuse["classes"].values()), abuse)
+            self.assertFalse([k for k in abuse["classes"] if k.startswith("accepted")], abuse)
+        p = subprocess.run([self.bench, "--abuse", "flood", "--plan"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--abuse", p.stderr.decode())
+
     def test_require_fails_the_run(self):
         res, err, _ = self.prep_bench("-c", "2", "-n", "4", "--require", "p99<1us,errors<50%",
                                       expect_rc=3)
