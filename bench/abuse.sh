@@ -35,16 +35,7 @@ PREP_LOG_PREFIX=bench/abuse.sh
 prep_deps
 prep_build build -Dbuildtype=release
 
-scratch=$(mktemp -d /tmp/prep-bench-abuse.XXXXXX)
-chmod 755 "$scratch"
-pg_port=$((5500 + RANDOM % 400))
-gw_pid=''
-cleanup() {
-    [ -n "$gw_pid" ] && kill -TERM "$gw_pid" 2>/dev/null && wait "$gw_pid" 2>/dev/null || true
-    prep_pg_stop "$scratch/pg" >/dev/null 2>&1 || true
-    rm -rf "$scratch"
-}
-trap cleanup EXIT
+bench_scratch abuse
 
 prep_log "generating 4 photos of 4000x3000"
 bench_pool "$scratch/pool" 4 500 --light

@@ -58,18 +58,12 @@ PREP_PACKAGES+=(nginx time)
 prep_deps
 prep_build build -Dbuildtype=release
 
-scratch=$(mktemp -d /tmp/prep-bench-compare.XXXXXX)
-chmod 755 "$scratch"
-pg_port=$((5500 + RANDOM % 400))
-gw_pid='' ng_pid='' perf_pid=''
-cleanup() {
+ng_pid='' perf_pid=''
+bench_cleanup_extra() {
     [ -n "$perf_pid" ] && kill -INT "$perf_pid" 2>/dev/null && wait "$perf_pid" 2>/dev/null || true
     [ -n "$ng_pid" ] && kill -TERM "$ng_pid" 2>/dev/null && wait "$ng_pid" 2>/dev/null || true
-    [ -n "$gw_pid" ] && kill -TERM "$gw_pid" 2>/dev/null && wait "$gw_pid" 2>/dev/null || true
-    prep_pg_stop "$scratch/pg" >/dev/null 2>&1 || true
-    rm -rf "$scratch"
 }
-trap cleanup EXIT
+bench_scratch compare
 
 prep_log "generating the photos: 1 + $pool of 4000x3000"
 photo=$scratch/same.jpg

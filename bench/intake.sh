@@ -43,16 +43,7 @@ PREP_PACKAGES+=(strace)
 prep_deps
 prep_build build -Dbuildtype=release
 
-scratch=$(mktemp -d /tmp/prep-bench-intake.XXXXXX)
-chmod 755 "$scratch"
-pg_port=$((5500 + RANDOM % 400))
-gw_pid=''
-cleanup() {
-    [ -n "$gw_pid" ] && kill -TERM "$gw_pid" 2>/dev/null && wait "$gw_pid" 2>/dev/null || true
-    prep_pg_stop "$scratch/pg" >/dev/null 2>&1 || true
-    rm -rf "$scratch"
-}
-trap cleanup EXIT
+bench_scratch intake
 
 photo=$scratch/same.jpg
 build/fixtures/acta-gen --out "$photo" --width 4000 --height 3000 --quality 92 --noise 8 --qr \

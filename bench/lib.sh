@@ -1,6 +1,27 @@
 # shellcheck shell=bash
-# Helpers shared by bench/compare.sh and bench/peak.sh, sourced after scripts/lib.sh. They use
-# the caller's $scratch (a throwaway folder), $pg_port and $gw_pid.
+# Helpers shared by the bench/ scripts (compare.sh, peak.sh, intake.sh, abuse.sh), sourced after
+# scripts/lib.sh. They use the caller's $scratch (a throwaway folder), $pg_port and $gw_pid, which
+# bench_scratch sets up.
+
+# bench_scratch NAME: a throwaway folder $scratch (/tmp/prep-bench-NAME.XXXXXX), a port for its
+# PostgreSQL in $pg_port, and an EXIT trap that stops the gateway ($gw_pid) and PostgreSQL and
+# removes the folder. A script with more to stop defines bench_cleanup_extra, run first.
+bench_scratch() {
+    scratch=$(mktemp -d "/tmp/prep-bench-$1.XXXXXX")
+    chmod 755 "$scratch"
+    pg_port=$((5500 + RANDOM % 400))
+    gw_pid=''
+    trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+    if declare -F bench_cleanup_extra >/dev/null; then bench_cleanup_extra; fi
+    if [ -n "$gw_pid" ] && kill -TERM "$gw_pid" 2>/dev/null; then
+        wait "$gw_pid" 2>/dev/null || true
+    fi
+    prep_pg_stop "$scratch/pg" >/dev/null 2>&1 || true
+    rm -rf "$scratch"
+}
 
 # bench_sql SQL: one query against the throwaway database "bench", unaligned.
 bench_sql() { psql -X -q -t -A -h "$scratch/run" -p "$pg_port" -U prep -d bench -c "$1"; }

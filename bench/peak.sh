@@ -56,17 +56,9 @@ prep_build build -Dbuildtype=release
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-scratch=$(mktemp -d /tmp/prep-bench-peak.XXXXXX)
-chmod 755 "$scratch"
-pg_port=$((5500 + RANDOM % 400))
-gw_pid='' sampler=''
-cleanup() {
-    [ -n "$sampler" ] && kill "$sampler" 2>/dev/null || true
-    [ -n "$gw_pid" ] && kill -TERM "$gw_pid" 2>/dev/null && wait "$gw_pid" 2>/dev/null || true
-    prep_pg_stop "$scratch/pg" >/dev/null 2>&1 || true
-    rm -rf "$scratch"
-}
-trap cleanup EXIT
+sampler=''
+bench_cleanup_extra() { [ -n "$sampler" ] && kill "$sampler" 2>/dev/null || true; }
+bench_scratch peak
 
 prep_log "generating $pool photos (4000x3000 with a QR code, bench_pool $kind)"
 bench_pool "$scratch/pool" "$pool" 3000 "$kind"

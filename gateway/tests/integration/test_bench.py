@@ -57,6 +57,23 @@ class BenchTest(SignedTestCase):
         with open(os.path.join(out, "r.json")) as f:
             return json.load(f), err, out
 
+    @staticmethod
+    def claves(base, n):
+        """The claves of uploads 0..n-1 from --clave-base |base|, as SQL literals."""
+        return ",".join(f"'14{(base + i) % 9999 + 1:04d}B{(base + i) // 9999 % 99 + 1:02d}0002'"
+                        for i in range(n))
+
+    def wait_queued(self, base, n):
+        """Waits until the |n| photos from |base| are queued; returns [distinct bodies, queued]."""
+        for _ in range(600):
+            rows = self.psql("SELECT count(DISTINCT sha256), count(*) FILTER (WHERE status ="
+                             " 'queued') FROM photos WHERE clave_acta IN"
+                             f" ({self.claves(base, n)})")
+            if int(rows[0][1]) == n:
+                break
+            time.sleep(0.1)
+        return [int(v) for v in rows[0]]
+
     def stall_after(self, delay, length):
         """Stops the gateway for |length| s, |delay| s from now, in a thread."""
         def stall():
@@ -151,15 +168,7 @@ class BenchTest(SignedTestCase):
         base = type(self).clave_base
         res, _, _ = self.prep_bench("-c", "2", "-n", "12", "--distinct")
         self.assertEqual((res["ok"], res["receipts_verified"]), (12, 12), res)
-        claves = ",".join(f"'14{(base + i) % 9999 + 1:04d}B{(base + i) // 9999 % 99 + 1:02d}0002'"
-                          for i in range(12))
-        for _ in range(600):
-            rows = self.psql("SELECT count(DISTINCT sha256), count(*) FILTER (WHERE status ="
-                             f" 'queued') FROM photos WHERE clave_acta IN ({claves})")
-            if int(rows[0][1]) == 12:
-                break
-            time.sleep(0.1)
-        self.assertEqual([int(v) for v in rows[0]], [12, 12])
+        self.assertEqual(self.wait_queued(base, 12), [12, 12])
 
     def test_drop_cuts_and_resumes_uploads(self):
         # --drop 50: about half the uploads are cut mid-body (connection reset, no GOAWAY) and
@@ -171,15 +180,7 @@ class BenchTest(SignedTestCase):
         self.assertEqual(res["resumed"], res["dropped"], res)
         self.assertGreater(res["kept_pct"], 0, "the gateway kept bytes across the cuts")
         self.assertLess(res["kept_pct"], 100, res)
-        claves = ",".join(f"'14{(base + i) % 9999 + 1:04d}B{(base + i) // 9999 % 99 + 1:02d}0002'"
-                          for i in range(16))
-        for _ in range(600):
-            rows = self.psql("SELECT count(DISTINCT sha256), count(*) FILTER (WHERE status ="
-                             f" 'queued') FROM photos WHERE clave_acta IN ({claves})")
-            if int(rows[0][1]) == 16:
-                break
-            time.sleep(0.1)
-        self.assertEqual([int(v) for v in rows[0]], [16, 16])
+        self.assertEqual(self.wait_queued(base, 16), [16, 16])
         # the same uploads are cut in every run
         again, _, _ = self.prep_bench("-c", "3", "-n", "16", "--drop", "50", "--distinct")
         self.assertEqual((again["ok"], again["dropped"]), (16, res["dropped"]), again)
@@ -197,10 +198,9 @@ class BenchTest(SignedTestCase):
         res, _, _ = self.prep_bench("-c", "2", "-n", "8", "--distinct", "--queued", "--poll",
                                     "0.2", "--queued-timeout", "120")
         self.assertEqual((res["ok"], res["tracked"], res["queued"]), (8, 8, 8), res)
-        claves = ",".join(f"'14{(base + i) % 9999 + 1:04d}B{(base + i) // 9999 % 99 + 1:02d}0002'"
-                          for i in range(8))
         rows = self.psql("SELECT count(*), max(extract(epoch FROM processed_at - received_at)) "
-                         f"FROM photos WHERE status = 'queued' AND clave_acta IN ({claves})")
+                         "FROM photos WHERE status = 'queued' AND clave_acta IN "
+                         f"({self.claves(base, 8)})")
         self.assertEqual(int(rows[0][0]), 8)
         db_max_ms = float(rows[0][1]) * 1000
         seen_max_ms = res["to_queued"]["max_ms"]

@@ -162,6 +162,10 @@ class HardeningTest(GatewayTestCase):
         held = [self.attacker() for _ in range(5)]
         for s in held:
             s.sendall(tp.PREFACE + tp.frame(tp.SETTINGS, 0, 0))
+        # Each of the five is served (its SETTINGS came) before the sixth connects: the two
+        # event loops accept in their own order, and the sixth accepted is the one refused.
+        for s in held:
+            self.assertNotEqual(s.recv(100), b"", "one of the first five was refused")
         # The sixth from that address is closed at once, before any HTTP/2.
         extra = self.attacker()
         extra.settimeout(3)
