@@ -77,6 +77,20 @@ class ResumableTest(SignedTestCase):
         return curl_request(self.gw, "PATCH", location, self.part_file(data[offset:], "tail"),
                             hdrs)
 
+    def cut_post(self, rate, seconds):
+        """curl POSTs the whole photo resumably (Upload-Complete: ?1) at |rate| bytes a second
+        and is cut after |seconds|; returns its verbose stderr (the 104's Location is there)."""
+        hdrs = self.headers(self.photo) + ["Content-Type: image/jpeg", "Upload-Complete: ?1",
+                                           f"Upload-Length: {len(self.data)}"]
+        cmd = ["curl", "-sS", "-v", "--http2-prior-knowledge", "--limit-rate", str(rate),
+               "--max-time", str(seconds), "--data-binary", "@" + self.photo,
+               self.gw.url(upload_path())]
+        for h in hdrs:
+            cmd += ["-H", h]
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertNotEqual(p.returncode, 0, "the upload was meant to be cut")
+        return p.stderr.decode(errors="replace")
+
     def uploads_dir(self):
         return os.path.join(self.data_dir, "spool", "uploads")
 
@@ -121,17 +135,7 @@ class ResumableTest(SignedTestCase):
     def test_interrupted_post_resumes_from_the_offset(self):
         """curl sends the whole photo with Upload-Complete: ?1 and is cut at about half; the 104
         told it where the upload lives, HEAD gives the offset, PATCH sends the rest."""
-        hdrs = self.headers(self.photo) + ["Content-Type: image/jpeg", "Upload-Complete: ?1",
-                                           f"Upload-Length: {len(self.data)}"]
-        rate = 2_000_000
-        cmd = ["curl", "-sS", "-v", "--http2-prior-knowledge", "--limit-rate", str(rate),
-               "--max-time", str(len(self.data) / 2 / rate), "--data-binary", "@" + self.photo,
-               self.gw.url(upload_path())]
-        for h in hdrs:
-            cmd += ["-H", h]
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-        self.assertNotEqual(p.returncode, 0, "the first attempt was meant to be cut")
-        err = p.stderr.decode(errors="replace")
+        err = self.cut_post(2_000_000, len(self.data) / 2 / 2_000_000)
         self.assertRegex(err, r"< HTTP/2 104", f"curl saw no 104:\n{err[-2000:]}")
         location = re.search(r"< location: (\S+)", err).group(1)
         self.assertRegex(location, UPLOAD_LOCATION)
@@ -148,17 +152,8 @@ class ResumableTest(SignedTestCase):
         """A phone on a slow link sends less than a spool write batch (half a stream window)
         before its connection drops: the bytes it sent reached the disk anyway (the batch's
         flush timer), so it resumes from there rather than from zero."""
-        hdrs = self.headers(self.photo) + ["Content-Type: image/jpeg", "Upload-Complete: ?1",
-                                           f"Upload-Length: {len(self.data)}"]
-        rate, seconds = 20_000, 3
-        cmd = ["curl", "-sS", "-v", "--http2-prior-knowledge", "--limit-rate", str(rate),
-               "--max-time", str(seconds), "--data-binary", "@" + self.photo,
-               self.gw.url(upload_path())]
-        for h in hdrs:
-            cmd += ["-H", h]
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-        self.assertNotEqual(p.returncode, 0, "the upload was meant to be cut")
-        err = p.stderr.decode(errors="replace")
+        rate = 20_000
+        err = self.cut_post(rate, 3)
         location = re.search(r"< location: (\S+)", err).group(1)
         h = self.head(location)
         self.assertEqual(h.status, 204, h)
