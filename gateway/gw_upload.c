@@ -86,7 +86,7 @@ static bool holds_disk(const struct gw_upload *u)
 
 static void upload_free(struct gw_upload *u)
 {
-    atomic_fetch_sub(&u->app->buffered, (unsigned long long)(u->pending_cap + u->inflight_cap));
+    atomic_fetch_sub(&u->app->buffered, (unsigned long long)u->ring_cap);
     EVP_MD_CTX_free(u->md);
     if (u->counted)
         gw_counts_put(&u->app->uploads, u->receipt.device);
@@ -95,8 +95,7 @@ static void upload_free(struct gw_upload *u)
     gw_metrics_in_flight(-1);
     if (u->flush)
         event_free(u->flush);
-    free(u->pending);
-    free(u->inflight);
+    free(u->ring);
     free(u);
 }
 
@@ -147,19 +146,26 @@ static void work(struct gw_work *w, void *ctx)
         }
         u->rc = gw_spool_file_open(spool, u->expect, &u->file);
         break;
-    case OP_WRITE:
-        /* The marker walk runs here, beside the write, so the loop never parses image bytes;
-         * a body that is not a sane JPEG is refused after its first bytes. */
-        u->img_rc = img_jpeg_scan_feed(&u->scan, u->inflight, u->inflight_len, &u->why);
+    case OP_WRITE: {
+        struct iovec span[2];
+        int n = gw_upload_spans(u, span);
+
 #ifdef GW_TEST_HOOKS
         gw_upload_test_slow_disk();
 #endif
-        if (u->img_rc == 0)
-            u->rc = gw_spool_file_write(&u->file, u->inflight, u->inflight_len);
+        /* The marker walk runs here, beside the write, so the loop never parses image bytes;
+         * a body that is not a sane JPEG is refused after its first bytes. */
+        u->img_rc = u->rc = 0;
+        for (int i = 0; i < n && u->img_rc == 0 && u->rc == 0; i++) {
+            u->img_rc = img_jpeg_scan_feed(&u->scan, span[i].iov_base, span[i].iov_len, &u->why);
+            if (u->img_rc == 0)
+                u->rc = gw_spool_file_write(&u->file, span[i].iov_base, span[i].iov_len);
+        }
         /* A refused body is removed before the refusal is sent. */
         if (u->img_rc < 0 || u->rc < 0)
             gw_spool_file_abort(spool, &u->file);
         break;
+    }
     case OP_COMMIT:
         u->img_rc = img_jpeg_scan_end(&u->scan, &u->why);
         if (u->img_rc < 0) {
@@ -256,9 +262,6 @@ static bool write_now(struct gw_upload *u)
 
 static void kick(struct gw_upload *u)
 {
-    uint8_t *t;
-    size_t cap;
-
     if (u->busy || u->failed || u->committed || !u->opened || u->detached)
         return;
     if (u->s->responded) {
@@ -272,14 +275,8 @@ static void kick(struct gw_upload *u)
         if (!write_now(u))
             return;
         u->flush_due = false;
-        /* Swap buffers: the job writes what arrived, new bytes collect in the other one. */
-        t = u->inflight;
-        cap = u->inflight_cap;
-        u->inflight = u->pending;
-        u->inflight_cap = u->pending_cap;
+        /* The job writes what arrived; new bytes collect behind it in the ring. */
         u->inflight_len = u->pending_len;
-        u->pending = t;
-        u->pending_cap = cap;
         u->pending_len = 0;
         submit(u, OP_WRITE);
     } else if (u->ended) {
@@ -324,6 +321,8 @@ static void done(struct gw_work *w)
         break;
     case OP_WRITE:
         gw_stream_consume(u->s, u->inflight_len);
+        u->head = (u->head + u->inflight_len) % u->ring_cap;
+        u->inflight_len = 0;
         if (u->img_rc < 0) {
             fail(u, img_to_gw(u->img_rc), u->why);
         } else if (u->auth_err) {
@@ -390,7 +389,7 @@ void gw_upload_start(struct gw_stream *s, const struct gw_upload_req *req,
         gw_stream_problem(s, GW_E_INTERNAL, NULL);
         return;
     }
-    /* Each upload holds at most about two stream windows; all of them together are bounded
+    /* Each upload holds at most one stream window (its ring); all of them together are bounded
      * too, so that many slow phones cannot make the gateway hold more than --max-buffered. */
     if (atomic_load(&app->buffered) >= app->cfg->max_buffered) {
         free(u);
@@ -430,35 +429,41 @@ void gw_upload_start(struct gw_stream *s, const struct gw_upload_req *req,
 static void on_data(struct gw_stream *s, const uint8_t *data, size_t len)
 {
     struct gw_upload *u = s->data;
-    size_t limit = 2 * (size_t)u->app->cfg->stream_window + 65536;
+    size_t held, tail, first;
 
     if (u->failed) {
         gw_stream_consume(s, len);
         return;
     }
-    if (u->pending_len + len > u->pending_cap) {
-        size_t cap = u->pending_cap ? u->pending_cap : 65536;
-        uint8_t *grown;
+    if (!u->ring) {
+        /* nghttp2 widens the window from its own view of the stream's initial window, 65535
+         * until the peer acknowledges our SETTINGS: its grant can exceed ours by the difference
+         * (one byte at our 64 KiB). */
+        size_t race = u->app->cfg->initial_window > NGHTTP2_INITIAL_WINDOW_SIZE
+                          ? u->app->cfg->initial_window - NGHTTP2_INITIAL_WINDOW_SIZE
+                          : 0;
+        size_t cap = (size_t)u->app->cfg->stream_window + race;
 
-        while (cap < u->pending_len + len)
-            cap *= 2;
-        /* Flow control makes this impossible for a conforming peer. */
-        if (cap > limit) {
-            fail(u, GW_E_BAD_REQUEST, "flow-control window exceeded");
-            gw_stream_consume(s, len);
-            return;
-        }
-        grown = realloc(u->pending, cap);
-        if (!grown) {
+        u->ring = malloc(cap);
+        if (!u->ring) {
             fail(u, GW_E_INTERNAL, NULL);
             gw_stream_consume(s, len);
             return;
         }
-        atomic_fetch_add(&u->app->buffered, (unsigned long long)(cap - u->pending_cap));
-        u->pending = grown;
-        u->pending_cap = cap;
+        u->ring_cap = cap;
+        atomic_fetch_add(&u->app->buffered, (unsigned long long)u->ring_cap);
     }
-    memcpy(u->pending + u->pending_len, data, len);
+    held = u->inflight_len + u->pending_len;
+    /* nghttp2 enforces the window, so this is impossible for any peer; kept as a guard. */
+    if (len > u->ring_cap - held) {
+        fail(u, GW_E_BAD_REQUEST, "flow-control window exceeded");
+        gw_stream_consume(s, len);
+        return;
+    }
+    tail = (u->head + held) % u->ring_cap;
+    first = len < u->ring_cap - tail ? len : u->ring_cap - tail;
+    memcpy(u->ring + tail, data, first);
+    memcpy(u->ring, data + first, len - first);
     u->pending_len += len;
     kick(u);
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "gw_devices.h"
 #include "gw_pool.h"
@@ -32,14 +33,17 @@ struct gw_upload {
     struct gw_spool_file file;
     struct img_jpeg_scan scan;
     uint64_t expect;
-    /* Loop side: bytes received while a job runs. Flow control bounds it by the stream window. */
-    uint8_t *pending;
-    size_t pending_len, pending_cap;
+    /*
+     * The bytes received and not yet on disk, in a ring of one stream window (and a byte: see
+     * on_data): flow control means a peer never has more than that unconsumed, so an upload
+     * never holds more. From
+     * |head|, the running write job owns |inflight_len| bytes and the loop appends the
+     * |pending_len| that arrive meanwhile; the next job takes those.
+     */
+    uint8_t *ring;
+    size_t ring_cap, head, inflight_len, pending_len;
     struct event *flush; /* a write of fewer than a batch's bytes is due (slow phones) */
     bool flush_due;
-    /* Job side: the bytes the running write job owns. */
-    uint8_t *inflight;
-    size_t inflight_len, inflight_cap;
     /* Job results, read on the loop after |done|. */
     int rc;     /* -errno from the spool */
     int img_rc; /* IMG_E_* from the scanner */
@@ -61,6 +65,22 @@ struct gw_upload {
     uint64_t expected;          /* 409: the offset the resource has */
     bool invalidate;            /* the bytes were refused: remove the upload resource */
 };
+
+/* The running write job's bytes: one span, or two where they wrap around the ring. */
+static inline int gw_upload_spans(const struct gw_upload *u, struct iovec span[2])
+{
+    size_t first = u->ring_cap - u->head;
+
+    span[0].iov_base = u->ring + u->head;
+    if (u->inflight_len <= first) {
+        span[0].iov_len = u->inflight_len;
+        return 1;
+    }
+    span[0].iov_len = first;
+    span[1].iov_base = u->ring;
+    span[1].iov_len = u->inflight_len - first;
+    return 2;
+}
 
 /* Takes one of the device's --max-uploads-per-device, or sets |auth_err|. Pool thread. */
 bool gw_upload_take_device_slot(struct gw_upload *u);

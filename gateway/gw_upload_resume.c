@@ -159,10 +159,15 @@ static int resumable_commit_cb(void *arg, struct gw_spool_file *f)
 
 static void resumable_write(struct gw_upload *u)
 {
-    u->img_rc = img_jpeg_scan_feed(&u->scan, u->inflight, u->inflight_len, &u->why);
-    if (u->img_rc < 0) {
-        refuse_bytes(u);
-        return;
+    struct iovec span[2];
+    int n = gw_upload_spans(u, span);
+
+    for (int i = 0; i < n; i++) {
+        u->img_rc = img_jpeg_scan_feed(&u->scan, span[i].iov_base, span[i].iov_len, &u->why);
+        if (u->img_rc < 0) {
+            refuse_bytes(u);
+            return;
+        }
     }
     if (u->meta.has_length && u->offset + u->inflight_len > u->meta.length) {
         u->auth_err = GW_E_UPLOAD_LENGTH;
@@ -170,11 +175,14 @@ static void resumable_write(struct gw_upload *u)
         refuse_bytes(u);
         return;
     }
-    u->rc = gw_resume_write(&u->hold, u->offset, u->inflight, u->inflight_len);
-    if (u->rc == 0 && EVP_DigestUpdate(u->md, u->inflight, u->inflight_len) != 1)
-        u->rc = -ENOMEM;
-    if (u->rc == 0)
-        u->offset += u->inflight_len;
+    u->rc = 0;
+    for (int i = 0; i < n && u->rc == 0; i++) {
+        u->rc = gw_resume_write(&u->hold, u->offset, span[i].iov_base, span[i].iov_len);
+        if (u->rc == 0 && EVP_DigestUpdate(u->md, span[i].iov_base, span[i].iov_len) != 1)
+            u->rc = -ENOMEM;
+        if (u->rc == 0)
+            u->offset += span[i].iov_len;
+    }
 }
 
 static void resumable_end(struct gw_upload *u)
