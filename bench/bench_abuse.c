@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench_class.h"
+#include "bench_clock.h"
 #include "gw_keys.h"
 
 enum { BAD_SIGNATURE, UNSIGNED, SLOW };
@@ -44,23 +44,6 @@ struct slow {
     double start;
 };
 
-static double now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(double ms)
-{
-    struct timespec ts = {.tv_sec = (time_t)(ms / 1e3),
-                          .tv_nsec = (long)((ms - (double)(time_t)(ms / 1e3) * 1e3) * 1e6)};
-
-    if (ms > 0)
-        nanosleep(&ts, NULL);
-}
-
 /* Sleeps until the body's |sent| bytes are due, in steps, so that a stop cuts the upload. */
 static void slow_cb(const struct pu_h2_request *req, uint64_t sent, void *arg)
 {
@@ -68,14 +51,16 @@ static void slow_cb(const struct pu_h2_request *req, uint64_t sent, void *arg)
     double due = s->start + (double)sent * 8.0 / SLOW_KBPS;
 
     (void)req;
-    while (now_ms() < due) {
+    while (bench_now_ms() < due) {
         if (atomic_load(&s->a->stop)) {
             pu_h2_conn_cut(s->c);
             return;
         }
         if (pu_h2_conn_readable(s->c))
             return; /* the gateway answered or cut: let the run read it */
-        sleep_ms(due - now_ms() < 100 ? due - now_ms() : 100);
+        double step = bench_now_ms() + 100;
+
+        bench_sleep_until(due < step ? due : step);
     }
 }
 
@@ -96,7 +81,7 @@ static void *client_main(void *arg)
 
     /* A clave of its own, out of the phones' way (they count up from section 0001). */
     snprintf(path, sizeof(path), "/v1/actas/14%04dB990002/photos", 9999 - me % 999);
-    sleep_ms(a->t0 - now_ms());
+    bench_sleep_until(a->t0);
     while (!atomic_load(&a->stop)) {
         struct pu_h2_request q;
         struct pu_send_sig sig;
@@ -108,7 +93,7 @@ static void *client_main(void *arg)
             c = NULL;
             if (pu_h2_connect(&a->url, &a->opts, &c, NULL, 0) < 0) {
                 count(a, "connect");
-                sleep_ms(100);
+                bench_sleep_until(bench_now_ms() + 100);
                 continue;
             }
         }
@@ -122,7 +107,7 @@ static void *client_main(void *arg)
             q.nheaders -= 2; /* signature-input and signature are the last two */
         if (a->kind == SLOW) {
             slow.c = c;
-            slow.start = now_ms();
+            slow.start = bench_now_ms();
             q.on_progress = slow_cb;
             q.progress_arg = &slow;
         }

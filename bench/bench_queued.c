@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_clock.h"
 #include "gw_keys.h"
 #include "gw_receipt.h"
 #include "gw_sig.h"
@@ -48,14 +48,6 @@ struct poll {
     char input[GW_SIG_PARAMS_MAX + 16];
     char signature[GW_KEY_SIG_B64 + 16];
 };
-
-static double now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static size_t slot_of(const struct bench_queued *q, const char *id)
 {
@@ -140,7 +132,7 @@ static void poll_batch(struct bench_queued *q, struct pu_h2_conn **c, struct ent
     pu_h2_run(*c);
     for (int i = 0; i < m; i++) {
         if (p[i].q.error == 0 && p[i].q.status == 200 && p[i].q.resp_body) {
-            seen(q, p[i].q.resp_body, p[i].q.resp_len, now_ms());
+            seen(q, p[i].q.resp_body, p[i].q.resp_len, bench_now_ms());
         } else {
             pthread_mutex_lock(&q->mu);
             q->refused++;
@@ -155,22 +147,15 @@ static void *poller(void *arg)
     struct bench_queued *q = arg;
     struct pu_h2_conn *c = NULL;
     struct entry **who = NULL;
-    double next = now_ms();
+    double next = bench_now_ms();
 
     for (;;) {
         long n = 0;
-        struct timespec ts;
 
         next += q->interval_ms;
-        while (now_ms() < next) {
-            double d = next - now_ms();
-
-            ts.tv_sec = (time_t)(d / 1e3);
-            ts.tv_nsec = (long)((d - (double)ts.tv_sec * 1e3) * 1e6);
-            nanosleep(&ts, NULL);
-        }
+        bench_sleep_until(next);
         pthread_mutex_lock(&q->mu);
-        if (q->closing && (q->queued == q->n || now_ms() >= q->deadline)) {
+        if (q->closing && (q->queued == q->n || bench_now_ms() >= q->deadline)) {
             pthread_mutex_unlock(&q->mu);
             break;
         }
@@ -268,7 +253,7 @@ void bench_queued_finish(struct bench_queued *q, double timeout_ms, long *ret_tr
 {
     pthread_mutex_lock(&q->mu);
     q->closing = true;
-    q->deadline = now_ms() + timeout_ms;
+    q->deadline = bench_now_ms() + timeout_ms;
     pthread_mutex_unlock(&q->mu);
     pthread_join(q->thread, NULL);
     *ret_tracked = q->n;

@@ -22,7 +22,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -36,6 +35,7 @@
 #include "bench_abuse.h"
 #include "bench_body.h"
 #include "bench_class.h"
+#include "bench_clock.h"
 #include "bench_hist.h"
 #include "bench_queued.h"
 #include "bench_report.h"
@@ -98,26 +98,6 @@ struct run {
     struct bench_sample *samples;
 };
 
-static double now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_until(double t)
-{
-    double d = t - now_ms();
-
-    if (d > 0) {
-        struct timespec ts = {.tv_sec = (time_t)(d / 1e3), .tv_nsec = (long)fmod(d * 1e6, 1e9)};
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-            ;
-    }
-}
-
 struct pace {
     const struct run *r;
     double start;
@@ -142,7 +122,7 @@ static void pace_cb(const struct pu_h2_request *req, uint64_t sent, void *arg)
         return;
     }
     if (p->r->kbps > 0)
-        sleep_until(p->start + (double)sent * 8.0 / (double)p->r->kbps);
+        bench_sleep_until(p->start + (double)sent * 8.0 / (double)p->r->kbps);
 }
 
 /* splitmix64: which uploads --drop cuts, and where; the same for every run. */
@@ -223,7 +203,7 @@ static void *phone_main(void *arg)
     struct bench_body body = {.photo.fd = -1};
     char why[256];
 
-    sleep_until(r->t0); /* all phones start together, when the clock of the run starts */
+    bench_sleep_until(r->t0); /* all phones start together, when the clock of the run starts */
     for (;;) {
         long i = atomic_fetch_add(&r->next, 1);
         struct pu_h2_request q;
@@ -243,9 +223,9 @@ static void *phone_main(void *arg)
             break;
         if (r->intended) {
             intended = r->t0 + r->intended[i];
-            sleep_until(intended);
+            bench_sleep_until(intended);
         } else {
-            intended = now_ms();
+            intended = bench_now_ms();
             if (r->duration_ms > 0 && intended - r->t0 >= r->duration_ms)
                 break;
         }
@@ -253,15 +233,15 @@ static void *phone_main(void *arg)
                  k / 9999 % 99 + 1);
         snprintf(path, sizeof(path), "/v1/actas/%s/photos", clave);
         if (!c || !pu_h2_usable(c)) {
-            double t = now_ms();
+            double t = bench_now_ms();
 
             pu_h2_conn_free(c);
             c = NULL;
             if (pu_h2_connect(&r->url, &r->opts, &c, why, sizeof(why)) < 0) {
-                record(r, intended, t, now_ms(), 0, "connect", 0, -1, false, -1);
+                record(r, intended, t, bench_now_ms(), 0, "connect", 0, -1, false, -1);
                 continue;
             }
-            connect_ms = now_ms() - t;
+            connect_ms = bench_now_ms() - t;
         }
         memset(&q, 0, sizeof(q));
         if (r->data) {
@@ -270,8 +250,8 @@ static void *phone_main(void *arg)
             fd = -1;
             if (bench_body_make(&body, r->data[p], r->data_len[p], r->run_id, i) < 0 ||
                 pu_send_request(&body.photo, -1, path, &d->key, d->dev.device_id, &sig, &q) < 0) {
-                record(r, intended, now_ms(), now_ms(), 0, "client: photo or signature", 0, -1,
-                       false, -1);
+                record(r, intended, bench_now_ms(), bench_now_ms(), 0, "client: photo or signature",
+                       0, -1, false, -1);
                 continue;
             }
             q.body = body.data;
@@ -280,8 +260,8 @@ static void *phone_main(void *arg)
                    pu_send_request(ph, fd, path, &d->key, d->dev.device_id, &sig, &q) < 0) {
             if (fd >= 0)
                 close(fd);
-            record(r, intended, now_ms(), now_ms(), 0, "client: photo or signature", 0, -1, false,
-                   -1);
+            record(r, intended, bench_now_ms(), bench_now_ms(), 0, "client: photo or signature", 0,
+                   -1, false, -1);
             continue;
         }
         if (r->resumable && q.nheaders < PU_H2_MAX_HEADERS) {
@@ -290,7 +270,7 @@ static void *phone_main(void *arg)
             q.on_header = pu_resume_on_header;
             q.header_arg = &fields;
         }
-        sent = now_ms();
+        sent = bench_now_ms();
         pace.start = sent;
         pace.c = c;
         pace.drop_at = drop_point(r, i, ph->size);
@@ -304,7 +284,8 @@ static void *phone_main(void *arg)
                 close(fd);
             pu_h2_conn_free(c);
             c = NULL;
-            record(r, intended, sent, now_ms(), 0, "h2 submit refused", 0, connect_ms, false, -1);
+            record(r, intended, sent, bench_now_ms(), 0, "h2 submit refused", 0, connect_ms, false,
+                   -1);
             continue;
         }
         pu_h2_run(c);
@@ -318,7 +299,7 @@ static void *phone_main(void *arg)
             memset(&res, 0, sizeof(res));
             if (bench_resume(&r->url, &r->opts, fields.location, &b, &c, &res, why, sizeof(why)) <
                 0) {
-                record(r, intended, sent, now_ms(), 0, why, 0, connect_ms, true, -1);
+                record(r, intended, sent, bench_now_ms(), 0, why, 0, connect_ms, true, -1);
                 goto next;
             }
             fin = &res.patch;
@@ -326,7 +307,7 @@ static void *phone_main(void *arg)
         if (fin->error == 0 && (r->reference ? fin->status / 100 == 2
                                              : (fin->status == 200 || fin->status == 201) &&
                                                    receipt_ok(d, ph, clave, fin, photo_id))) {
-            double t = now_ms();
+            double t = bench_now_ms();
 
             record(r, intended, sent, t, fin->status, NULL, ph->size, connect_ms, pace.cut,
                    (int64_t)res.offset);
@@ -337,7 +318,8 @@ static void *phone_main(void *arg)
                 snprintf(cls, sizeof(cls), "receipt does not verify");
             else
                 bench_classify(fin, cls, sizeof(cls));
-            record(r, intended, sent, now_ms(), fin->status, cls, 0, connect_ms, pace.cut, -1);
+            record(r, intended, sent, bench_now_ms(), fin->status, cls, 0, connect_ms, pace.cut,
+                   -1);
         }
         if (fin != &q)
             pu_h2_request_finish(fin);
@@ -527,7 +509,7 @@ static int check_require(const struct require *q, int n, const struct bench_resu
 /* The live line on a terminal: done, rate, errors, p99 so far, ETA. */
 static void progress(struct run *r, bool final)
 {
-    double t = (now_ms() - r->t0) / 1e3, eta;
+    double t = (bench_now_ms() - r->t0) / 1e3, eta;
     long done, errors;
     uint64_t p99;
 
@@ -839,7 +821,7 @@ int main(int argc, char **argv)
         bench_queued_start(&r.url, &r.opts, r.res.poll_s * 1e3, r.total, &r.res.to_queued, &r.lock,
                            &r.queued) < 0)
         return 1;
-    r.t0 = now_ms() + 50; /* the threads are up before the first intended send */
+    r.t0 = bench_now_ms() + 50; /* the threads are up before the first intended send */
     abuse_opts = r.opts;
     abuse_opts.local_addr = abuse_from;
     if (abusive > 0 &&
@@ -859,17 +841,18 @@ int main(int argc, char **argv)
             done = r.res.done;
             pthread_mutex_unlock(&r.lock);
             if (done >= r.total || (next >= r.total + r.conns && done >= r.total) ||
-                (r.duration_ms > 0 && now_ms() - r.t0 > r.duration_ms && next - done >= r.conns))
+                (r.duration_ms > 0 && bench_now_ms() - r.t0 > r.duration_ms &&
+                 next - done >= r.conns))
                 break;
             progress(&r, false);
-            sleep_until(now_ms() + 1000);
+            bench_sleep_until(bench_now_ms() + 1000);
         }
     }
     for (int i = 0; i < r.conns; i++)
         pthread_join(th[i], NULL);
     if (show)
         progress(&r, true);
-    r.res.seconds = (now_ms() - r.t0) / 1e3;
+    r.res.seconds = (bench_now_ms() - r.t0) / 1e3;
     if (abuse)
         bench_abuse_stop(abuse, &r.res);
     if (r.queued) {

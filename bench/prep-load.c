@@ -12,7 +12,6 @@
  * each clave is a new photo, the others are idempotent retries. Prints requests/s, MB/s, the
  * status codes and the latency percentiles of the uploads.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_clock.h"
 #include "bench_stats.h"
 #include "gw_cli.h"
 #include "gw_keys.h"
@@ -45,14 +44,6 @@ struct run {
     double *lat_ms;       /* one per request */
     atomic_int nlat;
 };
-
-static double now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static void *conn_main(void *arg)
 {
@@ -101,13 +92,13 @@ static void *conn_main(void *arg)
         }
         if (batch <= 0)
             break;
-        t0 = now_ms();
+        t0 = bench_now_ms();
         pu_h2_run(c);
         for (int b = 0; b < batch; b++) {
             int s = reqs[b].error == 0 ? reqs[b].status / 100 : 0;
 
             atomic_fetch_add(&r->status[s >= 1 && s <= 5 ? s : 0], 1);
-            r->lat_ms[atomic_fetch_add(&r->nlat, 1)] = now_ms() - t0;
+            r->lat_ms[atomic_fetch_add(&r->nlat, 1)] = bench_now_ms() - t0;
             close(fds[b]);
             pu_h2_request_finish(&reqs[b]);
         }
@@ -177,12 +168,12 @@ int main(int argc, char **argv)
     th = calloc((size_t)r.conns, sizeof(*th));
     if (!r.lat_ms || !th)
         return 1;
-    t0 = now_ms();
+    t0 = bench_now_ms();
     for (int i = 0; i < r.conns; i++)
         pthread_create(&th[i], NULL, conn_main, &r);
     for (int i = 0; i < r.conns; i++)
         pthread_join(th[i], NULL);
-    secs = (now_ms() - t0) / 1e3;
+    secs = (bench_now_ms() - t0) / 1e3;
     bench_stats_sort(r.lat_ms, (size_t)r.nlat);
 #define PCT(p) bench_stats_pct(r.lat_ms, (size_t)r.nlat, (p))
     if (json)
