@@ -22,7 +22,9 @@ REPORT_JS = os.path.join(HERE, "..", "e2e", "bench-report.mjs")
 DEVICES = 16  # the gateway lets a device have 4 uploads in flight: spread them
 
 
-class BenchTest(SignedTestCase):
+class BenchCase(SignedTestCase):
+    """Enrolled simulated phones, a pool of photos and a prep-bench runner; no tests."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -85,6 +87,9 @@ class BenchTest(SignedTestCase):
         t.start()
         return t
 
+
+
+class BenchTest(BenchCase):
     def test_scenario_json_and_report_drawn_offline(self):
         pw_dir = self.browser()
         scen = os.path.join(self.env.tmp, "bench-short-scenario")
@@ -248,3 +253,22 @@ class BenchTest(SignedTestCase):
         self.assertGreaterEqual(res["service"]["p50_ms"], want_ms * 0.95)
         fast, _, _ = self.prep_bench("-c", "1", "-n", "2")
         self.assertLess(fast["service"]["p50_ms"], want_ms / 2)
+
+
+class SlowAbuseTest(BenchCase):
+    """The slow abusive kind against a gateway whose body timeout is short, as
+    test_hardening's: each slow client's upload gets its 408 within the run."""
+
+    gateway_args = ("--body-timeout", "2", "--min-body-rate", "20000")
+
+    def test_slow_clients_get_408_beside_the_phones(self):
+        res, _, _ = self.prep_bench("-c", "2", "--rate", "2", "--duration", "6", "--abusive", "2",
+                                    "--abuse", "slow", "--abuse-from", "127.0.0.2")
+        self.assertEqual(res["ok"], res["receipts_verified"], res)
+        self.assertGreaterEqual(res["ok"], 10, res)
+        self.assertEqual(res["errors"], 0, res)
+        abuse = res["abuse"]
+        self.assertEqual((abuse["kind"], abuse["clients"]), ("slow", 2), abuse)
+        timed_out = sum(n for k, n in abuse["classes"].items() if k.startswith("http 408"))
+        self.assertGreater(timed_out, 0, abuse)
+        self.assertFalse([k for k in abuse["classes"] if k.startswith("accepted")], abuse)
