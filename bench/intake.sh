@@ -103,8 +103,8 @@ if [ "$profile" = 1 ]; then
     wait "$pf" || true
     echo "gateway CPU by library (perf record -F 999 over $reqs uploads):"
     perf report -i "$scratch/perf.data" --no-children --sort dso --stdio 2>/dev/null |
-        awk '$1 ~ /%$/ { printf "  %-8s %s\n", $1, $2 }' | head -8
+        awk '$1 ~ /%$/ && n++ < 8 { printf "  %-8s %s\n", $1, $2 }'
     echo "top symbols:"
     perf report -i "$scratch/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
-        awk '$1 ~ /%$/ { $2 = ""; sub(/^ +/, ""); print "  " $0 }' | head -25
+        awk '$1 ~ /%$/ && n++ < 25 { $2 = ""; sub(/^ +/, ""); print "  " $0 }'
 fi
