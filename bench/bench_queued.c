@@ -34,6 +34,7 @@ struct bench_queued {
     pthread_mutex_t mu; /* what follows */
     struct entry *e;
     long n, max, queued;
+    long first;   /* entries before it are all queued: the polls' scan starts here */
     long refused; /* polls not answered with the list (429 past the device's rate, 503...) */
     long *slots;  /* open addressing: photo id -> entry index + 1 (0: empty) */
     size_t mask;
@@ -161,7 +162,9 @@ static void *poller(void *arg)
         }
         /* One poll per device that waits for a photo. */
         who = who ? who : malloc((size_t)q->max * sizeof(*who));
-        for (long i = 0; who && i < q->n; i++)
+        while (q->first < q->n && q->e[q->first].queued)
+            q->first++;
+        for (long i = q->first; who && i < q->n; i++)
             if (!q->e[i].queued)
                 who[n++] = &q->e[i];
         pthread_mutex_unlock(&q->mu);

@@ -116,8 +116,7 @@ static const struct {
     {"catalog", gw_cmd_catalog},   {"key", gw_cmd_key},           {"device", gw_cmd_device},
     {"audit", cmd_audit},          {"ledger", gw_cmd_ledger},     {"receipt", gw_cmd_receipt},
     {"election", gw_cmd_election}, {"evidence", gw_cmd_evidence}, {"config", gw_config_check},
-    {"export", gw_cmd_export},     {"relay", gw_cmd_relay},
-    {"spool", gw_cmd_spool},
+    {"export", gw_cmd_export},     {"relay", gw_cmd_relay},       {"spool", gw_cmd_spool},
 };
 
 int main(int argc, char **argv)

@@ -15,7 +15,7 @@ PREP_PACKAGES=(
     libnghttp2-dev libssl-dev libpq-dev libjpeg62-turbo-dev libturbojpeg0-dev libwebp-dev
     libevent-dev libjansson-dev libexif-dev libzbar-dev libqrencode-dev
     webp libjpeg-turbo-progs nghttp2-client curl jq openssl postgresql-15 python3 procps
-    libargon2-dev chromium libsystemd-dev systemd prometheus haproxy
+    libargon2-dev chromium libsystemd-dev systemd prometheus haproxy clang-format
 )
 # The browser test drives chromium with npm's playwright-core: Debian's nodejs and npm, unless a
 # node with its own npm (NodeSource) is installed already.
