@@ -141,14 +141,6 @@ per_upload() {
         'BEGIN{printf "%.1f ms of CPU an upload, %.0f%% of the cores", 1000 * (b - a) / n,
             100 * (b - a) / (e - w) / c}'
 }
-ng_cpu() { # nginx's master and workers
-    local sum c
-    sum=$(bench_cpu "$ng_pid")
-    for c in $(pgrep -P "$ng_pid"); do
-        sum=$(awk -v a="$sum" -v b="$(bench_cpu "$c")" 'BEGIN{print a + b}')
-    done
-    echo "$sum"
-}
 
 prep_log "round 0: the disk: the same photo written and fsync'd by 4 writers"
 mkdir -p "$scratch/disk"
@@ -173,9 +165,9 @@ same=$(pb --server "$gw" --photos "$photo" -c "$conns" -n "$reqs" --claves "$cla
     --entidad 15 || true)
 bench_wait_processed >/dev/null
 prep_log "round 3: h2load -> nginx, same bytes"
-c0=$(ng_cpu) w0=$(date +%s.%N)
+c0=$(bench_cpu_tree "$ng_pid") w0=$(date +%s.%N)
 read -r ng_ok ng_rate < <(h2 "$ngx")
-cpu3=$(per_upload "$c0" "$(ng_cpu)" "$w0")
+cpu3=$(per_upload "$c0" "$(bench_cpu_tree "$ng_pid")" "$w0")
 sync
 
 prep_log "round 4: prep-bench --distinct -> gateway, $distinct photos"

@@ -77,17 +77,20 @@ bench_cpu() {
     awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15 + $16 + $17) / hz}' "/proc/$1/stat"
 }
 
-# bench_cpu_pg DATADIR: CPU seconds of a PostgreSQL cluster: the postmaster, its exited
-# backends and the live ones.
-bench_cpu_pg() {
-    local pm sum c
-    pm=$(head -1 "$1/postmaster.pid")
-    sum=$(bench_cpu "$pm")
-    for c in $(pgrep -P "$pm"); do
+# bench_cpu_tree PID: CPU seconds of PID, its exited children and its live ones (a server's
+# master and its workers).
+bench_cpu_tree() {
+    local sum c
+    sum=$(bench_cpu "$1")
+    for c in $(pgrep -P "$1"); do
         sum=$(awk -v a="$sum" -v b="$(bench_cpu "$c" 2>/dev/null || echo 0)" 'BEGIN{print a + b}')
     done
     echo "$sum"
 }
+
+# bench_cpu_pg DATADIR: CPU seconds of a PostgreSQL cluster: the postmaster, its exited
+# backends and the live ones.
+bench_cpu_pg() { bench_cpu_tree "$(head -1 "$1/postmaster.pid")"; }
 
 # bench_start_gateway [SERVE-OPTION...]: a throwaway PostgreSQL cluster under $scratch on
 # $pg_port (database "bench", migrated), a self-signed certificate, and a release gateway on
