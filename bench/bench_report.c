@@ -87,6 +87,7 @@ int bench_report_json(FILE *f, const struct bench_result *r)
             r->done ? 100.0 * (double)errors / (double)r->done : 0.0, r->seconds,
             r->seconds > 0 ? (double)r->ok / r->seconds : 0.0,
             r->seconds > 0 ? (double)r->bytes_ok / r->seconds / 1e6 : 0.0, r->receipts_verified);
+    fprintf(f, "\"phone_rtt_ms\":%g,\"phone_kbps\":%ld,", r->rtt_ms, r->kbps);
     fprintf(f, "\"dropped\":%ld,\"resumed\":%ld,\"resume_pct\":%.2f,\"kept_pct\":%.2f,", r->dropped,
             r->resumed, r->dropped ? 100.0 * (double)r->resumed / (double)r->dropped : 0.0,
             r->cut_bytes ? 100.0 * (double)r->kept_bytes / (double)r->cut_bytes : 0.0);
@@ -151,6 +152,10 @@ static const char page_tail[] =
     "'%)')\n"
     "  + row('uploads/s', R.uploads_per_s.toFixed(2)) + row('MB/s', R.mb_per_s.toFixed(1))\n"
     "  + row('receipts verified', R.receipts_verified)\n"
+    "  + (R.phone_rtt_ms || R.phone_kbps ? row('phones\\' network', (R.phone_rtt_ms ? 'round trip "
+    "' "
+    "+ R.phone_rtt_ms + ' ms' : '') + (R.phone_rtt_ms && R.phone_kbps ? ', ' : '') + "
+    "(R.phone_kbps ? R.phone_kbps + ' kbit/s up' : '')) : '')\n"
     "  + (R.dropped ? row('cut mid-upload / resumed', R.dropped + ' / ' + R.resumed + ' (' + "
     "R.resume_pct.toFixed(1) + '%, ' + R.kept_pct.toFixed(0) + '% of their bytes kept)') : '')\n"
     "  + row('latency p50 / p90 / p99 / p99.9 / max (ms)', [L.p50_ms, L.p90_ms, L.p99_ms, "

@@ -33,6 +33,8 @@ struct bench_result {
     const char *scenario; /* NULL unless one was replayed */
     double speed;
     int conns;
+    double rtt_ms; /* --rtt: the phones' round trip (0: none) */
+    long kbps;     /* --kbps: their upstream limit (0: none) */
     long planned, done, ok, bytes_ok;
     double seconds;
     struct bench_hist latency, service,

@@ -36,6 +36,7 @@
 #include "bench_body.h"
 #include "bench_class.h"
 #include "bench_clock.h"
+#include "bench_delay.h"
 #include "bench_hist.h"
 #include "bench_queued.h"
 #include "bench_report.h"
@@ -601,6 +602,9 @@ static const char usage[] =
     "  --claves K          upload i goes to clave i mod K (default: a clave of its own each;\n"
     "                      repeats of a clave with the same bytes are idempotent retries)\n"
     "  --kbps K            each phone's upstream limited to K kbit/s (in-process pacing)\n"
+    "  --rtt MS            each phone's round trip: its connections go through a local\n"
+    "                      relay that holds every byte MS/2 each way (handshakes, answers\n"
+    "                      and window updates wait as on a mobile network; no loss)\n"
     "  --resumable         every upload asks for a resumable upload (Upload-Complete: ?1)\n"
     "  --drop PCT          cut PCT% of the uploads' connections mid-body (between 20% and 80%\n"
     "                      of it, once the gateway named the upload resource; the same\n"
@@ -657,7 +661,9 @@ int main(int argc, char **argv)
     int abusive = 0, abuse_kind;
     struct bench_abuse *abuse = NULL;
     struct pu_h2_opts abuse_opts;
-    int nreq = 100, kbps = 0, show = -1, nrequire = 0, o, failed = 0;
+    int nreq = 100, kbps = 0, rtt = 0, show = -1, nrequire = 0, o, failed = 0;
+    struct bench_delay *delay = NULL;
+    char delay_port[8];
     bool json = false, distinct = false, plan = false, queued = false;
     struct require require[REQUIRE_MAX];
     struct bench_scenario sc;
@@ -670,6 +676,7 @@ int main(int argc, char **argv)
         INT_OPT("clave-base", 0, &r.clave_base, 0, 9000000),
         INT_OPT("claves", 0, &r.claves, 0, 9000000),
         INT_OPT("kbps", 0, &kbps, 0, 100000000),
+        INT_OPT("rtt", 0, &rtt, 0, 60000),
         INT_OPT("abusive", 0, &abusive, 0, 1000),
         GW_CLI_OPT_STRING("abuse", &abuse_s, "KIND", NULL),
         GW_CLI_OPT_STRING("abuse-from", &abuse_from, "ADDR", NULL),
@@ -758,6 +765,8 @@ int main(int argc, char **argv)
     if (req_spec && (nrequire = parse_require(req_spec, require)) < 0)
         return 2;
     r.kbps = kbps;
+    r.res.kbps = kbps;
+    r.res.rtt_ms = rtt;
     r.res.model = "closed";
     r.total = nreq;
     if (scenario) {
@@ -817,13 +826,25 @@ int main(int argc, char **argv)
     pthread_mutex_init(&r.lock, NULL);
     if (show < 0)
         show = isatty(2);
+    /* The abusive clients come from elsewhere: only the phones' connections (their uploads,
+     * resumptions and polls) go through the relay. */
+    abuse_opts = r.opts;
+    abuse_opts.local_addr = abuse_from;
+    if (rtt > 0) {
+        int e = bench_delay_start(r.url.host, r.url.port, rtt, delay_port, &delay);
+
+        if (e < 0) {
+            fprintf(stderr, "prep-bench: --rtt: could not start the relay: %s\n", strerror(-e));
+            return 1;
+        }
+        r.opts.connect_host = "127.0.0.1";
+        r.opts.connect_port = delay_port;
+    }
     if (queued && !r.reference &&
         bench_queued_start(&r.url, &r.opts, r.res.poll_s * 1e3, r.total, &r.res.to_queued, &r.lock,
                            &r.queued) < 0)
         return 1;
     r.t0 = bench_now_ms() + 50; /* the threads are up before the first intended send */
-    abuse_opts = r.opts;
-    abuse_opts.local_addr = abuse_from;
     if (abusive > 0 &&
         bench_abuse_start(&r.url, &abuse_opts, abuse_kind, abusive, &r.photos[0],
                           r.devs[0].dev.device_id, &r.devs[0].key, r.t0, &abuse) < 0) {
@@ -866,6 +887,7 @@ int main(int argc, char **argv)
                             &r.res.polls_refused);
         r.queued = NULL;
     }
+    bench_delay_stop(delay);
     r.res.planned = r.duration_ms > 0 ? r.res.done : r.total;
     r.res.nsamples = r.res.done;
     if (out && write_out(out, &r.res, false) < 0)

@@ -94,16 +94,18 @@ static int bind_local(int fd, int family, const char *local)
     return bind(fd, (struct sockaddr *)&ss, len) < 0 ? -errno : 0;
 }
 
-static int tcp_connect(const struct pu_url *u, int timeout_ms, const char *local, char *why,
-                       size_t cap)
+static int tcp_connect(const struct pu_url *u, const struct pu_h2_opts *o, char *why, size_t cap)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res, *ai;
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = now_ms() + o->connect_timeout_ms;
+    const char *host = o->connect_host ? o->connect_host : u->host;
+    const char *port = o->connect_port ? o->connect_port : u->port;
+    const char *local = o->local_addr;
     int r, err = -ECONNREFUSED;
 
-    r = getaddrinfo(u->host, u->port, &hints, &res);
+    r = getaddrinfo(host, port, &hints, &res);
     if (r != 0) {
-        snprintf(why, cap, "could not resolve %s: %s", u->host, gai_strerror(r));
+        snprintf(why, cap, "could not resolve %s: %s", host, gai_strerror(r));
         return r == EAI_MEMORY ? -ENOMEM : -ENOENT;
     }
     for (ai = res; ai; ai = ai->ai_next) {
@@ -141,7 +143,7 @@ static int tcp_connect(const struct pu_url *u, int timeout_ms, const char *local
         close(fd);
     }
     freeaddrinfo(res);
-    snprintf(why, cap, "could not connect to %s:%s: %s", u->host, u->port, strerror(-err));
+    snprintf(why, cap, "could not connect to %s:%s: %s", host, port, strerror(-err));
     return err;
 }
 
@@ -442,7 +444,7 @@ int pu_h2_connect(const struct pu_url *u, const struct pu_h2_opts *o, struct pu_
     }
     c->opts = *o;
     snprintf(c->authority, sizeof(c->authority), "%s", u->authority);
-    c->fd = tcp_connect(u, o->connect_timeout_ms, o->local_addr, why, cap);
+    c->fd = tcp_connect(u, o, why, cap);
     if (c->fd < 0) {
         r = c->fd;
         free(c);

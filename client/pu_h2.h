@@ -42,6 +42,9 @@ struct pu_h2_opts {
     size_t max_body;        /* response body cap per request */
     const char *local_addr; /* NULL, or the numeric address to connect from (bench clients on
                              * 127.0.0.2, apart from the phones' per-address limits) */
+    /* NULL, or where to connect instead of the URL's host and port; TLS names and :authority
+     * stay the URL's (prep-bench's --rtt relay). */
+    const char *connect_host, *connect_port;
 };
 
 struct pu_h2_header {

@@ -242,6 +242,18 @@ class BenchTest(BenchCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn("--require", p.stderr.decode())
 
+    def test_rtt_delays_each_phones_bytes(self):
+        # --rtt: the phones' connections go through a relay that holds each byte half the round
+        # trip each way: an upload takes at least two (the headers and first bytes, then the
+        # window the signature check opens; the answer), and a cut still reaches the gateway,
+        # which keeps the bytes for the resumption
+        res, _, _ = self.prep_bench("-c", "2", "-n", "6", "--rtt", "300", "--drop", "50")
+        self.assertEqual((res["ok"], res["receipts_verified"]), (6, 6), res)
+        self.assertEqual(res["phone_rtt_ms"], 300, res)
+        self.assertGreaterEqual(res["service"]["p50_ms"], 2 * 300 * 0.95, res)
+        self.assertGreater(res["dropped"], 0, res)
+        self.assertEqual(res["resumed"], res["dropped"], res)
+
     def test_kbps_paces_each_phone(self):
         size = os.path.getsize(os.path.join(self.photos, "acta-1.jpg"))
         res, _, _ = self.prep_bench("-c", "1", "-n", "2", "--kbps", "4000")
