@@ -16,19 +16,21 @@ usage() {
     cat <<'USAGE'
 Usage: bench/peak.sh [--scenario NAME=national-peak] [--from HH:MM=21:30] [--to HH:MM=22:00]
                      [--speed X=1] [-c PHONES=64] [--pool P=24] [--out DIR=peak-out]
-                     [--light-photos] [--keep-going]
+                     [--light-photos] [--rtt MS] [--kbps K] [--keep-going]
 
 Builds build/ (release) and replays the scenario window (bench/scenarios) at --speed against a
 throwaway gateway; the JSON and the HTML report of prep-bench, the backlog samples (backlog.tsv)
 and the summary (summary.txt) go to --out. Exit 0 when the window was held, 3 when not.
   --light-photos  photos of 1.5-3 MB (quality 86-90, noise 4-6) instead of 3-6 MB (88-96,
                 6-12): for a window the disk cannot hold at the larger size
+  --rtt MS, --kbps K  phones on a mobile network: each one's round trip and upstream
+                (prep-bench's in-process relay and pacing; more phones are in flight: raise -c)
   --keep-going  run even when the disk looks too small for the window
 USAGE
 }
 
 scenario=national-peak from=21:30 to=22:00 speed=1 conns=64 pool=24 out=peak-out force=0
-kind=--varied
+kind=--varied net=()
 while [ $# -gt 0 ]; do
     case $1 in
     --scenario) scenario=$2; shift 2 ;;
@@ -39,6 +41,7 @@ while [ $# -gt 0 ]; do
     --pool) pool=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --light-photos) kind=--light; shift ;;
+    --rtt | --kbps) net+=("$1" "$2"); shift 2 ;;
     --keep-going) force=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
@@ -93,7 +96,7 @@ prep_log "replaying $scenario $from-$to at speed $speed: $planned uploads"
 rc=0
 build/bench/prep-bench --server "https://127.0.0.1:$tls" --cacert "$scratch/tls/cert.pem" \
     --devices "$scratch/devices" --photos "$scratch/pool" --distinct -c "$conns" \
-    --scenario "$scenario" --from "$from" --to "$to" --speed "$speed" \
+    --scenario "$scenario" --from "$from" --to "$to" --speed "$speed" ${net[@]+"${net[@]}"} \
     --out "$out/prep-bench.json" --html "$out/prep-bench.html" --require 'p99<1s,errors<0.1%' \
     >"$out/prep-bench.txt" || rc=$?
 ended=$(($(date +%s) - t0))
@@ -110,7 +113,7 @@ ok=$(jq -r .ok "$out/prep-bench.json")
 peak=$(awk -F'\t' 'NR > 1 && $2 > m {m = $2; t = $1} END {printf "%d at %d s", m, t}' \
     "$out/backlog.tsv")
 {
-    echo "bench/peak.sh --scenario $scenario --from $from --to $to --speed $speed -c $conns --pool $pool$([ "$kind" = --light ] && echo ' --light-photos')"
+    echo "bench/peak.sh --scenario $scenario --from $from --to $to --speed $speed -c $conns --pool $pool$([ "$kind" = --light ] && echo ' --light-photos')${net[*]+ ${net[*]}}"
     echo "$(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "pool: $pool photos, $(awk -v m="$mean" 'BEGIN{printf "%.2f", m/1e6}') MB on average"
     cat "$out/prep-bench.txt"
