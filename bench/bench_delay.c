@@ -136,6 +136,12 @@ static bool pull(struct bench_delay *d, struct pair *p, int k)
         }
         return errno == EAGAIN || errno == EINTR;
     }
+    if ((size_t)n < CHUNK_MAX / 2) {
+        /* A small read keeps a small chunk: QUEUED_MAX counts bytes, not what holds them. */
+        struct chunk *small = realloc(c, sizeof(*c) + (size_t)n);
+
+        c = small ? small : c;
+    }
     c->next = NULL;
     c->len = (size_t)n;
     c->off = 0;
