@@ -44,9 +44,9 @@ PREP_LOG_PREFIX=bench/bursts.sh
 . scripts/lib.sh
 # shellcheck source=lib.sh
 . bench/lib.sh
+[ -z "$profile" ] || PREP_PACKAGES+=(linux-perf)
 prep_deps
 prep_build build -Dbuildtype=release
-[ -z "$profile" ] || command -v perf >/dev/null || prep_die "--profile needs perf (linux-perf)"
 
 bench_scratch bursts
 prep_log "generating $pool photos of 4000x3000"
