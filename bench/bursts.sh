@@ -58,23 +58,16 @@ bench_start_gateway --insecure-open-uploads --max-uploads-per-device 0 \
     --request-rate-per-device 0 --request-rate-per-address 0 --conn-rate-per-address 0
 bench_enrol 20
 
-# threads PID: "user sys user sys", CPU seconds of its threads at nice 0, then at nice > 0.
-threads() {
-    sed 's/^.*) //' /proc/"$1"/task/*/stat 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" '
-        { if ($17 > 0) { u1 += $12; s1 += $13 } else { u0 += $12; s0 += $13 } }
-        END { printf "%.2f %.2f %.2f %.2f\n", u0 / hz, s0 / hz, u1 / hz, s1 / hz }'
-}
 echo "bench/bursts.sh --rounds $rounds -c $conc -n $count --pool $pool${pg_nice:+ --pg-nice $pg_nice}${touch:+ --touch $touch}:" \
     "${bench_gateway:-build/gateway/prep-gateway}, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
 echo "| burst | accepted | uploads/s | p50 ms | p99 ms | intake user/sys s | processing user/sys s | PostgreSQL s | drained after s |"
 echo "|---|---|---|---|---|---|---|---|---|"
-profiles=()
 for r in $(seq "$rounds"); do
     if [ -n "$touch" ]; then
         python3 -c "b = b'\\x01' * ($touch << 30)"
     fi
-    t0=$(threads "$gw_pid") p0=$(bench_cpu_pg "$scratch/pg")
+    t0=$(bench_cpu_by_nice "$gw_pid") p0=$(bench_cpu_pg "$scratch/pg")
     if [ -n "$profile" ]; then
         perf record -q -F 499 -p "$gw_pid" -o "$scratch/perf-$r.data" >/dev/null 2>&1 &
         perf_pid=$!
@@ -82,11 +75,10 @@ for r in $(seq "$rounds"); do
     out=$(build/bench/prep-bench --server "https://127.0.0.1:$tls" --insecure \
         --devices "$scratch/devices" --photos "$scratch/pool" --distinct -c "$conc" -n "$count" \
         --clave-base $((r * 1000)) --entidad $((15 + r)) --no-progress --json)
-    t1=$(threads "$gw_pid") p1=$(bench_cpu_pg "$scratch/pg")
+    t1=$(bench_cpu_by_nice "$gw_pid") p1=$(bench_cpu_pg "$scratch/pg")
     if [ -n "$profile" ]; then
         kill -INT "$perf_pid"
         wait "$perf_pid" || true
-        profiles+=("$r")
     fi
     drained=$(bench_wait_processed)
     cpu=$(awk -v a="$t0" -v b="$t1" 'BEGIN { split(a, x); split(b, y)
@@ -95,7 +87,8 @@ for r in $(seq "$rounds"); do
     jq -r --arg r "$r" --arg cpu "$cpu" --arg pg "$pg" --arg d "$drained" \
         '"| \($r) | \(.ok)/\(.planned) | \(.uploads_per_s * 10 | round / 10) | \(.service.p50_ms | round) | \(.service.p99_ms | round) | \($cpu) | \($pg) | \($d) |"' <<<"$out"
 done
-for r in "${profiles[@]}"; do
+for r in $(seq "$rounds"); do
+    [ -n "$profile" ] || break
     echo
     echo "Burst $r, the gateway's top kernel symbols (share of all its samples):"
     perf report -i "$scratch/perf-$r.data" --no-children --sort sym --stdio 2>/dev/null |

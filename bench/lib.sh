@@ -77,6 +77,14 @@ bench_cpu() {
     awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15 + $16 + $17) / hz}' "/proc/$1/stat"
 }
 
+# bench_cpu_by_nice PID: "user sys user sys", CPU seconds of PID's live threads at nice 0, then
+# of those at nice > 0 (the gateway's intake, then its processing threads).
+bench_cpu_by_nice() {
+    sed 's/^.*) //' /proc/"$1"/task/*/stat 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" '
+        { if ($17 > 0) { u1 += $12; s1 += $13 } else { u0 += $12; s0 += $13 } }
+        END { printf "%.2f %.2f %.2f %.2f\n", u0 / hz, s0 / hz, u1 / hz, s1 / hz }'
+}
+
 # bench_cpu_tree PID: CPU seconds of PID, its exited children and its live ones (a server's
 # master and its workers).
 bench_cpu_tree() {
