@@ -282,15 +282,19 @@ class DiskPacedFlowControlTest(GatewayTestCase):
             n += 1
         return min(n, len(got))
 
-    def test_window_opens_only_as_bytes_reach_the_disk(self):
+    def paced_upload(self, data, clave, ack_late=False):
+        """Sends |data| as fast as the credit allows, checking at every stream WINDOW_UPDATE
+        that credit beyond one window is backed by bytes on disk. With |ack_late| the client
+        holds its SETTINGS ACK, and its DATA, until the stream's window is widened, as a peer
+        whose ACK is still in flight does. Returns (the receipt, times the sender ran out of
+        credit, stream WINDOW_UPDATEs, most bytes sent and not on disk while out of credit)."""
         self.assertIn("test build", self.gw.stderr_text(),
                       "the gateway under test must be built with -Dtest_hooks=true (./test.sh "
                       "builds build-asan so)")
-        data = read_bytes(self.env.gen_acta(seed=5150))
         self.assertGreater(len(data), 2 << 20)
         s = socket.create_connection(("127.0.0.1", self.gw.h2c_port), timeout=5)
         self.addCleanup(s.close)
-        block = (b"\x83\x86" + hpack_literal(":path", upload_path(CLAVE)) +
+        block = (b"\x83\x86" + hpack_literal(":path", upload_path(clave)) +
                  hpack_literal(":authority", "127.0.0.1") +
                  hpack_literal("content-type", "image/jpeg") +
                  hpack_literal("content-length", str(len(data))))
@@ -302,11 +306,12 @@ class DiskPacedFlowControlTest(GatewayTestCase):
         updates = blocked = 0
         max_ahead = 0  # most bytes sent but not yet on disk, seen while out of credit
         done = False
+        held_ack = False  # a SETTINGS ACK owed and not sent yet (ack_late)
         deadline = time.monotonic() + 120
         while not done:
             self.assertLess(time.monotonic(), deadline, f"upload stalled at {sent} bytes")
             # Send what the credit allows.
-            while sent < len(data):
+            while sent < len(data) and not (ack_late and (held_ack or updates == 0)):
                 n = min(self.MAX_FRAME, len(data) - sent, stream_credit - sent,
                         conn_credit - sent)
                 if n <= 0:
@@ -340,14 +345,22 @@ class DiskPacedFlowControlTest(GatewayTestCase):
                         ident, value = struct.unpack(">HI", payload[i:i + 6])
                         if ident == SETTINGS_INITIAL_WINDOW_SIZE:
                             stream_credit += value - 65535
-                    s.setblocking(True)
-                    s.sendall(frame(SETTINGS, ACK, 0))
-                    s.setblocking(False)
+                    held_ack = True
+                    if not ack_late:
+                        s.setblocking(True)
+                        s.sendall(frame(SETTINGS, ACK, 0))
+                        s.setblocking(False)
+                        held_ack = False
                 elif ftype == WINDOW_UPDATE and sid == 0:
                     conn_credit += int.from_bytes(payload, "big") & 0x7FFFFFFF
                 elif ftype == WINDOW_UPDATE and sid == 1:
                     stream_credit += int.from_bytes(payload, "big") & 0x7FFFFFFF
                     updates += 1
+                    if held_ack:
+                        s.setblocking(True)
+                        s.sendall(frame(SETTINGS, ACK, 0))
+                        s.setblocking(False)
+                        held_ack = False
                     on_disk = self.written(data)
                     self.assertLessEqual(
                         stream_credit - self.STREAM_WINDOW - self.SETTINGS_RACE, on_disk,
@@ -359,7 +372,11 @@ class DiskPacedFlowControlTest(GatewayTestCase):
                 elif ftype in (RST_STREAM, GOAWAY):
                     self.fail(f"frame {ftype} from the gateway: {payload!r}")
 
-        receipt = json.loads(body)
+        return json.loads(body), blocked, updates, max_ahead
+
+    def test_window_opens_only_as_bytes_reach_the_disk(self):
+        data = read_bytes(self.env.gen_acta(seed=5150))
+        receipt, blocked, updates, max_ahead = self.paced_upload(data, CLAVE)
         self.assertEqual(receipt["sha256"], hashlib.sha256(data).hexdigest())
         # The disk, not the sender, set the pace: the sender ran out of credit again and again,
         # was more than the first window ahead of the file, never more than one stream window,
@@ -368,6 +385,17 @@ class DiskPacedFlowControlTest(GatewayTestCase):
         self.assertGreater(updates, 5)
         self.assertGreater(max_ahead, 64 << 10)
         self.assertLessEqual(max_ahead, self.STREAM_WINDOW + self.SETTINGS_RACE)
+
+    def test_a_late_settings_ack_gets_its_extra_byte(self):
+        """The stream is widened before the peer's ACK of our SETTINGS arrives, so nghttp2 grants
+        a window one byte wider than ours, and the peer may fill all of it before the first write
+        lands: the upload's buffer must hold that byte too (a buffer of one stream window would
+        refuse the upload with "flow-control window exceeded")."""
+        data = read_bytes(self.env.gen_acta(seed=5151))
+        receipt, blocked, _, max_ahead = self.paced_upload(data, "140338B010003", ack_late=True)
+        self.assertEqual(receipt["sha256"], hashlib.sha256(data).hexdigest())
+        self.assertGreater(blocked, 5)
+        self.assertEqual(max_ahead, self.STREAM_WINDOW + self.SETTINGS_RACE)
 
 
 PING, CONTINUATION = 0x6, 0x9
