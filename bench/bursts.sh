@@ -64,9 +64,7 @@ echo
 echo "| burst | accepted | uploads/s | p50 ms | p99 ms | intake user/sys s | processing user/sys s | PostgreSQL s | drained after s |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for r in $(seq "$rounds"); do
-    if [ -n "$touch" ]; then
-        python3 -c "b = b'\\x01' * ($touch << 30)"
-    fi
+    bench_touch "$touch"
     t0=$(bench_cpu_by_nice "$gw_pid") p0=$(bench_cpu_pg "$scratch/pg")
     if [ -n "$profile" ]; then
         perf record -q -F 499 -p "$gw_pid" -o "$scratch/perf-$r.data" >/dev/null 2>&1 &

@@ -15,6 +15,10 @@
 # `queued`, and the gateway's peak RSS per upload in flight (VmHWM at -c C and at -c 2C: the
 # difference over C is what one more upload in flight costs; imaging's own memory cancels out).
 # With --profile, perf samples the gateway during round 4 and the top symbols are printed.
+# Every round starts after --touch GIB (3) GiB of memory were written and freed, so that both
+# servers write their bodies into recently used pages: on a VM whose host takes freed memory back,
+# the first write to a page is slow, and without it the ratio says which server came first
+# (docs/capacity.md, "Equal memory for both servers").
 #
 # h2load walks its URI list from the start in every client, so with K = N/C claves each clave is
 # sent by every connection: the first a new photo, the rest idempotent retries. nginx's upstream
@@ -25,22 +29,25 @@ set -euo pipefail
 usage() {
     cat <<'USAGE'
 Usage: bench/compare.sh [-c CONNECTIONS=10] [-n REQUESTS=300] [--distinct N=200] [--pool P=20]
-                        [--profile]
+                        [--touch GIB=3] [--profile]
 
 Installs what is missing (Debian's nginx among it), builds build/ (release), starts a throwaway
 PostgreSQL (fsync on), a gateway and an nginx on TLS, and runs the five rounds above. Round 4
 and 5 send N distinct bodies made from P generated 4000x3000 acta JPEGs (with their QR code); round 4 runs again at
-twice the concurrency for the RSS per upload. --profile: perf record of the gateway in round 4.
+twice the concurrency for the RSS per upload. --touch GIB: before each round, write GIB GiB of
+memory and free it, the same memory state for both servers (0: not). --profile: perf record of
+the gateway in round 4.
 USAGE
 }
 
-conns=10 reqs=300 distinct=200 pool=20 profile=0
+conns=10 reqs=300 distinct=200 pool=20 profile=0 touch=3
 while [ $# -gt 0 ]; do
     case $1 in
     -c) conns=$2; shift 2 ;;
     -n) reqs=$2; shift 2 ;;
     --distinct) distinct=$2; shift 2 ;;
     --pool) pool=$2; shift 2 ;;
+    --touch) touch=$2; shift 2 ;;
     --profile) profile=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
@@ -155,21 +162,25 @@ wait "${writers[@]}"
 disk=$(awk -v w="$w0" -v e="$(date +%s.%N)" -v b="$bytes" \
     'BEGIN{printf "%.0f files/s, %.0f MB/s", 100 / (e - w), 100 * b / (e - w) / 1e6}')
 rm -rf "$scratch/disk"
+bench_touch "$touch"
 prep_log "round 1: h2load -> gateway, same bytes"
 c0=$(bench_cpu "$gw_pid") w0=$(date +%s.%N)
 read -r h2_ok h2_rate < <(h2 "$gw")
 cpu1=$(per_upload "$c0" "$(bench_cpu "$gw_pid")" "$w0")
 bench_wait_processed >/dev/null
+bench_touch "$touch"
 prep_log "round 2: prep-bench -> gateway, same bytes"
 same=$(pb --server "$gw" --photos "$photo" -c "$conns" -n "$reqs" --claves "$claves" \
     --entidad 15 || true)
 bench_wait_processed >/dev/null
+bench_touch "$touch"
 prep_log "round 3: h2load -> nginx, same bytes"
 c0=$(bench_cpu_tree "$ng_pid") w0=$(date +%s.%N)
 read -r ng_ok ng_rate < <(h2 "$ngx")
 cpu3=$(per_upload "$c0" "$(bench_cpu_tree "$ng_pid")" "$w0")
 sync
 
+bench_touch "$touch"
 prep_log "round 4: prep-bench --distinct -> gateway, $distinct photos"
 if [ "$profile" = 1 ]; then
     perf record -F 499 -g -p "$gw_pid" -o "$scratch/perf.data" 2>/dev/null &
@@ -193,9 +204,11 @@ hwm_c=$(bench_hwm)
 queued=$(bench_sql "SELECT count(*) FROM photos WHERE clave_acta LIKE '16%' AND status = 'queued'")
 tq=$(bench_to_queued '16%')
 sync
+bench_touch "$touch"
 prep_log "round 5: prep-bench --distinct --reference -> nginx, $distinct photos"
 ndist=$(pb --server "$ngx" --reference --photos "$scratch/pool" --distinct -c "$conns" \
     -n "$distinct" --entidad 16 || true)
+bench_touch "$touch"
 prep_log "round 4 again at -c $((conns * 2)): the RSS one more upload in flight costs"
 pb --server "$gw" --photos "$scratch/pool" --distinct -c $((conns * 2)) -n "$distinct" \
     --entidad 17 >/dev/null || true
@@ -212,7 +225,7 @@ mbps() { awk -v r="$1" -v b="$bytes" 'BEGIN{printf "%.1f", r*b/1e6}'; }
 tool=$(ratio "$(jq_ .uploads_per_s "$same")" "$h2_rate")
 per_upload=$(((hwm_2c - hwm_c) / conns))
 cat <<REPORT
-bench/compare.sh -c $conns -n $reqs --distinct $distinct --pool $pool: over TLS, $(nproc) cores,
+bench/compare.sh -c $conns -n $reqs --distinct $distinct --pool $pool --touch $touch: over TLS, $(nproc) cores,
 load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ). Same photo: $bytes
 bytes; pool: $pool photos, $pool_mb MB.
 

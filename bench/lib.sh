@@ -85,6 +85,13 @@ bench_cpu_by_nice() {
         END { printf "%.2f %.2f %.2f %.2f\n", u0 / hz, s0 / hz, u1 / hz, s1 / hz }'
 }
 
+# bench_touch GIB: write GIB GiB of fresh memory and free it, so that what runs next writes into
+# recently used pages (on this VM the first write to a page the host took back costs about 2 ms
+# a MB: docs/capacity.md, "Later bursts"). Nothing when GIB is empty or 0.
+bench_touch() {
+    [ -z "$1" ] || [ "$1" = 0 ] || python3 -c "b = b'\\x01' * ($1 << 30)"
+}
+
 # bench_cpu_tree PID: CPU seconds of PID, its exited children and its live ones (a server's
 # master and its workers).
 bench_cpu_tree() {
