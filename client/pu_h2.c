@@ -44,7 +44,7 @@ void pu_h2_opts_default(struct pu_h2_opts *o)
 
 /* ---- the socket ---- */
 
-static int64_t now_ms(void)
+int64_t pu_now_ms(void)
 {
     struct timespec ts;
 
@@ -57,7 +57,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 {
     for (;;) {
         struct pollfd pfd = {.fd = fd, .events = events};
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - pu_now_ms();
         int r;
 
         if (left <= 0)
@@ -97,7 +97,7 @@ static int bind_local(int fd, int family, const char *local)
 static int tcp_connect(const struct pu_url *u, const struct pu_h2_opts *o, char *why, size_t cap)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res, *ai;
-    int64_t deadline = now_ms() + o->connect_timeout_ms;
+    int64_t deadline = pu_now_ms() + o->connect_timeout_ms;
     const char *host = o->connect_host ? o->connect_host : u->host;
     const char *port = o->connect_port ? o->connect_port : u->port;
     const char *local = o->local_addr;
@@ -164,7 +164,7 @@ static void ssl_why(const char *what, char *why, size_t cap)
 static int tls_start(struct pu_h2_conn *c, const struct pu_url *u, char *why, size_t cap)
 {
     static const unsigned char alpn[] = {2, 'h', '2'};
-    int64_t deadline = now_ms() + c->opts.connect_timeout_ms;
+    int64_t deadline = pu_now_ms() + c->opts.connect_timeout_ms;
     const unsigned char *sel = NULL;
     unsigned sellen = 0;
     unsigned char addr[16];
@@ -589,7 +589,7 @@ int pu_h2_run(struct pu_h2_conn *c)
             r = -ECONNRESET; /* nghttp2 wants nothing more: the session ended under us */
             break;
         }
-        ev = wait_fd(c->fd, events, now_ms() + c->opts.io_timeout_ms);
+        ev = wait_fd(c->fd, events, pu_now_ms() + c->opts.io_timeout_ms);
         if (ev == 0) {
             r = -ETIMEDOUT;
             break;

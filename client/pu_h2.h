@@ -100,6 +100,9 @@ struct pu_h2_request {
 /* Fills |o| with the defaults: 10 s to connect, 30 s without progress, verified TLS, 64 KiB. */
 void pu_h2_opts_default(struct pu_h2_opts *o);
 
+/* The monotonic clock the client's deadlines and timings use, in milliseconds. */
+int64_t pu_now_ms(void);
+
 struct pu_h2_conn;
 
 /*

@@ -173,14 +173,6 @@ static enum pu_outcome keep_receipt(struct pu_sender *s, struct pu_upload *up,
     return PU_DONE;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static double mb(uint64_t bytes)
 {
     return (double)bytes / 1e6;
@@ -193,7 +185,7 @@ static void on_progress(const struct pu_h2_request *req, uint64_t sent, void *ar
     struct pu_upload *up = arg;
     uint64_t at = req->body_offset + sent, size = up->photo.size;
     int pct = size ? (int)(at * 100 / size) : 100;
-    int64_t now = now_ms();
+    int64_t now = pu_now_ms();
 
     if (pct == up->progress_pct || (pct < 100 && now - up->progress_ms < 200))
         return;
@@ -339,7 +331,7 @@ static enum pu_outcome create(struct pu_sender *s, struct pu_upload *up)
     struct pu_h2_request req;
     struct pu_resume_fields f;
     enum pu_outcome res;
-    int64_t t0 = now_ms();
+    int64_t t0 = pu_now_ms();
 
     if (pu_send_request(&up->photo, up->photo.fd, up->path, s->key, s->dev->device_id, &sig, &req) <
         0) {
@@ -384,7 +376,7 @@ static enum pu_outcome resume(struct pu_sender *s, struct pu_upload *up, bool *r
         struct pu_resume_fields f;
         struct pu_resume_patch_hdrs h;
         enum pu_outcome res;
-        int64_t t0 = now_ms();
+        int64_t t0 = pu_now_ms();
         uint64_t off;
         int st;
 
