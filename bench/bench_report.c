@@ -96,6 +96,8 @@ int bench_report_json(FILE *f, const struct bench_result *r)
     pct_json(f, "service", &r->service);
     fputc(',', f);
     pct_json(f, "connect", &r->connect);
+    fputc(',', f);
+    pct_json(f, "after_body", &r->after_body);
     if (r->tracked > 0) {
         fprintf(f, ",\"tracked\":%ld,\"queued\":%ld,\"poll_s\":%g,\"polls_refused\":%ld,",
                 r->tracked, r->queued, r->poll_s, r->polls_refused);
@@ -161,6 +163,8 @@ static const char page_tail[] =
     "  + row('latency p50 / p90 / p99 / p99.9 / max (ms)', [L.p50_ms, L.p90_ms, L.p99_ms, "
     "L.p999_ms, L.max_ms].map(x => x.toFixed(1)).join(' / '))\n"
     "  + row('connect p99 (ms)', R.connect.p99_ms.toFixed(1))\n"
+    "  + row('receipt after the last byte p50 / p99 / max (ms)', [R.after_body.p50_ms, "
+    "R.after_body.p99_ms, R.after_body.max_ms].map(x => x.toFixed(1)).join(' / '))\n"
     "  + (R.tracked ? row('receipt to queued p50 / p99 / max (s; polled every ' + R.poll_s + "
     "' s)', [R.to_queued.p50_ms, R.to_queued.p99_ms, R.to_queued.max_ms].map(x => (x / "
     "1e3).toFixed(1)).join(' / ') + ' (' + R.queued + ' of ' + R.tracked + ' queued)') : '')\n"

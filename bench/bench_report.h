@@ -39,6 +39,9 @@ struct bench_result {
     double seconds;
     struct bench_hist latency, service,
         connect; /* from the intended time, from the send, TCP+TLS */
+    /* From the moment nghttp2 took the body's last byte to the receipt: what the gateway adds
+     * once the phone has sent everything (uploads cut and resumed are not in it). */
+    struct bench_hist after_body;
     long receipts_verified;
     /* --drop: uploads cut mid-body; of them, those resumed to a verified receipt, the bytes the
      * gateway had kept across their cuts and their whole size. */

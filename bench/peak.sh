@@ -6,6 +6,8 @@
 # the end it waits until every photo is `queued` and prints the receipt latency (from each
 # upload's intended send time), receipt to `queued` per photo, the backlog's course and the
 # verdict of issue 14's acceptance 5: p99 receipt < 1 s, every photo queued, the backlog drained.
+# Phones on a slow link (--kbps, --rtt) take the link's time to send: their threshold is the p99
+# of the receipt after the body's last byte (prep-bench's after_body) instead.
 #
 # Disk: each photo is kept twice (the gateway's store, and PostgreSQL for the other gateways), so
 # a window needs about 2 x uploads x the pool's mean size; the script says so and stops when the
@@ -24,7 +26,8 @@ and the summary (summary.txt) go to --out. Exit 0 when the window was held, 3 wh
   --light-photos  photos of 1.5-3 MB (quality 86-90, noise 4-6) instead of 3-6 MB (88-96,
                 6-12): for a window the disk cannot hold at the larger size
   --rtt MS, --kbps K  phones on a mobile network: each one's round trip and upstream
-                (prep-bench's in-process relay and pacing; more phones are in flight: raise -c)
+                (prep-bench's in-process relay and pacing; more phones are in flight: raise -c);
+                the threshold is then the receipt after the last byte, p99 < 1 s
   --keep-going  run even when the disk looks too small for the window
 USAGE
 }
@@ -93,11 +96,13 @@ printf 'seconds\twaiting\tqueued\trss_kib\n' >"$out/backlog.tsv"
 sampler=$!
 
 prep_log "replaying $scenario $from-$to at speed $speed: $planned uploads"
+require='p99<1s,errors<0.1%'
+[ ${#net[@]} -eq 0 ] || require='after_body.p99<1s,errors<0.1%'
 rc=0
 build/bench/prep-bench --server "https://127.0.0.1:$tls" --cacert "$scratch/tls/cert.pem" \
     --devices "$scratch/devices" --photos "$scratch/pool" --distinct -c "$conns" \
     --scenario "$scenario" --from "$from" --to "$to" --speed "$speed" ${net[@]+"${net[@]}"} \
-    --out "$out/prep-bench.json" --html "$out/prep-bench.html" --require 'p99<1s,errors<0.1%' \
+    --out "$out/prep-bench.json" --html "$out/prep-bench.html" --require "$require" \
     >"$out/prep-bench.txt" || rc=$?
 ended=$(($(date +%s) - t0))
 prep_log "the last upload was answered at ${ended} s; waiting for processing"
@@ -117,6 +122,7 @@ peak=$(awk -F'\t' 'NR > 1 && $2 > m {m = $2; t = $1} END {printf "%d at %d s", m
     echo "$(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "pool: $pool photos, $(awk -v m="$mean" 'BEGIN{printf "%.2f", m/1e6}') MB on average"
     cat "$out/prep-bench.txt"
+    echo "thresholds (prep-bench --require): $require: $([ "$rc" = 0 ] && echo held || echo "not held (exit $rc)")"
     echo "receipts: $ok of $planned; queued: $queued; not queued: $other"
     echo "receipt to queued per photo, ms (p50 p99 max): $(bench_to_queued '%')"
     echo "backlog (waiting for processing): peak $peak; the last upload answered at $ended s, all processed $drain s later"

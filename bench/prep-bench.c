@@ -66,7 +66,7 @@ struct device {
 
 struct require {
     char text[48];
-    char metric[16]; /* p50 p90 p99 p99.9 max errors rate */
+    char metric[24]; /* p50 p90 p99 p99.9 max (after_body. before them) errors rate */
     char op[3];
     double value; /* ms for latencies, percent or count for errors, per second for rate */
     bool percent;
@@ -104,6 +104,8 @@ struct pace {
     double start;
     struct pu_h2_conn *c;
     uint64_t drop_at; /* > 0: cut the connection once this much of the body has gone */
+    uint64_t size;    /* the body's */
+    double last;      /* bench_now_ms() when nghttp2 took the body's last byte (0: not yet) */
     const struct pu_resume_fields *fields;
     bool cut;
 };
@@ -124,6 +126,8 @@ static void pace_cb(const struct pu_h2_request *req, uint64_t sent, void *arg)
     }
     if (p->r->kbps > 0)
         bench_sleep_until(p->start + (double)sent * 8.0 / (double)p->r->kbps);
+    if (sent >= p->size && p->last == 0)
+        p->last = bench_now_ms(); /* the chunk goes out as this returns */
 }
 
 /* splitmix64: which uploads --drop cuts, and where; the same for every run. */
@@ -161,9 +165,11 @@ static bool receipt_ok(const struct device *d, const struct pu_photo *ph, const 
     return true;
 }
 
-/* |cut|: the upload was cut and its resumption kept |kept| bytes (-1: it could not resume). */
+/* |cut|: the upload was cut and its resumption kept |kept| bytes (-1: it could not resume).
+ * |last|: when the body's last byte went (0: unknown). */
 static void record(struct run *r, double intended, double sent, double done, int status,
-                   const char *cls_name, uint64_t bytes, double connect_ms, bool cut, int64_t kept)
+                   const char *cls_name, uint64_t bytes, double connect_ms, bool cut, int64_t kept,
+                   double last)
 {
     pthread_mutex_lock(&r->lock);
     struct bench_sample *s = &r->samples[r->res.nsamples++];
@@ -194,6 +200,8 @@ static void record(struct run *r, double intended, double sent, double done, int
     bench_hist_record(&r->res.service, (uint64_t)((done - sent) * 1e3));
     if (connect_ms >= 0)
         bench_hist_record(&r->res.connect, (uint64_t)(connect_ms * 1e3));
+    if (last > 0 && !cut && !cls_name)
+        bench_hist_record(&r->res.after_body, (uint64_t)((done - last) * 1e3));
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -239,7 +247,7 @@ static void *phone_main(void *arg)
             pu_h2_conn_free(c);
             c = NULL;
             if (pu_h2_connect(&r->url, &r->opts, &c, why, sizeof(why)) < 0) {
-                record(r, intended, t, bench_now_ms(), 0, "connect", 0, -1, false, -1);
+                record(r, intended, t, bench_now_ms(), 0, "connect", 0, -1, false, -1, 0);
                 continue;
             }
             connect_ms = bench_now_ms() - t;
@@ -252,7 +260,7 @@ static void *phone_main(void *arg)
             if (bench_body_make(&body, r->data[p], r->data_len[p], r->run_id, i) < 0 ||
                 pu_send_request(&body.photo, -1, path, &d->key, d->dev.device_id, &sig, &q) < 0) {
                 record(r, intended, bench_now_ms(), bench_now_ms(), 0, "client: photo or signature",
-                       0, -1, false, -1);
+                       0, -1, false, -1, 0);
                 continue;
             }
             q.body = body.data;
@@ -262,7 +270,7 @@ static void *phone_main(void *arg)
             if (fd >= 0)
                 close(fd);
             record(r, intended, bench_now_ms(), bench_now_ms(), 0, "client: photo or signature", 0,
-                   -1, false, -1);
+                   -1, false, -1, 0);
             continue;
         }
         if (r->resumable && q.nheaders < PU_H2_MAX_HEADERS) {
@@ -275,18 +283,17 @@ static void *phone_main(void *arg)
         pace.start = sent;
         pace.c = c;
         pace.drop_at = drop_point(r, i, ph->size);
+        pace.size = ph->size;
         pace.fields = &fields;
-        if (r->kbps > 0 || pace.drop_at > 0) {
-            q.on_progress = pace_cb;
-            q.progress_arg = &pace;
-        }
+        q.on_progress = pace_cb;
+        q.progress_arg = &pace;
         if (pu_h2_submit(c, &q) < 0) {
             if (fd >= 0)
                 close(fd);
             pu_h2_conn_free(c);
             c = NULL;
             record(r, intended, sent, bench_now_ms(), 0, "h2 submit refused", 0, connect_ms, false,
-                   -1);
+                   -1, 0);
             continue;
         }
         pu_h2_run(c);
@@ -300,7 +307,7 @@ static void *phone_main(void *arg)
             memset(&res, 0, sizeof(res));
             if (bench_resume(&r->url, &r->opts, fields.location, &b, &c, &res, why, sizeof(why)) <
                 0) {
-                record(r, intended, sent, bench_now_ms(), 0, why, 0, connect_ms, true, -1);
+                record(r, intended, sent, bench_now_ms(), 0, why, 0, connect_ms, true, -1, 0);
                 goto next;
             }
             fin = &res.patch;
@@ -311,7 +318,7 @@ static void *phone_main(void *arg)
             double t = bench_now_ms();
 
             record(r, intended, sent, t, fin->status, NULL, ph->size, connect_ms, pace.cut,
-                   (int64_t)res.offset);
+                   (int64_t)res.offset, pace.last);
             if (r->queued && !r->reference)
                 bench_queued_track(r->queued, &d->key, d->dev.device_id, photo_id, t);
         } else {
@@ -319,8 +326,8 @@ static void *phone_main(void *arg)
                 snprintf(cls, sizeof(cls), "receipt does not verify");
             else
                 bench_classify(fin, cls, sizeof(cls));
-            record(r, intended, sent, bench_now_ms(), fin->status, cls, 0, connect_ms, pace.cut,
-                   -1);
+            record(r, intended, sent, bench_now_ms(), fin->status, cls, 0, connect_ms, pace.cut, -1,
+                   0);
         }
         if (fin != &q)
             pu_h2_request_finish(fin);
@@ -431,6 +438,23 @@ static int load_data(struct run *r)
     return 0;
 }
 
+/* A requirement's latency metric: "after_body.p99" is the receipt after the body's last byte
+ * (|*ret_after| true), "p99" the receipt from the intended send time. Returns the percentile's
+ * name ("p99", "max"). */
+static const char *require_pct(const char *metric, bool *ret_after)
+{
+    static const char after[] = "after_body.";
+
+    *ret_after = strncmp(metric, after, sizeof(after) - 1) == 0;
+    return *ret_after ? metric + sizeof(after) - 1 : metric;
+}
+
+static bool is_pct(const char *m)
+{
+    return strcmp(m, "p50") == 0 || strcmp(m, "p90") == 0 || strcmp(m, "p99") == 0 ||
+           strcmp(m, "p99.9") == 0 || strcmp(m, "max") == 0;
+}
+
 /* Parses "p99<1s,errors<0.1%,rate>5" into |ret| (at most REQUIRE_MAX terms). Returns the count,
  * or -1 with the bad term printed. */
 static int parse_require(const char *spec, struct require *ret)
@@ -441,6 +465,7 @@ static int parse_require(const char *spec, struct require *ret)
     snprintf(buf, sizeof(buf), "%s", spec);
     for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         struct require *q = &ret[n];
+        bool after;
         size_t m = strcspn(t, "<>");
         char *end;
 
@@ -462,9 +487,7 @@ static int parse_require(const char *spec, struct require *ret)
         if (strcmp(q->metric, "errors") == 0 || strcmp(q->metric, "rate") == 0) {
             if (*end && !q->percent)
                 goto bad;
-        } else if (strcmp(q->metric, "p50") == 0 || strcmp(q->metric, "p90") == 0 ||
-                   strcmp(q->metric, "p99") == 0 || strcmp(q->metric, "p99.9") == 0 ||
-                   strcmp(q->metric, "max") == 0) {
+        } else if (is_pct(require_pct(q->metric, &after))) {
             if (strcmp(end, "s") == 0)
                 q->value *= 1e3;
             else if (strcmp(end, "us") == 0)
@@ -495,10 +518,14 @@ static int check_require(const struct require *q, int n, const struct bench_resu
             v = q[i].percent ? (res->planned ? 100.0 * errors / (double)res->planned : 0) : errors;
         else if (strcmp(q[i].metric, "rate") == 0)
             v = res->seconds > 0 ? (double)res->ok / res->seconds : 0;
-        else if (strcmp(q[i].metric, "max") == 0)
-            v = bench_hist_pct(&res->latency, 100) / 1e3;
-        else
-            v = bench_hist_pct(&res->latency, strtod(q[i].metric + 1, NULL)) / 1e3;
+        else {
+            bool after;
+            const char *pct = require_pct(q[i].metric, &after);
+
+            v = bench_hist_pct(after ? &res->after_body : &res->latency,
+                               strcmp(pct, "max") == 0 ? 100 : strtod(pct + 1, NULL)) /
+                1e3;
+        }
         ok = q[i].op[0] == '<' ? (q[i].op[1] ? v <= q[i].value : v < q[i].value)
                                : (q[i].op[1] ? v >= q[i].value : v > q[i].value);
         fprintf(stderr, "prep-bench: require %s: %s (%.3f)\n", q[i].text, ok ? "ok" : "FAILED", v);
@@ -637,7 +664,9 @@ static const char usage_end[] =
     "\n"
     "Output:\n"
     "  --out FILE.json     the result file;  --html FILE.html  the report (offline, plots)\n"
-    "  --require SPEC      thresholds, e.g. 'p99<1s,errors<0.1%,rate>5': exit 3 if one fails\n"
+    "  --require SPEC      thresholds, e.g. 'p99<1s,errors<0.1%,rate>5': exit 3 if one fails;\n"
+    "                      after_body.p99 (p50 ... max) is the receipt after the last byte,\n"
+    "                      for phones on slow links (--kbps), whose p99 is the link's time\n"
     "  --progress / --no-progress   the live line on stderr (default: when it is a terminal)\n"
     "  --json              print the result JSON on stdout instead of the summary\n"
     "  --plan              print the number of uploads the workload plans, and exit (no\n"
@@ -822,6 +851,7 @@ int main(int argc, char **argv)
     bench_hist_init(&r.res.latency);
     bench_hist_init(&r.res.service);
     bench_hist_init(&r.res.connect);
+    bench_hist_init(&r.res.after_body);
     bench_hist_init(&r.res.to_queued);
     pthread_mutex_init(&r.lock, NULL);
     if (show < 0)
@@ -908,6 +938,10 @@ int main(int argc, char **argv)
                r.intended ? " (from the intended send time)" : "", bench_hist_pct(h, 50) / 1e3,
                bench_hist_pct(h, 90) / 1e3, bench_hist_pct(h, 99) / 1e3,
                bench_hist_pct(h, 99.9) / 1e3, bench_hist_pct(h, 100) / 1e3);
+        h = &r.res.after_body;
+        printf("receipt after the last byte ms: p50 %.1f, p99 %.1f, max %.1f\n",
+               bench_hist_pct(h, 50) / 1e3, bench_hist_pct(h, 99) / 1e3,
+               bench_hist_pct(h, 100) / 1e3);
         if (r.res.tracked > 0)
             printf("receipt to queued s (polled every %g s): p50 %.1f, p90 %.1f, p99 %.1f, max "
                    "%.1f; %ld of %ld queued; %ld polls refused\n",

@@ -231,11 +231,14 @@ class BenchTest(BenchCase):
         self.assertIn("--abuse", p.stderr.decode())
 
     def test_require_fails_the_run(self):
-        res, err, _ = self.prep_bench("-c", "2", "-n", "4", "--require", "p99<1us,errors<50%",
+        res, err, _ = self.prep_bench("-c", "2", "-n", "4", "--require",
+                                      "p99<1us,errors<50%,after_body.max<1us,after_body.p50<60s",
                                       expect_rc=3)
         self.assertEqual(res["ok"], 4)
         self.assertIn("require p99<1us: FAILED", err)
         self.assertIn("require errors<50%: ok", err)
+        self.assertIn("require after_body.max<1us: FAILED", err)
+        self.assertIn("require after_body.p50<60s: ok", err)
         p = subprocess.run([self.bench, "--server", self.gw.url(""), "--devices", self.devices,
                             "--photos", self.photos, "--require", "p99~1s"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
@@ -263,6 +266,9 @@ class BenchTest(BenchCase):
                       os.listdir(self.photos)) * 8 / 4000
         self.assertGreater(size, 100000)
         self.assertGreaterEqual(res["service"]["p50_ms"], want_ms * 0.95)
+        # that time is the link's: the receipt comes soon after the last byte
+        self.assertEqual(res["after_body"]["count"], 2, res)
+        self.assertLess(res["after_body"]["max_ms"], want_ms / 2, res)
         fast, _, _ = self.prep_bench("-c", "1", "-n", "2")
         self.assertLess(fast["service"]["p50_ms"], want_ms / 2)
 
