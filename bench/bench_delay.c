@@ -43,6 +43,7 @@ struct pair {
     struct pair *next;
     int fd[2];       /* 0: the phone's side, 1: the gateway's */
     struct dir d[2]; /* d[k]: from fd[k] to fd[1 - k] */
+    bool connecting; /* fd[1]'s connect is in progress: the phone's bytes wait for it */
 };
 
 struct bench_delay {
@@ -80,16 +81,23 @@ static void pair_close(struct pair *p, bool cut)
     }
 }
 
-static int connect_target(const struct bench_delay *d)
+/* A non-blocking connect to the target: a gateway whose listen queue is full (a flood) must
+ * not stall the other phones' bytes. Sets |*ret_pending| when it is still in progress. */
+static int connect_target(const struct bench_delay *d, bool *ret_pending)
 {
+    int rc;
+
     for (const struct addrinfo *ai = d->target; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        int fd =
+            socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
 
         if (fd < 0)
             continue;
-        /* Blocking: the gateway is on this machine or near it, and the phone waits anyway. */
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+        if (rc == 0 || errno == EINPROGRESS) {
+            *ret_pending = rc < 0;
             return fd;
+        }
         close(fd);
     }
     return -1;
@@ -98,11 +106,12 @@ static int connect_target(const struct bench_delay *d)
 static void accept_one(struct bench_delay *d)
 {
     int one = 1, fd = accept4(d->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), up;
+    bool pending = false;
     struct pair *p;
 
     if (fd < 0)
         return;
-    up = connect_target(d);
+    up = connect_target(d, &pending);
     p = up >= 0 ? calloc(1, sizeof(*p)) : NULL;
     if (!p) {
         if (up >= 0)
@@ -110,13 +119,25 @@ static void accept_one(struct bench_delay *d)
         close(fd); /* the phone sees its connection refused, as without a route */
         return;
     }
-    fcntl(up, F_SETFL, fcntl(up, F_GETFL) | O_NONBLOCK);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(up, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     p->fd[0] = fd;
     p->fd[1] = up;
+    p->connecting = pending;
     p->next = d->pairs;
     d->pairs = p;
+}
+
+/* The connect of |p| has an answer: false when it failed (the phone's connection is cut). */
+static bool connected(struct pair *p)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if (getsockopt(p->fd[1], SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0)
+        return false;
+    p->connecting = false;
+    return true;
 }
 
 /* Reads what |fd[k]| has into d[k]'s queue. Returns false when the connection is to be cut. */
@@ -214,12 +235,16 @@ static void *relay_main(void *arg)
                 const struct dir *in = &p->d[k], *out = &p->d[1 - k];
                 short ev = 0;
 
-                if (!in->eof && in->queued < QUEUED_MAX)
-                    ev |= POLLIN;
-                if (out->head && out->head->due <= now)
-                    ev |= POLLOUT;
-                else if (out->head && out->head->due < next)
-                    next = out->head->due;
+                if (k == 1 && p->connecting)
+                    ev = POLLOUT; /* the connect's answer */
+                else {
+                    if (!in->eof && in->queued < QUEUED_MAX)
+                        ev |= POLLIN;
+                    if (out->head && out->head->due <= now)
+                        ev |= POLLOUT;
+                    else if (out->head && out->head->due < next)
+                        next = out->head->due;
+                }
                 /* Nothing wanted: not polled, or a hung-up side would wake the loop at once. */
                 pfd[i++] = (struct pollfd){.fd = ev ? p->fd[k] : -1, .events = ev};
             }
@@ -233,10 +258,13 @@ static void *relay_main(void *arg)
             struct pair *p = *pp;
             bool ok = true;
 
+            if (p->connecting && pfd[i + 1].revents)
+                ok = connected(p);
             for (int k = 0; k < 2 && ok; k++)
-                if (pfd[i + (size_t)k].revents & (POLLIN | POLLERR | POLLHUP))
+                if (!(k == 1 && p->connecting) &&
+                    (pfd[i + (size_t)k].revents & (POLLIN | POLLERR | POLLHUP)))
                     ok = pull(d, p, k); /* bytes, the end, or the error */
-            for (int k = 0; k < 2 && ok; k++)
+            for (int k = p->connecting ? 1 : 0; k < 2 && ok; k++)
                 ok = push(p, k, now);
             i += 2;
             if (!ok || (p->d[0].shut && p->d[1].shut)) {
