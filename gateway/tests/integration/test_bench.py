@@ -273,6 +273,33 @@ class BenchTest(BenchCase):
         self.assertLess(fast["service"]["p50_ms"], want_ms / 2)
 
 
+class PoolTest(BenchCase):
+    def test_make_pool_writes_the_photos_prep_bench_sends(self):
+        # bench/make-pool.sh, the pool a capacity tester makes for --photos: acta-gen's
+        # 4000x3000 photos, distinct, the same bytes for the same options
+        pools = []
+        for _ in range(2):
+            pool = tempfile.mkdtemp(prefix="bench-pool-", dir=self.env.tmp)
+            p = subprocess.run([os.path.join(ROOT, "bench", "make-pool.sh"), pool, "-n", "2",
+                                "--light", "--seed", "77"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=300)
+            self.assertEqual(p.returncode, 0, p.stdout.decode(errors="replace"))
+            self.assertEqual(sorted(os.listdir(pool)), ["acta-0001.jpg", "acta-0002.jpg"])
+            pools.append([open(os.path.join(pool, n), "rb").read()
+                          for n in sorted(os.listdir(pool))])
+        a, b = pools[0]
+        self.assertTrue(a.startswith(b"\xff\xd8") and b.startswith(b"\xff\xd8"))
+        self.assertGreater(min(len(a), len(b)), 1 << 20)
+        self.assertNotEqual(a, b)
+        self.assertEqual(pools[0], pools[1])
+        res, _, _ = self.prep_bench("-c", "2", "-n", "2", "--photos", pool)
+        self.assertEqual((res["ok"], res["receipts_verified"]), (2, 2), res)
+        bad = subprocess.run([os.path.join(ROOT, "bench", "make-pool.sh"), pool, "-n", "x"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn(b"Usage", bad.stderr)
+
+
 class SlowAbuseTest(BenchCase):
     """The slow abusive kind against a gateway whose body timeout is short, as
     test_hardening's: each slow client's upload gets its 408 within the run."""
