@@ -66,7 +66,8 @@ struct device {
 
 struct require {
     char text[48];
-    char metric[24]; /* p50 p90 p99 p99.9 max (after_body. before them) errors rate */
+    char metric[24]; /* p50 p90 p99 p99.9 max errors rate */
+    bool after_body; /* the percentile is of the receipt after the last byte ("after_body.p99") */
     char op[3];
     double value; /* ms for latencies, percent or count for errors, per second for rate */
     bool percent;
@@ -438,15 +439,16 @@ static int load_data(struct run *r)
     return 0;
 }
 
-/* A requirement's latency metric: "after_body.p99" is the receipt after the body's last byte
- * (|*ret_after| true), "p99" the receipt from the intended send time. Returns the percentile's
- * name ("p99", "max"). */
-static const char *require_pct(const char *metric, bool *ret_after)
+/* Strips "after_body." from a latency metric ("after_body.p99": the receipt after the body's
+ * last byte; "p99": from the intended send time), setting |q->after_body|. */
+static void require_after_body(struct require *q)
 {
     static const char after[] = "after_body.";
+    size_t n = sizeof(after) - 1;
 
-    *ret_after = strncmp(metric, after, sizeof(after) - 1) == 0;
-    return *ret_after ? metric + sizeof(after) - 1 : metric;
+    q->after_body = strncmp(q->metric, after, n) == 0;
+    if (q->after_body)
+        memmove(q->metric, q->metric + n, strlen(q->metric + n) + 1);
 }
 
 static bool is_pct(const char *m)
@@ -465,7 +467,6 @@ static int parse_require(const char *spec, struct require *ret)
     snprintf(buf, sizeof(buf), "%s", spec);
     for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         struct require *q = &ret[n];
-        bool after;
         size_t m = strcspn(t, "<>");
         char *end;
 
@@ -484,10 +485,12 @@ static int parse_require(const char *spec, struct require *ret)
         if (end == t)
             goto bad;
         q->percent = strcmp(end, "%") == 0;
-        if (strcmp(q->metric, "errors") == 0 || strcmp(q->metric, "rate") == 0) {
+        require_after_body(q);
+        if (!q->after_body &&
+            (strcmp(q->metric, "errors") == 0 || strcmp(q->metric, "rate") == 0)) {
             if (*end && !q->percent)
                 goto bad;
-        } else if (is_pct(require_pct(q->metric, &after))) {
+        } else if (is_pct(q->metric)) {
             if (strcmp(end, "s") == 0)
                 q->value *= 1e3;
             else if (strcmp(end, "us") == 0)
@@ -512,22 +515,22 @@ static int check_require(const struct require *q, int n, const struct bench_resu
 
     for (int i = 0; i < n; i++) {
         double v, errors = (double)(res->done - res->ok) + (double)(res->planned - res->done);
+        const struct bench_hist *h = q[i].after_body ? &res->after_body : &res->latency;
         bool ok;
 
         if (strcmp(q[i].metric, "errors") == 0)
             v = q[i].percent ? (res->planned ? 100.0 * errors / (double)res->planned : 0) : errors;
         else if (strcmp(q[i].metric, "rate") == 0)
             v = res->seconds > 0 ? (double)res->ok / res->seconds : 0;
-        else {
-            bool after;
-            const char *pct = require_pct(q[i].metric, &after);
-
-            v = bench_hist_pct(after ? &res->after_body : &res->latency,
-                               strcmp(pct, "max") == 0 ? 100 : strtod(pct + 1, NULL)) /
+        else
+            v = bench_hist_pct(h, strcmp(q[i].metric, "max") == 0 ? 100
+                                                                  : strtod(q[i].metric + 1, NULL)) /
                 1e3;
-        }
         ok = q[i].op[0] == '<' ? (q[i].op[1] ? v <= q[i].value : v < q[i].value)
                                : (q[i].op[1] ? v >= q[i].value : v > q[i].value);
+        /* A latency that no upload measured is not a pass. */
+        if (h->count == 0 && strcmp(q[i].metric, "errors") != 0 && strcmp(q[i].metric, "rate") != 0)
+            ok = false;
         fprintf(stderr, "prep-bench: require %s: %s (%.3f)\n", q[i].text, ok ? "ok" : "FAILED", v);
         failed += !ok;
     }
