@@ -87,9 +87,18 @@ bench_cpu_by_nice() {
 
 # bench_touch GIB: write GIB GiB of fresh memory and free it, so that what runs next writes into
 # recently used pages (on this VM the first write to a page the host took back costs about 2 ms
-# a MB: docs/capacity.md, "Later bursts"). Nothing when GIB is empty or 0.
+# a MB: docs/capacity.md, "Later bursts"). Nothing when GIB is empty or 0; at most half the
+# memory available, so that a small machine does not swap or kill for it.
 bench_touch() {
-    [ -z "$1" ] || [ "$1" = 0 ] || python3 -c "b = b'\\x01' * ($1 << 30)"
+    local g=${1:-0} avail
+    [ "$g" -gt 0 ] || return 0
+    avail=$(awk '/^MemAvailable:/ {print int($2 / 1048576)}' /proc/meminfo)
+    if [ $((g * 2)) -gt "$avail" ]; then
+        g=$((avail / 2))
+        prep_log "--touch $1: $avail GiB of memory available, touching $g GiB"
+    fi
+    [ "$g" -gt 0 ] || return 0
+    python3 -c "b = b'\\x01' * ($g << 30)"
 }
 
 # bench_cpu_tree PID: CPU seconds of PID, its exited children and its live ones (a server's
