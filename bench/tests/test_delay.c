@@ -49,7 +49,8 @@ static int connect_to(const char *port, int flags)
     return fd;
 }
 
-/* Fills |lfd|'s accept queue with direct connections: later SYNs to it are dropped. */
+/* Fills the accept queue of the listener on |port| with direct connections: later SYNs to it
+ * are dropped. */
 static void fill(const char *port, int fillers[FILLERS])
 {
     for (int i = 0; i < FILLERS; i++)
